@@ -1,0 +1,173 @@
+//! The host side of the boundary: a loaded plugin object wrapped so that it
+//! implements [`Plugin`] like any statically linked plugin, and the host
+//! services handed to it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::std_types::{RResult, RSlice, RStr};
+use async_ffi::FfiFuture;
+use async_trait::async_trait;
+
+use super::{FfiContextData, FfiResult, HostServicesBox, HostServicesFfi, HostServicesFfi_TO, PluginModule, PluginObject};
+use crate::context::HostServices;
+use crate::loader::Library;
+use crate::{Buffer, Event, HandlerId, Health, Plugin, PluginContext, PluginError};
+
+/// A plugin instance living in a loaded library.
+///
+/// Field order matters: `object` is dropped (through the library's own
+/// `drop` function) before `library`, whose drop closes the library.
+pub(crate) struct DynamicPlugin {
+    object: PluginObject,
+    library: Arc<Library>,
+}
+
+// SAFETY: the object is a `Glue<T>` with `T: Plugin`, and `Plugin` requires
+// `Send + Sync`; the vtable is immutable static data.
+unsafe impl Send for DynamicPlugin {}
+// SAFETY: as above.
+unsafe impl Sync for DynamicPlugin {}
+
+impl DynamicPlugin {
+    /// Constructs the plugin of `module` with the context `ctx`.
+    ///
+    /// # Safety
+    ///
+    /// `module` must point into `library` and have passed the header and
+    /// layout checks of the loader.
+    pub(crate) unsafe fn create(
+        library: Arc<Library>,
+        module: *const PluginModule,
+        ctx: &PluginContext,
+    ) -> Result<Self, PluginError> {
+        // SAFETY: per this function's contract, `module` is a checked
+        // `PluginModule` kept alive by `library`, which we hold.
+        let module = unsafe { &*module };
+        let data = ctx.data();
+        let data = FfiContextData {
+            plugin_id: data.plugin_id.into(),
+            config_json: if data.config.is_null() { Default::default() } else { data.config.to_string().into() },
+            data_dir: data.data_dir.to_string_lossy().into_owned().into(),
+            temp_dir: data.temp_dir.to_string_lossy().into_owned().into(),
+        };
+        let services = services_for(ctx);
+        match (module.create)(&data, services) {
+            RResult::ROk(object) => Ok(DynamicPlugin { object, library }),
+            RResult::RErr(err) => Err(err.into()),
+        }
+    }
+
+    pub(crate) fn library(&self) -> &Arc<Library> {
+        &self.library
+    }
+}
+
+fn into_result<T>(r: FfiResult<T>) -> Result<T, PluginError> {
+    r.into_result().map_err(PluginError::from)
+}
+
+#[async_trait]
+impl Plugin for DynamicPlugin {
+    // The library holds the context it was created with (the same one the
+    // host passes here), so the `ctx` arguments are not sent across.
+
+    async fn initialize(&self, _ctx: &PluginContext) -> Result<(), PluginError> {
+        // SAFETY: `self.object` is live while `self` is, and the future
+        // borrows `self`, so it cannot outlive the object.
+        into_result(unsafe { (self.object.vtable.initialize)(self.object.this) }.await)
+    }
+
+    async fn start(&self, _ctx: &PluginContext) -> Result<(), PluginError> {
+        // SAFETY: as in `initialize`.
+        into_result(unsafe { (self.object.vtable.start)(self.object.this) }.await)
+    }
+
+    async fn stop(&self, _ctx: &PluginContext) -> Result<(), PluginError> {
+        // SAFETY: as in `initialize`.
+        into_result(unsafe { (self.object.vtable.stop)(self.object.this) }.await)
+    }
+
+    async fn cleanup(&self, _ctx: &PluginContext) -> Result<(), PluginError> {
+        // SAFETY: as in `initialize`.
+        into_result(unsafe { (self.object.vtable.cleanup)(self.object.this) }.await)
+    }
+
+    async fn health(&self, _ctx: &PluginContext) -> Health {
+        // SAFETY: as in `initialize`.
+        match into_result(unsafe { (self.object.vtable.health)(self.object.this) }.await) {
+            Ok(h) => h.into(),
+            Err(e) => Health::Unhealthy(e.to_string()),
+        }
+    }
+
+    async fn handle_event(&self, _ctx: &PluginContext, event: Event<'_>) -> Result<(), PluginError> {
+        // SAFETY: as in `initialize`; the topic and payload borrows are
+        // tied to the returned future by its lifetime.
+        into_result(
+            unsafe {
+                (self.object.vtable.handle_event)(self.object.this, RStr::from_str(event.topic), RSlice::from_slice(event.payload))
+            }
+            .await,
+        )
+    }
+
+    #[inline]
+    fn call(&self, _ctx: &PluginContext, handler: HandlerId, input: &[u8], output: &mut Buffer) -> Result<(), PluginError> {
+        // SAFETY: `self.object` is live for the duration of this call.
+        into_result(unsafe { (self.object.vtable.call)(self.object.this, handler.0, RSlice::from_slice(input), output) })
+    }
+
+    async fn call_async(
+        &self,
+        _ctx: &PluginContext,
+        handler: HandlerId,
+        input: &[u8],
+        output: &mut Buffer,
+    ) -> Result<(), PluginError> {
+        // SAFETY: as in `initialize`; input and output borrows are tied to
+        // the returned future by its lifetime.
+        into_result(
+            unsafe { (self.object.vtable.call_async)(self.object.this, handler.0, RSlice::from_slice(input), output) }.await,
+        )
+    }
+}
+
+impl Drop for DynamicPlugin {
+    fn drop(&mut self) {
+        // SAFETY: `drop` is called once, here, and no future borrowing the
+        // object can exist any more: they all borrow `self`.
+        let result = unsafe { (self.object.vtable.drop)(self.object.this) };
+        if let RResult::RErr(err) = result {
+            tracing::warn!(library = %self.library.path().display(), error = %PluginError::from(err), "plugin panicked while being dropped");
+        }
+    }
+}
+
+/// What the host offers one plugin, as an FFI trait object.
+struct HostBridge {
+    plugin_id: String,
+    services: Arc<dyn HostServices>,
+}
+
+impl HostServicesFfi for HostBridge {
+    fn log(&self, level: u8, target: RStr<'_>, message: RStr<'_>) {
+        self.services.log(&self.plugin_id, super::level_from_u8(level), target.as_str(), message.as_str());
+    }
+
+    fn max_level(&self) -> u8 {
+        super::level_to_u8(self.services.max_level())
+    }
+
+    fn sleep(&self, nanos: u64) -> FfiFuture<()> {
+        FfiFuture::new(self.services.sleep(Duration::from_nanos(nanos)))
+    }
+}
+
+fn services_for(ctx: &PluginContext) -> HostServicesBox {
+    HostServicesFfi_TO::from_value(
+        HostBridge { plugin_id: ctx.plugin_id().to_owned(), services: Arc::clone(ctx.services()) },
+        TD_Opaque,
+    )
+}

@@ -1,0 +1,232 @@
+//! The stable ABI between a host and a plugin library.
+//!
+//! A plugin library exports one static [`PluginHeader`] under a symbol named
+//! in its `.sharelife` section. The header's first fields never change:
+//! a magic string, the header version, abi_stable's own [`AbiHeader`], and
+//! the [`TypeLayout`] of the [`PluginModule`] the library was compiled
+//! with. The host checks all of them — the layout with abi_stable's
+//! structural checker, against its own `PluginModule` — before it touches
+//! anything else. We do not use abi_stable's `RootModule` loading, which
+//! caches one module per type per process and so cannot load two plugins.
+//!
+//! The plugin object crosses as a data pointer plus a [`PluginVTable`] of
+//! `extern "C"` functions. Every one of them catches panics on the plugin
+//! side and returns them as an [`FfiError`] of kind `Panicked`
+//! (abi_stable's own shims would abort the process).
+//!
+//! Ownership rule: nothing allocated by the plugin outlives the call that
+//! produced it. Handler output goes into a host-allocated buffer; errors and
+//! health messages are copied into host strings at once. That is what lets
+//! the loader `dlclose` a library for real once its plugin is dropped.
+//!
+//! This module and [`crate::loader`] are the only places with `unsafe`.
+
+pub(crate) mod catch;
+mod log_bridge;
+mod services;
+pub mod export;
+#[cfg(feature = "host")]
+pub(crate) mod import;
+
+use abi_stable::StableAbi;
+use abi_stable::library::AbiHeader;
+use abi_stable::marker_type::ErasedObject;
+use abi_stable::std_types::{RResult, RSlice, RStr, RString, RVec};
+use abi_stable::type_layout::TypeLayout;
+use async_ffi::{BorrowingFfiFuture, FfiFuture};
+
+use crate::{ErrorKind, Health, PluginError};
+
+/// Identifies a sharelife plugin header in memory.
+pub const HEADER_MAGIC: [u8; 16] = *b"sharelife-plugin";
+
+/// Version of the [`PluginHeader`] layout itself.
+pub const HEADER_VERSION: u32 = 1;
+
+/// The frozen entry of a plugin library. Its fields are read before the
+/// module layout is checked, so this struct never changes; evolve
+/// [`PluginModule`] instead.
+#[repr(C)]
+#[derive(Debug)]
+pub struct PluginHeader {
+    /// Always [`HEADER_MAGIC`].
+    pub magic: [u8; 16],
+    /// Always [`HEADER_VERSION`] for this layout.
+    pub header_version: u32,
+    /// The abi_stable version the plugin was built with.
+    pub abi_stable: AbiHeader,
+    /// The layout of the plugin's [`PluginModule`].
+    pub module_layout: &'static TypeLayout,
+    /// The plugin's [`PluginModule`]; only read once `module_layout` has
+    /// been checked against the host's.
+    pub module: *const PluginModule,
+}
+
+// SAFETY: `module` points to an immutable `static` that lives as long as the
+// library; sharing a pointer to immutable data between threads is sound.
+unsafe impl Sync for PluginHeader {}
+// SAFETY: as above: the header only refers to immutable statics.
+unsafe impl Send for PluginHeader {}
+
+impl PluginHeader {
+    /// The header for `module`; the `#[plugin]` macro puts it in a
+    /// `static`.
+    pub const fn new(module: &'static PluginModule) -> Self {
+        PluginHeader {
+            magic: HEADER_MAGIC,
+            header_version: HEADER_VERSION,
+            abi_stable: AbiHeader::VALUE,
+            module_layout: <PluginModule as StableAbi>::LAYOUT,
+            module,
+        }
+    }
+}
+
+/// Everything a library offers once its layout is known to match.
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct PluginModule {
+    /// The version of `sharelife-core` the plugin was compiled against.
+    pub core_version: RStr<'static>,
+    /// The manifest JSON, byte for byte the one in the `.sharelife` section.
+    pub manifest: RStr<'static>,
+    /// Constructs the plugin object.
+    pub create: extern "C" fn(data: &FfiContextData, services: HostServicesBox) -> FfiResult<PluginObject>,
+}
+
+/// A plugin instance owned by the host: the plugin's data pointer and its
+/// vtable.
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct PluginObject {
+    /// The plugin's instance, opaque to the host.
+    pub this: *const ErasedObject,
+    /// The functions that operate on `this`.
+    pub vtable: &'static PluginVTable,
+}
+
+/// The plugin's functions. All take the `this` pointer of the
+/// [`PluginObject`] they came with; the host guarantees it stays alive
+/// until every returned future has completed or been dropped.
+#[repr(C)]
+#[derive(StableAbi)]
+#[allow(missing_docs, reason = "each field mirrors the Plugin method of the same name")]
+pub struct PluginVTable {
+    pub initialize: unsafe extern "C" fn(this: *const ErasedObject) -> FfiFuture<FfiResult<()>>,
+    pub start: unsafe extern "C" fn(this: *const ErasedObject) -> FfiFuture<FfiResult<()>>,
+    pub stop: unsafe extern "C" fn(this: *const ErasedObject) -> FfiFuture<FfiResult<()>>,
+    pub cleanup: unsafe extern "C" fn(this: *const ErasedObject) -> FfiFuture<FfiResult<()>>,
+    pub health: unsafe extern "C" fn(this: *const ErasedObject) -> FfiFuture<FfiResult<FfiHealth>>,
+    pub handle_event: for<'a> unsafe extern "C" fn(
+        this: *const ErasedObject,
+        topic: RStr<'a>,
+        payload: RSlice<'a, u8>,
+    ) -> BorrowingFfiFuture<'a, FfiResult<()>>,
+    pub call: for<'a> unsafe extern "C" fn(
+        this: *const ErasedObject,
+        handler: u32,
+        input: RSlice<'a, u8>,
+        output: &'a mut RVec<u8>,
+    ) -> FfiResult<()>,
+    pub call_async: for<'a> unsafe extern "C" fn(
+        this: *const ErasedObject,
+        handler: u32,
+        input: RSlice<'a, u8>,
+        output: &'a mut RVec<u8>,
+    ) -> BorrowingFfiFuture<'a, FfiResult<()>>,
+    /// Drops the instance. Called exactly once, after every future is gone.
+    pub drop: unsafe extern "C" fn(this: *const ErasedObject) -> FfiResult<()>,
+}
+
+/// A result crossing the boundary.
+pub type FfiResult<T> = RResult<T, FfiError>;
+
+/// [`PluginError`] as plain data.
+#[repr(C)]
+#[derive(StableAbi, Debug)]
+pub struct FfiError {
+    /// [`ErrorKind`] code; unknown codes read as `Failed`.
+    pub kind: u8,
+    /// Whether retrying may help.
+    pub retryable: bool,
+    /// The message.
+    pub message: RString,
+}
+
+impl From<PluginError> for FfiError {
+    fn from(err: PluginError) -> Self {
+        FfiError { kind: err.kind().code(), retryable: err.is_retryable(), message: err.message().into() }
+    }
+}
+
+impl From<FfiError> for PluginError {
+    fn from(err: FfiError) -> Self {
+        PluginError::from_parts(ErrorKind::from_code(err.kind), err.message.into_string(), err.retryable)
+    }
+}
+
+/// [`Health`] as plain data.
+#[repr(C)]
+#[derive(StableAbi, Debug)]
+pub struct FfiHealth {
+    /// 0 healthy, 1 degraded, 2 unhealthy.
+    pub status: u8,
+    /// Why, for degraded and unhealthy.
+    pub message: RString,
+}
+
+impl From<Health> for FfiHealth {
+    fn from(h: Health) -> Self {
+        match h {
+            Health::Healthy => FfiHealth { status: 0, message: RString::new() },
+            Health::Degraded(m) => FfiHealth { status: 1, message: m.into() },
+            Health::Unhealthy(m) => FfiHealth { status: 2, message: m.into() },
+        }
+    }
+}
+
+impl From<FfiHealth> for Health {
+    fn from(h: FfiHealth) -> Self {
+        match h.status {
+            0 => Health::Healthy,
+            1 => Health::Degraded(h.message.into_string()),
+            _ => Health::Unhealthy(h.message.into_string()),
+        }
+    }
+}
+
+/// [`crate::ContextData`] as plain data, handed to `create`.
+#[repr(C)]
+#[derive(StableAbi, Debug)]
+pub struct FfiContextData {
+    /// The plugin's id.
+    pub plugin_id: RString,
+    /// The config as JSON text.
+    pub config_json: RString,
+    /// The data directory.
+    pub data_dir: RString,
+    /// The temp directory.
+    pub temp_dir: RString,
+}
+
+pub use self::services::{HostServicesBox, HostServicesFfi, HostServicesFfi_TO};
+
+pub(crate) fn level_to_u8(level: tracing::Level) -> u8 {
+    match level {
+        tracing::Level::ERROR => 1,
+        tracing::Level::WARN => 2,
+        tracing::Level::INFO => 3,
+        tracing::Level::DEBUG => 4,
+        tracing::Level::TRACE => 5,
+    }
+}
+
+pub(crate) fn level_from_u8(level: u8) -> tracing::Level {
+    match level {
+        0 | 1 => tracing::Level::ERROR,
+        2 => tracing::Level::WARN,
+        3 => tracing::Level::INFO,
+        4 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    }
+}

@@ -1,0 +1,198 @@
+//! [`PluginContext`]: what a plugin knows about its host and may ask of it.
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use tracing::Level;
+
+use crate::PluginError;
+
+/// A boxed `Send` future, the shape of every host service that waits.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The plugin's view of its host: its config, its directories, logging
+/// that lands in the host's `tracing` subscriber, and timers.
+///
+/// A dynamically loaded plugin has its own copy of every static, so it
+/// cannot use the host's async runtime or `tracing` dispatcher directly:
+/// sleep with [`PluginContext::sleep`] and log with [`PluginContext::log`]
+/// (or plain `tracing` macros, which the SDK forwards here).
+///
+/// Cloning is cheap; every clone is the same context.
+#[derive(Clone)]
+pub struct PluginContext {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    plugin_id: String,
+    config: serde_json::Value,
+    data_dir: PathBuf,
+    temp_dir: PathBuf,
+    services: Arc<dyn HostServices>,
+}
+
+/// What the host does for a plugin beyond handing it data. Implemented by
+/// the host runtime and, on the plugin side of a library boundary, by a
+/// proxy that forwards across it. Not meant to be implemented outside
+/// sharelife.
+pub trait HostServices: Send + Sync + 'static {
+    /// Emits a log record for the plugin.
+    fn log(&self, plugin_id: &str, level: Level, target: &str, message: &str);
+    /// The most verbose level the host records.
+    fn max_level(&self) -> Level;
+    /// A future that completes after `duration`.
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+}
+
+/// The plain parts of a context, used to build one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextData {
+    /// The plugin's id.
+    pub plugin_id: String,
+    /// The plugin's config.
+    pub config: serde_json::Value,
+    /// A directory that persists across runs, owned by the plugin.
+    pub data_dir: PathBuf,
+    /// A scratch directory, emptied by the host when the plugin unloads.
+    pub temp_dir: PathBuf,
+}
+
+impl PluginContext {
+    /// Builds a context over the given host services.
+    pub fn new(data: ContextData, services: Arc<dyn HostServices>) -> Self {
+        PluginContext {
+            inner: Arc::new(Inner {
+                plugin_id: data.plugin_id,
+                config: data.config,
+                data_dir: data.data_dir,
+                temp_dir: data.temp_dir,
+                services,
+            }),
+        }
+    }
+
+    /// A context whose services run in this process: logs go to this
+    /// process's `tracing` subscriber, timers to tokio when a runtime is
+    /// running (and a timer thread otherwise). Hosts and test harnesses
+    /// use this.
+    pub fn local(data: ContextData) -> Self {
+        Self::new(data, Arc::new(LocalServices))
+    }
+
+    /// The plugin's id.
+    pub fn plugin_id(&self) -> &str {
+        &self.inner.plugin_id
+    }
+
+    /// The plugin's config as JSON (`null` when the host gave none).
+    pub fn config(&self) -> &serde_json::Value {
+        &self.inner.config
+    }
+
+    /// The plugin's config decoded into `T`.
+    ///
+    /// # Errors
+    ///
+    /// An invalid-input error naming `T` and what did not fit.
+    pub fn config_as<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
+        T::deserialize(&self.inner.config).map_err(|e| {
+            PluginError::invalid_input(format!(
+                "config of plugin {:?} does not fit {}: {e}",
+                self.inner.plugin_id,
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+
+    /// A directory that persists across runs, owned by this plugin.
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    /// A scratch directory, emptied when the plugin unloads.
+    pub fn temp_dir(&self) -> &Path {
+        &self.inner.temp_dir
+    }
+
+    /// Logs `message` at `level` through the host's `tracing` subscriber,
+    /// with this plugin's id as the `plugin` field.
+    pub fn log(&self, level: Level, message: &str) {
+        self.log_with_target(level, "plugin", message);
+    }
+
+    /// Like [`log`](Self::log), naming the module the record comes from.
+    pub fn log_with_target(&self, level: Level, target: &str, message: &str) {
+        if level <= self.inner.services.max_level() {
+            self.inner.services.log(&self.inner.plugin_id, level, target, message);
+        }
+    }
+
+    /// The most verbose level the host records; skip building messages
+    /// above it.
+    pub fn max_log_level(&self) -> Level {
+        self.inner.services.max_level()
+    }
+
+    /// Waits for `duration` on the host's timer.
+    pub fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        self.inner.services.sleep(duration)
+    }
+
+    pub(crate) fn data(&self) -> ContextData {
+        ContextData {
+            plugin_id: self.inner.plugin_id.clone(),
+            config: self.inner.config.clone(),
+            data_dir: self.inner.data_dir.clone(),
+            temp_dir: self.inner.temp_dir.clone(),
+        }
+    }
+
+    pub(crate) fn services(&self) -> &Arc<dyn HostServices> {
+        &self.inner.services
+    }
+}
+
+impl std::fmt::Debug for PluginContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginContext")
+            .field("plugin_id", &self.inner.plugin_id)
+            .field("data_dir", &self.inner.data_dir)
+            .field("temp_dir", &self.inner.temp_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Host services of this process.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalServices;
+
+impl HostServices for LocalServices {
+    fn log(&self, plugin_id: &str, level: Level, target: &str, message: &str) {
+        // `tracing` macros need a constant level.
+        match level {
+            Level::ERROR => tracing::error!(target: "sharelife::plugin", plugin = plugin_id, module = target, "{message}"),
+            Level::WARN => tracing::warn!(target: "sharelife::plugin", plugin = plugin_id, module = target, "{message}"),
+            Level::INFO => tracing::info!(target: "sharelife::plugin", plugin = plugin_id, module = target, "{message}"),
+            Level::DEBUG => tracing::debug!(target: "sharelife::plugin", plugin = plugin_id, module = target, "{message}"),
+            Level::TRACE => tracing::trace!(target: "sharelife::plugin", plugin = plugin_id, module = target, "{message}"),
+        }
+    }
+
+    fn max_level(&self) -> Level {
+        tracing::level_filters::LevelFilter::current().into_level().unwrap_or(Level::ERROR)
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        #[cfg(feature = "host")]
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Box::pin(tokio::time::sleep(duration));
+        }
+        Box::pin(crate::timer::ThreadSleep::new(duration))
+    }
+}

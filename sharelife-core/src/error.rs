@@ -1,0 +1,173 @@
+//! The error a plugin returns from its hooks and handlers.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+
+/// What kind of failure a [`PluginError`] is.
+///
+/// Hosts match on this; the message is for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The plugin tried and failed.
+    Failed,
+    /// The input could not be decoded (bad UTF-8, bad JSON, wrong shape).
+    InvalidInput,
+    /// No handler has that id or name.
+    UnknownHandler,
+    /// The handler is async; call it through the async path.
+    AsyncHandler,
+    /// The plugin panicked; it has been moved to `Error`.
+    Panicked,
+    /// The plugin is not in a state that accepts this call.
+    NotActive,
+    /// A host service refused the request.
+    Denied,
+    /// The operation ran out of time.
+    Timeout,
+}
+
+impl ErrorKind {
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            ErrorKind::Failed => 0,
+            ErrorKind::InvalidInput => 1,
+            ErrorKind::UnknownHandler => 2,
+            ErrorKind::AsyncHandler => 3,
+            ErrorKind::Panicked => 4,
+            ErrorKind::NotActive => 5,
+            ErrorKind::Denied => 6,
+            ErrorKind::Timeout => 7,
+        }
+    }
+
+    /// Codes from a newer plugin that this host does not know read as
+    /// [`ErrorKind::Failed`].
+    pub(crate) fn from_code(code: u8) -> Self {
+        match code {
+            1 => ErrorKind::InvalidInput,
+            2 => ErrorKind::UnknownHandler,
+            3 => ErrorKind::AsyncHandler,
+            4 => ErrorKind::Panicked,
+            5 => ErrorKind::NotActive,
+            6 => ErrorKind::Denied,
+            7 => ErrorKind::Timeout,
+            _ => ErrorKind::Failed,
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::Failed => "failed",
+            ErrorKind::InvalidInput => "invalid input",
+            ErrorKind::UnknownHandler => "unknown handler",
+            ErrorKind::AsyncHandler => "async handler",
+            ErrorKind::Panicked => "panicked",
+            ErrorKind::NotActive => "not active",
+            ErrorKind::Denied => "denied",
+            ErrorKind::Timeout => "timed out",
+        })
+    }
+}
+
+/// An error returned by a plugin hook or handler.
+///
+/// It crosses the library boundary as plain data (kind, message, whether
+/// retrying may help), so a host can match on it whichever side raised it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginError {
+    kind: ErrorKind,
+    message: String,
+    retryable: bool,
+}
+
+impl PluginError {
+    /// A plain failure with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self::with_kind(ErrorKind::Failed, message)
+    }
+
+    /// An error of a given kind.
+    pub fn with_kind(kind: ErrorKind, message: impl Into<String>) -> Self {
+        PluginError { kind, message: message.into(), retryable: false }
+    }
+
+    /// A failure that may succeed if tried again (a pipeline's `retry`
+    /// policy only retries these).
+    pub fn retryable(message: impl Into<String>) -> Self {
+        PluginError { kind: ErrorKind::Failed, message: message.into(), retryable: true }
+    }
+
+    /// Bad input.
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::with_kind(ErrorKind::InvalidInput, message)
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message, for people.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether retrying may help.
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+
+    pub(crate) fn from_parts(kind: ErrorKind, message: String, retryable: bool) -> Self {
+        PluginError { kind, message, retryable }
+    }
+}
+
+impl fmt::Display for PluginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            ErrorKind::Failed => f.write_str(&self.message),
+            kind => write!(f, "{kind}: {}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for PluginError {}
+
+impl From<serde_json::Error> for PluginError {
+    fn from(err: serde_json::Error) -> Self {
+        PluginError::invalid_input(format!("json: {err}"))
+    }
+}
+
+impl From<std::io::Error> for PluginError {
+    fn from(err: std::io::Error) -> Self {
+        PluginError::new(format!("io: {err}"))
+    }
+}
+
+impl From<String> for PluginError {
+    fn from(message: String) -> Self {
+        PluginError::new(message)
+    }
+}
+
+impl From<&str> for PluginError {
+    fn from(message: &str) -> Self {
+        PluginError::new(message)
+    }
+}
+
+/// The text of a panic payload (`panic!("...")` carries a `&str` or a
+/// `String`; anything else is reported generically).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_owned()
+    }
+}

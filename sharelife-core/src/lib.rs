@@ -1,0 +1,85 @@
+//! # sharelife-core
+//!
+//! The vocabulary of sharelife plugins and the runtime that hosts them.
+//!
+//! * [`Plugin`] — the one trait both statically linked and dynamically
+//!   loaded plugins implement; its lifecycle is documented on the trait and
+//!   enforced by [`lifecycle::Lifecycle`].
+//! * [`PluginContext`] — config, directories, logging and timers for a
+//!   plugin.
+//! * [`manifest`] — the typed manifest (v2) with path-precise validation.
+//! * [`abi`] — the checked stable ABI between host and plugin libraries.
+//! * [`loader`] — reads, checks, opens and really closes plugin libraries
+//!   (feature `host`).
+//! * [`Host`] — loads plugins, drives their lifecycle, calls handlers,
+//!   contains their panics (feature `host`).
+//!
+//! Plugin authors depend on `sharelife-sdk`, not on this crate directly.
+//!
+//! ## A host in twenty lines
+//!
+//! ```
+//! use sharelife_core::{Buffer, Host, HandlerId, Plugin, PluginContext, PluginError};
+//! use sharelife_core::manifest::{Handler, Manifest};
+//!
+//! // A plugin written by hand (with the SDK, `#[plugin]` writes this).
+//! struct Upper;
+//! impl Plugin for Upper {
+//!     fn call(&self, _: &PluginContext, _: HandlerId, input: &[u8], out: &mut Buffer)
+//!         -> Result<(), PluginError> {
+//!         out.extend_from_slice(&input.to_ascii_uppercase());
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut manifest = Manifest::new("acme.upper".parse()?, "1.0.0".parse()?, "^0.1".parse()?);
+//! manifest.handlers.push(Handler { name: "upper".into(), is_async: false });
+//!
+//! let host = Host::builder().build()?;
+//! let id = host.add(manifest, Box::new(Upper)).await?;
+//! host.start(&id).await?;
+//! assert_eq!(host.call(&id, "upper", b"hello")?.as_slice(), b"HELLO");
+//! host.unload(&id).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Loading a library is the same with [`Host::load`] and a path.
+//!
+//! ## Safety
+//!
+//! `unsafe` code lives only in [`abi`] and [`loader`]. Note that a native
+//! plugin runs in the host's address space: the capability services are the
+//! sanctioned road to the outside world, but a plugin *can* bypass them with
+//! raw `std` calls. Load only libraries you trust, or wait for the sandbox
+//! tier.
+
+pub mod abi;
+mod context;
+mod error;
+#[cfg(feature = "host")]
+pub mod host;
+pub mod lifecycle;
+#[cfg(feature = "host")]
+pub mod loader;
+mod payload;
+mod plugin;
+mod registration;
+mod timer;
+
+/// The plugin manifest (re-exported from `sharelife-manifest`).
+pub mod manifest {
+    pub use sharelife_manifest::*;
+}
+
+pub use context::{BoxFuture, ContextData, HostServices, LocalServices, PluginContext};
+pub use error::{ErrorKind, PluginError};
+#[cfg(feature = "host")]
+pub use host::{Host, HostBuilder, HostError, PluginHandle, UnloadReport};
+pub use lifecycle::{IllegalTransition, Lifecycle, PluginState};
+pub use payload::{FromPayload, IntoOutput, Json};
+pub use plugin::{Buffer, Event, HandlerId, Health, Plugin};
+pub use registration::{StaticPlugin, static_plugins};
+
+/// Re-exported so generated code and hosts name one version.
+pub use async_trait::async_trait;

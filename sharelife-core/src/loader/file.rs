@@ -1,0 +1,113 @@
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use object::read::ReadCache;
+use object::{FileKind, Object, ObjectKind, ObjectSection};
+
+use super::{LoadError, host_api_version};
+use crate::manifest::section;
+use crate::manifest::{Manifest, RawManifest};
+
+/// A plugin library file whose manifest has been read and validated, and
+/// whose code has not been run.
+#[derive(Debug, Clone)]
+pub struct PluginFile {
+    path: PathBuf,
+    pub(super) manifest: Manifest,
+    pub(super) manifest_json: String,
+    pub(super) entry_symbol: String,
+}
+
+impl PluginFile {
+    /// Reads the manifest of the library at `path` from its `.sharelife`
+    /// section, without loading the library. Only the file's headers and
+    /// that section are read.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError::Io`], [`LoadError::NotALibrary`],
+    /// [`LoadError::Malformed`], [`LoadError::NotAPlugin`],
+    /// [`LoadError::BadRecord`] or [`LoadError::InvalidManifest`].
+    pub fn read(path: impl AsRef<Path>) -> Result<Self, LoadError> {
+        let path = path.as_ref().to_owned();
+        let file = File::open(&path).map_err(|source| LoadError::Io { path: path.clone(), source })?;
+        let cache = ReadCache::new(file);
+        let bytes = read_section(&cache, &path)?;
+        let record = section::decode(&bytes).map_err(|source| LoadError::BadRecord { path: path.clone(), source })?;
+        let raw: RawManifest = serde_json::from_str(record.manifest_json).map_err(|e| LoadError::InvalidManifest {
+            path: path.clone(),
+            source: crate::manifest::ManifestError::Syntax {
+                line: e.line(),
+                column: e.column(),
+                message: e.to_string(),
+            },
+        })?;
+        let manifest = raw.validate().map_err(|source| LoadError::InvalidManifest { path: path.clone(), source })?;
+        Ok(PluginFile {
+            manifest,
+            manifest_json: record.manifest_json.to_owned(),
+            entry_symbol: record.entry_symbol.to_owned(),
+            path,
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The validated manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Checks that this host can run the plugin: its `api` range accepts
+    /// this host's plugin API version, and it supports this platform.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError::IncompatibleApi`] or [`LoadError::UnsupportedPlatform`].
+    pub fn check_compatible(&self) -> Result<(), LoadError> {
+        let host = host_api_version();
+        if !self.manifest.api.matches(&host) {
+            return Err(LoadError::IncompatibleApi {
+                path: self.path.clone(),
+                id: self.manifest.id.to_string(),
+                required: self.manifest.api.clone(),
+                host,
+            });
+        }
+        if !self.manifest.supports_current_platform() {
+            return Err(LoadError::UnsupportedPlatform {
+                path: self.path.clone(),
+                id: self.manifest.id.to_string(),
+                platforms: self.manifest.platforms.clone(),
+                host: format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn read_section(cache: &ReadCache<File>, path: &Path) -> Result<Vec<u8>, LoadError> {
+    let not_a_library = |reason: String| LoadError::NotALibrary { path: path.to_owned(), reason };
+    let kind = FileKind::parse(cache).map_err(|_| not_a_library("its format is not ELF, Mach-O or PE".into()))?;
+    if !matches!(kind, FileKind::Elf32 | FileKind::Elf64 | FileKind::MachO32 | FileKind::MachO64 | FileKind::Pe32 | FileKind::Pe64) {
+        return Err(not_a_library(format!("it is a {kind:?} file")));
+    }
+    let object = object::File::parse(cache)
+        .map_err(|e| LoadError::Malformed { path: path.to_owned(), reason: e.to_string() })?;
+    if object.kind() != ObjectKind::Dynamic {
+        return Err(not_a_library(format!("it is an object of kind {:?}, not a shared library", object.kind())));
+    }
+    let name = match kind {
+        FileKind::MachO32 | FileKind::MachO64 => "__sharelife",
+        FileKind::Pe32 | FileKind::Pe64 => section::PE_SECTION,
+        _ => section::ELF_SECTION,
+    };
+    let section = object.section_by_name(name).ok_or_else(|| LoadError::NotAPlugin { path: path.to_owned() })?;
+    let data = section
+        .data()
+        .map_err(|e| LoadError::Malformed { path: path.to_owned(), reason: format!("cannot read the .sharelife section: {e}") })?;
+    Ok(data.to_vec())
+}

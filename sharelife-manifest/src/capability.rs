@@ -1,0 +1,209 @@
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A capability a plugin asks the host for.
+///
+/// A manifest only *requests*; the host's policy *grants*, and the
+/// effective permission is the intersection of the two. This type is the
+/// shared vocabulary of both sides.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Capability {
+    /// Outbound network connections to `host` (a DNS name, `*.suffix`, an
+    /// IP address or a CIDR block), optionally limited to `ports`.
+    Network {
+        /// The destination.
+        host: String,
+        /// Allowed ports; empty means any port.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ports: Vec<u16>,
+    },
+    /// Reading or writing files matching `path` (a root plus globs).
+    File {
+        /// Read or write.
+        access: FileAccess,
+        /// Path glob, e.g. `data/**/*.json`; relative paths are under the
+        /// plugin's data dir.
+        path: String,
+    },
+    /// Running a program whose argv starts with `argv` (never through a
+    /// shell).
+    Command {
+        /// The program and its leading arguments.
+        argv: Vec<String>,
+    },
+    /// Using a named model or service provider.
+    Provider {
+        /// The provider's name as the host registers it.
+        name: String,
+        /// What may be done with it.
+        access: ProviderAccess,
+    },
+    /// Calling a tool of an MCP server, pinned to a hash of the tool's
+    /// definition when `sha256` is given.
+    Mcp {
+        /// The server's name as the host registers it.
+        server: String,
+        /// The tool's name.
+        tool: String,
+        /// Lowercase hex SHA-256 of the tool definition approved.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sha256: Option<String>,
+    },
+}
+
+/// File access modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FileAccess {
+    /// Open, read and list.
+    Read,
+    /// Create, write and remove (implies nothing about reading).
+    Write,
+}
+
+/// Provider access modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderAccess {
+    /// Use the provider.
+    Read,
+    /// Change the provider's settings.
+    Write,
+    /// Rotate the provider's credentials.
+    Rotate,
+}
+
+/// How much harm a capability can do in the wrong hands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskLevel {
+    /// Reads within narrow scopes.
+    Low,
+    /// Writes, outbound network, tool calls.
+    Medium,
+    /// Running programs, reaching internal networks, rotating secrets.
+    High,
+}
+
+impl std::fmt::Display for RiskLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RiskLevel::Low => "low",
+            RiskLevel::Medium => "medium",
+            RiskLevel::High => "high",
+        })
+    }
+}
+
+impl Capability {
+    /// The kind's name as it appears in manifests (`network`, `file`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Capability::Network { .. } => "network",
+            Capability::File { .. } => "file",
+            Capability::Command { .. } => "command",
+            Capability::Provider { .. } => "provider",
+            Capability::Mcp { .. } => "mcp",
+        }
+    }
+
+    /// The risk of this request.
+    pub fn risk(&self) -> RiskLevel {
+        match self {
+            Capability::Network { host, .. } if is_internal_host(host) => RiskLevel::High,
+            Capability::Network { .. } => RiskLevel::Medium,
+            Capability::File { access: FileAccess::Read, .. } => RiskLevel::Low,
+            Capability::File { access: FileAccess::Write, .. } => RiskLevel::Medium,
+            Capability::Command { .. } => RiskLevel::High,
+            Capability::Provider { access: ProviderAccess::Read, .. } => RiskLevel::Low,
+            Capability::Provider { access: ProviderAccess::Write, .. } => RiskLevel::Medium,
+            Capability::Provider { access: ProviderAccess::Rotate, .. } => RiskLevel::High,
+            Capability::Mcp { .. } => RiskLevel::Medium,
+        }
+    }
+
+    /// Checks the values; each problem is reported relative to `path`.
+    pub(crate) fn check(&self, path: &str, out: &mut Vec<crate::Problem>) {
+        let mut bad = |field: &str, message: String| {
+            out.push(crate::Problem { path: format!("{path}.{field}"), message });
+        };
+        match self {
+            Capability::Network { host, ports } => {
+                if !is_valid_host(host) {
+                    bad("host", format!("{host:?} is not a lowercase host name, `*.suffix`, IP address or CIDR block"));
+                }
+                if ports.contains(&0) {
+                    bad("ports", "port 0 is not a destination port".to_owned());
+                }
+            }
+            Capability::File { path: p, .. } => {
+                if p.is_empty() {
+                    bad("path", "the path must not be empty".to_owned());
+                }
+            }
+            Capability::Command { argv } => match argv.first() {
+                None => bad("argv", "name at least the program to run".to_owned()),
+                Some(p) if p.is_empty() => bad("argv[0]", "the program must not be empty".to_owned()),
+                Some(_) => {}
+            },
+            Capability::Provider { name, .. } => {
+                if name.is_empty() {
+                    bad("name", "the provider name must not be empty".to_owned());
+                }
+            }
+            Capability::Mcp { server, tool, sha256 } => {
+                if server.is_empty() {
+                    bad("server", "the server name must not be empty".to_owned());
+                }
+                if tool.is_empty() {
+                    bad("tool", "the tool name must not be empty".to_owned());
+                }
+                if let Some(h) = sha256 {
+                    if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                        bad("sha256", format!("{h:?} is not 64 lowercase hex digits"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Loopback, private and link-local destinations are a separate, higher
+/// risk than the public internet.
+fn is_internal_host(host: &str) -> bool {
+    let addr = host.split('/').next().unwrap_or(host);
+    if addr == "localhost" || addr.ends_with(".localhost") || addr.ends_with(".internal") || addr.ends_with(".local") {
+        return true;
+    }
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified(),
+        Ok(std::net::IpAddr::V6(v6)) => v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00 || (v6.segments()[0] & 0xffc0) == 0xfe80,
+        Err(_) => false,
+    }
+}
+
+/// A DNS name (optionally `*.`-prefixed), an IP literal, or a CIDR block.
+fn is_valid_host(host: &str) -> bool {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    if let Some((ip, prefix)) = host.split_once('/') {
+        let max = match ip.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(_)) => 32,
+            Ok(std::net::IpAddr::V6(_)) => 128,
+            Err(_) => return false,
+        };
+        return prefix.parse::<u8>().is_ok_and(|p| p <= max);
+    }
+    let name = host.strip_prefix("*.").unwrap_or(host);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}

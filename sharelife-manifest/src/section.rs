@@ -1,0 +1,121 @@
+//! The record a plugin library carries in its `.sharelife` link section.
+//!
+//! ```text
+//! magic "SHRLIFE1" | u32 LE symbol length | entry symbol | u32 LE JSON length | manifest JSON
+//! ```
+//!
+//! The record is data, readable from the file without loading it, so a
+//! host or the CLI learns a library's manifest — and the name of the symbol
+//! its header is exported under — without running any of its code.
+
+/// The section name on ELF targets.
+pub const ELF_SECTION: &str = ".sharelife";
+/// The `segment,section` name on Mach-O targets.
+pub const MACHO_SECTION: &str = "__DATA,__sharelife";
+/// The section name on PE targets (at most 8 bytes).
+pub const PE_SECTION: &str = ".shrlife";
+/// The record's first bytes.
+pub const MAGIC: &[u8; 8] = b"SHRLIFE1";
+
+/// A decoded section record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SectionRecord<'a> {
+    /// The exported symbol of the plugin's header.
+    pub entry_symbol: &'a str,
+    /// The manifest as JSON text.
+    pub manifest_json: &'a str,
+}
+
+/// Why a section's bytes are not a record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SectionError {
+    /// The bytes do not start with [`MAGIC`].
+    #[error("the section does not start with the sharelife record magic")]
+    BadMagic,
+    /// A length runs past the end of the section.
+    #[error("the section record is truncated")]
+    Truncated,
+    /// A text field is not UTF-8.
+    #[error("the section record holds text that is not UTF-8")]
+    NotUtf8,
+    /// More than one record: several plugins linked into one library.
+    #[error("the library holds {0} plugin records; a plugin library holds exactly one")]
+    Several(usize),
+}
+
+/// Encodes a record.
+pub fn encode(entry_symbol: &str, manifest_json: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + entry_symbol.len() + manifest_json.len());
+    out.extend_from_slice(MAGIC);
+    for part in [entry_symbol, manifest_json] {
+        let len = u32::try_from(part.len()).expect("record parts are far below 4 GiB");
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(part.as_bytes());
+    }
+    out
+}
+
+/// Decodes the one record in a section's bytes. Linkers may pad a section
+/// with zeros; trailing zeros are ignored.
+///
+/// # Errors
+///
+/// [`SectionError`] saying what is wrong with the bytes.
+pub fn decode(bytes: &[u8]) -> Result<SectionRecord<'_>, SectionError> {
+    let (record, rest) = decode_one(bytes)?;
+    let rest = trim_padding(rest);
+    if !rest.is_empty() {
+        let mut count = 1;
+        let mut tail = rest;
+        while let Ok((_, more)) = decode_one(tail) {
+            count += 1;
+            tail = trim_padding(more);
+        }
+        return Err(SectionError::Several(count));
+    }
+    Ok(record)
+}
+
+fn trim_padding(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    &bytes[start..]
+}
+
+fn decode_one(bytes: &[u8]) -> Result<(SectionRecord<'_>, &[u8]), SectionError> {
+    let rest = bytes.strip_prefix(MAGIC.as_slice()).ok_or(SectionError::BadMagic)?;
+    let (entry_symbol, rest) = take_str(rest)?;
+    let (manifest_json, rest) = take_str(rest)?;
+    Ok((SectionRecord { entry_symbol, manifest_json }, rest))
+}
+
+fn take_str(bytes: &[u8]) -> Result<(&str, &[u8]), SectionError> {
+    let (len, rest) = bytes.split_first_chunk::<4>().ok_or(SectionError::Truncated)?;
+    let len = u32::from_le_bytes(*len) as usize;
+    if rest.len() < len {
+        return Err(SectionError::Truncated);
+    }
+    let (text, rest) = rest.split_at(len);
+    Ok((std::str::from_utf8(text).map_err(|_| SectionError::NotUtf8)?, rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_ignores_linker_padding() {
+        let mut bytes = encode("sym", "{\"a\":1}");
+        bytes.extend_from_slice(&[0, 0, 0]);
+        assert_eq!(decode(&bytes), Ok(SectionRecord { entry_symbol: "sym", manifest_json: "{\"a\":1}" }));
+    }
+
+    #[test]
+    fn reports_each_malformation() {
+        let good = encode("sym", "{}");
+        assert_eq!(decode(b"NOTMAGIC"), Err(SectionError::BadMagic));
+        assert_eq!(decode(&good[..good.len() - 1]), Err(SectionError::Truncated));
+        let mut two = good.clone();
+        two.extend_from_slice(&good);
+        assert_eq!(decode(&two), Err(SectionError::Several(2)));
+    }
+}
