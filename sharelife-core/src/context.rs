@@ -144,6 +144,7 @@ impl PluginContext {
         self.inner.services.sleep(duration)
     }
 
+    #[cfg(feature = "host")]
     pub(crate) fn data(&self) -> ContextData {
         ContextData {
             plugin_id: self.inner.plugin_id.clone(),
@@ -153,6 +154,7 @@ impl PluginContext {
         }
     }
 
+    #[cfg(feature = "host")]
     pub(crate) fn services(&self) -> &Arc<dyn HostServices> {
         &self.inner.services
     }

@@ -79,7 +79,7 @@ pub use host::{Host, HostBuilder, HostError, PluginHandle, UnloadReport};
 pub use lifecycle::{IllegalTransition, Lifecycle, PluginState};
 pub use payload::{FromPayload, IntoOutput, Json};
 pub use plugin::{Buffer, Event, HandlerId, Health, Plugin};
-pub use registration::{StaticPlugin, static_plugins};
+pub use registration::{HasManifest, StaticPlugin, static_plugins};
 
 /// Re-exported so generated code and hosts name one version.
 pub use async_trait::async_trait;

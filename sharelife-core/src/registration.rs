@@ -37,12 +37,22 @@ impl StaticPlugin {
     }
 }
 
+/// A plugin type that knows its manifest; `#[plugin]` implements it.
+pub trait HasManifest: Plugin + Default {
+    /// The manifest JSON, as embedded in the library.
+    const MANIFEST_JSON: &'static str;
+
+    /// The parsed manifest.
+    fn manifest() -> Manifest {
+        Manifest::from_json(Self::MANIFEST_JSON).expect("#[plugin] validated this manifest at compile time")
+    }
+}
+
 /// Every plugin linked into this binary.
 ///
 /// The linker only keeps a plugin crate that the binary uses: reference
 /// something from it (for example `use my_plugin as _;` together with
-/// calling any of its items, or [`sharelife_sdk::link!`]-style references)
-/// if nothing else does.
+/// calling any of its items) if nothing else does.
 pub fn static_plugins() -> impl Iterator<Item = &'static StaticPlugin> {
     inventory::iter::<StaticPlugin>.into_iter()
 }

@@ -1,0 +1,132 @@
+//! # sharelife-sdk
+//!
+//! Everything a plugin author needs, and nothing a host needs: this crate
+//! pulls in no dynamic loader and no multi-threaded runtime.
+//!
+//! ## A plugin
+//!
+//! ```
+//! use sharelife_sdk::prelude::*;
+//! use std::time::Duration;
+//!
+//! #[derive(Default)]
+//! pub struct Greeter;
+//!
+//! #[plugin(id = "acme.greeter", capability(file, access = "read", path = "greetings/*.txt"))]
+//! impl Plugin for Greeter {
+//!     async fn start(&self, ctx: &PluginContext) -> Result<(), PluginError> {
+//!         ctx.log(Level::INFO, "greeter ready");
+//!         Ok(())
+//!     }
+//!
+//!     /// A synchronous handler: UTF-8 text in, text out.
+//!     #[handler]
+//!     fn greet(&self, name: &str) -> String {
+//!         format!("hello, {name}")
+//!     }
+//!
+//!     /// An async handler using the host's timer and typed JSON.
+//!     #[handler]
+//!     async fn later(&self, ctx: &PluginContext, Json(ms): Json<u64>) -> Result<&'static str, PluginError> {
+//!         ctx.sleep(Duration::from_millis(ms)).await;
+//!         Ok("done")
+//!     }
+//! }
+//!
+//! // Test it in-process with the harness:
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use sharelife_sdk::testing::TestHost;
+//! let host = TestHost::<Greeter>::new();
+//! host.start().await.unwrap();
+//! assert_eq!(host.call("greet", b"ada").unwrap(), b"hello, ada");
+//! assert_eq!(host.call_async("later", b"1").await.unwrap(), b"done");
+//! # }
+//! ```
+//!
+//! Build the crate as a `cdylib` (add `crate-type = ["cdylib", "rlib"]` to
+//! `[lib]`) and a host loads it with `Host::load`; link it as an `rlib` and
+//! `Host::load_static` finds it.
+//!
+//! ## `#[plugin(...)]`
+//!
+//! Goes on `impl Plugin for YourType`; `YourType` must implement `Default`.
+//! The manifest's name, version, description, authors, license, homepage
+//! and repository come from `Cargo.toml`. Arguments:
+//!
+//! | argument | meaning |
+//! |---|---|
+//! | `id = "acme.name"` | required: the plugin id |
+//! | `api = "^0.1"` | plugin API range needed (default: this SDK's) |
+//! | `name`, `description`, `homepage` | override Cargo's |
+//! | `keywords("a", "b")`, `platforms("linux")` | lists |
+//! | `dependency(id = "acme.other", version = "^1")` | repeatable |
+//! | `capability(network, host = "api.example.com", ports = [443])` | repeatable; kinds: `network`, `file` (`access`, `path`), `command` (`argv`), `provider` (`name`, `access`), `mcp` (`server`, `tool`, `sha256`) |
+//! | `config_schema = "config.schema.json"` | JSON Schema file, relative to the crate |
+//!
+//! ## Handlers
+//!
+//! Mark methods of the block with `#[handler]` (or `#[handler(name =
+//! "other")]`). A handler takes `&self`, optionally `ctx: &PluginContext`,
+//! and at most one input whose type implements [`FromPayload`] (`&[u8]`,
+//! `Vec<u8>`, `&str`, `String`, `()`, [`Json<T>`]); it returns an
+//! [`IntoOutput`] (`()`, bytes, text, `Json<T>`, or a `Result` of those).
+//! Handlers may be `async`.
+//!
+//! ## Logging and timers
+//!
+//! A loaded plugin has its own copy of every static: log with
+//! [`PluginContext::log`] or plain `tracing` macros (both land in the
+//! host's subscriber with the plugin id), and sleep with
+//! [`PluginContext::sleep`] — never with a runtime of your own.
+//!
+//! ## What a plugin can do
+//!
+//! A native plugin runs in the host's process. The context's services are
+//! the sanctioned way to reach the outside world, but nothing stops a
+//! plugin from calling `std::fs` directly: the host must trust the
+//! libraries it loads.
+
+pub mod testing;
+
+pub use sharelife_core::manifest;
+pub use sharelife_core::{
+    Buffer, ErrorKind, Event, FromPayload, HandlerId, HasManifest, Health, IntoOutput, Json, Plugin, PluginContext,
+    PluginError, PluginState, async_trait,
+};
+pub use sharelife_macros::{handler, plugin};
+/// The `tracing` crate, for plugins that log through it.
+pub use tracing;
+
+/// The names a plugin crate needs: `use sharelife_sdk::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Buffer, ErrorKind, Event, FromPayload, HandlerId, Health, IntoOutput, Json, Plugin, PluginContext,
+        PluginError, handler, plugin,
+    };
+    pub use tracing::Level;
+}
+
+/// Items the `#[plugin]` macro's generated code names. Not public API: may
+/// change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use async_trait::async_trait;
+    pub use inventory;
+    pub use sharelife_core::abi::{PluginHeader, PluginModule};
+    pub use sharelife_core::{
+        Buffer, FromPayload, HandlerId, HasManifest, IntoOutput, Plugin, PluginContext, PluginError, StaticPlugin,
+    };
+
+    /// The error for a handler index the plugin does not have.
+    pub fn unknown_handler(index: u32) -> PluginError {
+        PluginError::with_kind(sharelife_core::ErrorKind::UnknownHandler, format!("this plugin has no handler #{index}"))
+    }
+
+    /// The error for calling an async handler through the sync path.
+    pub fn async_handler(name: &str) -> PluginError {
+        PluginError::with_kind(
+            sharelife_core::ErrorKind::AsyncHandler,
+            format!("handler {name:?} is async: call it through call_async"),
+        )
+    }
+}
