@@ -73,8 +73,8 @@ fn check(f: &ImplItemFn, attr: &syn::Attribute) -> syn::Result<HandlerFn> {
             }
         })?;
     }
-    if !f.sig.generics.params.is_empty() {
-        return Err(syn::Error::new(f.sig.generics.span(), "a handler cannot be generic"));
+    if let Some(param) = f.sig.generics.params.iter().find(|p| !matches!(p, syn::GenericParam::Lifetime(_))) {
+        return Err(syn::Error::new(param.span(), "a handler cannot have type or const parameters (lifetimes are fine)"));
     }
     let mut inputs = f.sig.inputs.iter();
     match inputs.next() {
@@ -90,11 +90,12 @@ fn check(f: &ImplItemFn, attr: &syn::Attribute) -> syn::Result<HandlerFn> {
             FnArg::Receiver(r) => Err(syn::Error::new(r.span(), "unexpected receiver")),
         })
         .collect::<syn::Result<_>>()?;
-    let (takes_ctx, input) = match rest.as_slice() {
-        [] => (false, None),
-        [input] => (false, Some((*input.ty).clone())),
-        [_ctx, input] => (true, Some((*input.ty).clone())),
-        [_, _, extra, ..] => {
+    let takes_ctx = rest.first().is_some_and(|a| is_context(&a.ty));
+    let inputs = if takes_ctx { &rest[1..] } else { &rest[..] };
+    let input = match inputs {
+        [] => None,
+        [input] => Some(erase_lifetimes(&input.ty)),
+        [_, extra, ..] => {
             return Err(syn::Error::new(
                 extra.span(),
                 "a handler takes `&self`, optionally `ctx: &PluginContext`, and at most one input",
@@ -174,5 +175,32 @@ pub(crate) fn dispatch(handlers: &[HandlerFn]) -> TokenStream {
                 _ => self.call(__ctx, __handler, __input, __output),
             }
         }
+    }
+}
+
+/// The input type as the dispatch names it: the handler's own lifetime
+/// parameters are not in scope there, so named lifetimes become `'_`.
+fn erase_lifetimes(ty: &Type) -> Type {
+    struct Erase;
+    impl syn::visit_mut::VisitMut for Erase {
+        fn visit_lifetime_mut(&mut self, lifetime: &mut syn::Lifetime) {
+            if lifetime.ident != "static" {
+                *lifetime = syn::Lifetime::new("'_", lifetime.span());
+            }
+        }
+    }
+    let mut ty = ty.clone();
+    syn::visit_mut::VisitMut::visit_type_mut(&mut Erase, &mut ty);
+    ty
+}
+
+/// Whether `ty` is `&PluginContext` (by any path).
+fn is_context(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(r) => match &*r.elem {
+            Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "PluginContext"),
+            _ => false,
+        },
+        _ => false,
     }
 }

@@ -1,0 +1,60 @@
+//! The whole life of a real plugin library: load, start, call, stop,
+//! unload, with the state checked at every step.
+
+use sharelife_core::{ErrorKind, HostError, PluginState};
+use sharelife_tests::Scratch;
+
+#[tokio::test]
+async fn a_loaded_library_goes_through_its_whole_lifecycle() {
+    let dir = Scratch::new();
+    let lib = dir.copy_library("example-echo", "libecho.so");
+    let host = dir.host_with(|b| b.plugin_config("examples.echo", serde_json::json!({ "greeting": "ahoy" })));
+
+    let id = host.load(&lib).await.expect("echo loads");
+    assert_eq!(id.as_str(), "examples.echo");
+    assert_eq!(host.state("examples.echo"), Some(PluginState::Loaded));
+
+    // Handlers are refused until the plugin is started.
+    match host.call("examples.echo", "upper", b"x") {
+        Err(HostError::Call { error, .. }) => assert_eq!(error.kind(), ErrorKind::NotActive),
+        other => panic!("expected a not-active error, got {other:?}"),
+    }
+
+    host.start("examples.echo").await.expect("starts");
+    assert_eq!(host.state("examples.echo"), Some(PluginState::Active));
+    assert_eq!(host.call("examples.echo", "echo", b"bytes").unwrap().as_slice(), b"bytes");
+    assert_eq!(host.call("examples.echo", "upper", b"shout").unwrap().as_slice(), b"SHOUT");
+    // The config reached the plugin inside the library.
+    assert_eq!(host.call("examples.echo", "greet", b"ada").unwrap().as_slice(), b"ahoy, ada");
+    // Plugin state lives in the library and persists between calls.
+    host.call("examples.echo", "count", b"").unwrap();
+    assert_eq!(host.call("examples.echo", "count", b"").unwrap().as_slice(), br#"{"calls":2}"#);
+
+    // A plugin error crosses the boundary typed.
+    match host.call("examples.echo", "upper", &[0xff, 0xfe]) {
+        Err(HostError::Call { error, .. }) => {
+            assert_eq!(error.kind(), ErrorKind::InvalidInput);
+            assert!(error.message().contains("UTF-8"), "{error}");
+        }
+        other => panic!("expected invalid input, got {other:?}"),
+    }
+    match host.call("examples.echo", "nope", b"") {
+        Err(HostError::Call { error, .. }) => {
+            assert_eq!(error.kind(), ErrorKind::UnknownHandler);
+            assert!(error.message().contains("echo, upper, greet, count"), "{error}");
+        }
+        other => panic!("expected unknown handler, got {other:?}"),
+    }
+
+    host.stop("examples.echo").await.expect("stops");
+    assert_eq!(host.state("examples.echo"), Some(PluginState::Inactive));
+    host.start("examples.echo").await.expect("restarts");
+    assert_eq!(host.state("examples.echo"), Some(PluginState::Active));
+
+    let report = host.unload("examples.echo").await.expect("unloads");
+    assert!(report.closed, "{report:?}");
+    assert_eq!(report.hook_error, None);
+    assert_eq!(report.still_mapped, Some(false), "{report:?}");
+    assert_eq!(host.state("examples.echo"), None);
+    assert!(host.list().is_empty());
+}
