@@ -98,6 +98,10 @@ impl Plugin for DynamicPlugin {
         // SAFETY: as in `initialize`.
         match into_result(unsafe { (self.object.vtable.health)(self.object.this) }.await) {
             Ok(h) => h.into(),
+            // `health` has no error channel: a panic in the library is
+            // re-raised here, so the host contains it exactly as it does a
+            // static plugin's (resume_unwind does not run the panic hook).
+            Err(e) if e.kind() == crate::ErrorKind::Panicked => std::panic::resume_unwind(Box::new(e.message().to_owned())),
             Err(e) => Health::Unhealthy(e.to_string()),
         }
     }

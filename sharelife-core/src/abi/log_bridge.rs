@@ -26,10 +26,28 @@ struct Bridge {
 }
 
 pub(super) fn install(host: &Arc<RemoteServices>) {
-    let bridge = Bridge { host: Arc::clone(host) };
-    // Fails when a plugin of this library was created before; the first
-    // bridge stays, and it reaches the same host.
-    let _ = tracing::subscriber::set_global_default(bridge);
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let bridge = Bridge { host: Arc::clone(host) };
+        let _ = tracing::subscriber::set_global_default(bridge);
+        install_panic_hook(Arc::clone(host));
+    });
+}
+
+/// Replaces this library's copy of std's panic hook.
+///
+/// The default hook prints to stderr and calls `std::thread::current()`,
+/// which registers a thread-local destructor on the panicking thread: glibc
+/// then keeps the library mapped after `dlclose` until that thread exits.
+/// This hook touches no thread-locals and sends the message to the host's
+/// log instead, where it carries the plugin id. The panic itself is still
+/// caught at the boundary and returned as an error.
+fn install_panic_hook(host: Arc<RemoteServices>) {
+    std::panic::set_hook(Box::new(move |info| {
+        let message = crate::error::panic_message(info.payload());
+        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        host.log("", tracing::Level::ERROR, "panic", &format!("plugin panicked{location}: {message}"));
+    }));
 }
 
 impl Subscriber for Bridge {
