@@ -11,7 +11,7 @@ use crate::{Capability, Dependency, Handler, Manifest, ManifestError, PluginId, 
 /// describes exactly what the parser accepts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "sharelife plugin manifest v2")]
+#[schemars(title = "sharelife plugin manifest v2", description = "What a sharelife plugin is, needs and asks for. Written by the #[plugin] macro into the library's .sharelife section.")]
 pub struct RawManifest {
     /// Manifest format version; must be "2".
     pub manifest_version: String,
