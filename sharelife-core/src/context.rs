@@ -129,7 +129,9 @@ impl PluginContext {
     /// Like [`log`](Self::log), naming the module the record comes from.
     pub fn log_with_target(&self, level: Level, target: &str, message: &str) {
         if level <= self.inner.services.max_level() {
-            self.inner.services.log(&self.inner.plugin_id, level, target, message);
+            self.inner
+                .services
+                .log(&self.inner.plugin_id, level, target, message);
         }
     }
 
@@ -178,16 +180,28 @@ impl HostServices for LocalServices {
     fn log(&self, plugin_id: &str, level: Level, target: &str, message: &str) {
         // `tracing` macros need a constant level.
         match level {
-            Level::ERROR => tracing::error!(target: "sharelife::plugin", plugin = plugin_id, module = target, "{message}"),
-            Level::WARN => tracing::warn!(target: "sharelife::plugin", plugin = plugin_id, module = target, "{message}"),
-            Level::INFO => tracing::info!(target: "sharelife::plugin", plugin = plugin_id, module = target, "{message}"),
-            Level::DEBUG => tracing::debug!(target: "sharelife::plugin", plugin = plugin_id, module = target, "{message}"),
-            Level::TRACE => tracing::trace!(target: "sharelife::plugin", plugin = plugin_id, module = target, "{message}"),
+            Level::ERROR => {
+                tracing::error!(target: "sharelife::plugin", plugin = plugin_id, module = target, "{message}")
+            }
+            Level::WARN => {
+                tracing::warn!(target: "sharelife::plugin", plugin = plugin_id, module = target, "{message}")
+            }
+            Level::INFO => {
+                tracing::info!(target: "sharelife::plugin", plugin = plugin_id, module = target, "{message}")
+            }
+            Level::DEBUG => {
+                tracing::debug!(target: "sharelife::plugin", plugin = plugin_id, module = target, "{message}")
+            }
+            Level::TRACE => {
+                tracing::trace!(target: "sharelife::plugin", plugin = plugin_id, module = target, "{message}")
+            }
         }
     }
 
     fn max_level(&self) -> Level {
-        tracing::level_filters::LevelFilter::current().into_level().unwrap_or(Level::ERROR)
+        tracing::level_filters::LevelFilter::current()
+            .into_level()
+            .unwrap_or(Level::ERROR)
     }
 
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {

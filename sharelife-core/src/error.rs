@@ -91,13 +91,21 @@ impl PluginError {
 
     /// An error of a given kind.
     pub fn with_kind(kind: ErrorKind, message: impl Into<String>) -> Self {
-        PluginError { kind, message: message.into(), retryable: false }
+        PluginError {
+            kind,
+            message: message.into(),
+            retryable: false,
+        }
     }
 
     /// A failure that may succeed if tried again (a pipeline's `retry`
     /// policy only retries these).
     pub fn retryable(message: impl Into<String>) -> Self {
-        PluginError { kind: ErrorKind::Failed, message: message.into(), retryable: true }
+        PluginError {
+            kind: ErrorKind::Failed,
+            message: message.into(),
+            retryable: true,
+        }
     }
 
     /// Bad input.
@@ -121,7 +129,11 @@ impl PluginError {
     }
 
     pub(crate) fn from_parts(kind: ErrorKind, message: String, retryable: bool) -> Self {
-        PluginError { kind, message, retryable }
+        PluginError {
+            kind,
+            message,
+            retryable,
+        }
     }
 }
 

@@ -109,7 +109,10 @@ pub struct Lifecycle {
 impl Lifecycle {
     /// A lifecycle starting in [`PluginState::Unloaded`].
     pub fn new(plugin: impl Into<String>) -> Self {
-        Lifecycle { plugin: plugin.into(), state: AtomicU8::new(PluginState::Unloaded as u8) }
+        Lifecycle {
+            plugin: plugin.into(),
+            state: AtomicU8::new(PluginState::Unloaded as u8),
+        }
     }
 
     /// The current state.
@@ -130,9 +133,18 @@ impl Lifecycle {
             let from = PluginState::from_u8(current);
             if !from.can_move_to(to) {
                 tracing::warn!(plugin = %self.plugin, from = %from, to = %to, "illegal lifecycle transition refused");
-                return Err(IllegalTransition { plugin: self.plugin.clone(), from, to });
+                return Err(IllegalTransition {
+                    plugin: self.plugin.clone(),
+                    from,
+                    to,
+                });
             }
-            match self.state.compare_exchange(current, to as u8, Ordering::AcqRel, Ordering::Acquire) {
+            match self.state.compare_exchange(
+                current,
+                to as u8,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
                 Ok(_) => {
                     tracing::info!(plugin = %self.plugin, from = %from, to = %to, "lifecycle transition");
                     return Ok(from);
@@ -169,7 +181,11 @@ mod tests {
         ];
         for from in PluginState::ALL {
             for to in PluginState::ALL {
-                assert_eq!(from.can_move_to(to), allowed.contains(&(from, to)), "{from} -> {to}");
+                assert_eq!(
+                    from.can_move_to(to),
+                    allowed.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
             }
         }
     }
@@ -178,7 +194,10 @@ mod tests {
     fn illegal_transition_names_both_states_and_keeps_the_state() {
         let lc = Lifecycle::new("acme.echo");
         let err = lc.move_to(PluginState::Active).unwrap_err();
-        assert_eq!(err.to_string(), "plugin \"acme.echo\" cannot move from unloaded to active");
+        assert_eq!(
+            err.to_string(),
+            "plugin \"acme.echo\" cannot move from unloaded to active"
+        );
         assert_eq!(lc.state(), PluginState::Unloaded);
         assert_eq!(lc.move_to(PluginState::Loading), Ok(PluginState::Unloaded));
         assert_eq!(lc.state(), PluginState::Loading);

@@ -18,7 +18,10 @@ inventory::collect!(StaticPlugin);
 impl StaticPlugin {
     /// A registration; used by generated code.
     pub const fn new(manifest_json: &'static str, create: fn() -> Box<dyn Plugin>) -> Self {
-        StaticPlugin { manifest_json, create }
+        StaticPlugin {
+            manifest_json,
+            create,
+        }
     }
 
     /// The plugin's manifest.
@@ -44,7 +47,8 @@ pub trait HasManifest: Plugin + Default {
 
     /// The parsed manifest.
     fn manifest() -> Manifest {
-        Manifest::from_json(Self::MANIFEST_JSON).expect("#[plugin] validated this manifest at compile time")
+        Manifest::from_json(Self::MANIFEST_JSON)
+            .expect("#[plugin] validated this manifest at compile time")
     }
 }
 

@@ -18,7 +18,11 @@ pub(crate) struct ThreadSleep {
 
 impl ThreadSleep {
     pub(crate) fn new(duration: Duration) -> Self {
-        ThreadSleep { deadline: Instant::now() + duration, shared: Arc::new(Mutex::new(None)), started: false }
+        ThreadSleep {
+            deadline: Instant::now() + duration,
+            shared: Arc::new(Mutex::new(None)),
+            started: false,
+        }
     }
 }
 

@@ -53,7 +53,9 @@ pub enum Capability {
 }
 
 /// File access modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FileAccess {
     /// Open, read and list.
@@ -63,7 +65,9 @@ pub enum FileAccess {
 }
 
 /// Provider access modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderAccess {
     /// Use the provider.
@@ -75,7 +79,9 @@ pub enum ProviderAccess {
 }
 
 /// How much harm a capability can do in the wrong hands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RiskLevel {
     /// Reads within narrow scopes.
@@ -113,12 +119,27 @@ impl Capability {
         match self {
             Capability::Network { host, .. } if is_internal_host(host) => RiskLevel::High,
             Capability::Network { .. } => RiskLevel::Medium,
-            Capability::File { access: FileAccess::Read, .. } => RiskLevel::Low,
-            Capability::File { access: FileAccess::Write, .. } => RiskLevel::Medium,
+            Capability::File {
+                access: FileAccess::Read,
+                ..
+            } => RiskLevel::Low,
+            Capability::File {
+                access: FileAccess::Write,
+                ..
+            } => RiskLevel::Medium,
             Capability::Command { .. } => RiskLevel::High,
-            Capability::Provider { access: ProviderAccess::Read, .. } => RiskLevel::Low,
-            Capability::Provider { access: ProviderAccess::Write, .. } => RiskLevel::Medium,
-            Capability::Provider { access: ProviderAccess::Rotate, .. } => RiskLevel::High,
+            Capability::Provider {
+                access: ProviderAccess::Read,
+                ..
+            } => RiskLevel::Low,
+            Capability::Provider {
+                access: ProviderAccess::Write,
+                ..
+            } => RiskLevel::Medium,
+            Capability::Provider {
+                access: ProviderAccess::Rotate,
+                ..
+            } => RiskLevel::High,
             Capability::Mcp { .. } => RiskLevel::Medium,
         }
     }
@@ -126,12 +147,20 @@ impl Capability {
     /// Checks the values; each problem is reported relative to `path`.
     pub(crate) fn check(&self, path: &str, out: &mut Vec<crate::Problem>) {
         let mut bad = |field: &str, message: String| {
-            out.push(crate::Problem { path: format!("{path}.{field}"), message });
+            out.push(crate::Problem {
+                path: format!("{path}.{field}"),
+                message,
+            });
         };
         match self {
             Capability::Network { host, ports } => {
                 if !is_valid_host(host) {
-                    bad("host", format!("{host:?} is not a lowercase host name, `*.suffix`, IP address or CIDR block"));
+                    bad(
+                        "host",
+                        format!(
+                            "{host:?} is not a lowercase host name, `*.suffix`, IP address or CIDR block"
+                        ),
+                    );
                 }
                 if ports.contains(&0) {
                     bad("ports", "port 0 is not a destination port".to_owned());
@@ -144,7 +173,9 @@ impl Capability {
             }
             Capability::Command { argv } => match argv.first() {
                 None => bad("argv", "name at least the program to run".to_owned()),
-                Some(p) if p.is_empty() => bad("argv[0]", "the program must not be empty".to_owned()),
+                Some(p) if p.is_empty() => {
+                    bad("argv[0]", "the program must not be empty".to_owned())
+                }
                 Some(_) => {}
             },
             Capability::Provider { name, .. } => {
@@ -152,7 +183,11 @@ impl Capability {
                     bad("name", "the provider name must not be empty".to_owned());
                 }
             }
-            Capability::Mcp { server, tool, sha256 } => {
+            Capability::Mcp {
+                server,
+                tool,
+                sha256,
+            } => {
                 if server.is_empty() {
                     bad("server", "the server name must not be empty".to_owned());
                 }
@@ -160,7 +195,11 @@ impl Capability {
                     bad("tool", "the tool name must not be empty".to_owned());
                 }
                 if let Some(h) = sha256 {
-                    if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                    if h.len() != 64
+                        || !h
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                    {
                         bad("sha256", format!("{h:?} is not 64 lowercase hex digits"));
                     }
                 }
@@ -173,12 +212,23 @@ impl Capability {
 /// risk than the public internet.
 fn is_internal_host(host: &str) -> bool {
     let addr = host.split('/').next().unwrap_or(host);
-    if addr == "localhost" || addr.ends_with(".localhost") || addr.ends_with(".internal") || addr.ends_with(".local") {
+    if addr == "localhost"
+        || addr.ends_with(".localhost")
+        || addr.ends_with(".internal")
+        || addr.ends_with(".local")
+    {
         return true;
     }
     match addr.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(v4)) => v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified(),
-        Ok(std::net::IpAddr::V6(v6)) => v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00 || (v6.segments()[0] & 0xffc0) == 0xfe80,
+        Ok(std::net::IpAddr::V4(v4)) => {
+            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
+        }
+        Ok(std::net::IpAddr::V6(v6)) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+        }
         Err(_) => false,
     }
 }
@@ -204,6 +254,8 @@ fn is_valid_host(host: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         })
 }

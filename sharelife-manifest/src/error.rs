@@ -35,7 +35,11 @@ pub enum ManifestError {
 }
 
 fn join(problems: &[Problem]) -> String {
-    problems.iter().map(Problem::to_string).collect::<Vec<_>>().join("; ")
+    problems
+        .iter()
+        .map(Problem::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl ManifestError {
@@ -50,7 +54,11 @@ impl ManifestError {
     /// The individual problems (one for a syntax error).
     pub fn problems(&self) -> Vec<Problem> {
         match self {
-            ManifestError::Syntax { line, column, message } => vec![Problem {
+            ManifestError::Syntax {
+                line,
+                column,
+                message,
+            } => vec![Problem {
                 path: format!("line {line}, column {column}"),
                 message: message.clone(),
             }],

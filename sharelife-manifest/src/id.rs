@@ -47,10 +47,9 @@ impl PluginId {
         if !bytes[0].is_ascii_lowercase() && !bytes[0].is_ascii_digit() {
             return Err("it must start with a lowercase letter or a digit");
         }
-        if let Some(c) = value
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')))
-        {
+        if let Some(c) = value.chars().find(|c| {
+            !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+        }) {
             return Err(if c.is_ascii_uppercase() {
                 "it must be lowercase"
             } else {
@@ -110,7 +109,13 @@ mod tests {
 
     #[test]
     fn accepts_reverse_dns_ids() {
-        for ok in ["acme.echo", "abc", "sharelife.demo.pipeline.uppercase", "a1-b_c.d2", "0ab"] {
+        for ok in [
+            "acme.echo",
+            "abc",
+            "sharelife.demo.pipeline.uppercase",
+            "a1-b_c.d2",
+            "0ab",
+        ] {
             assert!(PluginId::new(ok).is_ok(), "{ok}");
         }
     }
@@ -119,7 +124,10 @@ mod tests {
     fn rejects_each_rule_with_its_reason() {
         let cases = [
             ("ab", "it must be 3 to 121 characters long"),
-            ("Acme.echo", "it must start with a lowercase letter or a digit"),
+            (
+                "Acme.echo",
+                "it must start with a lowercase letter or a digit",
+            ),
             ("acme.Echo", "it must be lowercase"),
             ("acme/echo", "only a-z, 0-9, '.', '_' and '-' are allowed"),
             ("acme..echo", "'.' must separate non-empty segments"),

@@ -2,7 +2,9 @@ use schemars::JsonSchema;
 use semver::{Version, VersionReq};
 use serde::{Deserialize, Serialize};
 
-use crate::{Capability, Dependency, Handler, Manifest, ManifestError, PluginId, Problem, MANIFEST_VERSION};
+use crate::{
+    Capability, Dependency, Handler, MANIFEST_VERSION, Manifest, ManifestError, PluginId, Problem,
+};
 
 /// The manifest as it is written: every value still text, unknown keys
 /// refused. [`RawManifest::validate`] turns it into a [`Manifest`].
@@ -11,7 +13,10 @@ use crate::{Capability, Dependency, Handler, Manifest, ManifestError, PluginId, 
 /// describes exactly what the parser accepts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "sharelife plugin manifest v2", description = "What a sharelife plugin is, needs and asks for. Written by the #[plugin] macro into the library's .sharelife section.")]
+#[schemars(
+    title = "sharelife plugin manifest v2",
+    description = "What a sharelife plugin is, needs and asks for. Written by the #[plugin] macro into the library's .sharelife section."
+)]
 pub struct RawManifest {
     /// Manifest format version; must be "2".
     pub manifest_version: String,
@@ -83,7 +88,9 @@ pub struct RawHandler {
     pub is_async: bool,
 }
 
-const KNOWN_PLATFORMS: &[&str] = &["linux", "macos", "windows", "unix", "android", "ios", "freebsd"];
+const KNOWN_PLATFORMS: &[&str] = &[
+    "linux", "macos", "windows", "unix", "android", "ios", "freebsd",
+];
 
 impl RawManifest {
     /// Checks every field and returns the typed manifest, or every problem
@@ -99,21 +106,38 @@ impl RawManifest {
         if self.manifest_version != MANIFEST_VERSION {
             bad(
                 "manifest_version".into(),
-                format!("{:?} is not supported; this reader understands \"{MANIFEST_VERSION}\"", self.manifest_version),
+                format!(
+                    "{:?} is not supported; this reader understands \"{MANIFEST_VERSION}\"",
+                    self.manifest_version
+                ),
             );
         }
-        let id = PluginId::new(self.id.as_str()).map_err(|e| bad("id".into(), e.to_string())).ok();
+        let id = PluginId::new(self.id.as_str())
+            .map_err(|e| bad("id".into(), e.to_string()))
+            .ok();
         let version = Version::parse(&self.version)
-            .map_err(|_| bad("version".into(), format!("{:?} is not a semantic version (like 1.2.3)", self.version)))
+            .map_err(|_| {
+                bad(
+                    "version".into(),
+                    format!("{:?} is not a semantic version (like 1.2.3)", self.version),
+                )
+            })
             .ok();
         let api = parse_req(&self.api).map_err(|m| bad("api".into(), m)).ok();
 
-        for (field, value) in [("name", &self.name), ("description", &self.description), ("license", &self.license)] {
+        for (field, value) in [
+            ("name", &self.name),
+            ("description", &self.description),
+            ("license", &self.license),
+        ] {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 bad(field.into(), "must not be empty when present".into());
             }
         }
-        for (field, value) in [("homepage", &self.homepage), ("repository", &self.repository)] {
+        for (field, value) in [
+            ("homepage", &self.homepage),
+            ("repository", &self.repository),
+        ] {
             if let Some(url) = value {
                 if !(url.starts_with("https://") || url.starts_with("http://")) {
                     bad(field.into(), format!("{url:?} is not an http(s) URL"));
@@ -122,19 +146,32 @@ impl RawManifest {
         }
         for (i, keyword) in self.keywords.iter().enumerate() {
             if keyword.is_empty() || keyword.len() > 40 {
-                bad(format!("keywords[{i}]"), format!("{keyword:?} must be 1 to 40 characters"));
+                bad(
+                    format!("keywords[{i}]"),
+                    format!("{keyword:?} must be 1 to 40 characters"),
+                );
             }
         }
 
         let mut dependencies = Vec::new();
         for (i, dep) in self.dependencies.iter().enumerate() {
-            let dep_id = PluginId::new(dep.id.as_str()).map_err(|e| bad(format!("dependencies[{i}].id"), e.to_string())).ok();
-            let range = parse_req(&dep.version).map_err(|m| bad(format!("dependencies[{i}].version"), m)).ok();
+            let dep_id = PluginId::new(dep.id.as_str())
+                .map_err(|e| bad(format!("dependencies[{i}].id"), e.to_string()))
+                .ok();
+            let range = parse_req(&dep.version)
+                .map_err(|m| bad(format!("dependencies[{i}].version"), m))
+                .ok();
             if dep_id.as_ref().is_some_and(|d| Some(d) == id.as_ref()) {
-                bad(format!("dependencies[{i}].id"), "a plugin cannot depend on itself".into());
+                bad(
+                    format!("dependencies[{i}].id"),
+                    "a plugin cannot depend on itself".into(),
+                );
             }
             if self.dependencies[..i].iter().any(|d| d.id == dep.id) {
-                bad(format!("dependencies[{i}].id"), format!("{:?} is listed twice", dep.id));
+                bad(
+                    format!("dependencies[{i}].id"),
+                    format!("{:?} is listed twice", dep.id),
+                );
             }
             if let (Some(id), Some(version)) = (dep_id, range) {
                 dependencies.push(Dependency { id, version });
@@ -142,10 +179,14 @@ impl RawManifest {
         }
 
         for (i, platform) in self.platforms.iter().enumerate() {
-            if !(KNOWN_PLATFORMS.contains(&platform.as_str()) || platform.matches('-').count() >= 2) {
+            if !(KNOWN_PLATFORMS.contains(&platform.as_str()) || platform.matches('-').count() >= 2)
+            {
                 bad(
                     format!("platforms[{i}]"),
-                    format!("{platform:?} is not a platform; use one of {} or a target triple", KNOWN_PLATFORMS.join(", ")),
+                    format!(
+                        "{platform:?} is not a platform; use one of {} or a target triple",
+                        KNOWN_PLATFORMS.join(", ")
+                    ),
                 );
             }
         }
@@ -156,22 +197,44 @@ impl RawManifest {
                 bad(p.path, p.message);
             }
             if self.capabilities[..i].contains(cap) {
-                bad(format!("capabilities[{i}]"), "the same capability is requested twice".into());
+                bad(
+                    format!("capabilities[{i}]"),
+                    "the same capability is requested twice".into(),
+                );
             }
         }
         for (i, handler) in self.handlers.iter().enumerate() {
-            let valid = handler.name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && handler.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            let valid = handler
+                .name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && handler
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
-                bad(format!("handlers[{i}].name"), format!("{:?} is not a handler name (letters, digits, '_')", handler.name));
+                bad(
+                    format!("handlers[{i}].name"),
+                    format!(
+                        "{:?} is not a handler name (letters, digits, '_')",
+                        handler.name
+                    ),
+                );
             }
             if self.handlers[..i].iter().any(|h| h.name == handler.name) {
-                bad(format!("handlers[{i}].name"), format!("{:?} is declared twice", handler.name));
+                bad(
+                    format!("handlers[{i}].name"),
+                    format!("{:?} is declared twice", handler.name),
+                );
             }
         }
         if let Some(schema) = &self.config_schema {
             if !(schema.is_object() || schema.is_boolean()) {
-                bad("config_schema".into(), "a JSON Schema must be an object or a boolean".into());
+                bad(
+                    "config_schema".into(),
+                    "a JSON Schema must be an object or a boolean".into(),
+                );
             }
         }
 
@@ -194,7 +257,10 @@ impl RawManifest {
                 handlers: self
                     .handlers
                     .iter()
-                    .map(|h| Handler { name: h.name.clone(), is_async: h.is_async })
+                    .map(|h| Handler {
+                        name: h.name.clone(),
+                        is_async: h.is_async,
+                    })
                     .collect(),
                 config_schema: self.config_schema.clone(),
             }),
@@ -202,7 +268,6 @@ impl RawManifest {
         }
     }
 }
-
 
 fn parse_req(text: &str) -> Result<VersionReq, String> {
     if text.trim().is_empty() {

@@ -82,20 +82,33 @@ fn trim_padding(bytes: &[u8]) -> &[u8] {
 }
 
 fn decode_one(bytes: &[u8]) -> Result<(SectionRecord<'_>, &[u8]), SectionError> {
-    let rest = bytes.strip_prefix(MAGIC.as_slice()).ok_or(SectionError::BadMagic)?;
+    let rest = bytes
+        .strip_prefix(MAGIC.as_slice())
+        .ok_or(SectionError::BadMagic)?;
     let (entry_symbol, rest) = take_str(rest)?;
     let (manifest_json, rest) = take_str(rest)?;
-    Ok((SectionRecord { entry_symbol, manifest_json }, rest))
+    Ok((
+        SectionRecord {
+            entry_symbol,
+            manifest_json,
+        },
+        rest,
+    ))
 }
 
 fn take_str(bytes: &[u8]) -> Result<(&str, &[u8]), SectionError> {
-    let (len, rest) = bytes.split_first_chunk::<4>().ok_or(SectionError::Truncated)?;
+    let (len, rest) = bytes
+        .split_first_chunk::<4>()
+        .ok_or(SectionError::Truncated)?;
     let len = u32::from_le_bytes(*len) as usize;
     if rest.len() < len {
         return Err(SectionError::Truncated);
     }
     let (text, rest) = rest.split_at(len);
-    Ok((std::str::from_utf8(text).map_err(|_| SectionError::NotUtf8)?, rest))
+    Ok((
+        std::str::from_utf8(text).map_err(|_| SectionError::NotUtf8)?,
+        rest,
+    ))
 }
 
 #[cfg(test)]
@@ -106,14 +119,23 @@ mod tests {
     fn round_trips_and_ignores_linker_padding() {
         let mut bytes = encode("sym", "{\"a\":1}");
         bytes.extend_from_slice(&[0, 0, 0]);
-        assert_eq!(decode(&bytes), Ok(SectionRecord { entry_symbol: "sym", manifest_json: "{\"a\":1}" }));
+        assert_eq!(
+            decode(&bytes),
+            Ok(SectionRecord {
+                entry_symbol: "sym",
+                manifest_json: "{\"a\":1}"
+            })
+        );
     }
 
     #[test]
     fn reports_each_malformation() {
         let good = encode("sym", "{}");
         assert_eq!(decode(b"NOTMAGIC"), Err(SectionError::BadMagic));
-        assert_eq!(decode(&good[..good.len() - 1]), Err(SectionError::Truncated));
+        assert_eq!(
+            decode(&good[..good.len() - 1]),
+            Err(SectionError::Truncated)
+        );
         let mut two = good.clone();
         two.extend_from_slice(&good);
         assert_eq!(decode(&two), Err(SectionError::Several(2)));

@@ -7,7 +7,8 @@ use std::path::Path;
 
 #[test]
 fn the_checked_in_manifest_schema_is_current() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/plugin.manifest.v2.schema.json");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/plugin.manifest.v2.schema.json");
     let generated = sharelife_manifest::json_schema();
     if std::env::var_os("SHARELIFE_BLESS").is_some() {
         std::fs::write(&path, &generated).unwrap();

@@ -30,7 +30,13 @@ fn a_complete_manifest_round_trips() {
     let m = Manifest::from_json(json).unwrap();
     assert_eq!(m.id.as_str(), "acme.text.upper");
     assert_eq!(m.dependencies[0].version.to_string(), ">=1.2, <2");
-    assert_eq!(m.capabilities[1], Capability::File { access: FileAccess::Read, path: "data/**/*.json".into() });
+    assert_eq!(
+        m.capabilities[1],
+        Capability::File {
+            access: FileAccess::Read,
+            path: "data/**/*.json".into()
+        }
+    );
     assert_eq!(m.risk(), RiskLevel::High);
     assert!(m.handler("later").unwrap().is_async);
     assert_eq!(Manifest::from_json(&m.to_json()).unwrap(), m);
@@ -67,7 +73,8 @@ fn every_problem_is_reported_with_its_path() {
 
 #[test]
 fn unknown_keys_and_wrong_types_are_syntax_errors_with_a_position() {
-    let err = Manifest::from_json("{\n  \"manifest_version\": \"2\",\n  \"idd\": \"x\"\n}").unwrap_err();
+    let err =
+        Manifest::from_json("{\n  \"manifest_version\": \"2\",\n  \"idd\": \"x\"\n}").unwrap_err();
     match &err {
         ManifestError::Syntax { line, message, .. } => {
             assert_eq!(*line, 3);
@@ -83,14 +90,28 @@ fn unknown_keys_and_wrong_types_are_syntax_errors_with_a_position() {
 fn a_plugin_cannot_depend_on_itself() {
     let json = r#"{"manifest_version":"2","id":"acme.loop","version":"1.0.0","api":"^0.1",
         "dependencies":[{"id":"acme.loop","version":"*"}]}"#;
-    assert_eq!(problems(json), [r#"dependencies[0].id: a plugin cannot depend on itself"#]);
+    assert_eq!(
+        problems(json),
+        [r#"dependencies[0].id: a plugin cannot depend on itself"#]
+    );
 }
 
 #[test]
 fn internal_network_destinations_are_high_risk() {
-    let cap = |host: &str| Capability::Network { host: host.into(), ports: vec![] };
+    let cap = |host: &str| Capability::Network {
+        host: host.into(),
+        ports: vec![],
+    };
     assert_eq!(cap("api.example.com").risk(), RiskLevel::Medium);
-    for internal in ["localhost", "127.0.0.1", "10.0.0.0/8", "192.168.1.4", "::1", "fd00::1", "db.internal"] {
+    for internal in [
+        "localhost",
+        "127.0.0.1",
+        "10.0.0.0/8",
+        "192.168.1.4",
+        "::1",
+        "fd00::1",
+        "db.internal",
+    ] {
         assert_eq!(cap(internal).risk(), RiskLevel::High, "{internal}");
     }
 }

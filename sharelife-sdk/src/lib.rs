@@ -90,8 +90,8 @@ pub mod testing;
 
 pub use sharelife_core::manifest;
 pub use sharelife_core::{
-    Buffer, ErrorKind, Event, FromPayload, HandlerId, HasManifest, Health, IntoOutput, Json, Plugin, PluginContext,
-    PluginError, PluginState, async_trait,
+    Buffer, ErrorKind, Event, FromPayload, HandlerId, HasManifest, Health, IntoOutput, Json,
+    Plugin, PluginContext, PluginError, PluginState, async_trait,
 };
 pub use sharelife_macros::{handler, plugin};
 /// The `tracing` crate, for plugins that log through it.
@@ -100,8 +100,8 @@ pub use tracing;
 /// The names a plugin crate needs: `use sharelife_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Buffer, ErrorKind, Event, FromPayload, HandlerId, Health, IntoOutput, Json, Plugin, PluginContext,
-        PluginError, handler, plugin,
+        Buffer, ErrorKind, Event, FromPayload, HandlerId, Health, IntoOutput, Json, Plugin,
+        PluginContext, PluginError, handler, plugin,
     };
     pub use tracing::Level;
 }
@@ -114,12 +114,16 @@ pub mod __private {
     pub use inventory;
     pub use sharelife_core::abi::{PluginHeader, PluginModule};
     pub use sharelife_core::{
-        Buffer, FromPayload, HandlerId, HasManifest, IntoOutput, Plugin, PluginContext, PluginError, StaticPlugin,
+        Buffer, FromPayload, HandlerId, HasManifest, IntoOutput, Plugin, PluginContext,
+        PluginError, StaticPlugin,
     };
 
     /// The error for a handler index the plugin does not have.
     pub fn unknown_handler(index: u32) -> PluginError {
-        PluginError::with_kind(sharelife_core::ErrorKind::UnknownHandler, format!("this plugin has no handler #{index}"))
+        PluginError::with_kind(
+            sharelife_core::ErrorKind::UnknownHandler,
+            format!("this plugin has no handler #{index}"),
+        )
     }
 
     /// The error for calling an async handler through the sync path.

@@ -12,7 +12,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sharelife_core::lifecycle::Lifecycle;
 use sharelife_core::manifest::Manifest;
-use sharelife_core::{ContextData, ErrorKind, Event, HandlerId, HasManifest, PluginContext, PluginError, PluginState};
+use sharelife_core::{
+    ContextData, ErrorKind, Event, HandlerId, HasManifest, PluginContext, PluginError, PluginState,
+};
 
 /// An in-process host for one plugin of type `P`.
 pub struct TestHost<P> {
@@ -48,7 +50,13 @@ impl<P: HasManifest> TestHost<P> {
         let _ = std::fs::create_dir_all(ctx.data_dir());
         let _ = std::fs::create_dir_all(ctx.temp_dir());
         let lifecycle = Lifecycle::new(manifest.id.as_str());
-        TestHost { plugin: P::default(), manifest, ctx, lifecycle, dirs }
+        TestHost {
+            plugin: P::default(),
+            manifest,
+            ctx,
+            lifecycle,
+            dirs,
+        }
     }
 
     /// The plugin's manifest.
@@ -71,9 +79,19 @@ impl<P: HasManifest> TestHost<P> {
         self.lifecycle.state()
     }
 
-    fn hook_result(&self, result: Result<(), PluginError>, then: PluginState) -> Result<(), PluginError> {
-        let next = if result.is_ok() { then } else { PluginState::Error };
-        self.lifecycle.move_to(next).map_err(|e| PluginError::new(e.to_string()))?;
+    fn hook_result(
+        &self,
+        result: Result<(), PluginError>,
+        then: PluginState,
+    ) -> Result<(), PluginError> {
+        let next = if result.is_ok() {
+            then
+        } else {
+            PluginState::Error
+        };
+        self.lifecycle
+            .move_to(next)
+            .map_err(|e| PluginError::new(e.to_string()))?;
         result
     }
 
@@ -84,7 +102,9 @@ impl<P: HasManifest> TestHost<P> {
     /// The plugin's error, or an illegal transition.
     pub async fn start(&self) -> Result<(), PluginError> {
         if self.state() == PluginState::Unloaded {
-            self.lifecycle.move_to(PluginState::Loading).map_err(|e| PluginError::new(e.to_string()))?;
+            self.lifecycle
+                .move_to(PluginState::Loading)
+                .map_err(|e| PluginError::new(e.to_string()))?;
             let r = self.plugin.initialize(&self.ctx).await;
             self.hook_result(r, PluginState::Loaded)?;
         }
@@ -98,22 +118,35 @@ impl<P: HasManifest> TestHost<P> {
     ///
     /// The plugin's error, or an illegal transition.
     pub async fn stop(&self) -> Result<(), PluginError> {
-        self.lifecycle.move_to(PluginState::Inactive).map_err(|e| PluginError::new(e.to_string()))?;
+        self.lifecycle
+            .move_to(PluginState::Inactive)
+            .map_err(|e| PluginError::new(e.to_string()))?;
         let r = self.plugin.stop(&self.ctx).await;
         self.hook_result(r, PluginState::Inactive)
     }
 
     fn handler(&self, name: &str) -> Result<(HandlerId, bool), PluginError> {
-        let i = self.manifest.handlers.iter().position(|h| h.name == name).ok_or_else(|| {
-            PluginError::with_kind(ErrorKind::UnknownHandler, format!("{} has no handler {name:?}", self.manifest.id))
-        })?;
+        let i = self
+            .manifest
+            .handlers
+            .iter()
+            .position(|h| h.name == name)
+            .ok_or_else(|| {
+                PluginError::with_kind(
+                    ErrorKind::UnknownHandler,
+                    format!("{} has no handler {name:?}", self.manifest.id),
+                )
+            })?;
         Ok((HandlerId(i as u32), self.manifest.handlers[i].is_async))
     }
 
     fn check_active(&self) -> Result<(), PluginError> {
         match self.state() {
             PluginState::Active => Ok(()),
-            s => Err(PluginError::with_kind(ErrorKind::NotActive, format!("the plugin is {s}; call start() first"))),
+            s => Err(PluginError::with_kind(
+                ErrorKind::NotActive,
+                format!("the plugin is {s}; call start() first"),
+            )),
         }
     }
 
@@ -139,7 +172,9 @@ impl<P: HasManifest> TestHost<P> {
         self.check_active()?;
         let (id, _) = self.handler(name)?;
         let mut out = sharelife_core::Buffer::new();
-        self.plugin.call_async(&self.ctx, id, input, &mut out).await?;
+        self.plugin
+            .call_async(&self.ctx, id, input, &mut out)
+            .await?;
         Ok(out.into_vec())
     }
 
@@ -148,7 +183,11 @@ impl<P: HasManifest> TestHost<P> {
     /// # Errors
     ///
     /// As [`call_async`](Self::call_async), or a JSON error.
-    pub async fn call_json<I: Serialize, O: DeserializeOwned>(&self, name: &str, input: &I) -> Result<O, PluginError> {
+    pub async fn call_json<I: Serialize, O: DeserializeOwned>(
+        &self,
+        name: &str,
+        input: &I,
+    ) -> Result<O, PluginError> {
         let bytes = serde_json::to_vec(input)?;
         let out = self.call_async(name, &bytes).await?;
         Ok(serde_json::from_slice(&out)?)
@@ -161,7 +200,9 @@ impl<P: HasManifest> TestHost<P> {
     /// Not active, or the plugin's error.
     pub async fn send_event(&self, topic: &str, payload: &[u8]) -> Result<(), PluginError> {
         self.check_active()?;
-        self.plugin.handle_event(&self.ctx, Event { topic, payload }).await
+        self.plugin
+            .handle_event(&self.ctx, Event { topic, payload })
+            .await
     }
 }
 

@@ -26,7 +26,11 @@ pub fn built_library(name: &str) -> PathBuf {
         std::env::consts::DLL_SUFFIX
     );
     let path = deps.join(&file);
-    assert!(path.exists(), "{} was not built; run the tests with `cargo test`", path.display());
+    assert!(
+        path.exists(),
+        "{} was not built; run the tests with `cargo test`",
+        path.display()
+    );
     path
 }
 
@@ -68,10 +72,15 @@ impl Scratch {
     }
 
     /// A host built from a builder customised by `f`.
-    pub fn host_with(&self, f: impl FnOnce(sharelife_core::HostBuilder) -> sharelife_core::HostBuilder) -> Host {
-        f(Host::builder().data_root(self.0.join("data")).temp_root(self.0.join("tmp")))
-            .build()
-            .expect("host builds")
+    pub fn host_with(
+        &self,
+        f: impl FnOnce(sharelife_core::HostBuilder) -> sharelife_core::HostBuilder,
+    ) -> Host {
+        f(Host::builder()
+            .data_root(self.0.join("data"))
+            .temp_root(self.0.join("tmp")))
+        .build()
+        .expect("host builds")
     }
 }
 

@@ -9,7 +9,9 @@ use sharelife_tests::Scratch;
 async fn concurrent_sleeps_in_a_loaded_plugin_overlap() {
     let dir = Scratch::new();
     let host = std::sync::Arc::new(dir.host());
-    host.load(dir.copy_library("example-timer", "timer.so")).await.unwrap();
+    host.load(dir.copy_library("example-timer", "timer.so"))
+        .await
+        .unwrap();
     host.start("examples.timer").await.unwrap();
 
     let started = Instant::now();
@@ -29,5 +31,9 @@ async fn concurrent_sleeps_in_a_loaded_plugin_overlap() {
     // the 400 ms they would take if the plugin blocked a thread each time
     // on a 2-thread runtime. (A generous bound: this checks concurrency,
     // not speed.)
-    assert!(started.elapsed() < Duration::from_millis(390), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(390),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -8,7 +8,9 @@ use sharelife_tests::Scratch;
 async fn illegal_moves_are_refused_with_both_states_named() {
     let dir = Scratch::new();
     let host = dir.host();
-    host.load(dir.copy_library("example-echo", "echo.so")).await.unwrap();
+    host.load(dir.copy_library("example-echo", "echo.so"))
+        .await
+        .unwrap();
 
     // Loaded -> Inactive is not a move.
     match host.stop("examples.echo").await {
@@ -22,14 +24,19 @@ async fn illegal_moves_are_refused_with_both_states_named() {
     host.start("examples.echo").await.unwrap();
     match host.start("examples.echo").await {
         Err(err @ HostError::Transition(_)) => {
-            assert_eq!(err.to_string(), r#"plugin "examples.echo" cannot move from active to active"#);
+            assert_eq!(
+                err.to_string(),
+                r#"plugin "examples.echo" cannot move from active to active"#
+            );
         }
         other => panic!("expected an illegal transition, got {other:?}"),
     }
     assert_eq!(host.state("examples.echo"), Some(PluginState::Active));
 
     match host.start("examples.missing").await {
-        Err(err @ HostError::NotFound(_)) => assert_eq!(err.to_string(), r#"no plugin "examples.missing" is loaded"#),
+        Err(err @ HostError::NotFound(_)) => {
+            assert_eq!(err.to_string(), r#"no plugin "examples.missing" is loaded"#)
+        }
         other => panic!("expected not found, got {other:?}"),
     }
 }

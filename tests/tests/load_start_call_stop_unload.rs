@@ -8,7 +8,8 @@ use sharelife_tests::Scratch;
 async fn a_loaded_library_goes_through_its_whole_lifecycle() {
     let dir = Scratch::new();
     let lib = dir.copy_library("example-echo", "libecho.so");
-    let host = dir.host_with(|b| b.plugin_config("examples.echo", serde_json::json!({ "greeting": "ahoy" })));
+    let host = dir
+        .host_with(|b| b.plugin_config("examples.echo", serde_json::json!({ "greeting": "ahoy" })));
 
     let id = host.load(&lib).await.expect("echo loads");
     assert_eq!(id.as_str(), "examples.echo");
@@ -22,13 +23,31 @@ async fn a_loaded_library_goes_through_its_whole_lifecycle() {
 
     host.start("examples.echo").await.expect("starts");
     assert_eq!(host.state("examples.echo"), Some(PluginState::Active));
-    assert_eq!(host.call("examples.echo", "echo", b"bytes").unwrap().as_slice(), b"bytes");
-    assert_eq!(host.call("examples.echo", "upper", b"shout").unwrap().as_slice(), b"SHOUT");
+    assert_eq!(
+        host.call("examples.echo", "echo", b"bytes")
+            .unwrap()
+            .as_slice(),
+        b"bytes"
+    );
+    assert_eq!(
+        host.call("examples.echo", "upper", b"shout")
+            .unwrap()
+            .as_slice(),
+        b"SHOUT"
+    );
     // The config reached the plugin inside the library.
-    assert_eq!(host.call("examples.echo", "greet", b"ada").unwrap().as_slice(), b"ahoy, ada");
+    assert_eq!(
+        host.call("examples.echo", "greet", b"ada")
+            .unwrap()
+            .as_slice(),
+        b"ahoy, ada"
+    );
     // Plugin state lives in the library and persists between calls.
     host.call("examples.echo", "count", b"").unwrap();
-    assert_eq!(host.call("examples.echo", "count", b"").unwrap().as_slice(), br#"{"calls":2}"#);
+    assert_eq!(
+        host.call("examples.echo", "count", b"").unwrap().as_slice(),
+        br#"{"calls":2}"#
+    );
 
     // A plugin error crosses the boundary typed.
     match host.call("examples.echo", "upper", &[0xff, 0xfe]) {
@@ -41,7 +60,10 @@ async fn a_loaded_library_goes_through_its_whole_lifecycle() {
     match host.call("examples.echo", "nope", b"") {
         Err(HostError::Call { error, .. }) => {
             assert_eq!(error.kind(), ErrorKind::UnknownHandler);
-            assert!(error.message().contains("echo, upper, greet, count"), "{error}");
+            assert!(
+                error.message().contains("echo, upper, greet, count"),
+                "{error}"
+            );
         }
         other => panic!("expected unknown handler, got {other:?}"),
     }

@@ -10,14 +10,21 @@ fn reading_the_manifest_does_not_map_the_library() {
     let dir = Scratch::new();
     let path = dir.copy_library("example-echo", "inspect.so");
     let file = PluginFile::read(&path).unwrap();
-    assert_eq!(is_mapped(&path), Some(false), "reading must not open the library");
+    assert_eq!(
+        is_mapped(&path),
+        Some(false),
+        "reading must not open the library"
+    );
 
     let manifest = file.manifest();
     assert_eq!(manifest.id.as_str(), "examples.echo");
     assert_eq!(manifest.version.to_string(), "1.0.0");
     // From Cargo.toml.
     assert_eq!(manifest.name.as_deref(), Some("example-echo"));
-    assert_eq!(manifest.description.as_deref(), Some("A synchronous example plugin: echo, upper-case, a counter"));
+    assert_eq!(
+        manifest.description.as_deref(),
+        Some("A synchronous example plugin: echo, upper-case, a counter")
+    );
     assert_eq!(manifest.api.to_string(), "^0.1");
     let handlers: Vec<&str> = manifest.handlers.iter().map(|h| h.name.as_str()).collect();
     assert_eq!(handlers, ["echo", "upper", "greet", "count"]);

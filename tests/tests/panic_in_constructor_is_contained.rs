@@ -13,11 +13,17 @@ async fn panic_in_the_constructor_is_a_create_error() {
     unsafe { std::env::set_var("PANICKY_PANIC_IN_DEFAULT", "1") };
     let dir = Scratch::new();
     let host = dir.host();
-    match host.load(dir.copy_library("example-panicky", "ctor.so")).await {
+    match host
+        .load(dir.copy_library("example-panicky", "ctor.so"))
+        .await
+    {
         Err(HostError::Load(LoadError::Create { id, error, .. })) => {
             assert_eq!(id, "examples.panicky");
             assert_eq!(error.kind(), ErrorKind::Panicked);
-            assert_eq!(error.message(), "panicky: asked to panic in its constructor");
+            assert_eq!(
+                error.message(),
+                "panicky: asked to panic in its constructor"
+            );
         }
         other => panic!("expected a create error, got {other:?}"),
     }

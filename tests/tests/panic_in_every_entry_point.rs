@@ -9,10 +9,15 @@ const PANICKY: &str = "examples.panicky";
 /// A host with the panicky plugin (configured to panic in `place`) and a
 /// healthy echo plugin next to it.
 async fn host_with_panicky(dir: &Scratch, place: &str) -> Host {
-    let host = dir.host_with(|b| b.plugin_config(PANICKY, serde_json::json!({ "panic_in": place })));
-    host.load(dir.copy_library("example-echo", "echo.so")).await.unwrap();
+    let host =
+        dir.host_with(|b| b.plugin_config(PANICKY, serde_json::json!({ "panic_in": place })));
+    host.load(dir.copy_library("example-echo", "echo.so"))
+        .await
+        .unwrap();
     host.start("examples.echo").await.unwrap();
-    let _ = host.load(dir.copy_library("example-panicky", "panicky.so")).await;
+    let _ = host
+        .load(dir.copy_library("example-panicky", "panicky.so"))
+        .await;
     host
 }
 
@@ -21,7 +26,10 @@ fn assert_hook_panicked(result: Result<(), HostError>, hook: &str, place: &str) 
         Err(HostError::Hook { hook: h, error, .. }) => {
             assert_eq!(h, hook);
             assert_eq!(error.kind(), ErrorKind::Panicked);
-            assert_eq!(error.message(), format!("panicky: asked to panic in {place}"));
+            assert_eq!(
+                error.message(),
+                format!("panicky: asked to panic in {place}")
+            );
         }
         other => panic!("expected a panic in {hook}, got {other:?}"),
     }
@@ -29,17 +37,29 @@ fn assert_hook_panicked(result: Result<(), HostError>, hook: &str, place: &str) 
 
 /// The host survived and the neighbour still answers.
 fn assert_host_goes_on(host: &Host) {
-    assert_eq!(host.call("examples.echo", "upper", b"still here").unwrap().as_slice(), b"STILL HERE");
+    assert_eq!(
+        host.call("examples.echo", "upper", b"still here")
+            .unwrap()
+            .as_slice(),
+        b"STILL HERE"
+    );
 }
 
 #[tokio::test]
 async fn panic_in_initialize() {
     let dir = Scratch::new();
-    let host = dir.host_with(|b| b.plugin_config(PANICKY, serde_json::json!({ "panic_in": "initialize" })));
-    let result = host.load(dir.copy_library("example-panicky", "p.so")).await.map(drop);
+    let host = dir
+        .host_with(|b| b.plugin_config(PANICKY, serde_json::json!({ "panic_in": "initialize" })));
+    let result = host
+        .load(dir.copy_library("example-panicky", "p.so"))
+        .await
+        .map(drop);
     assert_hook_panicked(result, "initialize", "initialize");
     assert_eq!(host.state(PANICKY), Some(PluginState::Error));
-    assert_eq!(host.last_error(PANICKY).unwrap().kind(), ErrorKind::Panicked);
+    assert_eq!(
+        host.last_error(PANICKY).unwrap().kind(),
+        ErrorKind::Panicked
+    );
     // A plugin in Error can still be unloaded, and its library closed.
     let report = host.unload(PANICKY).await.unwrap();
     assert!(report.closed);
@@ -70,7 +90,10 @@ async fn panic_in_cleanup_is_reported_and_the_unload_goes_on() {
     let host = host_with_panicky(&dir, "cleanup").await;
     host.start(PANICKY).await.unwrap();
     let report = host.unload(PANICKY).await.unwrap();
-    assert_eq!(report.hook_error.as_deref(), Some("cleanup: panicked: panicky: asked to panic in cleanup"));
+    assert_eq!(
+        report.hook_error.as_deref(),
+        Some("cleanup: panicked: panicky: asked to panic in cleanup")
+    );
     assert!(report.closed);
     assert_eq!(report.still_mapped, Some(false));
     assert_host_goes_on(&host);
@@ -82,7 +105,9 @@ async fn panic_in_health() {
     let host = host_with_panicky(&dir, "health").await;
     host.start(PANICKY).await.unwrap();
     match host.health(PANICKY).await.unwrap() {
-        Health::Unhealthy(why) => assert!(why.contains("panicky: asked to panic in health"), "{why}"),
+        Health::Unhealthy(why) => {
+            assert!(why.contains("panicky: asked to panic in health"), "{why}")
+        }
         other => panic!("expected unhealthy, got {other:?}"),
     }
     assert_eq!(host.state(PANICKY), Some(PluginState::Error));

@@ -32,9 +32,13 @@ async fn a_plugin_tracing_event_arrives_with_its_plugin_id() {
 
     let dir = Scratch::new();
     let host = dir.host();
-    host.load(dir.copy_library("example-timer", "timer.so")).await.unwrap();
+    host.load(dir.copy_library("example-timer", "timer.so"))
+        .await
+        .unwrap();
     host.start("examples.timer").await.unwrap();
-    host.call_async("examples.timer", "wait", b"1").await.unwrap();
+    host.call_async("examples.timer", "wait", b"1")
+        .await
+        .unwrap();
 
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let line = text
@@ -45,5 +49,8 @@ async fn a_plugin_tracing_event_arrives_with_its_plugin_id() {
     assert!(line.contains("module=\"example_timer\""), "{line}");
     assert!(line.contains("ms=1"), "{line}");
     // Lifecycle transitions are tracing events too.
-    assert!(text.contains("lifecycle transition") && text.contains("to=active"), "{text}");
+    assert!(
+        text.contains("lifecycle transition") && text.contains("to=active"),
+        "{text}"
+    );
 }

@@ -15,11 +15,20 @@ async fn the_second_library_with_the_same_id_is_refused() {
     match host.load(&second).await {
         Err(err @ HostError::DuplicateId { .. }) => {
             let text = err.to_string();
-            assert!(text.contains(r#"plugin "examples.echo" is already loaded (from "#) && text.contains("first.so"), "{text}");
+            assert!(
+                text.contains(r#"plugin "examples.echo" is already loaded (from "#)
+                    && text.contains("first.so"),
+                "{text}"
+            );
         }
         other => panic!("expected DuplicateId, got {other:?}"),
     }
     assert_eq!(is_mapped(&second), Some(false));
     host.start("examples.echo").await.unwrap();
-    assert_eq!(host.call("examples.echo", "echo", b"ok").unwrap().as_slice(), b"ok");
+    assert_eq!(
+        host.call("examples.echo", "echo", b"ok")
+            .unwrap()
+            .as_slice(),
+        b"ok"
+    );
 }

@@ -20,5 +20,9 @@ async fn a_plugin_for_api_9_is_refused_by_an_api_0_1_host() {
         }
         other => panic!("expected IncompatibleApi, got {other:?}"),
     }
-    assert_eq!(is_mapped(&path), Some(false), "the library must not have been opened");
+    assert_eq!(
+        is_mapped(&path),
+        Some(false),
+        "the library must not have been opened"
+    );
 }

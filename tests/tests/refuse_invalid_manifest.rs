@@ -19,9 +19,15 @@ fn patch(path: &std::path::Path, which: Copy_, from: &[u8], to: &[u8]) {
     assert_eq!(from.len(), to.len());
     let mut bytes = std::fs::read(path).unwrap();
     let find = |bytes: &[u8], start: usize| {
-        bytes[start..].windows(from.len()).position(|w| w == from).map(|i| i + start)
+        bytes[start..]
+            .windows(from.len())
+            .position(|w| w == from)
+            .map(|i| i + start)
     };
-    let record = bytes.windows(8).position(|w| w == b"SHRLIFE1").expect("a sharelife record");
+    let record = bytes
+        .windows(8)
+        .position(|w| w == b"SHRLIFE1")
+        .expect("a sharelife record");
     let in_record = find(&bytes, record).expect("the record holds the pattern");
     let at = match which {
         Copy_::Record => in_record,
@@ -38,7 +44,12 @@ async fn an_invalid_id_in_the_section_is_reported_with_its_path() {
     let dir = Scratch::new();
     let path = dir.copy_library("example-echo", "tampered.so");
     // The first occurrence is the record in the .sharelife section.
-    patch(&path, Copy_::Record, br#""id":"examples.echo""#, br#""id":"Examples.Echo""#);
+    patch(
+        &path,
+        Copy_::Record,
+        br#""id":"examples.echo""#,
+        br#""id":"Examples.Echo""#,
+    );
     match dir.host().load(&path).await {
         Err(HostError::Load(err @ LoadError::InvalidManifest { .. })) => {
             let text = err.to_string();
@@ -67,10 +78,19 @@ async fn an_unknown_key_in_the_section_is_a_syntax_error() {
 async fn a_module_manifest_that_differs_from_the_record_is_refused() {
     let dir = Scratch::new();
     let path = dir.copy_library("example-echo", "mismatch.so");
-    patch(&path, Copy_::Module, br#""version":"1.0.0""#, br#""version":"6.6.6""#);
+    patch(
+        &path,
+        Copy_::Module,
+        br#""version":"1.0.0""#,
+        br#""version":"6.6.6""#,
+    );
     match dir.host().load(&path).await {
         Err(HostError::Load(err @ LoadError::ManifestMismatch { .. })) => {
-            assert!(err.to_string().contains("differs from the one in its .sharelife section"), "{err}");
+            assert!(
+                err.to_string()
+                    .contains("differs from the one in its .sharelife section"),
+                "{err}"
+            );
         }
         other => panic!("expected ManifestMismatch, got {other:?}"),
     }

@@ -11,9 +11,17 @@ async fn a_cdylib_without_a_sharelife_section_is_not_a_plugin() {
     let path = dir.copy_library("fixture-not-a-plugin", "plain.so");
     match dir.host().load(&path).await {
         Err(HostError::Load(err @ LoadError::NotAPlugin { .. })) => {
-            assert!(err.to_string().contains("plain.so is not a sharelife plugin"), "{err}");
+            assert!(
+                err.to_string()
+                    .contains("plain.so is not a sharelife plugin"),
+                "{err}"
+            );
         }
         other => panic!("expected NotAPlugin, got {other:?}"),
     }
-    assert_eq!(is_mapped(&path), Some(false), "the library must not have been opened");
+    assert_eq!(
+        is_mapped(&path),
+        Some(false),
+        "the library must not have been opened"
+    );
 }

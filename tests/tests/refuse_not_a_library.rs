@@ -12,7 +12,10 @@ async fn a_text_file_is_not_a_library() {
     match dir.host().load(&path).await {
         Err(HostError::Load(err @ LoadError::NotALibrary { .. })) => {
             let text = err.to_string();
-            assert!(text.contains("notes.so") && text.contains("is not a shared library"), "{text}");
+            assert!(
+                text.contains("notes.so") && text.contains("is not a shared library"),
+                "{text}"
+            );
         }
         other => panic!("expected NotALibrary, got {other:?}"),
     }

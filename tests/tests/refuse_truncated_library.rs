@@ -12,7 +12,10 @@ async fn a_truncated_library_is_malformed() {
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     match dir.host().load(&path).await {
         Err(HostError::Load(err @ LoadError::Malformed { .. })) => {
-            assert!(err.to_string().contains("cut.so is a damaged library file"), "{err}");
+            assert!(
+                err.to_string().contains("cut.so is a damaged library file"),
+                "{err}"
+            );
         }
         other => panic!("expected Malformed, got {other:?}"),
     }

@@ -31,7 +31,11 @@ async fn a_pinned_library_is_reported_as_still_mapped() {
 
     let report = host.unload("examples.panicky").await.unwrap();
     assert!(report.closed, "every object was dropped: {report:?}");
-    assert_eq!(report.still_mapped, Some(true), "glibc keeps it mapped: {report:?}");
+    assert_eq!(
+        report.still_mapped,
+        Some(true),
+        "glibc keeps it mapped: {report:?}"
+    );
     assert_eq!(host.lingering_libraries(), vec![path.clone()]);
     assert_eq!(is_mapped(&path), Some(true));
 

@@ -18,8 +18,14 @@ fn ctx(dir: &Scratch) -> PluginContext {
 #[tokio::test]
 async fn both_versions_run_their_own_code_side_by_side() {
     let dir = Scratch::new();
-    let v1 = PluginFile::read(dir.copy_library("fixture-versioned-v1", "v1.so")).unwrap().open().unwrap();
-    let v2 = PluginFile::read(dir.copy_library("fixture-versioned-v2", "v2.so")).unwrap().open().unwrap();
+    let v1 = PluginFile::read(dir.copy_library("fixture-versioned-v1", "v1.so"))
+        .unwrap()
+        .open()
+        .unwrap();
+    let v2 = PluginFile::read(dir.copy_library("fixture-versioned-v2", "v2.so"))
+        .unwrap()
+        .open()
+        .unwrap();
     assert_eq!(v1.manifest().id, v2.manifest().id);
     assert_eq!(v1.manifest().version.to_string(), "1.0.0");
     assert_eq!(v2.manifest().version.to_string(), "2.0.0");
@@ -37,9 +43,16 @@ async fn both_versions_run_their_own_code_side_by_side() {
 async fn the_host_refuses_a_second_version_then_runs_the_new_code_after_unload() {
     let dir = Scratch::new();
     let host = dir.host();
-    host.load(dir.copy_library("fixture-versioned-v1", "v1.so")).await.unwrap();
+    host.load(dir.copy_library("fixture-versioned-v1", "v1.so"))
+        .await
+        .unwrap();
     host.start("fixtures.versioned").await.unwrap();
-    assert_eq!(host.call("fixtures.versioned", "version", b"").unwrap().as_slice(), b"v1");
+    assert_eq!(
+        host.call("fixtures.versioned", "version", b"")
+            .unwrap()
+            .as_slice(),
+        b"v1"
+    );
 
     let v2 = dir.copy_library("fixture-versioned-v2", "v2.so");
     match host.load(&v2).await {
@@ -54,5 +67,10 @@ async fn the_host_refuses_a_second_version_then_runs_the_new_code_after_unload()
     assert_eq!(report.still_mapped, Some(false));
     host.load(&v2).await.unwrap();
     host.start("fixtures.versioned").await.unwrap();
-    assert_eq!(host.call("fixtures.versioned", "version", b"").unwrap().as_slice(), b"v2");
+    assert_eq!(
+        host.call("fixtures.versioned", "version", b"")
+            .unwrap()
+            .as_slice(),
+        b"v2"
+    );
 }

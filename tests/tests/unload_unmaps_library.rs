@@ -14,13 +14,20 @@ async fn an_unloaded_library_is_no_longer_mapped() {
     assert_eq!(is_mapped(&path), Some(true));
     host.start("examples.timer").await.unwrap();
     // Exercise the async path and the host timer before unloading.
-    host.call_async("examples.timer", "wait", b"2").await.unwrap();
+    host.call_async("examples.timer", "wait", b"2")
+        .await
+        .unwrap();
     assert!(host.health("examples.timer").await.is_ok());
 
     let report = host.unload("examples.timer").await.unwrap();
     assert!(report.closed);
     assert_eq!(report.still_mapped, Some(false));
-    assert_eq!(is_mapped(&path), Some(false), "the maps still list {}", path.display());
+    assert_eq!(
+        is_mapped(&path),
+        Some(false),
+        "the maps still list {}",
+        path.display()
+    );
     assert!(host.lingering_libraries().is_empty());
 }
 

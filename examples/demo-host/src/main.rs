@@ -55,8 +55,25 @@ async fn run(plugins: &Path, work: &Path) -> Result<()> {
         match PluginFile::read(&path) {
             Ok(file) => {
                 let m = file.manifest();
-                let handlers: Vec<_> = m.handlers.iter().map(|h| if h.is_async { format!("{} (async)", h.name) } else { h.name.clone() }).collect();
-                println!("  {:<18} {:<7} api {:<5} risk {:<6} handlers: {}", m.id, m.version.to_string(), m.api.to_string(), m.risk(), handlers.join(", "));
+                let handlers: Vec<_> = m
+                    .handlers
+                    .iter()
+                    .map(|h| {
+                        if h.is_async {
+                            format!("{} (async)", h.name)
+                        } else {
+                            h.name.clone()
+                        }
+                    })
+                    .collect();
+                println!(
+                    "  {:<18} {:<7} api {:<5} risk {:<6} handlers: {}",
+                    m.id,
+                    m.version.to_string(),
+                    m.api.to_string(),
+                    m.risk(),
+                    handlers.join(", ")
+                );
                 libraries.push(path);
             }
             Err(e) => println!("  skipped: {e}"),
@@ -73,35 +90,88 @@ async fn run(plugins: &Path, work: &Path) -> Result<()> {
     }
 
     section("3. call handlers across the library boundary");
-    show("examples.echo", "upper", "hello world", host.call("examples.echo", "upper", b"hello world"));
-    show("examples.echo", "greet", "ada", host.call("examples.echo", "greet", b"ada"));
-    show("examples.echo", "count", "", host.call("examples.echo", "count", b""));
-    show("examples.timer", "wait", "25", host.call_async("examples.timer", "wait", b"25").await);
+    show(
+        "examples.echo",
+        "upper",
+        "hello world",
+        host.call("examples.echo", "upper", b"hello world"),
+    );
+    show(
+        "examples.echo",
+        "greet",
+        "ada",
+        host.call("examples.echo", "greet", b"ada"),
+    );
+    show(
+        "examples.echo",
+        "count",
+        "",
+        host.call("examples.echo", "count", b""),
+    );
+    show(
+        "examples.timer",
+        "wait",
+        "25",
+        host.call_async("examples.timer", "wait", b"25").await,
+    );
 
     section("4. contain a panic: the plugin goes to Error, the host goes on");
-    show("examples.panicky", "boom", "", host.call("examples.panicky", "boom", b""));
-    println!("  examples.panicky is now {}", state(&host, "examples.panicky"));
-    show("examples.echo", "upper", "still here", host.call("examples.echo", "upper", b"still here"));
+    show(
+        "examples.panicky",
+        "boom",
+        "",
+        host.call("examples.panicky", "boom", b""),
+    );
+    println!(
+        "  examples.panicky is now {}",
+        state(&host, "examples.panicky")
+    );
+    show(
+        "examples.echo",
+        "upper",
+        "still here",
+        host.call("examples.echo", "upper", b"still here"),
+    );
     host.start("examples.panicky").await?;
-    println!("  restarted from Error: examples.panicky is {}", state(&host, "examples.panicky"));
-    show("examples.panicky", "ping", "", host.call("examples.panicky", "ping", b""));
+    println!(
+        "  restarted from Error: examples.panicky is {}",
+        state(&host, "examples.panicky")
+    );
+    show(
+        "examples.panicky",
+        "ping",
+        "",
+        host.call("examples.panicky", "ping", b""),
+    );
 
     section("5. unload for real, then reload from a new path");
-    let Some(echo) = libraries.iter().find(|p| PluginFile::read(p).is_ok_and(|f| f.manifest().id.as_str() == "examples.echo")) else {
+    let Some(echo) = libraries
+        .iter()
+        .find(|p| PluginFile::read(p).is_ok_and(|f| f.manifest().id.as_str() == "examples.echo"))
+    else {
         bail!("the echo example was not among the plugins");
     };
     let report = host.unload("examples.echo").await?;
     println!(
         "  unloaded examples.echo: library closed = {}, still mapped = {}",
         report.closed,
-        report.still_mapped.map_or("unknown".to_owned(), |m| m.to_string())
+        report
+            .still_mapped
+            .map_or("unknown".to_owned(), |m| m.to_string())
     );
-    let copy = work.join("echo-reloaded").with_extension(std::env::consts::DLL_EXTENSION);
+    let copy = work
+        .join("echo-reloaded")
+        .with_extension(std::env::consts::DLL_EXTENSION);
     std::fs::copy(echo, &copy)?;
     host.load(&copy).await?;
     host.start("examples.echo").await?;
     println!("  reloaded from {}", copy.display());
-    show("examples.echo", "count", "", host.call("examples.echo", "count", b""));
+    show(
+        "examples.echo",
+        "count",
+        "",
+        host.call("examples.echo", "count", b""),
+    );
     println!("  (the counter restarted: a fresh instance from a fresh mapping)");
 
     section("6. shut down");
@@ -117,12 +187,16 @@ fn section(title: &str) {
 }
 
 fn state(host: &Host, id: &str) -> String {
-    host.state(id).map_or("not loaded".to_owned(), |s| s.to_string())
+    host.state(id)
+        .map_or("not loaded".to_owned(), |s| s.to_string())
 }
 
 fn show(id: &str, handler: &str, input: &str, result: Result<sharelife_core::Buffer, HostError>) {
     match result {
-        Ok(out) => println!("  {id}.{handler}({input:?}) -> {:?}", String::from_utf8_lossy(&out)),
+        Ok(out) => println!(
+            "  {id}.{handler}({input:?}) -> {:?}",
+            String::from_utf8_lossy(&out)
+        ),
         Err(e) => println!("  {id}.{handler}({input:?}) -> error: {e}"),
     }
 }
@@ -133,12 +207,23 @@ fn stage_example_plugins(dir: &Path) -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let deps = exe.parent().context("the demo's directory")?.join("deps");
     for name in ["example_echo", "example_timer", "example_panicky"] {
-        let file = format!("{}{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
+        let file = format!(
+            "{}{name}{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        );
         let from = deps.join(&file);
-        std::fs::copy(&from, dir.join(&file))
-            .with_context(|| format!("{} is missing: run the demo with `cargo run -p sharelife-demo`", from.display()))?;
+        std::fs::copy(&from, dir.join(&file)).with_context(|| {
+            format!(
+                "{} is missing: run the demo with `cargo run -p sharelife-demo`",
+                from.display()
+            )
+        })?;
     }
     // A file that is not a plugin, to show discovery skipping it.
-    std::fs::write(dir.join(format!("notes.{}", std::env::consts::DLL_EXTENSION)), "not a library")?;
+    std::fs::write(
+        dir.join(format!("notes.{}", std::env::consts::DLL_EXTENSION)),
+        "not a library",
+    )?;
     Ok(dir.to_owned())
 }

@@ -48,12 +48,17 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.get_mut() {
-            CatchUnwind::Running(fut) => match catch_unwind(AssertUnwindSafe(|| Pin::new(fut).poll(cx))) {
-                Ok(poll) => poll,
-                Err(p) => Poll::Ready(Err(panicked(p))),
-            },
+            CatchUnwind::Running(fut) => {
+                match catch_unwind(AssertUnwindSafe(|| Pin::new(fut).poll(cx))) {
+                    Ok(poll) => poll,
+                    Err(p) => Poll::Ready(Err(panicked(p))),
+                }
+            }
             CatchUnwind::FailedToStart(err) => Poll::Ready(Err(err.take().unwrap_or_else(|| {
-                PluginError::with_kind(ErrorKind::Panicked, "the plugin panicked while creating the future")
+                PluginError::with_kind(
+                    ErrorKind::Panicked,
+                    "the plugin panicked while creating the future",
+                )
             }))),
         }
     }

@@ -13,10 +13,13 @@ use abi_stable::std_types::{RSlice, RStr, RVec};
 use async_ffi::{BorrowingFfiFuture, FfiFuture};
 
 use super::catch::{CatchUnwind, catch};
-use super::{FfiContextData, FfiError, FfiHealth, FfiResult, HostServicesBox, PluginModule, PluginObject, PluginVTable};
+use super::{
+    FfiContextData, FfiError, FfiHealth, FfiResult, HostServicesBox, PluginModule, PluginObject,
+    PluginVTable,
+};
 use crate::context::{BoxFuture, ContextData, HostServices};
-use crate::{Event, HandlerId, PluginContext, PluginError};
 use crate::plugin::Plugin;
+use crate::{Event, HandlerId, PluginContext, PluginError};
 
 impl PluginModule {
     /// The module for plugin type `T` with the given manifest JSON.
@@ -52,7 +55,10 @@ impl<T: Plugin> VTableFor<T> {
     };
 }
 
-extern "C" fn create<T: Plugin + Default>(data: &FfiContextData, services: HostServicesBox) -> FfiResult<PluginObject> {
+extern "C" fn create<T: Plugin + Default>(
+    data: &FfiContextData,
+    services: HostServicesBox,
+) -> FfiResult<PluginObject> {
     catch(move || {
         let config = match data.config_json.as_str() {
             "" => serde_json::Value::Null,
@@ -69,8 +75,14 @@ extern "C" fn create<T: Plugin + Default>(data: &FfiContextData, services: HostS
             },
             services,
         );
-        let glue = Box::new(Glue { plugin: T::default(), ctx });
-        Ok(PluginObject { this: Box::into_raw(glue).cast::<ErasedObject>(), vtable: VTableFor::<T>::VTABLE })
+        let glue = Box::new(Glue {
+            plugin: T::default(),
+            ctx,
+        });
+        Ok(PluginObject {
+            this: Box::into_raw(glue).cast::<ErasedObject>(),
+            vtable: VTableFor::<T>::VTABLE,
+        })
     })
     .map_err(FfiError::from)
     .into()
@@ -121,7 +133,9 @@ unsafe extern "C" fn cleanup<T: Plugin>(this: *const ErasedObject) -> FfiFuture<
     ffi_future(move || g.plugin.cleanup(&g.ctx))
 }
 
-unsafe extern "C" fn health<T: Plugin>(this: *const ErasedObject) -> FfiFuture<FfiResult<FfiHealth>> {
+unsafe extern "C" fn health<T: Plugin>(
+    this: *const ErasedObject,
+) -> FfiFuture<FfiResult<FfiHealth>> {
     // SAFETY: the vtable contract: `this` is live until this future is gone.
     let g: &'static Glue<T> = unsafe { glue(this) };
     ffi_future(move || {
@@ -137,7 +151,15 @@ unsafe extern "C" fn handle_event<'a, T: Plugin>(
 ) -> BorrowingFfiFuture<'a, FfiResult<()>> {
     // SAFETY: the vtable contract: `this` is live until this future is gone.
     let g: &'a Glue<T> = unsafe { glue(this) };
-    ffi_future(move || g.plugin.handle_event(&g.ctx, Event { topic: topic.as_str(), payload: payload.as_slice() }))
+    ffi_future(move || {
+        g.plugin.handle_event(
+            &g.ctx,
+            Event {
+                topic: topic.as_str(),
+                payload: payload.as_slice(),
+            },
+        )
+    })
 }
 
 unsafe extern "C" fn call<'a, T: Plugin>(
@@ -148,7 +170,12 @@ unsafe extern "C" fn call<'a, T: Plugin>(
 ) -> FfiResult<()> {
     // SAFETY: the vtable contract: `this` is live for the whole call.
     let g: &Glue<T> = unsafe { glue(this) };
-    catch(|| g.plugin.call(&g.ctx, HandlerId(handler), input.as_slice(), output)).map_err(FfiError::from).into()
+    catch(|| {
+        g.plugin
+            .call(&g.ctx, HandlerId(handler), input.as_slice(), output)
+    })
+    .map_err(FfiError::from)
+    .into()
 }
 
 unsafe extern "C" fn call_async<'a, T: Plugin>(
@@ -159,7 +186,10 @@ unsafe extern "C" fn call_async<'a, T: Plugin>(
 ) -> BorrowingFfiFuture<'a, FfiResult<()>> {
     // SAFETY: the vtable contract: `this` is live until this future is gone.
     let g: &'a Glue<T> = unsafe { glue(this) };
-    ffi_future(move || g.plugin.call_async(&g.ctx, HandlerId(handler), input.as_slice(), output))
+    ffi_future(move || {
+        g.plugin
+            .call_async(&g.ctx, HandlerId(handler), input.as_slice(), output)
+    })
 }
 
 unsafe extern "C" fn drop_glue<T: Plugin>(this: *const ErasedObject) -> FfiResult<()> {
@@ -181,7 +211,8 @@ pub(super) struct RemoteServices {
 impl HostServices for RemoteServices {
     fn log(&self, _plugin_id: &str, level: tracing::Level, target: &str, message: &str) {
         // The host side knows which plugin it serves.
-        self.host.log(super::level_to_u8(level), target.into(), message.into());
+        self.host
+            .log(super::level_to_u8(level), target.into(), message.into());
     }
 
     fn max_level(&self) -> tracing::Level {

@@ -10,7 +10,10 @@ use abi_stable::std_types::{RResult, RSlice, RStr};
 use async_ffi::FfiFuture;
 use async_trait::async_trait;
 
-use super::{FfiContextData, FfiResult, HostServicesBox, HostServicesFfi, HostServicesFfi_TO, PluginModule, PluginObject};
+use super::{
+    FfiContextData, FfiResult, HostServicesBox, HostServicesFfi, HostServicesFfi_TO, PluginModule,
+    PluginObject,
+};
 use crate::context::HostServices;
 use crate::loader::Library;
 use crate::{Buffer, Event, HandlerId, Health, Plugin, PluginContext, PluginError};
@@ -48,7 +51,11 @@ impl DynamicPlugin {
         let data = ctx.data();
         let data = FfiContextData {
             plugin_id: data.plugin_id.into(),
-            config_json: if data.config.is_null() { Default::default() } else { data.config.to_string().into() },
+            config_json: if data.config.is_null() {
+                Default::default()
+            } else {
+                data.config.to_string().into()
+            },
             data_dir: data.data_dir.to_string_lossy().into_owned().into(),
             temp_dir: data.temp_dir.to_string_lossy().into_owned().into(),
         };
@@ -101,26 +108,49 @@ impl Plugin for DynamicPlugin {
             // `health` has no error channel: a panic in the library is
             // re-raised here, so the host contains it exactly as it does a
             // static plugin's (resume_unwind does not run the panic hook).
-            Err(e) if e.kind() == crate::ErrorKind::Panicked => std::panic::resume_unwind(Box::new(e.message().to_owned())),
+            Err(e) if e.kind() == crate::ErrorKind::Panicked => {
+                std::panic::resume_unwind(Box::new(e.message().to_owned()))
+            }
             Err(e) => Health::Unhealthy(e.to_string()),
         }
     }
 
-    async fn handle_event(&self, _ctx: &PluginContext, event: Event<'_>) -> Result<(), PluginError> {
+    async fn handle_event(
+        &self,
+        _ctx: &PluginContext,
+        event: Event<'_>,
+    ) -> Result<(), PluginError> {
         // SAFETY: as in `initialize`; the topic and payload borrows are
         // tied to the returned future by its lifetime.
         into_result(
             unsafe {
-                (self.object.vtable.handle_event)(self.object.this, RStr::from_str(event.topic), RSlice::from_slice(event.payload))
+                (self.object.vtable.handle_event)(
+                    self.object.this,
+                    RStr::from_str(event.topic),
+                    RSlice::from_slice(event.payload),
+                )
             }
             .await,
         )
     }
 
     #[inline]
-    fn call(&self, _ctx: &PluginContext, handler: HandlerId, input: &[u8], output: &mut Buffer) -> Result<(), PluginError> {
+    fn call(
+        &self,
+        _ctx: &PluginContext,
+        handler: HandlerId,
+        input: &[u8],
+        output: &mut Buffer,
+    ) -> Result<(), PluginError> {
         // SAFETY: `self.object` is live for the duration of this call.
-        into_result(unsafe { (self.object.vtable.call)(self.object.this, handler.0, RSlice::from_slice(input), output) })
+        into_result(unsafe {
+            (self.object.vtable.call)(
+                self.object.this,
+                handler.0,
+                RSlice::from_slice(input),
+                output,
+            )
+        })
     }
 
     async fn call_async(
@@ -133,7 +163,15 @@ impl Plugin for DynamicPlugin {
         // SAFETY: as in `initialize`; input and output borrows are tied to
         // the returned future by its lifetime.
         into_result(
-            unsafe { (self.object.vtable.call_async)(self.object.this, handler.0, RSlice::from_slice(input), output) }.await,
+            unsafe {
+                (self.object.vtable.call_async)(
+                    self.object.this,
+                    handler.0,
+                    RSlice::from_slice(input),
+                    output,
+                )
+            }
+            .await,
         )
     }
 }
@@ -157,7 +195,12 @@ struct HostBridge {
 
 impl HostServicesFfi for HostBridge {
     fn log(&self, level: u8, target: RStr<'_>, message: RStr<'_>) {
-        self.services.log(&self.plugin_id, super::level_from_u8(level), target.as_str(), message.as_str());
+        self.services.log(
+            &self.plugin_id,
+            super::level_from_u8(level),
+            target.as_str(),
+            message.as_str(),
+        );
     }
 
     fn max_level(&self) -> u8 {
@@ -171,7 +214,10 @@ impl HostServicesFfi for HostBridge {
 
 fn services_for(ctx: &PluginContext) -> HostServicesBox {
     HostServicesFfi_TO::from_value(
-        HostBridge { plugin_id: ctx.plugin_id().to_owned(), services: Arc::clone(ctx.services()) },
+        HostBridge {
+            plugin_id: ctx.plugin_id().to_owned(),
+            services: Arc::clone(ctx.services()),
+        },
         TD_Opaque,
     )
 }

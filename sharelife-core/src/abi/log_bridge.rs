@@ -28,7 +28,9 @@ struct Bridge {
 pub(super) fn install(host: &Arc<RemoteServices>) {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        let bridge = Bridge { host: Arc::clone(host) };
+        let bridge = Bridge {
+            host: Arc::clone(host),
+        };
         let _ = tracing::subscriber::set_global_default(bridge);
         install_panic_hook(Arc::clone(host));
     });
@@ -45,8 +47,16 @@ pub(super) fn install(host: &Arc<RemoteServices>) {
 fn install_panic_hook(host: Arc<RemoteServices>) {
     std::panic::set_hook(Box::new(move |info| {
         let message = crate::error::panic_message(info.payload());
-        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        host.log("", tracing::Level::ERROR, "panic", &format!("plugin panicked{location}: {message}"));
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        host.log(
+            "",
+            tracing::Level::ERROR,
+            "panic",
+            &format!("plugin panicked{location}: {message}"),
+        );
     }));
 }
 
@@ -56,7 +66,9 @@ impl Subscriber for Bridge {
     }
 
     fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
-        Some(tracing::level_filters::LevelFilter::from_level(self.host.max_level()))
+        Some(tracing::level_filters::LevelFilter::from_level(
+            self.host.max_level(),
+        ))
     }
 
     fn new_span(&self, _: &Attributes<'_>) -> Id {
@@ -71,7 +83,8 @@ impl Subscriber for Bridge {
         let mut text = TextVisitor::default();
         event.record(&mut text);
         let meta = event.metadata();
-        self.host.log("", *meta.level(), meta.target(), &text.finish());
+        self.host
+            .log("", *meta.level(), meta.target(), &text.finish());
     }
 
     fn enter(&self, _: &Id) {}
@@ -87,7 +100,11 @@ struct TextVisitor {
 
 impl TextVisitor {
     fn finish(self) -> String {
-        if self.fields.is_empty() { self.message } else { format!("{}{}", self.message, self.fields) }
+        if self.fields.is_empty() {
+            self.message
+        } else {
+            format!("{}{}", self.message, self.fields)
+        }
     }
 }
 

@@ -22,11 +22,11 @@
 //! This module and [`crate::loader`] are the only places with `unsafe`.
 
 pub(crate) mod catch;
-mod log_bridge;
-mod services;
 pub mod export;
 #[cfg(feature = "host")]
 pub(crate) mod import;
+mod log_bridge;
+mod services;
 
 use abi_stable::StableAbi;
 use abi_stable::library::AbiHeader;
@@ -91,7 +91,8 @@ pub struct PluginModule {
     /// The manifest JSON, byte for byte the one in the `.sharelife` section.
     pub manifest: RStr<'static>,
     /// Constructs the plugin object.
-    pub create: extern "C" fn(data: &FfiContextData, services: HostServicesBox) -> FfiResult<PluginObject>,
+    pub create:
+        extern "C" fn(data: &FfiContextData, services: HostServicesBox) -> FfiResult<PluginObject>,
 }
 
 /// A plugin instance owned by the host: the plugin's data pointer and its
@@ -110,7 +111,10 @@ pub struct PluginObject {
 /// until every returned future has completed or been dropped.
 #[repr(C)]
 #[derive(StableAbi)]
-#[allow(missing_docs, reason = "each field mirrors the Plugin method of the same name")]
+#[allow(
+    missing_docs,
+    reason = "each field mirrors the Plugin method of the same name"
+)]
 pub struct PluginVTable {
     pub initialize: unsafe extern "C" fn(this: *const ErasedObject) -> FfiFuture<FfiResult<()>>,
     pub start: unsafe extern "C" fn(this: *const ErasedObject) -> FfiFuture<FfiResult<()>>,
@@ -155,13 +159,21 @@ pub struct FfiError {
 
 impl From<PluginError> for FfiError {
     fn from(err: PluginError) -> Self {
-        FfiError { kind: err.kind().code(), retryable: err.is_retryable(), message: err.message().into() }
+        FfiError {
+            kind: err.kind().code(),
+            retryable: err.is_retryable(),
+            message: err.message().into(),
+        }
     }
 }
 
 impl From<FfiError> for PluginError {
     fn from(err: FfiError) -> Self {
-        PluginError::from_parts(ErrorKind::from_code(err.kind), err.message.into_string(), err.retryable)
+        PluginError::from_parts(
+            ErrorKind::from_code(err.kind),
+            err.message.into_string(),
+            err.retryable,
+        )
     }
 }
 
@@ -178,9 +190,18 @@ pub struct FfiHealth {
 impl From<Health> for FfiHealth {
     fn from(h: Health) -> Self {
         match h {
-            Health::Healthy => FfiHealth { status: 0, message: RString::new() },
-            Health::Degraded(m) => FfiHealth { status: 1, message: m.into() },
-            Health::Unhealthy(m) => FfiHealth { status: 2, message: m.into() },
+            Health::Healthy => FfiHealth {
+                status: 0,
+                message: RString::new(),
+            },
+            Health::Degraded(m) => FfiHealth {
+                status: 1,
+                message: m.into(),
+            },
+            Health::Unhealthy(m) => FfiHealth {
+                status: 2,
+                message: m.into(),
+            },
         }
     }
 }

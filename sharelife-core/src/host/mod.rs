@@ -15,11 +15,13 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 
-pub use self::slot::{Origin, PluginHandle};
 use self::slot::Slot;
-use crate::loader::{LoadError, LibraryWatch, PluginFile, is_mapped};
+pub use self::slot::{Origin, PluginHandle};
+use crate::loader::{LibraryWatch, LoadError, PluginFile, is_mapped};
 use crate::manifest::{Manifest, ManifestError, PluginId};
-use crate::{Buffer, ContextData, Health, IllegalTransition, Plugin, PluginContext, PluginError, PluginState};
+use crate::{
+    Buffer, ContextData, Health, IllegalTransition, Plugin, PluginContext, PluginError, PluginState,
+};
 
 /// Why a host operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -156,7 +158,11 @@ impl HostBuilder {
     /// Currently infallible; returns `Result` so that configuration checks
     /// can be added without breaking callers.
     pub fn build(self) -> Result<Host, HostError> {
-        Ok(Host { options: self, slots: RwLock::new(BTreeMap::new()), lingering: Mutex::new(Vec::new()) })
+        Ok(Host {
+            options: self,
+            slots: RwLock::new(BTreeMap::new()),
+            lingering: Mutex::new(Vec::new()),
+        })
     }
 }
 
@@ -208,7 +214,14 @@ impl Host {
         let ctx = self.context_for(&library.manifest().id)?;
         let plugin = library.instantiate(&ctx)?;
         let origin = Origin::Library(library.path().to_owned());
-        self.install(library.manifest().clone(), plugin, ctx, origin, Some(library.watch())).await
+        self.install(
+            library.manifest().clone(),
+            plugin,
+            ctx,
+            origin,
+            Some(library.watch()),
+        )
+        .await
     }
 
     /// Adds a plugin constructed in code, with its manifest.
@@ -217,13 +230,22 @@ impl Host {
     ///
     /// [`HostError::InvalidManifest`], [`HostError::DuplicateId`],
     /// [`HostError::Hook`].
-    pub async fn add(&self, manifest: Manifest, plugin: Box<dyn Plugin>) -> Result<PluginId, HostError> {
+    pub async fn add(
+        &self,
+        manifest: Manifest,
+        plugin: Box<dyn Plugin>,
+    ) -> Result<PluginId, HostError> {
         // Re-validate: a `Manifest` built field by field skipped the checks.
-        let manifest = Manifest::from_json(&manifest.to_json())
-            .map_err(|source| HostError::InvalidManifest { id: manifest.id.to_string(), source })?;
+        let manifest = Manifest::from_json(&manifest.to_json()).map_err(|source| {
+            HostError::InvalidManifest {
+                id: manifest.id.to_string(),
+                source,
+            }
+        })?;
         self.ensure_new(&manifest.id)?;
         let ctx = self.context_for(&manifest.id)?;
-        self.install(manifest, plugin, ctx, Origin::Static, None).await
+        self.install(manifest, plugin, ctx, Origin::Static, None)
+            .await
     }
 
     /// Adds every plugin linked into this binary with `#[plugin]` (see
@@ -234,7 +256,10 @@ impl Host {
         for registered in crate::static_plugins() {
             let result = match registered.manifest() {
                 Ok(manifest) => self.add(manifest, registered.create()).await,
-                Err(source) => Err(HostError::InvalidManifest { id: "<static>".into(), source }),
+                Err(source) => Err(HostError::InvalidManifest {
+                    id: "<static>".into(),
+                    source,
+                }),
             };
             results.push(result);
         }
@@ -254,7 +279,10 @@ impl Host {
         {
             let mut slots = self.slots.write();
             if let Some(existing) = slots.get(&id) {
-                return Err(HostError::DuplicateId { id: id.to_string(), existing: existing.origin().to_string() });
+                return Err(HostError::DuplicateId {
+                    id: id.to_string(),
+                    existing: existing.origin().to_string(),
+                });
             }
             slots.insert(id.clone(), Arc::clone(&slot));
         }
@@ -264,7 +292,10 @@ impl Host {
 
     fn ensure_new(&self, id: &PluginId) -> Result<(), HostError> {
         match self.slots.read().get(id) {
-            Some(existing) => Err(HostError::DuplicateId { id: id.to_string(), existing: existing.origin().to_string() }),
+            Some(existing) => Err(HostError::DuplicateId {
+                id: id.to_string(),
+                existing: existing.origin().to_string(),
+            }),
             None => Ok(()),
         }
     }
@@ -273,10 +304,23 @@ impl Host {
         let data_dir = self.options.data_root.join(id.as_str());
         let temp_dir = self.options.temp_root.join(id.as_str());
         for dir in [&data_dir, &temp_dir] {
-            std::fs::create_dir_all(dir).map_err(|source| HostError::Io { path: dir.clone(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| HostError::Io {
+                path: dir.clone(),
+                source,
+            })?;
         }
-        let config = self.options.configs.get(id.as_str()).cloned().unwrap_or(serde_json::Value::Null);
-        Ok(PluginContext::local(ContextData { plugin_id: id.to_string(), config, data_dir, temp_dir }))
+        let config = self
+            .options
+            .configs
+            .get(id.as_str())
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        Ok(PluginContext::local(ContextData {
+            plugin_id: id.to_string(),
+            config,
+            data_dir,
+            temp_dir,
+        }))
     }
 
     fn slot(&self, id: &str) -> Result<Arc<Slot>, HostError> {
@@ -353,11 +397,20 @@ impl Host {
             _ => None,
         };
         if still_mapped == Some(true) {
-            let path = watch.as_ref().map(|w| w.path().display().to_string()).unwrap_or_default();
+            let path = watch
+                .as_ref()
+                .map(|w| w.path().display().to_string())
+                .unwrap_or_default();
             tracing::warn!(plugin = %plugin_id, library = %path, "library closed but still mapped: the platform keeps it loaded (a live thread holds a thread-local destructor from it); reloading this path would run the old code");
             self.lingering.lock().extend(watch);
         }
-        Ok(UnloadReport { id: plugin_id, library, hook_error, closed, still_mapped })
+        Ok(UnloadReport {
+            id: plugin_id,
+            library,
+            hook_error,
+            closed,
+            still_mapped,
+        })
     }
 
     /// Libraries that were closed but that the platform still keeps mapped,
@@ -387,7 +440,11 @@ impl Host {
     /// [`HostError::NotFound`] or [`HostError::Call`].
     pub fn call(&self, id: &str, handler: &str, input: &[u8]) -> Result<Buffer, HostError> {
         let handle = self.handle(id)?;
-        let call_error = |error| HostError::Call { id: id.to_owned(), handler: handler.to_owned(), error };
+        let call_error = |error| HostError::Call {
+            id: id.to_owned(),
+            handler: handler.to_owned(),
+            error,
+        };
         let hid = handle.handler(handler).map_err(call_error)?;
         let mut out = Buffer::new();
         handle.call(hid, input, &mut out).map_err(call_error)?;
@@ -399,12 +456,24 @@ impl Host {
     /// # Errors
     ///
     /// [`HostError::NotFound`] or [`HostError::Call`].
-    pub async fn call_async(&self, id: &str, handler: &str, input: &[u8]) -> Result<Buffer, HostError> {
+    pub async fn call_async(
+        &self,
+        id: &str,
+        handler: &str,
+        input: &[u8],
+    ) -> Result<Buffer, HostError> {
         let handle = self.handle(id)?;
-        let call_error = |error| HostError::Call { id: id.to_owned(), handler: handler.to_owned(), error };
+        let call_error = |error| HostError::Call {
+            id: id.to_owned(),
+            handler: handler.to_owned(),
+            error,
+        };
         let hid = handle.handler(handler).map_err(call_error)?;
         let mut out = Buffer::new();
-        handle.call_async(hid, input, &mut out).await.map_err(call_error)?;
+        handle
+            .call_async(hid, input, &mut out)
+            .await
+            .map_err(call_error)?;
         Ok(out)
     }
 
@@ -417,7 +486,11 @@ impl Host {
         self.handle(id)?
             .send_event(topic, payload)
             .await
-            .map_err(|error| HostError::Call { id: id.to_owned(), handler: format!("event {topic}"), error })
+            .map_err(|error| HostError::Call {
+                id: id.to_owned(),
+                handler: format!("event {topic}"),
+                error,
+            })
     }
 
     /// Runs plugin `id`'s health check. A panic moves it to `Error`.

@@ -11,7 +11,10 @@ use super::HostError;
 use crate::abi::catch::{CatchUnwind, catch};
 use crate::loader::LibraryWatch;
 use crate::manifest::{Manifest, PluginId};
-use crate::{Buffer, BoxFuture, ErrorKind, Event, HandlerId, Health, Lifecycle, Plugin, PluginContext, PluginError, PluginState};
+use crate::{
+    BoxFuture, Buffer, ErrorKind, Event, HandlerId, Health, Lifecycle, Plugin, PluginContext,
+    PluginError, PluginState,
+};
 
 /// Where a plugin came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +49,10 @@ pub(crate) struct Slot {
 
 impl fmt::Debug for Slot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Slot").field("id", &self.manifest.id).field("state", &self.state()).finish_non_exhaustive()
+        f.debug_struct("Slot")
+            .field("id", &self.manifest.id)
+            .field("state", &self.state())
+            .finish_non_exhaustive()
     }
 }
 
@@ -125,7 +131,11 @@ impl Slot {
             Ok(()) => Ok(()),
             Err(error) => {
                 self.fail(&error);
-                Err(HostError::Hook { id: self.manifest.id.to_string(), hook, error })
+                Err(HostError::Hook {
+                    id: self.manifest.id.to_string(),
+                    hook,
+                    error,
+                })
             }
         }
     }
@@ -133,7 +143,8 @@ impl Slot {
     pub(crate) async fn initialize(&self) -> Result<(), HostError> {
         let _moving = self.moving.lock().await;
         self.lifecycle.move_to(PluginState::Loading)?;
-        self.run_hook("initialize", || self.plugin.initialize(&self.ctx)).await?;
+        self.run_hook("initialize", || self.plugin.initialize(&self.ctx))
+            .await?;
         self.initialized.store(true, Ordering::Release);
         self.lifecycle.move_to(PluginState::Loaded)?;
         Ok(())
@@ -143,14 +154,21 @@ impl Slot {
         let _moving = self.moving.lock().await;
         let from = self.state();
         if !from.can_move_to(PluginState::Active) {
-            return Err(crate::IllegalTransition { plugin: self.manifest.id.to_string(), from, to: PluginState::Active }.into());
+            return Err(crate::IllegalTransition {
+                plugin: self.manifest.id.to_string(),
+                from,
+                to: PluginState::Active,
+            }
+            .into());
         }
         if !self.initialized.load(Ordering::Acquire) {
             // Restarting a plugin whose initialize failed: initialize first.
-            self.run_hook("initialize", || self.plugin.initialize(&self.ctx)).await?;
+            self.run_hook("initialize", || self.plugin.initialize(&self.ctx))
+                .await?;
             self.initialized.store(true, Ordering::Release);
         }
-        self.run_hook("start", || self.plugin.start(&self.ctx)).await?;
+        self.run_hook("start", || self.plugin.start(&self.ctx))
+            .await?;
         self.lifecycle.move_to(PluginState::Active)?;
         *self.last_error.lock() = None;
         Ok(())
@@ -217,7 +235,10 @@ impl Slot {
             PluginState::Active => Ok(()),
             state => Err(PluginError::with_kind(
                 ErrorKind::NotActive,
-                format!("plugin {:?} is {state}, not active", self.manifest.id.as_str()),
+                format!(
+                    "plugin {:?} is {state}, not active",
+                    self.manifest.id.as_str()
+                ),
             )),
         }
     }
@@ -270,13 +291,19 @@ impl PluginHandle {
     pub fn handler(&self, name: &str) -> Result<HandlerId, PluginError> {
         let handlers = &self.slot.manifest().handlers;
         match handlers.iter().position(|h| h.name == name) {
-            Some(i) => Ok(HandlerId(u32::try_from(i).expect("manifests hold far fewer than 2^32 handlers"))),
+            Some(i) => Ok(HandlerId(
+                u32::try_from(i).expect("manifests hold far fewer than 2^32 handlers"),
+            )),
             None => Err(PluginError::with_kind(
                 ErrorKind::UnknownHandler,
                 format!(
                     "plugin {:?} has no handler {name:?}; it has: {}",
                     self.slot.id().as_str(),
-                    handlers.iter().map(|h| h.name.as_str()).collect::<Vec<_>>().join(", ")
+                    handlers
+                        .iter()
+                        .map(|h| h.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )),
         }
@@ -292,13 +319,27 @@ impl PluginHandle {
     /// [`ErrorKind::AsyncHandler`] for an async handler; whatever the
     /// handler returns.
     #[inline]
-    pub fn call(&self, handler: HandlerId, input: &[u8], output: &mut Buffer) -> Result<(), PluginError> {
+    pub fn call(
+        &self,
+        handler: HandlerId,
+        input: &[u8],
+        output: &mut Buffer,
+    ) -> Result<(), PluginError> {
         let slot = &*self.slot;
         slot.check_active()?;
-        if slot.manifest.handlers.get(handler.index()).is_some_and(|h| h.is_async) {
+        if slot
+            .manifest
+            .handlers
+            .get(handler.index())
+            .is_some_and(|h| h.is_async)
+        {
             return Err(PluginError::with_kind(
                 ErrorKind::AsyncHandler,
-                format!("handler #{} of {:?} is async: use call_async", handler.0, slot.id().as_str()),
+                format!(
+                    "handler #{} of {:?} is async: use call_async",
+                    handler.0,
+                    slot.id().as_str()
+                ),
             ));
         }
         let result = catch(|| slot.plugin.call(&slot.ctx, handler, input, output));
@@ -310,10 +351,16 @@ impl PluginHandle {
     /// # Errors
     ///
     /// As [`PluginHandle::call`], without the async restriction.
-    pub async fn call_async(&self, handler: HandlerId, input: &[u8], output: &mut Buffer) -> Result<(), PluginError> {
+    pub async fn call_async(
+        &self,
+        handler: HandlerId,
+        input: &[u8],
+        output: &mut Buffer,
+    ) -> Result<(), PluginError> {
         let slot = &*self.slot;
         slot.check_active()?;
-        let result = CatchUnwind::new(|| slot.plugin.call_async(&slot.ctx, handler, input, output)).await;
+        let result =
+            CatchUnwind::new(|| slot.plugin.call_async(&slot.ctx, handler, input, output)).await;
         slot.after_call(result)
     }
 
@@ -326,7 +373,11 @@ impl PluginHandle {
     pub async fn send_event(&self, topic: &str, payload: &[u8]) -> Result<(), PluginError> {
         let slot = &*self.slot;
         slot.check_active()?;
-        let result = CatchUnwind::new(|| slot.plugin.handle_event(&slot.ctx, Event { topic, payload })).await;
+        let result = CatchUnwind::new(|| {
+            slot.plugin
+                .handle_event(&slot.ctx, Event { topic, payload })
+        })
+        .await;
         slot.after_call(result)
     }
 }

@@ -30,19 +30,31 @@ impl PluginFile {
     /// [`LoadError::BadRecord`] or [`LoadError::InvalidManifest`].
     pub fn read(path: impl AsRef<Path>) -> Result<Self, LoadError> {
         let path = path.as_ref().to_owned();
-        let file = File::open(&path).map_err(|source| LoadError::Io { path: path.clone(), source })?;
+        let file = File::open(&path).map_err(|source| LoadError::Io {
+            path: path.clone(),
+            source,
+        })?;
         let cache = ReadCache::new(file);
         let bytes = read_section(&cache, &path)?;
-        let record = section::decode(&bytes).map_err(|source| LoadError::BadRecord { path: path.clone(), source })?;
-        let raw: RawManifest = serde_json::from_str(record.manifest_json).map_err(|e| LoadError::InvalidManifest {
+        let record = section::decode(&bytes).map_err(|source| LoadError::BadRecord {
             path: path.clone(),
-            source: crate::manifest::ManifestError::Syntax {
-                line: e.line(),
-                column: e.column(),
-                message: e.to_string(),
-            },
+            source,
         })?;
-        let manifest = raw.validate().map_err(|source| LoadError::InvalidManifest { path: path.clone(), source })?;
+        let raw: RawManifest =
+            serde_json::from_str(record.manifest_json).map_err(|e| LoadError::InvalidManifest {
+                path: path.clone(),
+                source: crate::manifest::ManifestError::Syntax {
+                    line: e.line(),
+                    column: e.column(),
+                    message: e.to_string(),
+                },
+            })?;
+        let manifest = raw
+            .validate()
+            .map_err(|source| LoadError::InvalidManifest {
+                path: path.clone(),
+                source,
+            })?;
         Ok(PluginFile {
             manifest,
             manifest_json: record.manifest_json.to_owned(),
@@ -90,24 +102,46 @@ impl PluginFile {
 }
 
 fn read_section(cache: &ReadCache<File>, path: &Path) -> Result<Vec<u8>, LoadError> {
-    let not_a_library = |reason: String| LoadError::NotALibrary { path: path.to_owned(), reason };
-    let kind = FileKind::parse(cache).map_err(|_| not_a_library("its format is not ELF, Mach-O or PE".into()))?;
-    if !matches!(kind, FileKind::Elf32 | FileKind::Elf64 | FileKind::MachO32 | FileKind::MachO64 | FileKind::Pe32 | FileKind::Pe64) {
+    let not_a_library = |reason: String| LoadError::NotALibrary {
+        path: path.to_owned(),
+        reason,
+    };
+    let kind = FileKind::parse(cache)
+        .map_err(|_| not_a_library("its format is not ELF, Mach-O or PE".into()))?;
+    if !matches!(
+        kind,
+        FileKind::Elf32
+            | FileKind::Elf64
+            | FileKind::MachO32
+            | FileKind::MachO64
+            | FileKind::Pe32
+            | FileKind::Pe64
+    ) {
         return Err(not_a_library(format!("it is a {kind:?} file")));
     }
-    let object = object::File::parse(cache)
-        .map_err(|e| LoadError::Malformed { path: path.to_owned(), reason: e.to_string() })?;
+    let object = object::File::parse(cache).map_err(|e| LoadError::Malformed {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
     if object.kind() != ObjectKind::Dynamic {
-        return Err(not_a_library(format!("it is an object of kind {:?}, not a shared library", object.kind())));
+        return Err(not_a_library(format!(
+            "it is an object of kind {:?}, not a shared library",
+            object.kind()
+        )));
     }
     let name = match kind {
         FileKind::MachO32 | FileKind::MachO64 => "__sharelife",
         FileKind::Pe32 | FileKind::Pe64 => section::PE_SECTION,
         _ => section::ELF_SECTION,
     };
-    let section = object.section_by_name(name).ok_or_else(|| LoadError::NotAPlugin { path: path.to_owned() })?;
-    let data = section
-        .data()
-        .map_err(|e| LoadError::Malformed { path: path.to_owned(), reason: format!("cannot read the .sharelife section: {e}") })?;
+    let section = object
+        .section_by_name(name)
+        .ok_or_else(|| LoadError::NotAPlugin {
+            path: path.to_owned(),
+        })?;
+    let data = section.data().map_err(|e| LoadError::Malformed {
+        path: path.to_owned(),
+        reason: format!("cannot read the .sharelife section: {e}"),
+    })?;
     Ok(data.to_vec())
 }

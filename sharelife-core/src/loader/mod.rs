@@ -29,8 +29,8 @@ use abi_stable::library::AbiHeader;
 pub use self::error::LoadError;
 pub use self::file::PluginFile;
 pub use self::maps::is_mapped;
-use crate::abi::{HEADER_MAGIC, HEADER_VERSION, PluginHeader, PluginModule};
 use crate::abi::import::DynamicPlugin;
+use crate::abi::{HEADER_MAGIC, HEADER_VERSION, PluginHeader, PluginModule};
 use crate::manifest::{Manifest, PLUGIN_API_VERSION};
 use crate::{Plugin, PluginContext};
 
@@ -65,7 +65,10 @@ unsafe impl Sync for OpenLibrary {}
 
 impl std::fmt::Debug for OpenLibrary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenLibrary").field("path", &self.library.path).field("id", &self.manifest.id).finish()
+        f.debug_struct("OpenLibrary")
+            .field("path", &self.library.path)
+            .field("id", &self.manifest.id)
+            .finish()
     }
 }
 
@@ -85,16 +88,24 @@ impl PluginFile {
         // point of no return the two-step design exists for: the file has
         // been read and its manifest validated; what runs now is code the
         // host chose to trust by loading it.
-        let inner = unsafe { libloading::Library::new(&path) }
-            .map_err(|e| LoadError::Open { path: path.clone(), reason: e.to_string() })?;
+        let inner = unsafe { libloading::Library::new(&path) }.map_err(|e| LoadError::Open {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
         let library = Arc::new(Library { inner, path });
         let module = check_header(&library, &self.entry_symbol)?;
         // SAFETY: `check_header` verified the module's layout against ours.
         let in_memory = unsafe { (*module).manifest.as_str() };
         if in_memory != self.manifest_json {
-            return Err(LoadError::ManifestMismatch { path: self.path().to_owned() });
+            return Err(LoadError::ManifestMismatch {
+                path: self.path().to_owned(),
+            });
         }
-        Ok(OpenLibrary { library, module, manifest: self.manifest })
+        Ok(OpenLibrary {
+            library,
+            module,
+            manifest: self.manifest,
+        })
     }
 }
 
@@ -108,7 +119,10 @@ fn check_header(library: &Arc<Library>, symbol: &str) -> Result<*const PluginMod
         *library
             .inner
             .get::<*const PluginHeader>(symbol)
-            .map_err(|_| LoadError::MissingEntry { path: path(), symbol: symbol.to_owned() })?
+            .map_err(|_| LoadError::MissingEntry {
+                path: path(),
+                symbol: symbol.to_owned(),
+            })?
     };
     // SAFETY: the symbol is at least a `PluginHeader` prefix: the section
     // that named it is only written by `#[plugin]` together with the header.
@@ -116,18 +130,32 @@ fn check_header(library: &Arc<Library>, symbol: &str) -> Result<*const PluginMod
     if header.magic != HEADER_MAGIC || header.header_version != HEADER_VERSION {
         return Err(LoadError::BadHeader {
             path: path(),
-            reason: format!("header version {} (this host reads {HEADER_VERSION})", header.header_version),
+            reason: format!(
+                "header version {} (this host reads {HEADER_VERSION})",
+                header.header_version
+            ),
         });
     }
     if !header.abi_stable.is_valid() {
         return Err(LoadError::AbiStableMismatch {
             path: path(),
-            found: format!("{}.{}", header.abi_stable.abi_major, header.abi_stable.abi_minor),
-            expected: format!("{}.{}", AbiHeader::VALUE.abi_major, AbiHeader::VALUE.abi_minor),
+            found: format!(
+                "{}.{}",
+                header.abi_stable.abi_major, header.abi_stable.abi_minor
+            ),
+            expected: format!(
+                "{}.{}",
+                AbiHeader::VALUE.abi_major,
+                AbiHeader::VALUE.abi_minor
+            ),
         });
     }
-    check_layout_compatibility(<PluginModule as StableAbi>::LAYOUT, header.module_layout)
-        .map_err(|e| LoadError::LayoutMismatch { path: path(), details: e.to_string() })?;
+    check_layout_compatibility(<PluginModule as StableAbi>::LAYOUT, header.module_layout).map_err(
+        |e| LoadError::LayoutMismatch {
+            path: path(),
+            details: e.to_string(),
+        },
+    )?;
     Ok(header.module)
 }
 
@@ -158,15 +186,21 @@ impl OpenLibrary {
     pub fn instantiate(&self, ctx: &PluginContext) -> Result<Box<dyn Plugin>, LoadError> {
         // SAFETY: `self.module` was checked in `open` and belongs to
         // `self.library`, which the new plugin keeps a reference to.
-        let plugin = unsafe { DynamicPlugin::create(Arc::clone(&self.library), self.module, ctx) }.map_err(|error| {
-            LoadError::Create { path: self.library.path.clone(), id: self.manifest.id.to_string(), error }
-        })?;
+        let plugin = unsafe { DynamicPlugin::create(Arc::clone(&self.library), self.module, ctx) }
+            .map_err(|error| LoadError::Create {
+                path: self.library.path.clone(),
+                id: self.manifest.id.to_string(),
+                error,
+            })?;
         Ok(Box::new(plugin))
     }
 
     /// A handle that tells when the library has been closed.
     pub fn watch(&self) -> LibraryWatch {
-        LibraryWatch { library: Arc::downgrade(&self.library), path: self.library.path.clone() }
+        LibraryWatch {
+            library: Arc::downgrade(&self.library),
+            path: self.library.path.clone(),
+        }
     }
 }
 

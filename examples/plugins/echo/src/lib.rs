@@ -52,13 +52,18 @@ impl Plugin for Echo {
     /// Greets with the configured greeting.
     #[handler]
     fn greet(&self, name: &str) -> String {
-        format!("{}, {name}", self.greeting.get().map_or("hello", String::as_str))
+        format!(
+            "{}, {name}",
+            self.greeting.get().map_or("hello", String::as_str)
+        )
     }
 
     /// Counts its own calls.
     #[handler]
     fn count(&self) -> Json<Count> {
-        Json(Count { calls: self.calls.fetch_add(1, Ordering::Relaxed) + 1 })
+        Json(Count {
+            calls: self.calls.fetch_add(1, Ordering::Relaxed) + 1,
+        })
     }
 }
 

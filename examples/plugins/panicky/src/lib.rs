@@ -24,7 +24,9 @@ impl Default for Panicky {
         if std::env::var_os("PANICKY_PANIC_IN_DEFAULT").is_some() {
             panic!("panicky: asked to panic in its constructor");
         }
-        Panicky { panic_in: OnceLock::new() }
+        Panicky {
+            panic_in: OnceLock::new(),
+        }
     }
 }
 
@@ -55,7 +57,11 @@ thread_local! {
 #[plugin(id = "examples.panicky")]
 impl Plugin for Panicky {
     async fn initialize(&self, ctx: &PluginContext) -> Result<(), PluginError> {
-        let config: Config = if ctx.config().is_null() { Config::default() } else { ctx.config_as()? };
+        let config: Config = if ctx.config().is_null() {
+            Config::default()
+        } else {
+            ctx.config_as()?
+        };
         let _ = self.panic_in.set(config.panic_in);
         self.maybe_panic("initialize");
         Ok(())

@@ -27,7 +27,10 @@ impl Plugin for Timer {
         let started = Instant::now();
         sharelife_sdk::tracing::info!(ms, "sleeping on the host timer");
         ctx.sleep(Duration::from_millis(ms)).await;
-        Json(Waited { requested_ms: ms, elapsed_ms: started.elapsed().as_millis() as u64 })
+        Json(Waited {
+            requested_ms: ms,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        })
     }
 
     async fn health(&self, ctx: &PluginContext) -> Health {
