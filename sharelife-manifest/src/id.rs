@@ -77,6 +77,21 @@ impl fmt::Display for PluginId {
     }
 }
 
+impl std::ops::Deref for PluginId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Lookups by `&str` in maps keyed by `PluginId` (the derived `Ord`, `Eq`
+/// and `Hash` are the string's).
+impl std::borrow::Borrow<str> for PluginId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl AsRef<str> for PluginId {
     fn as_ref(&self) -> &str {
         &self.0

@@ -326,9 +326,8 @@ impl Host {
     fn slot(&self, id: &str) -> Result<Arc<Slot>, HostError> {
         self.slots
             .read()
-            .iter()
-            .find(|(k, _)| k.as_str() == id)
-            .map(|(_, s)| Arc::clone(s))
+            .get(id)
+            .map(Arc::clone)
             .ok_or_else(|| HostError::NotFound(id.to_owned()))
     }
 
