@@ -1,8 +1,8 @@
 //! Assembling the output: the impl (with handlers turned into dispatch),
 //! the handler methods, and the export and registration items.
 
-use proc_macro2::{Literal, TokenStream};
-use quote::{ToTokens, quote, quote_spanned};
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{ToTokens, quote};
 use syn::spanned::Spanned;
 use syn::{Item, ItemImpl};
 
@@ -16,40 +16,57 @@ pub(crate) fn plugin(args: TokenStream, item: TokenStream) -> TokenStream {
         Err(e) => return with_error(e, item),
     };
     if let Err(e) = check_trait(&item) {
+        handlers::strip(&mut item);
         return with_error(e, item.into_token_stream());
     }
 
-    let mut errors: Option<syn::Error> = None;
-    let mut push_err = |e: syn::Error| match &mut errors {
-        Some(all) => all.combine(e),
-        None => errors = Some(e),
-    };
-    let (handlers, methods, handler_errors) = handlers::extract(&mut item);
-    if let Some(e) = handler_errors {
-        push_err(e);
-    }
-    let manifest = match Args::parse(args) {
-        Ok(args) => manifest::build(&args, &handlers, item.impl_token.span).map_err(&mut push_err).ok(),
-        Err(e) => {
-            push_err(e);
-            None
-        }
-    };
+    let (args, arg_errors) = Args::parse(args);
+    let extracted = handlers::extract(&mut item);
+    let (manifest, manifest_errors) =
+        match manifest::build(&args, &extracted.handlers, Span::call_site()) {
+            Ok(json) => (Some(json), None),
+            Err(e) => (None, Some(e)),
+        };
+    let generic = (!item.generics.params.is_empty()).then(|| {
+        syn::Error::new_spanned(
+            &item.generics,
+            "a #[plugin] type cannot be generic: a library exports one concrete plugin; \
+             write the impl for one concrete type, e.g. `impl Plugin for MyPlugin`",
+        )
+    });
+    // All of them, in the order written: the arguments, then the block.
+    let errors = [arg_errors, manifest_errors, generic, extracted.errors]
+        .into_iter()
+        .flatten()
+        .reduce(|mut all, e| {
+            all.combine(e);
+            all
+        });
 
     let p = quote!(::sharelife_sdk::__private);
-    let dispatch = handlers::dispatch(&handlers);
-    let has_async_trait = item.attrs.iter().any(|a| a.path().segments.last().is_some_and(|s| s.ident == "async_trait"));
+    let has_async_trait = item.attrs.iter().any(|a| {
+        a.path()
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "async_trait")
+    });
     if !has_async_trait {
         item.attrs.push(syn::parse_quote!(#[#p::async_trait]));
     }
-    item.items.push(syn::ImplItem::Verbatim(dispatch));
+    if !extracted.writes_dispatch {
+        item.items.push(syn::ImplItem::Verbatim(handlers::dispatch(
+            &extracted.handlers,
+        )));
+    }
 
+    let methods = &extracted.methods;
     let self_ty = &item.self_ty;
     let (impl_generics, _, where_clause) = item.generics.split_for_impl();
-    let inherent = (!methods.is_empty()).then(|| quote! { impl #impl_generics #self_ty #where_clause { #(#methods)* } });
+    let inherent = (!methods.is_empty())
+        .then(|| quote! { impl #impl_generics #self_ty #where_clause { #(#methods)* } });
 
-    // One mistake, one error: on any error emit the user's code as it is
-    // (so nothing else fails) plus the errors, and no exports.
+    // One mistake, one error: on any error emit the user's code (so
+    // nothing else fails) plus the errors, and no exports.
     let exports = match (&errors, manifest) {
         (None, Some(json)) => exports(&item, &json),
         _ => TokenStream::new(),
@@ -71,38 +88,45 @@ fn with_error(err: syn::Error, item: TokenStream) -> TokenStream {
 
 fn wrong_item(item: &Item) -> syn::Error {
     let (kind, name, span) = match item {
-        Item::Struct(s) => ("a struct", s.ident.to_string(), s.ident.span()),
-        Item::Enum(e) => ("an enum", e.ident.to_string(), e.ident.span()),
-        Item::Fn(f) => ("a function", f.sig.ident.to_string(), f.sig.ident.span()),
-        Item::Trait(t) => ("a trait", t.ident.to_string(), t.ident.span()),
-        other => ("this item", "YourType".to_owned(), other.span()),
+        Item::Struct(s) => ("a struct", Some(&s.ident), s.ident.span()),
+        Item::Enum(e) => ("an enum", Some(&e.ident), e.ident.span()),
+        Item::Union(u) => ("a union", Some(&u.ident), u.ident.span()),
+        Item::Fn(f) => ("a function", None, f.sig.ident.span()),
+        Item::Trait(t) => ("a trait", None, t.ident.span()),
+        Item::Mod(m) => ("a module", None, m.ident.span()),
+        other => ("this item", None, other.span()),
     };
-    let name = if matches!(item, Item::Fn(_) | Item::Trait(_)) { "YourType".to_owned() } else { name };
-    syn::Error::new(
-        span,
-        format!(
-            "#[plugin] goes on an `impl Plugin for {name}` block, not on {kind}; \
-             write `#[derive(Default)] struct {name};` and put `#[plugin(id = \"...\")]` on `impl Plugin for {name} {{ ... }}`"
+    let message = match name {
+        // The type is there; only the attribute is in the wrong place.
+        Some(name) => format!(
+            "#[plugin] goes on an `impl Plugin for {name}` block, not on {kind}: \
+             move it to `#[plugin(id = \"...\")] impl Plugin for {name} {{ ... }}`"
         ),
-    )
+        None => format!(
+            "#[plugin] goes on an `impl Plugin for YourType` block, not on {kind}: \
+             write `#[derive(Default)] struct YourType;` and `#[plugin(id = \"...\")] impl Plugin for YourType {{ ... }}`, \
+             with each handler a #[handler] method in that block"
+        ),
+    };
+    syn::Error::new(span, message)
 }
 
 fn check_trait(item: &ItemImpl) -> syn::Result<()> {
-    let ty = item.self_ty.to_token_stream().to_string();
+    let ty = item.self_ty.to_token_stream().to_string().replace(' ', "");
     match &item.trait_ {
-        None => Err(syn::Error::new(
-            item.self_ty.span(),
-            format!("#[plugin] needs `impl Plugin for {ty}`, this is an inherent impl; write `#[plugin(id = \"...\")] impl Plugin for {ty} {{ ... }}`"),
+        None => Err(syn::Error::new_spanned(
+            &item.self_ty,
+            format!(
+                "#[plugin] goes on `impl Plugin for {ty}`, not on an inherent impl: write `impl Plugin for {ty} {{ ... }}`"
+            ),
         )),
-        Some((_, path, _)) if path.segments.last().is_some_and(|s| s.ident == "Plugin") => {
-            if !item.generics.params.is_empty() {
-                return Err(syn::Error::new(item.generics.span(), "a #[plugin] type cannot be generic: the library exports one concrete plugin"));
-            }
-            Ok(())
-        }
-        Some((_, path, _)) => Err(syn::Error::new(
-            path.span(),
-            format!("#[plugin] goes on `impl Plugin for {ty}`, not on an impl of `{}`", path.to_token_stream().to_string().replace(' ', "")),
+        Some((_, path, _)) if path.segments.last().is_some_and(|s| s.ident == "Plugin") => Ok(()),
+        Some((_, path, _)) => Err(syn::Error::new_spanned(
+            path,
+            format!(
+                "#[plugin] goes on `impl Plugin for {ty}`, not on an impl of `{}`: move it to an `impl Plugin for {ty} {{ ... }}` block",
+                path.to_token_stream().to_string().replace(' ', "")
+            ),
         )),
     }
 }
@@ -115,7 +139,10 @@ fn exports(item: &ItemImpl, manifest_json: &str) -> TokenStream {
     let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_else(|_| "0.0.0".into());
     let symbol = format!(
         "__sharelife_plugin_{crate_name}_{}",
-        version.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>()
+        version
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect::<String>()
     );
     let record = sharelife_manifest::section::encode(&symbol, manifest_json);
     let record_len = record.len();
@@ -124,17 +151,24 @@ fn exports(item: &ItemImpl, manifest_json: &str) -> TokenStream {
     let elf = sharelife_manifest::section::ELF_SECTION;
     let macho = sharelife_manifest::section::MACHO_SECTION;
     let pe = sharelife_manifest::section::PE_SECTION;
-    let span = self_ty.span();
-    let default_check = quote_spanned! {span=>
-        const _: fn() = || {
-            fn plugin_types_need_default<T: ::core::default::Default>() {}
-            plugin_types_need_default::<#self_ty>();
-        };
-    };
     quote! {
-        #default_check
         const _: () = {
             const MANIFEST: &str = #json;
+
+            // The one item that names `Default` for the plugin type (as a
+            // supertrait): a type without it gets a single error, here.
+            impl #p::HasManifest for #self_ty {
+                const MANIFEST_JSON: &'static str = MANIFEST;
+            }
+
+            // Everything else reaches `Default` through `HasManifest`, so
+            // it adds no error of its own.
+            const fn module<T: #p::HasManifest>() -> #p::PluginModule {
+                #p::PluginModule::new::<T>(MANIFEST)
+            }
+            fn create<T: #p::HasManifest>() -> ::std::boxed::Box<dyn #p::Plugin> {
+                ::std::boxed::Box::new(<T as ::core::default::Default>::default())
+            }
 
             // The manifest, readable from the file without loading it.
             #[cfg_attr(target_vendor = "apple", unsafe(link_section = #macho))]
@@ -143,19 +177,12 @@ fn exports(item: &ItemImpl, manifest_json: &str) -> TokenStream {
             #[used]
             static RECORD: [u8; #record_len] = *#record;
 
-            static MODULE: #p::PluginModule = #p::PluginModule::new::<#self_ty>(MANIFEST);
+            static MODULE: #p::PluginModule = module::<#self_ty>();
 
             #[unsafe(export_name = #symbol)]
             static HEADER: #p::PluginHeader = #p::PluginHeader::new(&MODULE);
 
-            impl #p::HasManifest for #self_ty {
-                const MANIFEST_JSON: &'static str = MANIFEST;
-            }
-
-            fn create() -> ::std::boxed::Box<dyn #p::Plugin> {
-                ::std::boxed::Box::new(<#self_ty as ::core::default::Default>::default())
-            }
-            #p::inventory::submit! { #p::StaticPlugin::new(MANIFEST, create) }
+            #p::inventory::submit! { #p::StaticPlugin::new(MANIFEST, create::<#self_ty>) }
         };
     }
 }

@@ -13,17 +13,57 @@ pub(crate) struct HandlerFn {
     method: syn::Ident,
     takes_ctx: bool,
     input: Option<Type>,
+    /// The return type, or the name when there is none: where a return
+    /// type that is not `IntoOutput` is reported.
+    output_span: Span,
 }
 
-/// Removes the `#[handler]` methods from `item`, returning them checked,
-/// plus the methods themselves (to be put in an inherent impl).
-pub(crate) fn extract(item: &mut ItemImpl) -> (Vec<HandlerFn>, Vec<ImplItemFn>, Option<syn::Error>) {
-    let mut handlers = Vec::new();
-    let mut methods = Vec::new();
-    let mut errors: Option<syn::Error> = None;
-    let mut push_err = |e: syn::Error| match &mut errors {
+/// What [`extract`] took out of a `#[plugin]` block.
+pub(crate) struct Extracted {
+    /// The handlers that passed their checks, in manifest order.
+    pub(crate) handlers: Vec<HandlerFn>,
+    /// The `#[handler]` methods themselves, for an inherent impl.
+    pub(crate) methods: Vec<ImplItemFn>,
+    /// Whether the block defines `call` or `call_async` itself (an error,
+    /// and then the generated ones would clash with it).
+    pub(crate) writes_dispatch: bool,
+    pub(crate) errors: Option<syn::Error>,
+}
+
+fn is_handler_attr(attr: &syn::Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "handler")
+}
+
+/// For a block that is not a plugin (reported already): removes the
+/// `#[handler]` attributes, whose own error would repeat the report, and
+/// the methods they mark where those methods cannot stay (a trait impl
+/// that is not `Plugin`).
+pub(crate) fn strip(item: &mut ItemImpl) {
+    let keep_methods = item.trait_.is_none();
+    item.items.retain_mut(|impl_item| {
+        let ImplItem::Fn(f) = impl_item else {
+            return true;
+        };
+        let before = f.attrs.len();
+        f.attrs.retain(|a| !is_handler_attr(a));
+        keep_methods || f.attrs.len() == before
+    });
+}
+
+/// Removes the `#[handler]` methods from `item` and checks them.
+pub(crate) fn extract(item: &mut ItemImpl) -> Extracted {
+    let mut out = Extracted {
+        handlers: Vec::new(),
+        methods: Vec::new(),
+        writes_dispatch: false,
+        errors: None,
+    };
+    let mut push_err = |e: syn::Error| match &mut out.errors {
         Some(all) => all.combine(e),
-        None => errors = Some(e),
+        None => out.errors = Some(e),
     };
     let mut kept = Vec::new();
     for impl_item in std::mem::take(&mut item.items) {
@@ -31,13 +71,14 @@ pub(crate) fn extract(item: &mut ItemImpl) -> (Vec<HandlerFn>, Vec<ImplItemFn>, 
             kept.push(impl_item);
             continue;
         };
-        let Some(pos) = f.attrs.iter().position(|a| a.path().segments.last().is_some_and(|s| s.ident == "handler")) else {
+        let Some(pos) = f.attrs.iter().position(is_handler_attr) else {
             if f.sig.ident == "call" || f.sig.ident == "call_async" {
+                out.writes_dispatch = true;
                 push_err(syn::Error::new(
                     f.sig.ident.span(),
                     format!(
-                        "do not write `{}` in a #[plugin] impl: mark handler methods with #[handler] and #[plugin] generates the dispatch",
-                        f.sig.ident
+                        "#[plugin] generates `{}` from the #[handler] methods: remove this `{}` and mark each handler method with #[handler]",
+                        f.sig.ident, f.sig.ident
                     ),
                 ));
             }
@@ -45,60 +86,107 @@ pub(crate) fn extract(item: &mut ItemImpl) -> (Vec<HandlerFn>, Vec<ImplItemFn>, 
             continue;
         };
         let attr = f.attrs.remove(pos);
+        f.vis = syn::Visibility::Inherited;
         match check(&f, &attr) {
-            Ok(h) => {
-                if handlers.iter().any(|o: &HandlerFn| o.name == h.name) {
-                    push_err(syn::Error::new(h.name_span, format!("handler `{}` is declared twice", h.name)));
+            Ok(h) => match out.handlers.iter().find(|o| o.name == h.name) {
+                Some(first) => {
+                    push_err(syn::Error::new(
+                        h.name_span,
+                        format!(
+                            "handler name `{}` is already taken by method `{}`: give one of them another name with #[handler(name = \"...\")]",
+                            h.name, first.method
+                        ),
+                    ));
+                    // Two methods of one name are rustc's error too; keep
+                    // only the first so the mistake is reported once.
+                    if first.method == h.method {
+                        continue;
+                    }
                 }
-                handlers.push(h);
-            }
+                None => out.handlers.push(h),
+            },
             Err(e) => push_err(e),
         }
-        f.vis = syn::Visibility::Inherited;
-        methods.push(f);
+        out.methods.push(f);
     }
     item.items = kept;
-    (handlers, methods, errors)
+    out
 }
 
 fn check(f: &ImplItemFn, attr: &syn::Attribute) -> syn::Result<HandlerFn> {
     let mut name = LitStr::new(&f.sig.ident.to_string(), f.sig.ident.span());
     if !matches!(attr.meta, syn::Meta::Path(_)) {
+        let usage =
+            "#[handler] takes only a name: write `#[handler]` or `#[handler(name = \"greet\")]`";
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("name") {
                 name = meta.value()?.parse()?;
                 Ok(())
             } else {
-                Err(meta.error("#[handler] takes only `name = \"...\"`"))
+                Err(meta.error(usage))
             }
-        })?;
+        })
+        .map_err(|e| syn::Error::new(e.span(), usage))?;
     }
-    if let Some(param) = f.sig.generics.params.iter().find(|p| !matches!(p, syn::GenericParam::Lifetime(_))) {
-        return Err(syn::Error::new(param.span(), "a handler cannot have type or const parameters (lifetimes are fine)"));
+    if let Some(param) = f
+        .sig
+        .generics
+        .params
+        .iter()
+        .find(|p| !matches!(p, syn::GenericParam::Lifetime(_)))
+    {
+        return Err(syn::Error::new_spanned(
+            param,
+            "a handler cannot have type or const parameters: the dispatch calls it with one concrete input type (lifetime parameters are fine)",
+        ));
     }
     let mut inputs = f.sig.inputs.iter();
     match inputs.next() {
         Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() => {}
-        other => {
-            let span = other.map_or(f.sig.ident.span(), Spanned::span);
-            return Err(syn::Error::new(span, "a handler takes `&self` first (plugins are shared between calls; keep mutable state behind a lock)"));
+        Some(FnArg::Receiver(r)) if r.reference.is_some() => {
+            return Err(syn::Error::new_spanned(
+                r,
+                "a handler takes `&self`, not `&mut self`: handlers may run concurrently, so keep mutable state behind a lock or an atomic",
+            ));
+        }
+        Some(FnArg::Receiver(r)) => {
+            return Err(syn::Error::new_spanned(
+                r,
+                "a handler takes `&self`, not `self` by value: the plugin outlives each call and is shared between concurrent calls",
+            ));
+        }
+        _ => {
+            return Err(syn::Error::new(
+                f.sig.paren_token.span.join(),
+                "a handler is a method: add `&self` as its first parameter",
+            ));
         }
     }
     let rest: Vec<&syn::PatType> = inputs
         .map(|a| match a {
             FnArg::Typed(t) => Ok(t),
-            FnArg::Receiver(r) => Err(syn::Error::new(r.span(), "unexpected receiver")),
+            FnArg::Receiver(r) => Err(syn::Error::new_spanned(
+                r,
+                "only the first parameter of a handler can be `self`",
+            )),
         })
         .collect::<syn::Result<_>>()?;
     let takes_ctx = rest.first().is_some_and(|a| is_context(&a.ty));
     let inputs = if takes_ctx { &rest[1..] } else { &rest[..] };
+    if let Some(ctx) = inputs.iter().find(|a| is_context(&a.ty)) {
+        return Err(syn::Error::new_spanned(
+            ctx,
+            "`ctx: &PluginContext` goes right after `&self`, before the input",
+        ));
+    }
     let input = match inputs {
         [] => None,
         [input] => Some(erase_lifetimes(&input.ty)),
-        [_, extra, ..] => {
-            return Err(syn::Error::new(
-                extra.span(),
-                "a handler takes `&self`, optionally `ctx: &PluginContext`, and at most one input",
+        [_, extra @ ..] => {
+            return Err(syn::Error::new_spanned(
+                quote!(#(#extra),*),
+                "a handler takes `&self`, optionally `ctx: &PluginContext`, and at most one input; \
+                 to take several values, take one `Json<T>` whose `T` holds them all",
             ));
         }
     };
@@ -109,6 +197,10 @@ fn check(f: &ImplItemFn, attr: &syn::Attribute) -> syn::Result<HandlerFn> {
         method: f.sig.ident.clone(),
         takes_ctx,
         input,
+        output_span: match &f.sig.output {
+            syn::ReturnType::Type(_, ty) => ty.span(),
+            syn::ReturnType::Default => f.sig.ident.span(),
+        },
     })
 }
 
@@ -128,10 +220,20 @@ pub(crate) fn dispatch(handlers: &[HandlerFn]) -> TokenStream {
             ),
             None => (quote!(), quote!()),
         };
-        let call = if h.is_async { quote!(Self::#method(self, #ctx #arg).await) } else { quote!(Self::#method(self, #ctx #arg)) };
-        quote! {{ #decode #p::IntoOutput::write_output(#call, __output) }}
+        let call = if h.is_async {
+            quote!(Self::#method(self, #ctx #arg).await)
+        } else {
+            quote!(Self::#method(self, #ctx #arg))
+        };
+        // Spanned on the return type, which is where an output that is not
+        // `IntoOutput` is reported.
+        let write = quote_spanned! {h.output_span=>
+            ::sharelife_sdk::__private::IntoOutput::write_output(__result, __output)
+        };
+        quote! {{ #decode let __result = #call; #write }}
     };
-    let index = |i: usize| u32::try_from(i).expect("fewer than 2^32 handlers");
+    // Unsuffixed, so the literal takes the type of `HandlerId`'s index.
+    let index = proc_macro2::Literal::usize_unsuffixed;
     let sync_arms = handlers.iter().enumerate().map(|(i, h)| {
         let i = index(i);
         if h.is_async {
@@ -142,11 +244,15 @@ pub(crate) fn dispatch(handlers: &[HandlerFn]) -> TokenStream {
             quote!(#i => #body,)
         }
     });
-    let async_arms = handlers.iter().enumerate().filter(|(_, h)| h.is_async).map(|(i, h)| {
-        let i = index(i);
-        let body = invoke(h);
-        quote!(#i => #body,)
-    });
+    let async_arms = handlers
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.is_async)
+        .map(|(i, h)| {
+            let i = index(i);
+            let body = invoke(h);
+            quote!(#i => #body,)
+        });
     let ctx_ident = format_ident!("__ctx");
     quote! {
         fn call(
@@ -198,7 +304,11 @@ fn erase_lifetimes(ty: &Type) -> Type {
 fn is_context(ty: &Type) -> bool {
     match ty {
         Type::Reference(r) => match &*r.elem {
-            Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "PluginContext"),
+            Type::Path(p) => p
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "PluginContext"),
             _ => false,
         },
         _ => false,

@@ -31,12 +31,15 @@ pub fn plugin(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Marks a method of a `#[plugin]` impl block as a handler. Only valid
 /// inside such a block, which removes it.
 #[proc_macro_attribute]
-pub fn handler(_args: TokenStream, item: TokenStream) -> TokenStream {
-    let err = syn::Error::new(
+pub fn handler(_args: TokenStream, _item: TokenStream) -> TokenStream {
+    // Reached only when no #[plugin] took the attribute off first. The
+    // method is dropped: most often it sits in an `impl Plugin` block that
+    // lacks #[plugin], where it would add "not a member of trait `Plugin`".
+    syn::Error::new(
         proc_macro2::Span::call_site(),
-        "#[handler] only works on methods inside an `impl Plugin for ...` block marked #[plugin(...)]",
-    );
-    let mut out = err.into_compile_error();
-    out.extend(proc_macro2::TokenStream::from(item));
-    out.into()
+        "#[handler] only works inside an `impl Plugin for ...` block marked #[plugin(id = \"...\")]: \
+         add #[plugin(...)] to that block, or remove #[handler]",
+    )
+    .into_compile_error()
+    .into()
 }

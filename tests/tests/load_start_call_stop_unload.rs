@@ -80,3 +80,22 @@ async fn a_loaded_library_goes_through_its_whole_lifecycle() {
     assert_eq!(host.state("examples.echo"), None);
     assert!(host.list().is_empty());
 }
+
+#[tokio::test]
+async fn typed_json_calls_round_trip_through_a_library() {
+    let dir = Scratch::new();
+    let host = dir.host();
+    host.load(dir.copy_library("example-timer", "timer.so"))
+        .await
+        .unwrap();
+    host.start("examples.timer").await.unwrap();
+    let handle = host.handle("examples.timer").unwrap();
+    let waited: serde_json::Value = handle.call_json("wait", &3u64).await.unwrap();
+    assert_eq!(waited["requested_ms"], 3);
+    let err = handle
+        .call_json::<_, serde_json::Value>("wait", "not a number")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.message().contains("u64"), "{err}");
+}

@@ -364,6 +364,31 @@ impl PluginHandle {
         slot.after_call(result)
     }
 
+    /// Calls handler `name` (sync or async) with `input` encoded as JSON,
+    /// decoding its output as JSON.
+    ///
+    /// # Errors
+    ///
+    /// As [`PluginHandle::call_async`], plus [`ErrorKind::InvalidInput`]
+    /// when either side is not the JSON expected.
+    pub async fn call_json<I: serde::Serialize + ?Sized, O: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        input: &I,
+    ) -> Result<O, PluginError> {
+        let handler = self.handler(name)?;
+        let input = serde_json::to_vec(input)?;
+        let mut out = Buffer::new();
+        self.call_async(handler, &input, &mut out).await?;
+        serde_json::from_slice(&out).map_err(|e| {
+            PluginError::invalid_input(format!(
+                "handler {name:?} of {:?} returned output that is not the expected {}: {e}",
+                self.id().as_str(),
+                std::any::type_name::<O>()
+            ))
+        })
+    }
+
     /// Delivers an event.
     ///
     /// # Errors

@@ -1,0 +1,9 @@
+use sharelife_sdk::prelude::*;
+
+#[derive(Default)]
+struct Echo;
+
+#[plugin(id = "acme.echo", capability(network, host = "example.com", tls))]
+impl Plugin for Echo {}
+
+fn main() {}

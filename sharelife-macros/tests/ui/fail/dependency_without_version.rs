@@ -1,0 +1,9 @@
+use sharelife_sdk::prelude::*;
+
+#[derive(Default)]
+struct Echo;
+
+#[plugin(id = "acme.echo", dependency(id = "acme.store"))]
+impl Plugin for Echo {}
+
+fn main() {}

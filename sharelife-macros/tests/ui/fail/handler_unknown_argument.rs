@@ -1,0 +1,14 @@
+use sharelife_sdk::prelude::*;
+
+#[derive(Default)]
+struct Echo;
+
+#[plugin(id = "acme.echo")]
+impl Plugin for Echo {
+    #[handler(rename = "say")]
+    fn echo(&self, input: &str) -> String {
+        input.to_owned()
+    }
+}
+
+fn main() {}
