@@ -11,6 +11,10 @@ use serde::de::DeserializeOwned;
 use tracing::Level;
 
 use crate::PluginError;
+use crate::manifest::ProviderAccess;
+use crate::services::{
+    CommandOutput, CommandRequest, FsOp, FsOutput, HttpRequest, HttpResponse, no_gateway,
+};
 
 /// A boxed `Send` future, the shape of every host service that waits.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -48,6 +52,68 @@ pub trait HostServices: Send + Sync + 'static {
     fn max_level(&self) -> Level;
     /// A future that completes after `duration`.
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+
+    /// A file-system operation on `path` (relative paths are under the
+    /// plugin's data directory).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Denied`](crate::ErrorKind::Denied) when the gateway
+    /// refuses; the operation's failure otherwise.
+    fn fs(&self, op: FsOp<'_>, path: &str) -> Result<FsOutput, PluginError> {
+        let _ = (op, path);
+        Err(no_gateway("file access"))
+    }
+
+    /// Performs an HTTP request.
+    fn http(&self, request: HttpRequest) -> BoxFuture<'static, Result<HttpResponse, PluginError>> {
+        let _ = request;
+        Box::pin(std::future::ready(Err(no_gateway("network access"))))
+    }
+
+    /// Opens a TCP connection.
+    ///
+    /// # Errors
+    ///
+    /// As [`fs`](Self::fs).
+    fn connect(&self, host: &str, port: u16) -> Result<std::net::TcpStream, PluginError> {
+        let _ = (host, port);
+        Err(no_gateway("network access"))
+    }
+
+    /// Runs a program.
+    fn command(
+        &self,
+        request: CommandRequest,
+    ) -> BoxFuture<'static, Result<CommandOutput, PluginError>> {
+        let _ = request;
+        Box::pin(std::future::ready(Err(no_gateway("running commands"))))
+    }
+
+    /// Calls a provider.
+    ///
+    /// # Errors
+    ///
+    /// As [`fs`](Self::fs).
+    fn provider(
+        &self,
+        name: &str,
+        access: ProviderAccess,
+        input: &[u8],
+    ) -> Result<Vec<u8>, PluginError> {
+        let _ = (name, access, input);
+        Err(no_gateway("provider access"))
+    }
+
+    /// Calls an MCP tool.
+    ///
+    /// # Errors
+    ///
+    /// As [`fs`](Self::fs).
+    fn mcp(&self, server: &str, tool: &str, args: &[u8]) -> Result<Vec<u8>, PluginError> {
+        let _ = (server, tool, args);
+        Err(no_gateway("MCP access"))
+    }
 }
 
 /// The plain parts of a context, used to build one.
@@ -146,6 +212,64 @@ impl PluginContext {
         self.inner.services.sleep(duration)
     }
 
+    /// Files, through the capability gateway.
+    pub fn fs(&self) -> Fs<'_> {
+        Fs { ctx: self }
+    }
+
+    /// Performs an HTTP request on the host, through the gateway: the URL's
+    /// host and every address it resolves to are checked.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Denied`](crate::ErrorKind::Denied) when refused; the
+    /// request's failure otherwise.
+    pub async fn http(&self, request: HttpRequest) -> Result<HttpResponse, PluginError> {
+        self.inner.services.http(request).await
+    }
+
+    /// Opens a TCP connection to `host:port` through the gateway.
+    ///
+    /// # Errors
+    ///
+    /// As [`http`](Self::http).
+    pub fn connect(&self, host: &str, port: u16) -> Result<std::net::TcpStream, PluginError> {
+        self.inner.services.connect(host, port)
+    }
+
+    /// Runs a program (never through a shell, with a clean environment)
+    /// through the gateway.
+    ///
+    /// # Errors
+    ///
+    /// As [`http`](Self::http).
+    pub async fn run(&self, request: CommandRequest) -> Result<CommandOutput, PluginError> {
+        self.inner.services.command(request).await
+    }
+
+    /// Calls the host's provider `name`.
+    ///
+    /// # Errors
+    ///
+    /// As [`http`](Self::http).
+    pub fn provider(
+        &self,
+        name: &str,
+        access: ProviderAccess,
+        input: &[u8],
+    ) -> Result<Vec<u8>, PluginError> {
+        self.inner.services.provider(name, access, input)
+    }
+
+    /// Calls tool `tool` of the host's MCP server `server`.
+    ///
+    /// # Errors
+    ///
+    /// As [`http`](Self::http).
+    pub fn mcp(&self, server: &str, tool: &str, args: &[u8]) -> Result<Vec<u8>, PluginError> {
+        self.inner.services.mcp(server, tool, args)
+    }
+
     #[cfg(feature = "host")]
     pub(crate) fn data(&self) -> ContextData {
         ContextData {
@@ -210,5 +334,57 @@ impl HostServices for LocalServices {
             return Box::pin(tokio::time::sleep(duration));
         }
         Box::pin(crate::timer::ThreadSleep::new(duration))
+    }
+}
+
+/// File access through the capability gateway. Paths are relative to the
+/// plugin's data directory unless absolute; every use is checked after
+/// `..` and symlinks are resolved, and performed through a directory
+/// handle no path can escape.
+#[derive(Debug, Clone, Copy)]
+pub struct Fs<'a> {
+    ctx: &'a PluginContext,
+}
+
+impl Fs<'_> {
+    /// Reads a whole file.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Denied`](crate::ErrorKind::Denied) when refused; the
+    /// I/O failure otherwise.
+    pub fn read(&self, path: &str) -> Result<Vec<u8>, PluginError> {
+        Ok(self.ctx.inner.services.fs(FsOp::Read, path)?.bytes)
+    }
+
+    /// Creates or replaces a file (and its missing parent directories).
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read).
+    pub fn write(&self, path: &str, bytes: &[u8]) -> Result<(), PluginError> {
+        self.ctx
+            .inner
+            .services
+            .fs(FsOp::Write(bytes), path)
+            .map(drop)
+    }
+
+    /// Lists a directory's entry names, sorted.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read).
+    pub fn list(&self, path: &str) -> Result<Vec<String>, PluginError> {
+        Ok(self.ctx.inner.services.fs(FsOp::List, path)?.names)
+    }
+
+    /// Removes a file.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read).
+    pub fn remove(&self, path: &str) -> Result<(), PluginError> {
+        self.ctx.inner.services.fs(FsOp::Remove, path).map(drop)
     }
 }

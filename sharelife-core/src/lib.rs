@@ -55,6 +55,8 @@
 //! tier.
 
 pub mod abi;
+pub mod audit;
+pub mod capability;
 mod context;
 mod error;
 #[cfg(feature = "host")]
@@ -65,6 +67,7 @@ pub mod loader;
 mod payload;
 mod plugin;
 mod registration;
+pub mod services;
 mod timer;
 
 /// The plugin manifest (re-exported from `sharelife-manifest`).
@@ -72,7 +75,7 @@ pub mod manifest {
     pub use sharelife_manifest::*;
 }
 
-pub use context::{BoxFuture, ContextData, HostServices, LocalServices, PluginContext};
+pub use context::{BoxFuture, ContextData, Fs, HostServices, LocalServices, PluginContext};
 pub use error::{ErrorKind, PluginError};
 #[cfg(feature = "host")]
 pub use host::{Host, HostBuilder, HostError, PluginHandle, UnloadReport};

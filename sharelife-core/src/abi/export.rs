@@ -18,7 +18,9 @@ use super::{
     PluginVTable,
 };
 use crate::context::{BoxFuture, ContextData, HostServices};
+use crate::manifest::ProviderAccess;
 use crate::plugin::Plugin;
+use crate::services::{CommandOutput, CommandRequest, FsOp, FsOutput, HttpRequest, HttpResponse};
 use crate::{Event, HandlerId, PluginContext, PluginError};
 
 impl PluginModule {
@@ -222,5 +224,101 @@ impl HostServices for RemoteServices {
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
         let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
         Box::pin(self.host.sleep(nanos))
+    }
+
+    fn fs(&self, op: FsOp<'_>, path: &str) -> Result<FsOutput, PluginError> {
+        let (code, data) = match op {
+            FsOp::Read => (0, &[][..]),
+            FsOp::Write(bytes) => (1, bytes),
+            FsOp::List => (2, &[][..]),
+            FsOp::Remove => (3, &[][..]),
+        };
+        let out = self
+            .host
+            .fs(code, path.into(), RSlice::from_slice(data))
+            .into_result()
+            .map_err(PluginError::from)?;
+        Ok(FsOutput {
+            bytes: out.bytes.to_vec(),
+            names: out.names.iter().map(ToString::to_string).collect(),
+        })
+    }
+
+    fn http(&self, request: HttpRequest) -> BoxFuture<'static, Result<HttpResponse, PluginError>> {
+        let fut = self.host.http(request.into());
+        Box::pin(async move {
+            fut.await
+                .into_result()
+                .map(|r| HttpResponse::from(&r))
+                .map_err(PluginError::from)
+        })
+    }
+
+    fn connect(&self, host: &str, port: u16) -> Result<std::net::TcpStream, PluginError> {
+        let fd = self
+            .host
+            .connect(host.into(), port)
+            .into_result()
+            .map_err(PluginError::from)?;
+        stream_from_fd(fd)
+    }
+
+    fn command(
+        &self,
+        request: CommandRequest,
+    ) -> BoxFuture<'static, Result<CommandOutput, PluginError>> {
+        let fut = self.host.command(request.into());
+        Box::pin(async move {
+            fut.await
+                .into_result()
+                .map(|o| CommandOutput::from(&o))
+                .map_err(PluginError::from)
+        })
+    }
+
+    fn provider(
+        &self,
+        name: &str,
+        access: ProviderAccess,
+        input: &[u8],
+    ) -> Result<Vec<u8>, PluginError> {
+        self.host
+            .provider(
+                name.into(),
+                super::access_to_u8(access),
+                RSlice::from_slice(input),
+            )
+            .into_result()
+            .map(|v| v.to_vec())
+            .map_err(PluginError::from)
+    }
+
+    fn mcp(&self, server: &str, tool: &str, args: &[u8]) -> Result<Vec<u8>, PluginError> {
+        self.host
+            .mcp(server.into(), tool.into(), RSlice::from_slice(args))
+            .into_result()
+            .map(|v| v.to_vec())
+            .map_err(PluginError::from)
+    }
+}
+
+/// Takes ownership of a descriptor the host connected and handed over.
+fn stream_from_fd(fd: i64) -> Result<std::net::TcpStream, PluginError> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::FromRawFd;
+        let fd = i32::try_from(fd)
+            .map_err(|_| PluginError::new(format!("the host returned a bad descriptor {fd}")))?;
+        // SAFETY: the host created this descriptor for a connected TCP
+        // socket with `into_raw_fd` and gave up ownership of it to us;
+        // nothing else refers to it.
+        Ok(unsafe { std::net::TcpStream::from_raw_fd(fd) })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = fd;
+        Err(PluginError::new(
+            "raw TCP connections are only supported on Unix hosts",
+        ))
     }
 }

@@ -6,16 +6,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{RResult, RSlice, RStr};
+use abi_stable::std_types::{RResult, RSlice, RStr, RVec};
 use async_ffi::FfiFuture;
 use async_trait::async_trait;
 
 use super::{
-    FfiContextData, FfiResult, HostServicesBox, HostServicesFfi, HostServicesFfi_TO, PluginModule,
+    FfiCommandOutput, FfiCommandRequest, FfiContextData, FfiFsOutput, FfiHttpRequest,
+    FfiHttpResponse, FfiResult, HostServicesBox, HostServicesFfi, HostServicesFfi_TO, PluginModule,
     PluginObject,
 };
 use crate::context::HostServices;
 use crate::loader::Library;
+use crate::services::FsOp;
 use crate::{Buffer, Event, HandlerId, Health, Plugin, PluginContext, PluginError};
 
 /// A plugin instance living in a loaded library.
@@ -209,6 +211,94 @@ impl HostServicesFfi for HostBridge {
 
     fn sleep(&self, nanos: u64) -> FfiFuture<()> {
         FfiFuture::new(self.services.sleep(Duration::from_nanos(nanos)))
+    }
+
+    fn fs(&self, op: u8, path: RStr<'_>, data: RSlice<'_, u8>) -> FfiResult<FfiFsOutput> {
+        let op = match op {
+            0 => FsOp::Read,
+            1 => FsOp::Write(data.as_slice()),
+            2 => FsOp::List,
+            3 => FsOp::Remove,
+            other => {
+                return RResult::RErr(
+                    PluginError::invalid_input(format!("unknown file operation {other}")).into(),
+                );
+            }
+        };
+        self.services
+            .fs(op, path.as_str())
+            .map(|o| FfiFsOutput {
+                bytes: o.bytes.into(),
+                names: o.names.into_iter().map(Into::into).collect(),
+            })
+            .map_err(Into::into)
+            .into()
+    }
+
+    fn http(&self, request: FfiHttpRequest) -> FfiFuture<FfiResult<FfiHttpResponse>> {
+        let fut = self.services.http((&request).into());
+        FfiFuture::new(async move {
+            fut.await
+                .map(FfiHttpResponse::from)
+                .map_err(Into::into)
+                .into()
+        })
+    }
+
+    fn connect(&self, host: RStr<'_>, port: u16) -> FfiResult<i64> {
+        self.services
+            .connect(host.as_str(), port)
+            .and_then(stream_into_fd)
+            .map_err(Into::into)
+            .into()
+    }
+
+    fn command(&self, request: FfiCommandRequest) -> FfiFuture<FfiResult<FfiCommandOutput>> {
+        let fut = self.services.command((&request).into());
+        FfiFuture::new(async move {
+            fut.await
+                .map(FfiCommandOutput::from)
+                .map_err(Into::into)
+                .into()
+        })
+    }
+
+    fn provider(&self, name: RStr<'_>, access: u8, input: RSlice<'_, u8>) -> FfiResult<RVec<u8>> {
+        let Some(access) = super::access_from_u8(access) else {
+            return RResult::RErr(
+                PluginError::invalid_input(format!("unknown provider access {access}")).into(),
+            );
+        };
+        self.services
+            .provider(name.as_str(), access, input.as_slice())
+            .map(Into::into)
+            .map_err(Into::into)
+            .into()
+    }
+
+    fn mcp(&self, server: RStr<'_>, tool: RStr<'_>, args: RSlice<'_, u8>) -> FfiResult<RVec<u8>> {
+        self.services
+            .mcp(server.as_str(), tool.as_str(), args.as_slice())
+            .map(Into::into)
+            .map_err(Into::into)
+            .into()
+    }
+}
+
+/// Hands a connected stream's descriptor over to the plugin, which takes
+/// ownership of it.
+fn stream_into_fd(stream: std::net::TcpStream) -> Result<i64, PluginError> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::IntoRawFd;
+        Ok(i64::from(stream.into_raw_fd()))
+    }
+    #[cfg(not(unix))]
+    {
+        drop(stream);
+        Err(PluginError::new(
+            "raw TCP connections are only supported on Unix hosts",
+        ))
     }
 }
 

@@ -230,7 +230,10 @@ pub struct FfiContextData {
     pub temp_dir: RString,
 }
 
-pub use self::services::{HostServicesBox, HostServicesFfi, HostServicesFfi_TO};
+pub use self::services::{
+    FfiCommandOutput, FfiCommandRequest, FfiFsOutput, FfiHttpRequest, FfiHttpResponse,
+    HostServicesBox, HostServicesFfi, HostServicesFfi_TO,
+};
 
 pub(crate) fn level_to_u8(level: tracing::Level) -> u8 {
     match level {
@@ -249,5 +252,130 @@ pub(crate) fn level_from_u8(level: u8) -> tracing::Level {
         3 => tracing::Level::INFO,
         4 => tracing::Level::DEBUG,
         _ => tracing::Level::TRACE,
+    }
+}
+
+pub(crate) fn access_to_u8(access: crate::manifest::ProviderAccess) -> u8 {
+    match access {
+        crate::manifest::ProviderAccess::Read => 0,
+        crate::manifest::ProviderAccess::Write => 1,
+        crate::manifest::ProviderAccess::Rotate => 2,
+    }
+}
+
+pub(crate) fn access_from_u8(access: u8) -> Option<crate::manifest::ProviderAccess> {
+    match access {
+        0 => Some(crate::manifest::ProviderAccess::Read),
+        1 => Some(crate::manifest::ProviderAccess::Write),
+        2 => Some(crate::manifest::ProviderAccess::Rotate),
+        _ => None,
+    }
+}
+
+fn pairs_to_ffi(
+    pairs: Vec<(String, String)>,
+) -> RVec<abi_stable::std_types::Tuple2<RString, RString>> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| abi_stable::std_types::Tuple2(k.into(), v.into()))
+        .collect()
+}
+
+fn pairs_from_ffi(
+    pairs: &RVec<abi_stable::std_types::Tuple2<RString, RString>>,
+) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|t| (t.0.to_string(), t.1.to_string()))
+        .collect()
+}
+
+impl From<crate::services::HttpRequest> for FfiHttpRequest {
+    fn from(r: crate::services::HttpRequest) -> Self {
+        FfiHttpRequest {
+            method: r.method.into(),
+            url: r.url.into(),
+            headers: pairs_to_ffi(r.headers),
+            body: r.body.into(),
+            timeout_ms: u64::try_from(r.timeout.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+impl From<&FfiHttpRequest> for crate::services::HttpRequest {
+    fn from(r: &FfiHttpRequest) -> Self {
+        crate::services::HttpRequest {
+            method: r.method.to_string(),
+            url: r.url.to_string(),
+            headers: pairs_from_ffi(&r.headers),
+            body: r.body.to_vec(),
+            timeout: std::time::Duration::from_millis(r.timeout_ms),
+        }
+    }
+}
+
+impl From<crate::services::HttpResponse> for FfiHttpResponse {
+    fn from(r: crate::services::HttpResponse) -> Self {
+        FfiHttpResponse {
+            status: r.status,
+            headers: pairs_to_ffi(r.headers),
+            body: r.body.into(),
+        }
+    }
+}
+
+impl From<&FfiHttpResponse> for crate::services::HttpResponse {
+    fn from(r: &FfiHttpResponse) -> Self {
+        crate::services::HttpResponse {
+            status: r.status,
+            headers: pairs_from_ffi(&r.headers),
+            body: r.body.to_vec(),
+        }
+    }
+}
+
+impl From<crate::services::CommandRequest> for FfiCommandRequest {
+    fn from(r: crate::services::CommandRequest) -> Self {
+        FfiCommandRequest {
+            argv: r.argv.into_iter().map(RString::from).collect(),
+            stdin: r.stdin.into(),
+            timeout_ms: u64::try_from(r.timeout.as_millis()).unwrap_or(u64::MAX),
+            max_output: r.max_output as u64,
+        }
+    }
+}
+
+impl From<&FfiCommandRequest> for crate::services::CommandRequest {
+    fn from(r: &FfiCommandRequest) -> Self {
+        crate::services::CommandRequest {
+            argv: r.argv.iter().map(RString::to_string).collect(),
+            stdin: r.stdin.to_vec(),
+            timeout: std::time::Duration::from_millis(r.timeout_ms),
+            max_output: usize::try_from(r.max_output).unwrap_or(usize::MAX),
+        }
+    }
+}
+
+impl From<crate::services::CommandOutput> for FfiCommandOutput {
+    fn from(o: crate::services::CommandOutput) -> Self {
+        FfiCommandOutput {
+            status: o.status.into(),
+            stdout: o.stdout.into(),
+            stderr: o.stderr.into(),
+            timed_out: o.timed_out,
+            truncated: o.truncated,
+        }
+    }
+}
+
+impl From<&FfiCommandOutput> for crate::services::CommandOutput {
+    fn from(o: &FfiCommandOutput) -> Self {
+        crate::services::CommandOutput {
+            status: o.status.into_option(),
+            stdout: o.stdout.to_vec(),
+            stderr: o.stderr.to_vec(),
+            timed_out: o.timed_out,
+            truncated: o.truncated,
+        }
     }
 }

@@ -5,9 +5,80 @@
     reason = "abi_stable's #[sabi_trait] expands impls inside a const item"
 )]
 
+use abi_stable::StableAbi;
 use abi_stable::sabi_trait;
-use abi_stable::std_types::{RBox, RStr};
+use abi_stable::std_types::{RBox, ROption, RSlice, RStr, RString, RVec, Tuple2};
 use async_ffi::FfiFuture;
+
+use super::FfiResult;
+
+/// [`crate::services::FsOutput`] across the boundary.
+#[repr(C)]
+#[derive(StableAbi, Debug, Default)]
+pub struct FfiFsOutput {
+    /// File contents.
+    pub bytes: RVec<u8>,
+    /// Entry names.
+    pub names: RVec<RString>,
+}
+
+/// [`crate::services::HttpRequest`] across the boundary.
+#[repr(C)]
+#[derive(StableAbi, Debug)]
+pub struct FfiHttpRequest {
+    /// Method.
+    pub method: RString,
+    /// URL.
+    pub url: RString,
+    /// Headers.
+    pub headers: RVec<Tuple2<RString, RString>>,
+    /// Body.
+    pub body: RVec<u8>,
+    /// Timeout in milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// [`crate::services::HttpResponse`] across the boundary.
+#[repr(C)]
+#[derive(StableAbi, Debug)]
+pub struct FfiHttpResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: RVec<Tuple2<RString, RString>>,
+    /// Body.
+    pub body: RVec<u8>,
+}
+
+/// [`crate::services::CommandRequest`] across the boundary.
+#[repr(C)]
+#[derive(StableAbi, Debug)]
+pub struct FfiCommandRequest {
+    /// Program and arguments.
+    pub argv: RVec<RString>,
+    /// Standard input.
+    pub stdin: RVec<u8>,
+    /// Timeout in milliseconds.
+    pub timeout_ms: u64,
+    /// Output limit per stream.
+    pub max_output: u64,
+}
+
+/// [`crate::services::CommandOutput`] across the boundary.
+#[repr(C)]
+#[derive(StableAbi, Debug)]
+pub struct FfiCommandOutput {
+    /// Exit code.
+    pub status: ROption<i32>,
+    /// Standard output.
+    pub stdout: RVec<u8>,
+    /// Standard error.
+    pub stderr: RVec<u8>,
+    /// Killed by the timeout.
+    pub timed_out: bool,
+    /// Output was cut.
+    pub truncated: bool,
+}
 
 /// Host services as seen across the boundary: what a plugin asks of the
 /// host while it runs.
@@ -19,6 +90,18 @@ pub trait HostServicesFfi: Send + Sync {
     fn max_level(&self) -> u8;
     /// Completes after `nanos` nanoseconds, on the host's timer.
     fn sleep(&self, nanos: u64) -> FfiFuture<()>;
+    /// A file operation: 0 read, 1 write (`data`), 2 list, 3 remove.
+    fn fs(&self, op: u8, path: RStr<'_>, data: RSlice<'_, u8>) -> FfiResult<FfiFsOutput>;
+    /// An HTTP request.
+    fn http(&self, request: FfiHttpRequest) -> FfiFuture<FfiResult<FfiHttpResponse>>;
+    /// A TCP connection; returns an owned file descriptor (Unix).
+    fn connect(&self, host: RStr<'_>, port: u16) -> FfiResult<i64>;
+    /// Runs a program.
+    fn command(&self, request: FfiCommandRequest) -> FfiFuture<FfiResult<FfiCommandOutput>>;
+    /// Calls a provider; `access` 0 read, 1 write, 2 rotate.
+    fn provider(&self, name: RStr<'_>, access: u8, input: RSlice<'_, u8>) -> FfiResult<RVec<u8>>;
+    /// Calls an MCP tool.
+    fn mcp(&self, server: RStr<'_>, tool: RStr<'_>, args: RSlice<'_, u8>) -> FfiResult<RVec<u8>>;
 }
 
 /// An owned [`HostServicesFfi`] trait object.

@@ -1,0 +1,591 @@
+//! One plugin's compiled grants: manifest requests ∩ policy allows, minus
+//! policy denies.
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use super::limits::{Limiter, Refusal};
+use super::pattern::{HostPattern, PathGlob, argv_has_prefix, is_internal};
+use super::policy::selects;
+use super::{Decision, Effect, Policy, Request, RuleRef};
+use crate::manifest::{Capability, FileAccess, Manifest, ProviderAccess};
+
+/// The five capability kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Kind {
+    /// Outbound network.
+    Network = 0,
+    /// Files.
+    File = 1,
+    /// Running programs.
+    Command = 2,
+    /// Model and service providers.
+    Provider = 3,
+    /// MCP tools.
+    Mcp = 4,
+}
+
+impl Kind {
+    /// The kind's name as in manifests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Network => "network",
+            Kind::File => "file",
+            Kind::Command => "command",
+            Kind::Provider => "provider",
+            Kind::Mcp => "mcp",
+        }
+    }
+
+    fn of(cap: &Capability) -> Kind {
+        match cap {
+            Capability::Network { .. } => Kind::Network,
+            Capability::File { .. } => Kind::File,
+            Capability::Command { .. } => Kind::Command,
+            Capability::Provider { .. } => Kind::Provider,
+            Capability::Mcp { .. } => Kind::Mcp,
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// A capability compiled for matching.
+#[derive(Debug)]
+enum Scope {
+    Net {
+        host: HostPattern,
+        ports: Vec<u16>,
+    },
+    File {
+        access: FileAccess,
+        root: PathBuf,
+        glob: PathGlob,
+    },
+    Command {
+        argv: Vec<String>,
+    },
+    Provider {
+        name: String,
+        access: ProviderAccess,
+    },
+    Mcp {
+        server: String,
+        tool: String,
+        sha256: Option<String>,
+    },
+}
+
+impl Scope {
+    fn compile(cap: &Capability, data_dir: &Path) -> Option<Scope> {
+        Some(match cap {
+            Capability::Network { host, ports } => Scope::Net {
+                host: HostPattern::parse(host)?,
+                ports: ports.clone(),
+            },
+            Capability::File { access, path } => {
+                let (root, glob) = split_glob(path, data_dir);
+                Scope::File {
+                    access: *access,
+                    root,
+                    glob,
+                }
+            }
+            Capability::Command { argv } => Scope::Command { argv: argv.clone() },
+            Capability::Provider { name, access } => Scope::Provider {
+                name: name.clone(),
+                access: *access,
+            },
+            Capability::Mcp {
+                server,
+                tool,
+                sha256,
+            } => Scope::Mcp {
+                server: server.clone(),
+                tool: tool.clone(),
+                sha256: sha256.clone(),
+            },
+        })
+    }
+
+    /// The exact key this scope is indexed under, if any.
+    fn key(&self) -> Option<&str> {
+        match self {
+            Scope::Net {
+                host: HostPattern::Name(n),
+                ..
+            } => Some(n),
+            Scope::Command { argv } => argv.first().map(String::as_str),
+            Scope::Provider { name, .. } => Some(name),
+            Scope::Mcp { server, .. } => Some(server),
+            _ => None,
+        }
+    }
+
+    /// Whether the scope covers the request. For connections, `by_name`
+    /// selects name patterns and otherwise address patterns.
+    fn covers(&self, req: &Request<'_>, by_name: bool) -> bool {
+        match (self, req) {
+            (Scope::Net { host, ports }, Request::Connect { name, ip, port }) => {
+                (ports.is_empty() || ports.contains(port))
+                    && if by_name {
+                        name.is_some_and(|n| host.matches_name(n))
+                    } else {
+                        ip.is_some_and(|ip| host.matches_ip(ip))
+                    }
+            }
+            (Scope::File { access, root, glob }, Request::File { access: a, path }) => {
+                access == a
+                    && path
+                        .strip_prefix(root)
+                        .ok()
+                        .and_then(Path::to_str)
+                        .is_some_and(|rel| glob.matches(rel))
+            }
+            (Scope::Command { argv }, Request::Command { argv: a }) => argv_has_prefix(a, argv),
+            (Scope::Provider { name, access }, Request::Provider { name: n, access: a }) => {
+                name == n && access == a
+            }
+            (
+                Scope::Mcp { server, tool, .. },
+                Request::Mcp {
+                    server: s, tool: t, ..
+                },
+            ) => server == s && tool == t,
+            _ => false,
+        }
+    }
+
+    /// A deny scope covers a connection by name *or* by address.
+    fn covers_any(&self, req: &Request<'_>) -> bool {
+        self.covers(req, true) || self.covers(req, false)
+    }
+
+    /// Whether this scope and `other` (same kind) can both cover some
+    /// request; used to report ungranted manifest requests at load time.
+    fn overlaps(&self, other: &Scope) -> bool {
+        match (self, other) {
+            (Scope::Net { host: a, ports: pa }, Scope::Net { host: b, ports: pb }) => {
+                let ports = pa.is_empty() || pb.is_empty() || pa.iter().any(|p| pb.contains(p));
+                ports && hosts_overlap(a, b)
+            }
+            (
+                Scope::File {
+                    access: a,
+                    root: ra,
+                    ..
+                },
+                Scope::File {
+                    access: b,
+                    root: rb,
+                    ..
+                },
+            ) => a == b && (ra.starts_with(rb) || rb.starts_with(ra)),
+            (Scope::Command { argv: a }, Scope::Command { argv: b }) => {
+                argv_has_prefix(a, b) || argv_has_prefix(b, a)
+            }
+            (Scope::Provider { name: a, access: x }, Scope::Provider { name: b, access: y }) => {
+                a == b && x == y
+            }
+            (
+                Scope::Mcp {
+                    server: a, tool: x, ..
+                },
+                Scope::Mcp {
+                    server: b, tool: y, ..
+                },
+            ) => a == b && x == y,
+            _ => false,
+        }
+    }
+}
+
+fn hosts_overlap(a: &HostPattern, b: &HostPattern) -> bool {
+    use HostPattern::*;
+    match (a, b) {
+        (Name(x), other) | (other, Name(x)) if !other.is_address() => {
+            other.matches_name(x) || matches!(other, Name(y) if x == y)
+        }
+        (Below(x), Below(y)) => {
+            x == y || Below(y.clone()).matches_name(x) || Below(x.clone()).matches_name(y)
+        }
+        (Ip(ip), other) | (other, Ip(ip)) => other.matches_ip(*ip),
+        (Cidr(n, p), Cidr(m, q)) => Cidr(*n, *p).matches_ip(*m) || Cidr(*m, *q).matches_ip(*n),
+        _ => false,
+    }
+}
+
+/// Splits a file capability into its literal root and the glob below it;
+/// a relative root is under the plugin's data directory.
+fn split_glob(path: &str, data_dir: &Path) -> (PathBuf, PathGlob) {
+    let mut root = PathBuf::new();
+    let mut rest = Vec::new();
+    for (i, part) in path.split('/').enumerate() {
+        if rest.is_empty() && !part.contains(['*', '?', '[']) {
+            if i == 0 && part.is_empty() {
+                root.push("/");
+            } else if !part.is_empty() {
+                root.push(part);
+            }
+        } else {
+            rest.push(part);
+        }
+    }
+    let root = if root.is_absolute() {
+        root
+    } else {
+        data_dir.join(root)
+    };
+    let root = normalize_lexically(&root);
+    // Resolve symlinks in the root itself (e.g. /tmp -> /private/tmp), so
+    // that canonical request paths compare against a canonical root.
+    let root = std::fs::canonicalize(&root).unwrap_or(root);
+    (root, PathGlob::new(&rest.join("/")))
+}
+
+/// Removes `.` and resolves `..` without touching the file system.
+pub(crate) fn normalize_lexically(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// Scopes of one kind, with an index by exact key.
+#[derive(Debug, Default)]
+struct Indexed {
+    entries: Vec<(Scope, usize)>,
+    by_key: HashMap<String, Vec<u32>>,
+    unkeyed: Vec<u32>,
+}
+
+impl Indexed {
+    fn push(&mut self, scope: Scope, rule: usize) {
+        let at = u32::try_from(self.entries.len()).expect("fewer than 2^32 rules");
+        match scope.key() {
+            Some(k) => self.by_key.entry(k.to_owned()).or_default().push(at),
+            None => self.unkeyed.push(at),
+        }
+        self.entries.push((scope, rule));
+    }
+
+    fn request_key<'r>(req: &Request<'r>) -> Option<&'r str> {
+        match req {
+            Request::Connect { name, .. } => *name,
+            Request::Command { argv } => argv.first().map(String::as_str),
+            Request::Provider { name, .. } => Some(name),
+            Request::Mcp { server, .. } => Some(server),
+            Request::File { .. } => None,
+        }
+    }
+
+    /// The lowest rule index among scopes covering `req`.
+    fn first(&self, req: &Request<'_>, covers: impl Fn(&Scope) -> bool) -> Option<(usize, &Scope)> {
+        let keyed = Self::request_key(req)
+            .and_then(|k| self.by_key.get(k))
+            .map_or(&[][..], Vec::as_slice);
+        keyed
+            .iter()
+            .chain(&self.unkeyed)
+            .map(|&i| &self.entries[i as usize])
+            .filter(|(scope, _)| covers(scope))
+            .map(|(scope, rule)| (*rule, scope))
+            .min_by_key(|(rule, _)| *rule)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(Scope, usize)> {
+        self.entries.iter()
+    }
+}
+
+#[derive(Debug, Default)]
+struct KindRules {
+    requested: Indexed,
+    allow: Indexed,
+    deny: Indexed,
+}
+
+/// The grants of one plugin, compiled from its manifest and the host
+/// policy. Cheap to query from many threads.
+#[derive(Debug)]
+pub struct Gateway {
+    plugin: String,
+    version: String,
+    /// Bit `k` set when kind `k` has at least one requested-and-allowed
+    /// rule: the category-level fast path.
+    granted_kinds: u8,
+    kinds: [KindRules; 5],
+    limiters: HashMap<usize, Limiter>,
+    ungranted: Vec<Capability>,
+}
+
+impl Gateway {
+    /// Compiles the grants of the plugin described by `manifest`, whose
+    /// relative file paths are under `data_dir`.
+    pub fn compile(manifest: &Manifest, policy: &Policy, data_dir: &Path) -> Gateway {
+        let mut kinds: [KindRules; 5] = Default::default();
+        for cap in &manifest.capabilities {
+            if let Some(scope) = Scope::compile(cap, data_dir) {
+                kinds[Kind::of(cap) as usize]
+                    .requested
+                    .push(scope, usize::MAX);
+            }
+        }
+        let mut limiters = HashMap::new();
+        for (i, rule) in policy
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| selects(&r.plugin, manifest.id.as_str()))
+        {
+            let Some(scope) = Scope::compile(&rule.capability, data_dir) else {
+                continue;
+            };
+            let rules = &mut kinds[Kind::of(&rule.capability) as usize];
+            match rule.effect {
+                Effect::Allow => {
+                    if !rule.limits.is_unlimited() {
+                        limiters.insert(i, Limiter::new(rule.limits.clone()));
+                    }
+                    rules.allow.push(scope, i);
+                }
+                Effect::Deny => rules.deny.push(scope, i),
+            }
+        }
+        let mut granted_kinds = 0u8;
+        let mut ungranted = Vec::new();
+        for (k, rules) in kinds.iter().enumerate() {
+            for (requested, _) in rules.requested.iter() {
+                if rules
+                    .allow
+                    .iter()
+                    .any(|(allowed, _)| requested.overlaps(allowed))
+                {
+                    granted_kinds |= 1 << k;
+                }
+            }
+        }
+        for cap in &manifest.capabilities {
+            let rules = &kinds[Kind::of(cap) as usize];
+            let granted = Scope::compile(cap, data_dir)
+                .is_some_and(|s| rules.allow.iter().any(|(allowed, _)| s.overlaps(allowed)));
+            if !granted {
+                ungranted.push(cap.clone());
+            }
+        }
+        Gateway {
+            plugin: manifest.id.to_string(),
+            version: manifest.version.to_string(),
+            granted_kinds,
+            kinds,
+            limiters,
+            ungranted,
+        }
+    }
+
+    /// The plugin this gateway serves.
+    pub fn plugin(&self) -> &str {
+        &self.plugin
+    }
+
+    /// That plugin's version.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Manifest requests that no allow rule grants (reported at load time).
+    pub fn ungranted(&self) -> &[Capability] {
+        &self.ungranted
+    }
+
+    /// Whether the plugin holds any grant of `kind`.
+    #[inline]
+    pub fn grants_kind(&self, kind: Kind) -> bool {
+        self.granted_kinds & (1 << kind as u8) != 0
+    }
+
+    /// Decides `req` without consuming any rate limit or budget.
+    #[inline]
+    pub fn decide(&self, req: &Request<'_>) -> Decision {
+        let kind = req.kind();
+        if !self.grants_kind(kind) {
+            return Decision::deny(RuleRef::NoGrantOfKind);
+        }
+        let rules = &self.kinds[kind as usize];
+        if let Some((i, _)) = rules.deny.first(req, |s| s.covers_any(req)) {
+            return Decision::deny(RuleRef::Deny(i));
+        }
+        match req {
+            Request::Connect { name, ip, .. } => Self::decide_connect(rules, req, *name, *ip),
+            Request::Mcp {
+                definition_sha256, ..
+            } => {
+                if rules
+                    .requested
+                    .first(req, |s| {
+                        s.covers(req, true) && pin_matches(s, definition_sha256)
+                    })
+                    .is_none()
+                {
+                    return Decision::deny(RuleRef::NotRequested);
+                }
+                match rules.allow.first(req, |s| s.covers(req, true)) {
+                    Some((i, scope)) if !pin_matches(scope, definition_sha256) => {
+                        Decision::deny(RuleRef::DefinitionChanged(i))
+                    }
+                    Some((i, _)) => Decision {
+                        allowed: true,
+                        rule: RuleRef::Allow(i),
+                    },
+                    None => Decision::deny(RuleRef::NotGranted),
+                }
+            }
+            _ => {
+                if rules
+                    .requested
+                    .first(req, |s| s.covers(req, true))
+                    .is_none()
+                {
+                    return Decision::deny(RuleRef::NotRequested);
+                }
+                match rules.allow.first(req, |s| s.covers(req, true)) {
+                    Some((i, _)) => Decision {
+                        allowed: true,
+                        rule: RuleRef::Allow(i),
+                    },
+                    None => Decision::deny(RuleRef::NotGranted),
+                }
+            }
+        }
+    }
+
+    /// A name needs a name grant (manifest and policy); each address it
+    /// resolves to must then be public or address-granted. An address
+    /// literal needs an address grant.
+    fn decide_connect(
+        rules: &KindRules,
+        req: &Request<'_>,
+        name: Option<&str>,
+        ip: Option<IpAddr>,
+    ) -> Decision {
+        let by_address = || {
+            let requested = rules
+                .requested
+                .first(req, |s| s.covers(req, false))
+                .is_some();
+            (
+                requested,
+                rules
+                    .allow
+                    .first(req, |s| s.covers(req, false))
+                    .map(|(i, _)| i),
+            )
+        };
+        if name.is_none() {
+            return match by_address() {
+                (true, Some(i)) => Decision {
+                    allowed: true,
+                    rule: RuleRef::Allow(i),
+                },
+                (true, None) => Decision::deny(RuleRef::NotGranted),
+                (false, _) => Decision::deny(RuleRef::NotRequested),
+            };
+        }
+        if rules
+            .requested
+            .first(req, |s| s.covers(req, true))
+            .is_none()
+        {
+            return Decision::deny(RuleRef::NotRequested);
+        }
+        let Some((by_name, _)) = rules.allow.first(req, |s| s.covers(req, true)) else {
+            return Decision::deny(RuleRef::NotGranted);
+        };
+        match ip {
+            Some(ip) if is_internal(ip) => match by_address() {
+                (true, Some(i)) => Decision {
+                    allowed: true,
+                    rule: RuleRef::Allow(i),
+                },
+                _ => Decision::deny(RuleRef::InternalAddress),
+            },
+            _ => Decision {
+                allowed: true,
+                rule: RuleRef::Allow(by_name),
+            },
+        }
+    }
+
+    /// Decides `req` and, when allowed, takes one call from the deciding
+    /// rule's rate limit and budget.
+    pub fn check(&self, req: &Request<'_>) -> Decision {
+        let decision = self.decide(req);
+        match decision.rule {
+            RuleRef::Allow(i) => match self.limiters.get(&i).map(Limiter::acquire) {
+                Some(Err(Refusal::Rate)) => Decision::deny(RuleRef::RateLimited(i)),
+                Some(Err(Refusal::Budget)) => Decision::deny(RuleRef::BudgetExhausted(i)),
+                _ => decision,
+            },
+            _ => decision,
+        }
+    }
+
+    /// Charges `bytes` to the byte budget of the rule that allowed a call.
+    pub fn charge_bytes(&self, allowed_by: RuleRef, bytes: u64) -> Decision {
+        match allowed_by {
+            RuleRef::Allow(i) => match self.limiters.get(&i).map(|l| l.charge_bytes(bytes)) {
+                Some(Err(_)) => Decision::deny(RuleRef::BudgetExhausted(i)),
+                _ => Decision {
+                    allowed: true,
+                    rule: allowed_by,
+                },
+            },
+            other => Decision::deny(other),
+        }
+    }
+
+    /// The root directory of the file rule `rule` (for acting through a
+    /// handle rooted there).
+    pub fn file_root(&self, rule: RuleRef) -> Option<&Path> {
+        let RuleRef::Allow(i) = rule else { return None };
+        self.kinds[Kind::File as usize]
+            .allow
+            .iter()
+            .find_map(|(scope, r)| match scope {
+                Scope::File { root, .. } if *r == i => Some(root.as_path()),
+                _ => None,
+            })
+    }
+
+    /// The longest a call allowed by `rule` may take, if limited.
+    pub fn max_call_time(&self, allowed_by: RuleRef) -> Option<Duration> {
+        match allowed_by {
+            RuleRef::Allow(i) => self.limiters.get(&i).and_then(Limiter::max_call_time),
+            _ => None,
+        }
+    }
+}
+
+fn pin_matches(scope: &Scope, sha: &str) -> bool {
+    match scope {
+        Scope::Mcp {
+            sha256: Some(pin), ..
+        } => pin == sha,
+        _ => true,
+    }
+}

@@ -1,0 +1,219 @@
+//! The hash-chained audit log: written with group commit or synchronously,
+//! continued across restarts, queried, and verified against every kind of
+//! tampering.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use common::Scratch;
+use sharelife_core::audit::{
+    AuditError, AuditEvent, AuditQuery, AuditSink, Durability, FileSink, Outcome, RecordedRequest,
+    What, read_log, verify,
+};
+use sharelife_core::capability::{Decision, Kind, RuleRef};
+
+fn event(plugin: &str, allowed: bool, at_secs: u64) -> AuditEvent {
+    AuditEvent {
+        at: SystemTime::UNIX_EPOCH + Duration::from_secs(at_secs),
+        plugin: Arc::from(plugin),
+        version: Arc::from("1.0.0"),
+        what: What::Decision {
+            request: RecordedRequest::Command {
+                argv: vec!["git".into(), "status".into()],
+            },
+            decision: Decision {
+                allowed,
+                rule: if allowed {
+                    RuleRef::Allow(0)
+                } else {
+                    RuleRef::NotRequested
+                },
+            },
+        },
+    }
+}
+
+fn write_log(path: &std::path::Path, n: u64, durability: Durability) {
+    let sink = FileSink::open(path, durability).unwrap();
+    for i in 0..n {
+        sink.record(event(
+            if i % 2 == 0 { "acme.a" } else { "acme.b" },
+            i % 3 != 0,
+            1_800_000_000 + i,
+        ));
+    }
+    sink.flush().unwrap();
+}
+
+fn lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn rewrite(path: &std::path::Path, lines: &[String]) {
+    std::fs::write(
+        path,
+        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    )
+    .unwrap();
+}
+
+fn tampered_at(path: &std::path::Path) -> (u64, String) {
+    match verify(path) {
+        Err(AuditError::Tampered { line, reason, .. }) => (line, reason),
+        other => panic!("expected tampering to be detected, got {other:?}"),
+    }
+}
+
+#[test]
+fn group_commit_writes_a_chain_that_verifies_and_continues_after_reopening() {
+    let dir = Scratch::new();
+    let log = dir.path().join("audit.jsonl");
+    write_log(&log, 500, Durability::GroupCommit);
+    assert_eq!(verify(&log).unwrap().records, 500);
+    write_log(&log, 10, Durability::Sync);
+    let report = verify(&log).unwrap();
+    assert_eq!(report.records, 510);
+    let records = read_log(&log).unwrap();
+    assert_eq!(records[509].seq, 510);
+    assert_eq!(records[0].prev, "0".repeat(64));
+    assert_eq!(records[0].request, r#"exec ["git", "status"]"#);
+    assert_eq!(records[0].capability.as_deref(), Some("command"));
+}
+
+#[test]
+fn dropping_the_sink_flushes_everything() {
+    let dir = Scratch::new();
+    let log = dir.path().join("audit.jsonl");
+    {
+        let sink = FileSink::open(&log, Durability::GroupCommit).unwrap();
+        for i in 0..1000 {
+            sink.record(event("acme.a", true, i));
+        }
+    }
+    assert_eq!(verify(&log).unwrap().records, 1000);
+}
+
+#[test]
+fn an_edited_record_is_detected() {
+    let dir = Scratch::new();
+    let log = dir.path().join("audit.jsonl");
+    write_log(&log, 20, Durability::Sync);
+    let mut l = lines(&log);
+    l[6] = l[6].replace(r#""outcome":"deny""#, r#""outcome":"allow""#);
+    rewrite(&log, &l);
+    let (line, reason) = tampered_at(&log);
+    assert_eq!(
+        line, 8,
+        "the record after the edited one no longer links: {reason}"
+    );
+}
+
+#[test]
+fn an_edited_last_record_is_caught_by_the_head_anchor() {
+    let dir = Scratch::new();
+    let log = dir.path().join("audit.jsonl");
+    write_log(&log, 5, Durability::Sync);
+    let mut l = lines(&log);
+    l[4] = l[4].replace("acme.a", "acme.z");
+    rewrite(&log, &l);
+    let (line, reason) = tampered_at(&log);
+    assert_eq!(line, 5);
+    assert!(reason.contains("head anchor"), "{reason}");
+}
+
+#[test]
+fn a_deleted_record_is_detected() {
+    let dir = Scratch::new();
+    let log = dir.path().join("audit.jsonl");
+    write_log(&log, 20, Durability::Sync);
+    let mut l = lines(&log);
+    l.remove(3);
+    rewrite(&log, &l);
+    assert_eq!(tampered_at(&log).0, 4);
+}
+
+#[test]
+fn reordered_records_are_detected() {
+    let dir = Scratch::new();
+    let log = dir.path().join("audit.jsonl");
+    write_log(&log, 20, Durability::Sync);
+    let mut l = lines(&log);
+    l.swap(10, 11);
+    rewrite(&log, &l);
+    assert_eq!(tampered_at(&log).0, 11);
+}
+
+#[test]
+fn a_truncated_log_is_detected() {
+    let dir = Scratch::new();
+    let log = dir.path().join("audit.jsonl");
+    write_log(&log, 20, Durability::Sync);
+    let l = lines(&log);
+    rewrite(&log, &l[..15]);
+    let (_, reason) = tampered_at(&log);
+    assert!(reason.contains("records were cut off the end"), "{reason}");
+    // Cut in the middle of a record.
+    let bytes = std::fs::read(&log).unwrap();
+    std::fs::write(&log, &bytes[..bytes.len() - 7]).unwrap();
+    let (_, reason) = tampered_at(&log);
+    assert!(reason.contains("incomplete"), "{reason}");
+    // A tampered log cannot be appended to.
+    assert!(matches!(
+        FileSink::open(&log, Durability::Sync),
+        Err(AuditError::Tampered { .. })
+    ));
+}
+
+#[test]
+fn records_are_queried_by_plugin_capability_outcome_and_time() {
+    let dir = Scratch::new();
+    let log = dir.path().join("audit.jsonl");
+    write_log(&log, 12, Durability::Sync);
+    let records = read_log(&log).unwrap();
+    let q = |query: AuditQuery| records.iter().filter(|r| query.matches(r)).count();
+    assert_eq!(q(AuditQuery::default()), 12);
+    assert_eq!(
+        q(AuditQuery {
+            plugin: Some("acme.a".into()),
+            ..Default::default()
+        }),
+        6
+    );
+    assert_eq!(
+        q(AuditQuery {
+            outcome: Some(Outcome::Deny),
+            ..Default::default()
+        }),
+        4
+    );
+    assert_eq!(
+        q(AuditQuery {
+            capability: Some(Kind::Command),
+            ..Default::default()
+        }),
+        12
+    );
+    assert_eq!(
+        q(AuditQuery {
+            capability: Some(Kind::Network),
+            ..Default::default()
+        }),
+        0
+    );
+    let since = records[4].time.clone();
+    let until = records[8].time.clone();
+    assert_eq!(
+        q(AuditQuery {
+            since: Some(since),
+            until: Some(until),
+            ..Default::default()
+        }),
+        4
+    );
+}
