@@ -89,6 +89,8 @@
 pub mod testing;
 
 pub use sharelife_core::manifest;
+/// Request and response types of the context's services.
+pub use sharelife_core::services;
 pub use sharelife_core::{
     Buffer, ErrorKind, Event, FromPayload, HandlerId, HasManifest, Health, IntoOutput, Json,
     Plugin, PluginContext, PluginError, PluginState, async_trait,

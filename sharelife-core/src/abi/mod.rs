@@ -263,6 +263,7 @@ pub(crate) fn access_to_u8(access: crate::manifest::ProviderAccess) -> u8 {
     }
 }
 
+#[cfg(feature = "host")]
 pub(crate) fn access_from_u8(access: u8) -> Option<crate::manifest::ProviderAccess> {
     match access {
         0 => Some(crate::manifest::ProviderAccess::Read),

@@ -29,6 +29,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
 
+#[cfg(feature = "host")]
 pub(crate) use self::gateway::normalize_lexically;
 pub use self::gateway::{Gateway, Kind};
 pub use self::policy::{Effect, Limits, Policy, Rule, Ungranted};
