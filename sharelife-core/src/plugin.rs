@@ -63,6 +63,10 @@ pub struct Event<'a> {
 /// 4. [`cleanup`](Plugin::cleanup) — release what `initialize` took, just
 ///    before the plugin is dropped and its library closed (`Unloading`).
 ///
+/// On a hot reload the host calls [`save_state`](Plugin::save_state) on the
+/// old instance and [`restore_state`](Plugin::restore_state) on the new one
+/// (after `initialize`, before `start`); both default to "no state".
+///
 /// [`health`](Plugin::health) may be called at any time while active. Any
 /// hook that returns an error or panics moves the plugin to `Error`; the
 /// host and the other plugins go on.
@@ -123,6 +127,21 @@ pub trait Plugin: Send + Sync + 'static {
     /// Receives an event on a topic the plugin subscribed to.
     async fn handle_event(&self, ctx: &PluginContext, event: Event<'_>) -> Result<(), PluginError> {
         let _ = (ctx, event);
+        Ok(())
+    }
+
+    /// Hands the plugin's state to its successor on a hot reload. The
+    /// default has no state to hand over (the new version starts fresh).
+    async fn save_state(&self, ctx: &PluginContext) -> Result<Vec<u8>, PluginError> {
+        let _ = ctx;
+        Ok(Vec::new())
+    }
+
+    /// Receives the state its predecessor saved, after `initialize` and
+    /// before `start`. Called only with state a previous version saved;
+    /// decide yourself whether an old format is acceptable.
+    async fn restore_state(&self, ctx: &PluginContext, state: &[u8]) -> Result<(), PluginError> {
+        let _ = (ctx, state);
         Ok(())
     }
 

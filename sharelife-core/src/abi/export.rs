@@ -52,6 +52,8 @@ impl<T: Plugin> VTableFor<T> {
         health: health::<T>,
         handle_event: handle_event::<T>,
         call: call::<T>,
+        save_state: save_state::<T>,
+        restore_state: restore_state::<T>,
         call_async: call_async::<T>,
         drop: drop_glue::<T>,
     };
@@ -162,6 +164,26 @@ unsafe extern "C" fn handle_event<'a, T: Plugin>(
             },
         )
     })
+}
+
+unsafe extern "C" fn save_state<T: Plugin>(
+    this: *const ErasedObject,
+) -> FfiFuture<FfiResult<RVec<u8>>> {
+    // SAFETY: the vtable contract: `this` is live until this future is gone.
+    let g: &'static Glue<T> = unsafe { glue(this) };
+    ffi_future(move || {
+        let fut = g.plugin.save_state(&g.ctx);
+        Box::pin(async move { fut.await.map(RVec::from) })
+    })
+}
+
+unsafe extern "C" fn restore_state<'a, T: Plugin>(
+    this: *const ErasedObject,
+    state: RSlice<'a, u8>,
+) -> BorrowingFfiFuture<'a, FfiResult<()>> {
+    // SAFETY: the vtable contract: `this` is live until this future is gone.
+    let g: &'a Glue<T> = unsafe { glue(this) };
+    ffi_future(move || g.plugin.restore_state(&g.ctx, state.as_slice()))
 }
 
 unsafe extern "C" fn call<'a, T: Plugin>(

@@ -136,6 +136,24 @@ impl Plugin for DynamicPlugin {
         )
     }
 
+    async fn save_state(&self, _ctx: &PluginContext) -> Result<Vec<u8>, PluginError> {
+        // SAFETY: as in `initialize`. The state is copied into a host
+        // vector at once: nothing from the library outlives the call.
+        into_result(unsafe { (self.object.vtable.save_state)(self.object.this) }.await)
+            .map(|v| v.to_vec())
+    }
+
+    async fn restore_state(&self, _ctx: &PluginContext, state: &[u8]) -> Result<(), PluginError> {
+        // SAFETY: as in `initialize`; the state borrow is tied to the
+        // returned future by its lifetime.
+        into_result(
+            unsafe {
+                (self.object.vtable.restore_state)(self.object.this, RSlice::from_slice(state))
+            }
+            .await,
+        )
+    }
+
     #[inline]
     fn call(
         &self,

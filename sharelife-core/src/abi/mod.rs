@@ -132,6 +132,12 @@ pub struct PluginVTable {
         input: RSlice<'a, u8>,
         output: &'a mut RVec<u8>,
     ) -> FfiResult<()>,
+    pub save_state:
+        unsafe extern "C" fn(this: *const ErasedObject) -> FfiFuture<FfiResult<RVec<u8>>>,
+    pub restore_state: for<'a> unsafe extern "C" fn(
+        this: *const ErasedObject,
+        state: RSlice<'a, u8>,
+    ) -> BorrowingFfiFuture<'a, FfiResult<()>>,
     pub call_async: for<'a> unsafe extern "C" fn(
         this: *const ErasedObject,
         handler: u32,

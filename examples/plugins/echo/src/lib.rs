@@ -37,6 +37,23 @@ impl Plugin for Echo {
         Ok(())
     }
 
+    /// Hands the call counter to the next version on a hot reload.
+    async fn save_state(&self, _: &PluginContext) -> Result<Vec<u8>, PluginError> {
+        Ok(self.calls.load(Ordering::Relaxed).to_le_bytes().to_vec())
+    }
+
+    async fn restore_state(&self, _: &PluginContext, state: &[u8]) -> Result<(), PluginError> {
+        let bytes: [u8; 8] = state.try_into().map_err(|_| {
+            PluginError::invalid_input(format!(
+                "expected an 8-byte counter, got {} bytes",
+                state.len()
+            ))
+        })?;
+        self.calls
+            .store(u64::from_le_bytes(bytes), Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Returns the input unchanged (no allocation).
     #[handler]
     fn echo<'a>(&self, input: &'a [u8]) -> &'a [u8] {
