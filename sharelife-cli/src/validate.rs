@@ -1,0 +1,98 @@
+//! `sharelife validate`: every problem in every file, with file, line and
+//! path; non-zero exit on any.
+
+use std::path::Path;
+
+use sharelife_core::manifest::{Manifest, ManifestError};
+
+use crate::Failure;
+
+/// One problem found in one file.
+#[derive(Debug, serde::Serialize)]
+struct Finding {
+    file: String,
+    line: Option<usize>,
+    path: String,
+    message: String,
+}
+
+pub(crate) fn run(files: &[std::path::PathBuf], as_json: bool) -> Result<(), Failure> {
+    let mut findings = Vec::new();
+    for file in files {
+        findings.extend(check(file));
+    }
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&findings).expect("json"));
+    } else {
+        for f in &findings {
+            match f.line {
+                Some(line) => println!("{}:{line}: {}: {}", f.file, f.path, f.message),
+                None => println!("{}: {}: {}", f.file, f.path, f.message),
+            }
+        }
+    }
+    let bad = findings
+        .iter()
+        .map(|f| &f.file)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    if findings.is_empty() {
+        if !as_json {
+            println!("{} file(s) valid", files.len());
+        }
+        Ok(())
+    } else {
+        Err(Failure::new(format!(
+            "{} problem(s) in {bad} of {} file(s)",
+            findings.len(),
+            files.len()
+        )))
+    }
+}
+
+fn check(file: &Path) -> Vec<Finding> {
+    let name = file.display().to_string();
+    let finding = |line, path: &str, message: String| Finding {
+        file: name.clone(),
+        line,
+        path: path.to_owned(),
+        message,
+    };
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => return vec![finding(None, "-", format!("cannot read: {e}"))],
+    };
+    match Manifest::from_json(&text) {
+        Ok(_) => Vec::new(),
+        Err(ManifestError::Syntax { line, message, .. }) => vec![finding(Some(line), "-", message)],
+        Err(ManifestError::Invalid(problems)) => problems
+            .into_iter()
+            .map(|p| finding(line_of(&text, &p.path), &p.path, p.message))
+            .collect(),
+    }
+}
+
+/// The line where the value at `path` (`a.b[2].c`) starts, found by
+/// walking the JSON text: the line of the last key named on the path.
+fn line_of(text: &str, path: &str) -> Option<usize> {
+    let key = path.rsplit('.').next()?.split('[').next()?;
+    let needle = format!("\"{key}\"");
+    let mut from = 0;
+    // Walk the path's keys in order, so `dependencies[1].version` finds the
+    // `version` after `dependencies`, and the index-th object for `[i]`.
+    for part in path.split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((n, i)) => (n, i.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        let at = text[from..].find(&format!("\"{name}\""))? + from;
+        from = at;
+        if let Some(i) = index {
+            for _ in 0..=i {
+                from = text[from..].find('{').map(|p| p + from + 1)?;
+            }
+        }
+    }
+    let at = text[from..].find(&needle).map_or(from, |p| p + from);
+    Some(text[..at].matches('\n').count() + 1)
+}
