@@ -88,6 +88,10 @@
 
 pub mod testing;
 
+/// Audit records (for tests: `TestHost::audit`).
+pub use sharelife_core::audit;
+/// Policies (for tests: `TestHost::with_policy`).
+pub use sharelife_core::capability;
 pub use sharelife_core::manifest;
 /// Request and response types of the context's services.
 pub use sharelife_core::services;

@@ -1,9 +1,21 @@
 //! A host in miniature for testing a plugin in-process.
 //!
 //! [`TestHost`] builds a plugin with a config of your choice, drives its
-//! lifecycle through the same transition table as the real host, and calls
-//! its handlers by name. Nothing is loaded from disk: the plugin is your
-//! crate's own type.
+//! lifecycle through the same transition table as the real host, calls its
+//! handlers by name and delivers events. Nothing is loaded from disk: the
+//! plugin is your crate's own type.
+//!
+//! With the SDK's `testing` feature (enable it in `[dev-dependencies]`),
+//! [`TestHost::with_policy`] runs the plugin behind a real capability
+//! gateway, and [`TestHost::audit`] shows the decisions it caused:
+//!
+//! ```toml
+//! [dev-dependencies]
+//! sharelife-sdk = { version = "0.1", features = ["testing"] }
+//! ```
+//!
+//! Without a policy every service the plugin uses is denied, as in a host
+//! that grants nothing.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,6 +35,8 @@ pub struct TestHost<P> {
     ctx: PluginContext,
     lifecycle: Lifecycle,
     dirs: PathBuf,
+    #[cfg(feature = "testing")]
+    audit: Option<std::sync::Arc<sharelife_core::audit::MemorySink>>,
 }
 
 impl<P: HasManifest> TestHost<P> {
@@ -33,6 +47,12 @@ impl<P: HasManifest> TestHost<P> {
 
     /// The plugin built with `Default` and the given config.
     pub fn with_config(config: serde_json::Value) -> Self {
+        let (manifest, dirs, data) = Self::prepare(config);
+        let ctx = PluginContext::local(data);
+        Self::assemble(manifest, dirs, ctx)
+    }
+
+    fn prepare(config: serde_json::Value) -> (Manifest, PathBuf, ContextData) {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let manifest = P::manifest();
         let dirs = std::env::temp_dir().join(format!(
@@ -41,14 +61,18 @@ impl<P: HasManifest> TestHost<P> {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
-        let ctx = PluginContext::local(ContextData {
+        let data = ContextData {
             plugin_id: manifest.id.to_string(),
             config,
             data_dir: dirs.join("data"),
             temp_dir: dirs.join("tmp"),
-        });
-        let _ = std::fs::create_dir_all(ctx.data_dir());
-        let _ = std::fs::create_dir_all(ctx.temp_dir());
+        };
+        let _ = std::fs::create_dir_all(&data.data_dir);
+        let _ = std::fs::create_dir_all(&data.temp_dir);
+        (manifest, dirs, data)
+    }
+
+    fn assemble(manifest: Manifest, dirs: PathBuf, ctx: PluginContext) -> Self {
         let lifecycle = Lifecycle::new(manifest.id.as_str());
         TestHost {
             plugin: P::default(),
@@ -56,7 +80,47 @@ impl<P: HasManifest> TestHost<P> {
             ctx,
             lifecycle,
             dirs,
+            #[cfg(feature = "testing")]
+            audit: None,
         }
+    }
+
+    /// The plugin behind a capability gateway compiled from its manifest and
+    /// `policy`, with `backends` for providers and MCP servers; every
+    /// decision is recorded for [`audit`](Self::audit). Relative file
+    /// grants are under the plugin's data directory,
+    /// [`data_dir`](Self::data_dir).
+    #[cfg(feature = "testing")]
+    pub fn with_policy(
+        config: serde_json::Value,
+        policy: &sharelife_core::capability::Policy,
+        backends: sharelife_core::services::Backends,
+    ) -> Self {
+        use std::sync::Arc;
+
+        use sharelife_core::audit::MemorySink;
+        use sharelife_core::capability::Gateway;
+        use sharelife_core::services::GatedServices;
+
+        let (manifest, dirs, data) = Self::prepare(config);
+        let gateway = Arc::new(Gateway::compile(&manifest, policy, &data.data_dir));
+        let audit = Arc::new(MemorySink::new());
+        let services = GatedServices::new(gateway, audit.clone(), &data.data_dir, backends);
+        let ctx = PluginContext::new(data, Arc::new(services));
+        let mut host = Self::assemble(manifest, dirs, ctx);
+        host.audit = Some(audit);
+        host
+    }
+
+    /// The audit records the plugin caused so far (empty without a policy).
+    #[cfg(feature = "testing")]
+    pub fn audit(&self) -> Vec<sharelife_core::audit::AuditRecord> {
+        self.audit.as_ref().map(|a| a.records()).unwrap_or_default()
+    }
+
+    /// The plugin's data directory (where relative file grants point).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.ctx.data_dir()
     }
 
     /// The plugin's manifest.

@@ -124,3 +124,50 @@ impl Plugin for Fetcher {
         Ok(answer)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sharelife_sdk::audit::Outcome;
+    use sharelife_sdk::capability::Policy;
+    use sharelife_sdk::manifest::{Capability, FileAccess};
+    use sharelife_sdk::services::Backends;
+    use sharelife_sdk::testing::TestHost;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn reads_what_is_granted_and_the_audit_shows_every_decision() {
+        let policy = Policy::new().allow(
+            "examples.fetcher",
+            Capability::File {
+                access: FileAccess::Read,
+                path: "notes/*.txt".into(),
+            },
+        );
+        let host =
+            TestHost::<Fetcher>::with_policy(serde_json::Value::Null, &policy, Backends::new());
+        std::fs::create_dir_all(host.data_dir().join("notes")).unwrap();
+        std::fs::write(host.data_dir().join("notes/a.txt"), "note").unwrap();
+        host.start().await.unwrap();
+
+        assert_eq!(host.call("read", b"notes/a.txt").unwrap(), b"note");
+        let err = host
+            .call("write", br#"{"path":"notes/b.txt","text":"x"}"#)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Denied);
+
+        let audit = host.audit();
+        let outcomes: Vec<(Outcome, &str)> =
+            audit.iter().map(|r| (r.outcome, r.rule.as_str())).collect();
+        assert_eq!(
+            outcomes,
+            [
+                (Outcome::Allow, "policy.rules[0] (allow)"),
+                (
+                    Outcome::Deny,
+                    "default deny: requested but no allow rule matches"
+                )
+            ]
+        );
+    }
+}

@@ -1,0 +1,174 @@
+//! What a handler call costs on each road to the same plugin code.
+//!
+//! `example_echo::Echo` is linked into this executable as an rlib and also
+//! loaded from its `cdylib`, so the same handler is measured
+//!
+//! * `direct` — `<Echo as Plugin>::call` on a concrete value: static
+//!   dispatch, the floor;
+//! * `box_dyn_plugin` — through a `Box<dyn Plugin>` holding an `Echo`: one
+//!   virtual call;
+//! * `dynamic_adapter` — through the `Box<dyn Plugin>` that
+//!   `OpenLibrary::instantiate` returns for the loaded library: the raw
+//!   dynamic path (adapter, `extern "C"` vtable, the plugin-side panic
+//!   guard, the result crossing back as an `RResult`);
+//! * `dynamic_host_handle` — through `PluginHandle::call` of a host that
+//!   loaded and started the library: adds the state check, the async
+//!   handler check and the host-side panic guard.
+//!
+//! `echo` copies 16 input bytes into the output buffer; `upper_*` repeat
+//! the direct and dynamic roads with `upper`, which allocates a `String`
+//! in the plugin. The output buffer is cleared before every call, so after
+//! the first call no iteration allocates for it.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{
+    BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
+};
+use example_echo::Echo;
+use sharelife_benches::{BenchDir, ECHO_CRATE, ECHO_ID};
+use sharelife_core::loader::PluginFile;
+use sharelife_core::{
+    Buffer, HandlerId, HasManifest, Host, Plugin, PluginContext, PluginError, PluginHandle,
+};
+
+/// The payload: 16 bytes of lower-case ASCII, valid input for both
+/// handlers.
+const INPUT: &[u8] = b"sixteen byte msg";
+
+/// The same plugin on every road, set up once.
+struct Roads {
+    ctx: PluginContext,
+    direct: Echo,
+    boxed: Box<dyn Plugin>,
+    dynamic: Box<dyn Plugin>,
+    handle: PluginHandle,
+    // Kept alive for the handle; dropped (unloading its plugin) after it.
+    _host: Host,
+    _runtime: tokio::runtime::Runtime,
+    _dir: BenchDir,
+}
+
+impl Roads {
+    fn new() -> Self {
+        let dir = BenchDir::new("handler-call");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a tokio runtime");
+        let ctx = dir.context(ECHO_ID);
+
+        let raw_copy = dir.copy_library(ECHO_CRATE);
+        let library = PluginFile::read(&raw_copy)
+            .and_then(PluginFile::open)
+            .expect("the echo library opens");
+        let dynamic = library
+            .instantiate(&ctx)
+            .expect("the echo plugin is created");
+        runtime
+            .block_on(dynamic.initialize(&ctx))
+            .expect("the echo plugin initializes");
+
+        let host = dir.host();
+        let host_copy = dir.copy_library(ECHO_CRATE);
+        let handle = runtime.block_on(async {
+            let id = host.load(&host_copy).await.expect("the host loads echo");
+            host.start(id.as_str()).await.expect("the host starts echo");
+            host.handle(id.as_str()).expect("echo is in the host")
+        });
+
+        let direct = Echo::default();
+        let boxed: Box<dyn Plugin> = Box::new(Echo::default());
+        for plugin in [&direct as &dyn Plugin, &*boxed] {
+            runtime
+                .block_on(plugin.initialize(&ctx))
+                .expect("echo initializes");
+        }
+        assert_eq!(
+            Echo::manifest().handlers,
+            handle.manifest().handlers,
+            "the linked and the loaded echo have the same handlers, so handler ids mean the same on every road"
+        );
+        Roads {
+            ctx,
+            direct,
+            boxed,
+            dynamic,
+            handle,
+            _host: host,
+            _runtime: runtime,
+            _dir: dir,
+        }
+    }
+
+    fn handler(&self, name: &str) -> HandlerId {
+        self.handle.handler(name).expect("echo has the handler")
+    }
+}
+
+/// Benchmarks `call`, first checking that it produces `expected`, so a
+/// road that fails fast is not measured as a fast road.
+fn bench_call(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    expected: &[u8],
+    mut call: impl FnMut(&[u8], &mut Buffer) -> Result<(), PluginError>,
+) {
+    let mut out = Buffer::with_capacity(64);
+    call(INPUT, &mut out).unwrap_or_else(|e| panic!("{name}: the call fails: {e}"));
+    assert_eq!(out.as_slice(), expected, "{name}: wrong output");
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            out.clear();
+            call(black_box(INPUT), &mut out)
+        });
+    });
+}
+
+fn handler_call(c: &mut Criterion) {
+    let roads = Roads::new();
+    let ctx = &roads.ctx;
+    let echo = roads.handler("echo");
+    let upper = roads.handler("upper");
+    let shouted = INPUT.to_ascii_uppercase();
+
+    let mut group = c.benchmark_group("handler_call");
+    bench_call(&mut group, "direct", INPUT, |input, out| {
+        <Echo as Plugin>::call(black_box(&roads.direct), ctx, black_box(echo), input, out)
+    });
+    bench_call(&mut group, "box_dyn_plugin", INPUT, |input, out| {
+        black_box(&roads.boxed).call(ctx, black_box(echo), input, out)
+    });
+    bench_call(&mut group, "dynamic_adapter", INPUT, |input, out| {
+        black_box(&roads.dynamic).call(ctx, black_box(echo), input, out)
+    });
+    bench_call(&mut group, "dynamic_host_handle", INPUT, |input, out| {
+        black_box(&roads.handle).call(black_box(echo), input, out)
+    });
+    bench_call(&mut group, "upper_direct", &shouted, |input, out| {
+        <Echo as Plugin>::call(black_box(&roads.direct), ctx, black_box(upper), input, out)
+    });
+    bench_call(
+        &mut group,
+        "upper_dynamic_adapter",
+        &shouted,
+        |input, out| black_box(&roads.dynamic).call(ctx, black_box(upper), input, out),
+    );
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    // Calls take nanoseconds: a few seconds per road give tight intervals
+    // and keep the whole suite within a few minutes on two cores.
+    config = Criterion::default()
+        .sample_size(60)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        // Plotting takes seconds per bench; ask for plots with
+        // `-- --plotting-backend plotters`.
+        .without_plots();
+    targets = handler_call
+}
+criterion_main!(benches);
