@@ -136,6 +136,27 @@ fn load(c: &mut Criterion) {
         });
     });
 
+    // Cold: the first load of a build in this process, with abi_stable's
+    // full structural layout check.
+    group.bench_function("read_check_open_instantiate_initialize_cold", |b| {
+        b.iter_custom(|iters| {
+            s.runtime.block_on(async {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    let path = s.pool.next_copy();
+                    sharelife_core::loader::forget_checked_layouts();
+                    let (loaded, phases) = raw_load(path, &s.ctx).await;
+                    timed += phases.total();
+                    drop(loaded);
+                    assert_unmapped(path);
+                }
+                timed
+            })
+        });
+    });
+
+    // Warm: another copy of a build already checked in this process (the
+    // check is remembered by the library's build id).
     group.bench_function("read_check_open_instantiate_initialize", |b| {
         b.iter_custom(|iters| {
             s.runtime.block_on(async {

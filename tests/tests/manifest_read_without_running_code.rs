@@ -29,6 +29,20 @@ fn reading_the_manifest_does_not_map_the_library() {
     let handlers: Vec<&str> = manifest.handlers.iter().map(|h| h.name.as_str()).collect();
     assert_eq!(handlers, ["echo", "upper", "greet", "count"]);
     assert_eq!(manifest.risk(), RiskLevel::Low);
+    // The build id `readelf -n` shows, read from the note section.
+    let build_id = file
+        .build_id()
+        .expect("rustc links with a GNU build id on Linux");
+    let readelf = std::process::Command::new("readelf")
+        .arg("-n")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let notes = String::from_utf8_lossy(&readelf.stdout);
+    assert!(
+        notes.contains(&format!("Build ID: {build_id}")),
+        "{build_id} not in:\n{notes}"
+    );
 }
 
 #[test]

@@ -93,7 +93,7 @@ impl PluginFile {
             reason: e.to_string(),
         })?;
         let library = Arc::new(Library { inner, path });
-        let module = check_header(&library, &self.entry_symbol)?;
+        let module = check_header(&library, &self.entry_symbol, self.build_id.as_deref())?;
         // SAFETY: `check_header` verified the module's layout against ours.
         let in_memory = unsafe { (*module).manifest.as_str() };
         if in_memory != self.manifest_json {
@@ -109,7 +109,17 @@ impl PluginFile {
     }
 }
 
-fn check_header(library: &Arc<Library>, symbol: &str) -> Result<*const PluginModule, LoadError> {
+/// Build ids of libraries whose module layout passed the check in this
+/// process. The build id is the linker's hash of the whole output, so a
+/// copy of an already-checked build has the same layout; re-checking it
+/// would cost ~100 µs of abi_stable's structural comparison for nothing.
+static CHECKED_BUILDS: parking_lot::Mutex<Vec<Vec<u8>>> = parking_lot::Mutex::new(Vec::new());
+
+fn check_header(
+    library: &Arc<Library>,
+    symbol: &str,
+    build_id: Option<&[u8]>,
+) -> Result<*const PluginModule, LoadError> {
     let path = || library.path.clone();
     // SAFETY: the symbol is a `static PluginHeader` in a library built with
     // `#[plugin]`; we only take its address here. Its first fields are
@@ -221,6 +231,13 @@ impl LibraryWatch {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Forgets which library builds passed the layout check, so the next load
+/// of each is checked in full again. For benchmarks of the cold path; a
+/// host never needs it.
+pub fn forget_checked_layouts() {
+    CHECKED_BUILDS.lock().clear();
 }
 
 /// The plugin API version of this host, parsed.
