@@ -160,12 +160,17 @@ fn check_header(
             ),
         });
     }
-    check_layout_compatibility(<PluginModule as StableAbi>::LAYOUT, header.module_layout).map_err(
-        |e| LoadError::LayoutMismatch {
-            path: path(),
-            details: e.to_string(),
-        },
-    )?;
+    let known = build_id.is_some_and(|id| CHECKED_BUILDS.lock().iter().any(|b| b == id));
+    if !known {
+        check_layout_compatibility(<PluginModule as StableAbi>::LAYOUT, header.module_layout)
+            .map_err(|e| LoadError::LayoutMismatch {
+                path: path(),
+                details: e.to_string(),
+            })?;
+        if let Some(id) = build_id {
+            CHECKED_BUILDS.lock().push(id.to_vec());
+        }
+    }
     Ok(header.module)
 }
 
