@@ -58,6 +58,8 @@ pub mod abi;
 mod context;
 mod error;
 #[cfg(feature = "host")]
+pub mod event;
+#[cfg(feature = "host")]
 pub mod host;
 pub mod lifecycle;
 #[cfg(feature = "host")]
@@ -75,7 +77,7 @@ pub mod manifest {
 pub use context::{BoxFuture, ContextData, HostServices, LocalServices, PluginContext};
 pub use error::{ErrorKind, PluginError};
 #[cfg(feature = "host")]
-pub use host::{Host, HostBuilder, HostError, PluginHandle, UnloadReport};
+pub use host::{Host, HostBuilder, HostConfig, HostError, PluginHandle, UnloadReport};
 pub use lifecycle::{IllegalTransition, Lifecycle, PluginState};
 pub use payload::{FromPayload, IntoOutput, Json};
 pub use plugin::{Buffer, Event, HandlerId, Health, Plugin};
