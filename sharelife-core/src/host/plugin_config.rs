@@ -25,7 +25,7 @@ pub(crate) fn check(
             e.masked()
         )],
     })?;
-    let problems: Vec<String> = validator
+    let mut problems: Vec<String> = validator
         .iter_errors(config)
         .map(|e| {
             let mut key = base.clone();
@@ -45,6 +45,7 @@ pub(crate) fn check(
             )
         })
         .collect();
+    problems.sort();
     if problems.is_empty() {
         Ok(())
     } else {

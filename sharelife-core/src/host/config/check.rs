@@ -242,21 +242,19 @@ impl Check<'_> {
                 ),
             }
         }
-        if let Some(mut config) = raw.config {
+        if let Some(config) = raw.config {
             let config_key = format!("{key}.config");
+            let span = config.span();
+            let mut config = config.into_inner();
             if config.is_object() {
                 self.expand_value(&mut config, &config_key);
                 s.config = Some(config);
             } else {
-                let line = self
-                    .text
-                    .find(&format!("{}.config", key.trim_start_matches("plugins.")))
-                    .map(|at| line_col(self.text, at).0);
-                self.problems.push(ConfigProblem {
-                    line,
-                    key: config_key,
-                    message: "must be a table, e.g. `config = { greeting = \"hi\" }`".into(),
-                });
+                self.problem(
+                    Some(span),
+                    &config_key,
+                    "must be a table, e.g. `config = { greeting = \"hi\" }`".into(),
+                );
             }
         }
         s

@@ -227,7 +227,7 @@ impl HostConfig {
         if check.problems.is_empty() {
             Ok(config)
         } else {
-            check.problems.sort_by_key(|p| p.line);
+            check.problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
             Err(ConfigError::Invalid {
                 file: label,
                 problems: check.problems,

@@ -155,7 +155,7 @@ pub struct RawPlugin {
     /// when its manifest declares one.
     #[serde(default)]
     #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
-    pub config: Option<serde_json::Value>,
+    pub config: Option<Spanned<serde_json::Value>>,
     /// Dependencies added to the manifest's: "acme.store" or
     /// "acme.store@^1.2".
     #[serde(default)]
