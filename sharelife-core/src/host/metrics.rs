@@ -146,7 +146,7 @@ impl CallMetrics {
     }
 }
 
-/// What [`CallMetrics`] read at one moment.
+/// A handler's (or a plugin's event) counters, read at one moment.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct CallStats {
