@@ -60,6 +60,8 @@ pub mod capability;
 mod context;
 mod error;
 #[cfg(feature = "host")]
+pub mod event;
+#[cfg(feature = "host")]
 pub mod host;
 pub mod lifecycle;
 #[cfg(feature = "host")]
@@ -78,7 +80,7 @@ pub mod manifest {
 pub use context::{BoxFuture, ContextData, Fs, HostServices, LocalServices, PluginContext};
 pub use error::{ErrorKind, PluginError};
 #[cfg(feature = "host")]
-pub use host::{Host, HostBuilder, HostError, PluginHandle, UnloadReport};
+pub use host::{Host, HostBuilder, HostConfig, HostError, PluginHandle, UnloadReport};
 pub use lifecycle::{IllegalTransition, Lifecycle, PluginState};
 pub use payload::{FromPayload, IntoOutput, Json};
 pub use plugin::{Buffer, Event, HandlerId, Health, Plugin};

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// ```text
 ///  Unloaded ─▶ Loading ─▶ Loaded ─▶ Active ⇄ Inactive
 ///                 │          │        │         │
+///                 │          └────────┼────────▶│  (held back: a dependency
+///                 │          │        │         │   failed to start)
 ///                 ▼          ▼        ▼         ▼
 ///               Error ◀──────┴────────┴─────────┘
 ///                 │  ▲
@@ -16,7 +18,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 ///                    │
 ///  Loaded, Inactive, Error ─▶ Unloading ─▶ Unloaded
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[repr(u8)]
 pub enum PluginState {
     /// Not in the host.
@@ -27,7 +30,8 @@ pub enum PluginState {
     Loaded = 2,
     /// Started; handlers and events are delivered.
     Active = 3,
-    /// Stopped; can be started again or unloaded.
+    /// Stopped, or never started because a dependency failed to start;
+    /// can be started (again) or unloaded.
     Inactive = 4,
     /// A hook failed or the plugin panicked; can be restarted or unloaded.
     Error = 5,
@@ -54,7 +58,7 @@ impl PluginState {
             (self, to),
             (Unloaded, Loading)
                 | (Loading, Loaded | Error)
-                | (Loaded, Active | Error | Unloading)
+                | (Loaded, Active | Inactive | Error | Unloading)
                 | (Active, Inactive | Error)
                 | (Inactive, Active | Error | Unloading)
                 | (Error, Active | Unloading)
@@ -167,6 +171,7 @@ mod tests {
             (Loading, Loaded),
             (Loading, Error),
             (Loaded, Active),
+            (Loaded, Inactive),
             (Loaded, Error),
             (Loaded, Unloading),
             (Active, Inactive),

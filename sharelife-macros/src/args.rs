@@ -32,6 +32,7 @@ pub(crate) struct Args {
     pub(crate) homepage: Option<At<String>>,
     pub(crate) keywords: Vec<At<String>>,
     pub(crate) platforms: Vec<At<String>>,
+    pub(crate) subscriptions: Vec<At<String>>,
     pub(crate) dependencies: Vec<Dependency>,
     pub(crate) capabilities: Vec<CapabilityArg>,
     pub(crate) config_schema: Option<At<String>>,
@@ -42,7 +43,7 @@ pub(crate) struct Dependency {
     pub(crate) version: At<String>,
 }
 
-const KNOWN: &str = "id, api, name, description, homepage, keywords(..), platforms(..), dependency(id = .., version = ..), capability(kind, ..), config_schema";
+const KNOWN: &str = "id, api, name, description, homepage, keywords(..), platforms(..), subscribe(..), dependency(id = .., version = ..), capability(kind, ..), config_schema";
 
 /// Manifest fields that come from Cargo.toml's `[package]` section.
 const FROM_CARGO: &[&str] = &["version", "authors", "license", "repository"];
@@ -122,6 +123,7 @@ impl Args {
             }
             "keywords" => self.keywords.extend(string_list(meta)?),
             "platforms" => self.platforms.extend(string_list(meta)?),
+            "subscribe" => self.subscriptions.extend(string_list(meta)?),
             "dependency" => self.dependencies.push(dependency(meta)?),
             "capability" => self.capabilities.push(capability(meta)?),
             _ if FROM_CARGO.contains(&key.as_str()) => {
@@ -171,6 +173,7 @@ fn closest(key: &str) -> Option<&'static str> {
         "homepage",
         "keywords",
         "platforms",
+        "subscribe",
         "dependency",
         "capability",
         "config_schema",

@@ -122,6 +122,9 @@ pub(crate) fn build(args: &Args, handlers: &[HandlerFn], attribute: Span) -> syn
     for (i, p) in args.platforms.iter().enumerate() {
         places.push((format!("platforms[{i}]"), Place::Token(p.span)));
     }
+    for (i, t) in args.subscriptions.iter().enumerate() {
+        places.push((format!("subscriptions[{i}]"), Place::Token(t.span)));
+    }
     for (i, d) in args.dependencies.iter().enumerate() {
         places.push((format!("dependencies[{i}].id"), Place::Token(d.id.span)));
         places.push((
@@ -189,6 +192,7 @@ pub(crate) fn build(args: &Args, handlers: &[HandlerFn], attribute: Span) -> syn
             })
             .collect(),
         config_schema,
+        subscriptions: args.subscriptions.iter().map(|t| t.value.clone()).collect(),
     };
 
     let validated = raw.validate();

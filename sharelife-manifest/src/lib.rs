@@ -105,6 +105,9 @@ pub struct Manifest {
     /// JSON Schema that the plugin's config must satisfy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config_schema: Option<serde_json::Value>,
+    /// Event topics the plugin receives (see [`check_topic`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subscriptions: Vec<String>,
 }
 
 /// A dependency on another plugin.
@@ -146,6 +149,7 @@ impl Manifest {
             capabilities: Vec::new(),
             handlers: Vec::new(),
             config_schema: None,
+            subscriptions: Vec::new(),
         }
     }
 
@@ -200,3 +204,30 @@ pub const PLUGIN_API_VERSION: &str = "0.1.0";
 /// The `api` range the `#[plugin]` macro writes when none is given: any
 /// host compatible with the API version the plugin was built against.
 pub const DEFAULT_API_REQ: &str = "^0.1";
+
+/// The longest event topic name accepted.
+pub const MAX_TOPIC_LEN: usize = 128;
+
+/// Checks an event topic name: 1 to [`MAX_TOPIC_LEN`] characters of ASCII
+/// letters, digits, `.`, `_`, `-` and `/`, starting with a letter or digit
+/// (`chat.message`, `sharelife.lifecycle`).
+///
+/// # Errors
+///
+/// The rule the name breaks, phrased to follow the name:
+/// `"chat message" is not a topic: ...`.
+pub fn check_topic(topic: &str) -> Result<(), &'static str> {
+    if topic.is_empty() || topic.len() > MAX_TOPIC_LEN {
+        return Err("is not a topic: it must be 1 to 128 characters long");
+    }
+    if !topic.as_bytes()[0].is_ascii_alphanumeric() {
+        return Err("is not a topic: it must start with a letter or a digit");
+    }
+    if !topic
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
+    {
+        return Err("is not a topic: only letters, digits, '.', '_', '-' and '/' are allowed");
+    }
+    Ok(())
+}

@@ -64,6 +64,10 @@ pub struct RawManifest {
     /// JSON Schema for the plugin's config.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_schema: Option<serde_json::Value>,
+    /// Event topics the plugin receives through `handle_event`, e.g.
+    /// `chat.message`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscriptions: Vec<String>,
 }
 
 /// A dependency as written.
@@ -229,6 +233,17 @@ impl RawManifest {
                 );
             }
         }
+        for (i, topic) in self.subscriptions.iter().enumerate() {
+            if let Err(reason) = crate::check_topic(topic) {
+                bad(format!("subscriptions[{i}]"), format!("{topic:?} {reason}"));
+            }
+            if self.subscriptions[..i].contains(topic) {
+                bad(
+                    format!("subscriptions[{i}]"),
+                    format!("{topic:?} is listed twice"),
+                );
+            }
+        }
         if let Some(schema) = &self.config_schema {
             if !(schema.is_object() || schema.is_boolean()) {
                 bad(
@@ -263,6 +278,7 @@ impl RawManifest {
                     })
                     .collect(),
                 config_schema: self.config_schema.clone(),
+                subscriptions: self.subscriptions.clone(),
             }),
             _ => Err(ManifestError::Invalid(problems)),
         }

@@ -25,7 +25,8 @@ fn a_complete_manifest_round_trips() {
             { "kind": "mcp", "server": "fs", "tool": "read", "sha256": "0000000000000000000000000000000000000000000000000000000000000000" }
         ],
         "handlers": [{ "name": "upper" }, { "name": "later", "async": true }],
-        "config_schema": { "type": "object" }
+        "config_schema": { "type": "object" },
+        "subscriptions": ["chat.message", "sharelife.lifecycle"]
     }"#;
     let m = Manifest::from_json(json).unwrap();
     assert_eq!(m.id.as_str(), "acme.text.upper");
@@ -39,6 +40,7 @@ fn a_complete_manifest_round_trips() {
     );
     assert_eq!(m.risk(), RiskLevel::High);
     assert!(m.handler("later").unwrap().is_async);
+    assert_eq!(m.subscriptions, ["chat.message", "sharelife.lifecycle"]);
     assert_eq!(Manifest::from_json(&m.to_json()).unwrap(), m);
 }
 
@@ -114,4 +116,18 @@ fn internal_network_destinations_are_high_risk() {
     ] {
         assert_eq!(cap(internal).risk(), RiskLevel::High, "{internal}");
     }
+}
+
+#[test]
+fn subscriptions_must_be_topic_names_listed_once() {
+    let json = r#"{"manifest_version":"2","id":"acme.ears","version":"1.0.0","api":"^0.1",
+        "subscriptions":["chat.message", "chat message", "", "chat.message"]}"#;
+    assert_eq!(
+        problems(json),
+        [
+            r#"subscriptions[1]: "chat message" is not a topic: only letters, digits, '.', '_', '-' and '/' are allowed"#,
+            r#"subscriptions[2]: "" is not a topic: it must be 1 to 128 characters long"#,
+            r#"subscriptions[3]: "chat.message" is listed twice"#,
+        ]
+    );
 }

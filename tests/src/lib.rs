@@ -11,6 +11,31 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sharelife_core::Host;
 
+/// The platform's file name for crate `name`'s library
+/// (`libexample_echo.so` on Linux).
+pub fn library_file_name(name: &str) -> String {
+    format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        name.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    )
+}
+
+/// Waits until `done` holds, checking every few milliseconds; panics naming
+/// `what` after ten seconds. An upper bound for liveness, not a timing
+/// assertion.
+pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up waiting (10 s) for: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
 /// The built library of crate `name` (e.g. `example-echo`).
 ///
 /// # Panics
@@ -19,13 +44,7 @@ use sharelife_core::Host;
 pub fn built_library(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its executable");
     let deps = exe.parent().expect("the executable is in a directory");
-    let file = format!(
-        "{}{}{}",
-        std::env::consts::DLL_PREFIX,
-        name.replace('-', "_"),
-        std::env::consts::DLL_SUFFIX
-    );
-    let path = deps.join(&file);
+    let path = deps.join(library_file_name(name));
     assert!(
         path.exists(),
         "{} was not built; run the tests with `cargo test`",
@@ -64,6 +83,18 @@ impl Scratch {
         let to = self.0.join(file);
         std::fs::copy(built_library(name), &to).expect("copy library");
         to
+    }
+
+    /// A plugin folder `folder` here holding the libraries of `crates`,
+    /// each under its platform file name; returns the folder.
+    pub fn plugin_folder(&self, folder: &str, crates: &[&str]) -> PathBuf {
+        let dir = self.0.join(folder);
+        std::fs::create_dir_all(&dir).expect("create plugin folder");
+        for name in crates {
+            std::fs::copy(built_library(name), dir.join(library_file_name(name)))
+                .expect("copy library");
+        }
+        dir
     }
 
     /// A host whose data and temp directories live here.

@@ -1,14 +1,26 @@
 //! The sharelife demo host.
 //!
-//! Usage: `sharelife-demo [--plugins DIR]`. Without `--plugins`, the demo
-//! copies the example plugin libraries cargo built next to it into a fresh
-//! folder and loads everything it finds there.
+//! Usage: `sharelife-demo [--config FILE] [--plugins DIR]`. The host is
+//! built from a config file (default: `examples/host.toml`). Without
+//! `--plugins`, the demo copies the example plugin libraries cargo built
+//! next to it into a fresh folder and points the config's
+//! `${SHARELIFE_PLUGINS}` at it (unless that variable is set).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use sharelife_core::event::LIFECYCLE;
+use sharelife_core::host::discovery::discover;
+use sharelife_core::host::{CheckOutcome, HostConfig};
 use sharelife_core::loader::PluginFile;
 use sharelife_core::{Host, HostError};
+
+/// The example config, next to this crate.
+const DEFAULT_CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../host.toml");
+
+fn arg(name: &str) -> Option<String> {
+    std::env::args().skip_while(|a| a != name).nth(1)
+}
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -24,70 +36,87 @@ async fn main() -> Result<()> {
         .init();
 
     let work = std::env::temp_dir().join(format!("sharelife-demo-{}", std::process::id()));
-    let plugins = match std::env::args().skip_while(|a| a != "--plugins").nth(1) {
+    let plugins = match arg("--plugins") {
         Some(dir) => PathBuf::from(dir),
         None => stage_example_plugins(&work.join("plugins"))?,
     };
-    let result = run(&plugins, &work).await;
+    let config = PathBuf::from(arg("--config").unwrap_or_else(|| DEFAULT_CONFIG.to_owned()));
+    let result = run(&config, &plugins, &work).await;
     let _ = std::fs::remove_dir_all(&work);
     result
 }
 
-async fn run(plugins: &Path, work: &Path) -> Result<()> {
+async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
+    section("0. read the host config");
+    let text = std::fs::read_to_string(config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    // The environment, with SHARELIFE_PLUGINS defaulting to our folder.
+    let env = |var: &str| match std::env::var(var) {
+        Ok(value) => Some(value),
+        Err(_) if var == "SHARELIFE_PLUGINS" => Some(plugins.display().to_string()),
+        Err(_) => None,
+    };
+    let config = HostConfig::parse(&text, Some(config_path), &env)?;
+    println!(
+        "  {}: {} plugin folder(s), {} plugin table(s), health checks every {:?}",
+        config_path.display(),
+        config.plugin_paths.len(),
+        config.plugins.len(),
+        config.health_check_interval.unwrap_or_default()
+    );
     let host = Host::builder()
+        .config(config)
         .data_root(work.join("data"))
         .temp_root(work.join("tmp"))
-        .plugin_config("examples.echo", serde_json::json!({ "greeting": "ahoy" }))
-        .plugin_config("examples.panicky", serde_json::json!({ "panic_in": "" }))
         .build()?;
+    let mut lifecycle = host.listen(&LIFECYCLE)?;
 
     section("1. discover: read each library's manifest without running its code");
-    let mut entries = std::fs::read_dir(plugins)
-        .with_context(|| format!("reading {}", plugins.display()))?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<Vec<_>, _>>()?;
-    entries.sort();
+    let discovery = discover(&[plugins.to_owned()]);
     let mut libraries = Vec::new();
-    for path in entries {
-        if path.extension().and_then(|e| e.to_str()) != Some(std::env::consts::DLL_EXTENSION) {
-            continue;
-        }
-        match PluginFile::read(&path) {
-            Ok(file) => {
-                let m = file.manifest();
-                let handlers: Vec<_> = m
-                    .handlers
-                    .iter()
-                    .map(|h| {
-                        if h.is_async {
-                            format!("{} (async)", h.name)
-                        } else {
-                            h.name.clone()
-                        }
-                    })
-                    .collect();
-                println!(
-                    "  {:<18} {:<7} api {:<5} risk {:<6} handlers: {}",
-                    m.id,
-                    m.version.to_string(),
-                    m.api.to_string(),
-                    m.risk(),
-                    handlers.join(", ")
-                );
-                libraries.push(path);
-            }
-            Err(e) => println!("  skipped: {e}"),
-        }
+    for file in &discovery.found {
+        let m = file.manifest();
+        let handlers: Vec<_> = m
+            .handlers
+            .iter()
+            .map(|h| {
+                if h.is_async {
+                    format!("{} (async)", h.name)
+                } else {
+                    h.name.clone()
+                }
+            })
+            .collect();
+        println!(
+            "  {:<18} {:<7} api {:<5} risk {:<6} handlers: {}",
+            m.id,
+            m.version.to_string(),
+            m.api.to_string(),
+            m.risk(),
+            handlers.join(", ")
+        );
+        libraries.push(file.path().to_owned());
+    }
+    for skipped in &discovery.skipped {
+        println!("  skipped: {}", skipped.reason);
     }
 
-    section("2. load and start: open, check the ABI, create, initialize, start");
-    for path in &libraries {
-        let id = host.load(path).await?;
-        host.start(id.as_str()).await?;
+    section("2. boot: resolve, open the enabled libraries, start in dependency and priority order");
+    let report = host.boot().await?;
+    for line in report.to_string().lines() {
+        println!("  {line}");
     }
     for p in host.list() {
         println!("  {:<18} {:<8} from {}", p.id, p.state, p.origin);
     }
+    let mut moves = 0;
+    while lifecycle.try_recv().is_some() {
+        moves += 1;
+    }
+    println!(
+        "  ({moves} lifecycle events published on {})",
+        LIFECYCLE.name()
+    );
 
     section("3. call handlers across the library boundary");
     show(
@@ -174,14 +203,54 @@ async fn run(plugins: &Path, work: &Path) -> Result<()> {
     );
     println!("  (the counter restarted: a fresh instance from a fresh mapping)");
 
-    section("6. shut down");
-    for p in host.list() {
-        let report = host.unload(p.id.as_str()).await?;
+    section("6. events: one bounded queue per subscriber, overflow counted per plugin");
+    let published = host.broadcast_event(
+        "demo.news",
+        b"{\"headline\":\"sharelife boots from a config file\"}",
+    )?;
+    println!("  demo.news queued for {} subscriber(s)", published.queued);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    for s in host.events().stats() {
+        println!(
+            "  {:<22} topics {:?}: delivered {}, dropped {}, rejected {}",
+            s.subscriber, s.topics, s.delivered, s.dropped_oldest, s.rejected
+        );
+    }
+
+    section("7. health checks and metrics");
+    for check in host.check_health().await {
+        let outcome = match check.outcome {
+            CheckOutcome::Healthy => "healthy".to_owned(),
+            other => format!("{other:?}"),
+        };
+        println!("  {:<18} {outcome}", check.plugin);
+    }
+    for m in host.all_metrics() {
+        for (handler, stats) in m.handlers.iter().filter(|(_, s)| s.calls > 0) {
+            println!(
+                "  {:<18} {:<8} calls {:>3}, errors {}, panics {}, p50 < {:?}",
+                m.plugin,
+                handler,
+                stats.calls,
+                stats.errors,
+                stats.panics,
+                stats.latency.quantile(0.5).unwrap_or_default()
+            );
+        }
+    }
+
+    section("8. shut down: reverse start order, each plugin within its timeout");
+    let shutdown = host.shutdown().await;
+    let stopped: Vec<&str> = shutdown.stopped.iter().map(|id| id.as_str()).collect();
+    println!("  stopped in order: {}", stopped.join(", "));
+    for report in &shutdown.unloaded {
         println!("  {:<18} closed = {}", report.id, report.closed);
+    }
+    if !shutdown.timed_out.is_empty() || !shutdown.failed.is_empty() {
+        bail!("shutdown incomplete: {shutdown:?}");
     }
     Ok(())
 }
-
 fn section(title: &str) {
     println!("\n== {title}");
 }

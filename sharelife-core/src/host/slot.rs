@@ -1,4 +1,6 @@
-//! One plugin in the host: its manifest, lifecycle, instance and context.
+//! One plugin in the host: its manifest, lifecycle, instance and context,
+//! and what the host keeps about it (why it is in its state, its metrics,
+//! its health record, its event subscription).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -8,12 +10,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::Mutex;
 
 use super::HostError;
-use crate::abi::catch::{CatchUnwind, catch};
+use super::health::HealthRecord;
+use super::metrics::PluginMetrics;
+use crate::abi::catch::CatchUnwind;
+use crate::event::{EventBus, LIFECYCLE, LifecycleEvent, Subscriber};
 use crate::loader::LibraryWatch;
-use crate::manifest::{Manifest, PluginId};
+use crate::manifest::{Dependency, Manifest, PluginId};
 use crate::{
-    BoxFuture, Buffer, ErrorKind, Event, HandlerId, Health, Lifecycle, Plugin, PluginContext,
-    PluginError, PluginState,
+    BoxFuture, Health, IllegalTransition, Lifecycle, Plugin, PluginContext, PluginError,
+    PluginState, StaticPlugin,
 };
 
 /// Where a plugin came from.
@@ -34,15 +39,52 @@ impl fmt::Display for Origin {
     }
 }
 
+/// How to make the plugin again, for `reload`.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    Library(PathBuf),
+    Registered(&'static StaticPlugin),
+    /// Added in code: the host cannot make another one.
+    Added,
+}
+
+/// Everything a slot is made from.
+pub(crate) struct SlotParts {
+    pub(crate) manifest: Manifest,
+    pub(crate) plugin: Box<dyn Plugin>,
+    pub(crate) ctx: PluginContext,
+    pub(crate) watch: Option<LibraryWatch>,
+    pub(crate) source: Source,
+    pub(crate) priority: u8,
+    /// The manifest's dependencies plus those the host config adds.
+    pub(crate) requires: Vec<Dependency>,
+    pub(crate) events: Arc<EventBus>,
+    pub(crate) timed: bool,
+}
+
+/// A plugin's event subscription: its queue and the task draining it.
+pub(crate) struct Subscription {
+    pub(crate) subscriber: Arc<Subscriber>,
+    pub(crate) worker: tokio::task::AbortHandle,
+}
+
 pub(crate) struct Slot {
     manifest: Manifest,
     lifecycle: Lifecycle,
-    plugin: Box<dyn Plugin>,
-    ctx: PluginContext,
+    pub(super) plugin: Box<dyn Plugin>,
+    pub(super) ctx: PluginContext,
     origin: Origin,
     watch: Option<LibraryWatch>,
+    source: Source,
+    priority: u8,
+    requires: Vec<Dependency>,
     initialized: AtomicBool,
     last_error: Mutex<Option<PluginError>>,
+    reason: Mutex<Option<String>>,
+    pub(crate) metrics: PluginMetrics,
+    pub(crate) health: Mutex<HealthRecord>,
+    pub(super) events: Arc<EventBus>,
+    pub(crate) subscription: Mutex<Option<Subscription>>,
     /// Serializes lifecycle moves of this plugin (hooks are async).
     moving: tokio::sync::Mutex<()>,
 }
@@ -57,22 +99,28 @@ impl fmt::Debug for Slot {
 }
 
 impl Slot {
-    pub(crate) fn new(
-        manifest: Manifest,
-        plugin: Box<dyn Plugin>,
-        ctx: PluginContext,
-        origin: Origin,
-        watch: Option<LibraryWatch>,
-    ) -> Self {
+    pub(crate) fn new(parts: SlotParts) -> Self {
+        let origin = match &parts.source {
+            Source::Library(p) => Origin::Library(p.clone()),
+            Source::Registered(_) | Source::Added => Origin::Static,
+        };
         Slot {
-            lifecycle: Lifecycle::new(manifest.id.as_str()),
-            manifest,
-            plugin,
-            ctx,
+            lifecycle: Lifecycle::new(parts.manifest.id.as_str()),
+            metrics: PluginMetrics::new(&parts.manifest, parts.timed),
+            manifest: parts.manifest,
+            plugin: parts.plugin,
+            ctx: parts.ctx,
             origin,
-            watch,
+            watch: parts.watch,
+            source: parts.source,
+            priority: parts.priority,
+            requires: parts.requires,
             initialized: AtomicBool::new(false),
             last_error: Mutex::new(None),
+            reason: Mutex::new(None),
+            health: Mutex::new(HealthRecord::default()),
+            events: parts.events,
+            subscription: Mutex::new(None),
             moving: tokio::sync::Mutex::new(()),
         }
     }
@@ -87,6 +135,18 @@ impl Slot {
 
     pub(crate) fn origin(&self) -> &Origin {
         &self.origin
+    }
+
+    pub(crate) fn source(&self) -> &Source {
+        &self.source
+    }
+
+    pub(crate) fn priority(&self) -> u8 {
+        self.priority
+    }
+
+    pub(crate) fn requires(&self) -> &[Dependency] {
+        &self.requires
     }
 
     pub(crate) fn context(&self) -> &PluginContext {
@@ -112,11 +172,45 @@ impl Slot {
         self.last_error.lock().clone()
     }
 
+    /// Why the plugin is in its state, when the host knows.
+    pub(crate) fn reason(&self) -> Option<String> {
+        self.reason.lock().clone()
+    }
+
+    pub(crate) fn set_reason(&self, reason: String) {
+        *self.reason.lock() = Some(reason);
+    }
+
+    /// The one way a slot changes state: through the lifecycle table, then
+    /// recording `reason`, gating event delivery, and publishing the move.
+    pub(crate) fn move_to(
+        &self,
+        to: PluginState,
+        reason: Option<String>,
+    ) -> Result<PluginState, IllegalTransition> {
+        let from = self.lifecycle.move_to(to)?;
+        *self.reason.lock() = reason.clone();
+        if let Some(sub) = &*self.subscription.lock() {
+            sub.subscriber.set_accepting(to == PluginState::Active);
+        }
+        let event = LifecycleEvent {
+            plugin: self.manifest.id.to_string(),
+            version: self.manifest.version.to_string(),
+            from,
+            to,
+            reason,
+        };
+        if let Err(e) = self.events.publish(&LIFECYCLE, &event) {
+            tracing::warn!(plugin = %self.manifest.id, error = %e, "lifecycle event not published");
+        }
+        Ok(from)
+    }
+
     /// Records `error` and moves to `Error` (when the table allows it).
-    fn fail(&self, error: &PluginError) {
-        tracing::error!(plugin = %self.manifest.id, error = %error, "plugin failed");
+    pub(crate) fn fail(&self, place: &str, error: &PluginError) {
+        tracing::error!(plugin = %self.manifest.id, place, error = %error, "plugin failed");
         *self.last_error.lock() = Some(error.clone());
-        let _ = self.lifecycle.move_to(PluginState::Error);
+        let _ = self.move_to(PluginState::Error, Some(format!("{place}: {error}")));
     }
 
     /// Runs a hook with panics contained; a failure moves the plugin to
@@ -126,11 +220,13 @@ impl Slot {
         hook: &'static str,
         make: impl FnOnce() -> BoxFuture<'a, Result<(), PluginError>>,
     ) -> Result<(), HostError> {
-        let _span = tracing::debug_span!("hook", plugin = %self.manifest.id, hook).entered();
-        match CatchUnwind::new(make).await {
+        // Instrumented, not entered: an entered span held across an await
+        // would tag whatever else the thread runs meanwhile (and is !Send).
+        let span = tracing::debug_span!("hook", plugin = %self.manifest.id, hook);
+        match tracing::Instrument::instrument(CatchUnwind::new(make), span).await {
             Ok(()) => Ok(()),
             Err(error) => {
-                self.fail(&error);
+                self.fail(&format!("{hook} failed"), &error);
                 Err(HostError::Hook {
                     id: self.manifest.id.to_string(),
                     hook,
@@ -142,24 +238,20 @@ impl Slot {
 
     pub(crate) async fn initialize(&self) -> Result<(), HostError> {
         let _moving = self.moving.lock().await;
-        self.lifecycle.move_to(PluginState::Loading)?;
+        self.move_to(PluginState::Loading, None)?;
         self.run_hook("initialize", || self.plugin.initialize(&self.ctx))
             .await?;
         self.initialized.store(true, Ordering::Release);
-        self.lifecycle.move_to(PluginState::Loaded)?;
+        self.move_to(PluginState::Loaded, None)?;
         Ok(())
     }
 
+    /// Starts the plugin from `Loaded`, `Inactive` or `Error`.
     pub(crate) async fn start(&self) -> Result<(), HostError> {
         let _moving = self.moving.lock().await;
         let from = self.state();
         if !from.can_move_to(PluginState::Active) {
-            return Err(crate::IllegalTransition {
-                plugin: self.manifest.id.to_string(),
-                from,
-                to: PluginState::Active,
-            }
-            .into());
+            return Err(self.illegal(from, PluginState::Active).into());
         }
         if !self.initialized.load(Ordering::Acquire) {
             // Restarting a plugin whose initialize failed: initialize first.
@@ -169,20 +261,48 @@ impl Slot {
         }
         self.run_hook("start", || self.plugin.start(&self.ctx))
             .await?;
-        self.lifecycle.move_to(PluginState::Active)?;
+        self.move_to(PluginState::Active, None)?;
         *self.last_error.lock() = None;
         Ok(())
     }
 
-    pub(crate) async fn stop(&self) -> Result<(), HostError> {
+    /// Stops an active plugin; `reason` says why, when it was not asked for
+    /// directly (a dependency stopped, the host is shutting down).
+    pub(crate) async fn stop(&self, reason: Option<String>) -> Result<(), HostError> {
         let _moving = self.moving.lock().await;
-        self.stop_locked().await
+        let from = self.state();
+        if from != PluginState::Active {
+            return Err(self.illegal(from, PluginState::Inactive).into());
+        }
+        self.stop_locked(reason).await
     }
 
-    async fn stop_locked(&self) -> Result<(), HostError> {
+    async fn stop_locked(&self, reason: Option<String>) -> Result<(), HostError> {
         // Inactive first, so that no new call starts while `stop` runs.
-        self.lifecycle.move_to(PluginState::Inactive)?;
+        self.move_to(PluginState::Inactive, reason)?;
         self.run_hook("stop", || self.plugin.stop(&self.ctx)).await
+    }
+
+    /// Keeps a plugin that was never started from starting: `Loaded →
+    /// Inactive` with the reason (a dependency failed). An already inactive
+    /// plugin only gets the new reason.
+    pub(crate) async fn hold(&self, reason: String) {
+        let _moving = self.moving.lock().await;
+        match self.state() {
+            PluginState::Loaded => {
+                let _ = self.move_to(PluginState::Inactive, Some(reason));
+            }
+            PluginState::Inactive => self.set_reason(reason),
+            _ => {}
+        }
+    }
+
+    fn illegal(&self, from: PluginState, to: PluginState) -> IllegalTransition {
+        IllegalTransition {
+            plugin: self.manifest.id.to_string(),
+            from,
+            to,
+        }
     }
 
     /// Stops and cleans up, ending in `Unloading`. Hook errors are returned
@@ -191,11 +311,12 @@ impl Slot {
         let _moving = self.moving.lock().await;
         let mut hook_error = None;
         if self.state() == PluginState::Active {
-            if let Err(e) = self.stop_locked().await {
+            if let Err(e) = self.stop_locked(Some("unloading".into())).await {
                 hook_error = Some(e.to_string());
             }
         }
-        self.lifecycle.move_to(PluginState::Unloading)?;
+        self.move_to(PluginState::Unloading, None)?;
+        self.end_subscription();
         if self.initialized.load(Ordering::Acquire) {
             let cleanup = CatchUnwind::new(|| self.plugin.cleanup(&self.ctx)).await;
             if let Err(e) = cleanup {
@@ -206,203 +327,43 @@ impl Slot {
         Ok(hook_error)
     }
 
+    /// Unsubscribes from every topic and stops the delivery task, which
+    /// holds a reference to this slot.
+    pub(crate) fn end_subscription(&self) {
+        if let Some(sub) = self.subscription.lock().take() {
+            self.events.remove(&sub.subscriber);
+            sub.worker.abort();
+        }
+    }
+
     /// The last step of an unload: the caller owns the only reference.
     pub(crate) fn finish_unload(self) {
-        if let Err(e) = self.lifecycle.move_to(PluginState::Unloaded) {
+        if let Err(e) = self.move_to(PluginState::Unloaded, None) {
             tracing::warn!(error = %e, "unexpected state at the end of unload");
         }
         // Dropping `self` drops the plugin, then (for a loaded plugin) the
         // last reference to its library, which closes it.
     }
 
-    pub(crate) async fn health(&self) -> Health {
-        match CatchUnwind::new(|| {
+    /// Runs the plugin's health check, panics contained. Does not change
+    /// the state: the health monitor decides what a failure means.
+    pub(crate) async fn check_health(&self) -> Result<Health, PluginError> {
+        CatchUnwind::new(|| {
             let fut = self.plugin.health(&self.ctx);
             Box::pin(async move { Ok::<_, PluginError>(fut.await) }) as BoxFuture<'_, _>
         })
         .await
-        {
+    }
+
+    /// [`check_health`](Self::check_health), with a panic moving the plugin
+    /// to `Error` (what [`Host::health`](super::Host::health) does).
+    pub(crate) async fn health(&self) -> Health {
+        match self.check_health().await {
             Ok(health) => health,
             Err(error) => {
-                self.fail(&error);
+                self.fail("health check panicked", &error);
                 Health::Unhealthy(error.to_string())
             }
         }
-    }
-
-    fn check_active(&self) -> Result<(), PluginError> {
-        match self.lifecycle.state() {
-            PluginState::Active => Ok(()),
-            state => Err(PluginError::with_kind(
-                ErrorKind::NotActive,
-                format!(
-                    "plugin {:?} is {state}, not active",
-                    self.manifest.id.as_str()
-                ),
-            )),
-        }
-    }
-
-    fn after_call(&self, result: Result<(), PluginError>) -> Result<(), PluginError> {
-        if let Err(e) = &result {
-            if e.kind() == ErrorKind::Panicked {
-                self.fail(e);
-            }
-        }
-        result
-    }
-}
-
-/// A cheap, cloneable reference to one plugin, for calling it repeatedly.
-///
-/// Holding a handle keeps the plugin (and its library) alive: `unload`
-/// waits for handles to be dropped, up to its timeout.
-#[derive(Clone, Debug)]
-pub struct PluginHandle {
-    slot: Arc<Slot>,
-}
-
-impl PluginHandle {
-    pub(crate) fn new(slot: Arc<Slot>) -> Self {
-        PluginHandle { slot }
-    }
-
-    /// The plugin's id.
-    pub fn id(&self) -> &PluginId {
-        self.slot.id()
-    }
-
-    /// The plugin's manifest.
-    pub fn manifest(&self) -> &Manifest {
-        self.slot.manifest()
-    }
-
-    /// The plugin's current state.
-    pub fn state(&self) -> PluginState {
-        self.slot.state()
-    }
-
-    /// Resolves a handler name to the id used for calls.
-    ///
-    /// # Errors
-    ///
-    /// An [`ErrorKind::UnknownHandler`] error listing the handlers there
-    /// are.
-    pub fn handler(&self, name: &str) -> Result<HandlerId, PluginError> {
-        let handlers = &self.slot.manifest().handlers;
-        match handlers.iter().position(|h| h.name == name) {
-            Some(i) => Ok(HandlerId(
-                u32::try_from(i).expect("manifests hold far fewer than 2^32 handlers"),
-            )),
-            None => Err(PluginError::with_kind(
-                ErrorKind::UnknownHandler,
-                format!(
-                    "plugin {:?} has no handler {name:?}; it has: {}",
-                    self.slot.id().as_str(),
-                    handlers
-                        .iter()
-                        .map(|h| h.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )),
-        }
-    }
-
-    /// Calls a synchronous handler, appending its output to `output`. A
-    /// panic in the plugin is returned as an [`ErrorKind::Panicked`] error
-    /// and moves the plugin to `Error`.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::NotActive`] unless the plugin is active;
-    /// [`ErrorKind::AsyncHandler`] for an async handler; whatever the
-    /// handler returns.
-    #[inline]
-    pub fn call(
-        &self,
-        handler: HandlerId,
-        input: &[u8],
-        output: &mut Buffer,
-    ) -> Result<(), PluginError> {
-        let slot = &*self.slot;
-        slot.check_active()?;
-        if slot
-            .manifest
-            .handlers
-            .get(handler.index())
-            .is_some_and(|h| h.is_async)
-        {
-            return Err(PluginError::with_kind(
-                ErrorKind::AsyncHandler,
-                format!(
-                    "handler #{} of {:?} is async: use call_async",
-                    handler.0,
-                    slot.id().as_str()
-                ),
-            ));
-        }
-        let result = catch(|| slot.plugin.call(&slot.ctx, handler, input, output));
-        slot.after_call(result)
-    }
-
-    /// Calls any handler, sync or async.
-    ///
-    /// # Errors
-    ///
-    /// As [`PluginHandle::call`], without the async restriction.
-    pub async fn call_async(
-        &self,
-        handler: HandlerId,
-        input: &[u8],
-        output: &mut Buffer,
-    ) -> Result<(), PluginError> {
-        let slot = &*self.slot;
-        slot.check_active()?;
-        let result =
-            CatchUnwind::new(|| slot.plugin.call_async(&slot.ctx, handler, input, output)).await;
-        slot.after_call(result)
-    }
-
-    /// Calls handler `name` (sync or async) with `input` encoded as JSON,
-    /// decoding its output as JSON.
-    ///
-    /// # Errors
-    ///
-    /// As [`PluginHandle::call_async`], plus [`ErrorKind::InvalidInput`]
-    /// when either side is not the JSON expected.
-    pub async fn call_json<I: serde::Serialize + ?Sized, O: serde::de::DeserializeOwned>(
-        &self,
-        name: &str,
-        input: &I,
-    ) -> Result<O, PluginError> {
-        let handler = self.handler(name)?;
-        let input = serde_json::to_vec(input)?;
-        let mut out = Buffer::new();
-        self.call_async(handler, &input, &mut out).await?;
-        serde_json::from_slice(&out).map_err(|e| {
-            PluginError::invalid_input(format!(
-                "handler {name:?} of {:?} returned output that is not the expected {}: {e}",
-                self.id().as_str(),
-                std::any::type_name::<O>()
-            ))
-        })
-    }
-
-    /// Delivers an event.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::NotActive`] unless the plugin is active; whatever the
-    /// plugin returns.
-    pub async fn send_event(&self, topic: &str, payload: &[u8]) -> Result<(), PluginError> {
-        let slot = &*self.slot;
-        slot.check_active()?;
-        let result = CatchUnwind::new(|| {
-            slot.plugin
-                .handle_event(&slot.ctx, Event { topic, payload })
-        })
-        .await;
-        slot.after_call(result)
     }
 }

@@ -11,7 +11,7 @@
 //!    magic, abi_stable's version and the module's type layout.
 //!
 //! [`OpenLibrary::instantiate`] then creates the plugin behind an adapter
-//! that implements [`Plugin`](crate::Plugin). When the last object from a
+//! that implements [`Plugin`]. When the last object from a
 //! library is dropped the library is closed (`dlclose`); [`is_mapped`] tells
 //! whether the platform really unmapped it.
 

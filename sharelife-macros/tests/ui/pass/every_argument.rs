@@ -13,6 +13,7 @@ struct Everything;
     homepage = "https://example.com/everything",
     keywords("example", "kitchen-sink"),
     platforms("linux", "macos", "windows"),
+    subscribe("chat.message", "sharelife.lifecycle"),
     dependency(id = "acme.store", version = "^1.2"),
     dependency(id = "acme.clock", version = ">=0.3, <0.5"),
     capability(network, host = "api.example.com", ports = [443, 8443]),
@@ -38,6 +39,7 @@ fn main() {
     assert_eq!(m.homepage.as_deref(), Some("https://example.com/everything"));
     assert_eq!(m.keywords, ["example", "kitchen-sink"]);
     assert_eq!(m.platforms, ["linux", "macos", "windows"]);
+    assert_eq!(m.subscriptions, ["chat.message", "sharelife.lifecycle"]);
     let deps: Vec<_> = m.dependencies.iter().map(|d| (d.id.as_str(), d.version.to_string())).collect();
     assert_eq!(deps, [("acme.store", "^1.2".to_owned()), ("acme.clock", ">=0.3, <0.5".to_owned())]);
     let kinds: Vec<_> = m.capabilities.iter().map(Capability::kind).collect();

@@ -1,0 +1,271 @@
+//! Booting a host from its settings: discover, resolve, load what is
+//! enabled, start in dependency order; strict mode or a report.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use super::discovery::{Skipped, discover};
+use super::registry::Held;
+use super::resolver::{PassedOver, ResolveInput, resolve};
+use super::{Host, HostError};
+use crate::PluginState;
+use crate::manifest::PluginId;
+
+/// The stage at which an enabled plugin failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stage {
+    /// Resolution: not found, incompatible, a dependency missing, out of
+    /// range, or on a cycle.
+    Resolve,
+    /// Loading: the library would not open, its config does not match its
+    /// schema, or `initialize` failed.
+    Load,
+    /// Starting: its `start` failed.
+    Start,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stage::Resolve => "resolve",
+            Stage::Load => "load",
+            Stage::Start => "start",
+        })
+    }
+}
+
+/// An enabled plugin that [`Host::boot`] could not bring up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BootFailure {
+    /// The plugin.
+    pub id: PluginId,
+    /// Where it failed.
+    pub stage: Stage,
+    /// Why, naming plugins, versions and files.
+    pub error: String,
+}
+
+impl fmt::Display for BootFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.id, self.stage, self.error)
+    }
+}
+
+/// What [`Host::boot`] did.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct BootReport {
+    /// Files and folders discovery passed by, with the reason.
+    pub skipped: Vec<Skipped>,
+    /// Libraries of chosen plugins that were not chosen themselves.
+    pub passed_over: Vec<PassedOver>,
+    /// Plugins found but disabled.
+    pub disabled: Vec<PluginId>,
+    /// Plugins started, in start order.
+    pub started: Vec<PluginId>,
+    /// Plugins loaded but left `Inactive` because a dependency failed to
+    /// start, with the reason.
+    pub held: Vec<(PluginId, String)>,
+    /// Enabled plugins that failed.
+    pub failed: Vec<BootFailure>,
+}
+
+impl BootReport {
+    /// Whether every enabled plugin started.
+    pub fn is_complete(&self) -> bool {
+        self.failed.is_empty() && self.held.is_empty()
+    }
+}
+
+impl fmt::Display for BootReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "started {}: {}", self.started.len(), join(&self.started))?;
+        for s in &self.skipped {
+            writeln!(f, "skipped {}: {}", s.path.display(), s.reason)?;
+        }
+        for p in &self.passed_over {
+            writeln!(
+                f,
+                "passed over {} {} ({}): {}",
+                p.id,
+                p.version,
+                p.path.display(),
+                p.reason
+            )?;
+        }
+        if !self.disabled.is_empty() {
+            writeln!(f, "disabled: {}", join(&self.disabled))?;
+        }
+        for (id, reason) in &self.held {
+            writeln!(f, "inactive {id}: {reason}")?;
+        }
+        for failure in &self.failed {
+            writeln!(f, "failed {failure}")?;
+        }
+        Ok(())
+    }
+}
+
+fn join(ids: &[PluginId]) -> String {
+    ids.iter()
+        .map(PluginId::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Host {
+    /// Brings the host up from its settings: scans the plugin folders,
+    /// reads every manifest (no plugin code runs), resolves versions and
+    /// dependencies, opens and initializes only the enabled plugins, and
+    /// starts them in dependency order (`priority` breaking ties). Then
+    /// starts the periodic health checks, if an interval is set.
+    ///
+    /// A plugin that fails is reported and the others go on; what depends
+    /// on it is not loaded, or is left `Inactive` with the reason. In
+    /// strict mode any failure stops the boot instead, and everything
+    /// started is shut down again.
+    ///
+    /// # Errors
+    ///
+    /// [`HostError::Strict`], in strict mode only.
+    pub async fn boot(&self) -> Result<BootReport, HostError> {
+        let discovery = discover(&self.options.plugin_paths);
+        let present: BTreeMap<PluginId, semver::Version> = self
+            .registry
+            .slots()
+            .iter()
+            .map(|s| (s.id().clone(), s.manifest().version.clone()))
+            .collect();
+        let resolution = resolve(
+            discovery.found,
+            ResolveInput {
+                settings: &self.options.plugins,
+                auto_load: self.options.auto_load,
+                present: &present,
+            },
+        );
+        let mut report = BootReport {
+            skipped: discovery.skipped,
+            passed_over: resolution.passed_over,
+            disabled: resolution.disabled,
+            ..BootReport::default()
+        };
+        let mut broken: BTreeMap<PluginId, String> = BTreeMap::new();
+        for u in resolution.failed {
+            let error = u.to_string();
+            self.registry.hold(
+                u.id.clone(),
+                Held {
+                    version: u.version,
+                    path: u.path,
+                    reason: error.clone(),
+                },
+            );
+            broken.insert(u.id.clone(), error.clone());
+            report.failed.push(BootFailure {
+                id: u.id,
+                stage: Stage::Resolve,
+                error,
+            });
+        }
+        if self.options.strict && !report.failed.is_empty() {
+            return Err(HostError::Strict {
+                failures: report.failed,
+            });
+        }
+
+        let mut loaded = Vec::new();
+        for chosen in resolution.order {
+            let id = chosen.file.manifest().id.clone();
+            let version = chosen.file.manifest().version.clone();
+            let path: PathBuf = chosen.file.path().to_owned();
+            let blocked = chosen
+                .requires
+                .iter()
+                .find_map(|d| broken.get(&d.id).map(|why| (d.id.clone(), why.clone())));
+            let result = match blocked {
+                Some((dep, why)) => Err(format!("dependency {dep} could not be loaded: {why}")),
+                None => self.load_file(chosen.file).await.map_err(|e| e.to_string()),
+            };
+            match result {
+                Ok(_) => loaded.push(id),
+                Err(error) => {
+                    // When `initialize` failed the plugin stays listed, in
+                    // Error; otherwise it is held with the reason.
+                    if self.registry.get(&id).is_none() {
+                        self.registry.hold(
+                            id.clone(),
+                            Held {
+                                version: Some(version),
+                                path: Some(path),
+                                reason: error.clone(),
+                            },
+                        );
+                    }
+                    broken.insert(id.clone(), error.clone());
+                    report.failed.push(BootFailure {
+                        id,
+                        stage: Stage::Load,
+                        error,
+                    });
+                }
+            }
+        }
+        if self.options.strict && !report.failed.is_empty() {
+            self.shutdown().await;
+            return Err(HostError::Strict {
+                failures: report.failed,
+            });
+        }
+
+        for id in loaded {
+            let Some(slot) = self.registry.get(&id) else {
+                continue;
+            };
+            let not_active = slot.requires().iter().find_map(|d| {
+                let state = self.registry.get(&d.id).map(|s| s.state());
+                (state != Some(PluginState::Active)).then(|| d.id.clone())
+            });
+            if let Some(dep) = not_active {
+                let why = broken
+                    .get(&dep)
+                    .cloned()
+                    .unwrap_or_else(|| "it is not active".to_owned());
+                let reason = format!("dependency {dep} failed to start: {why}");
+                slot.hold(reason.clone()).await;
+                broken.insert(id.clone(), reason.clone());
+                report.held.push((id, reason));
+                continue;
+            }
+            match slot.start().await {
+                Ok(()) => report.started.push(id),
+                Err(e) => {
+                    broken.insert(id.clone(), e.to_string());
+                    report.failed.push(BootFailure {
+                        id,
+                        stage: Stage::Start,
+                        error: e.to_string(),
+                    });
+                }
+            }
+        }
+        if self.options.strict && !report.is_complete() {
+            let mut failures = report.failed;
+            failures.extend(report.held.into_iter().map(|(id, error)| BootFailure {
+                id,
+                stage: Stage::Start,
+                error,
+            }));
+            self.shutdown().await;
+            return Err(HostError::Strict { failures });
+        }
+        self.start_health_checks();
+        for line in report.to_string().lines() {
+            tracing::info!(target: "sharelife::boot", "{line}");
+        }
+        Ok(report)
+    }
+}

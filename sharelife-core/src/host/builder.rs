@@ -1,0 +1,276 @@
+//! [`HostBuilder`]: every host setting, in code or from a [`HostConfig`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::config::{HostConfig, PluginSettings};
+use super::health::{HealthOptions, RestartPolicy};
+use super::registry::Registry;
+use super::{DependentPolicy, Host, HostError};
+use crate::event::{EventBus, EventOptions, Overflow};
+use crate::manifest::{Dependency, PluginId};
+
+/// Builds a [`Host`]: in code, from a config file, or both (later calls
+/// override earlier ones).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use sharelife_core::host::{Host, HostConfig};
+/// let host = Host::builder()
+///     .config(HostConfig::load("host.toml")?)
+///     .strict(true)
+///     .build()?;
+/// let report = host.boot().await?;
+/// println!("{report}");
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct HostBuilder {
+    pub(super) o: Options,
+    plugins: BTreeMap<String, PluginSettings>,
+}
+
+/// The built host's settings.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) data_root: PathBuf,
+    pub(crate) temp_root: PathBuf,
+    pub(crate) unload_timeout: Duration,
+    pub(crate) plugin_paths: Vec<PathBuf>,
+    pub(crate) auto_load: bool,
+    pub(crate) strict: bool,
+    pub(crate) plugins: BTreeMap<PluginId, PluginSettings>,
+    pub(crate) health: HealthOptions,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) on_dependents: DependentPolicy,
+    pub(crate) events: EventOptions,
+    pub(crate) time_calls: bool,
+    /// The config file, named in errors about plugin configs.
+    pub(crate) config_source: Option<PathBuf>,
+}
+
+impl Default for HostBuilder {
+    fn default() -> Self {
+        let base = std::env::temp_dir().join(format!("sharelife-{}", std::process::id()));
+        HostBuilder {
+            o: Options {
+                data_root: base.join("data"),
+                temp_root: base.join("tmp"),
+                unload_timeout: Duration::from_secs(5),
+                plugin_paths: Vec::new(),
+                auto_load: true,
+                strict: false,
+                plugins: BTreeMap::new(),
+                health: HealthOptions::default(),
+                shutdown_timeout: Duration::from_secs(5),
+                on_dependents: DependentPolicy::Cascade,
+                events: EventOptions::default(),
+                time_calls: true,
+                config_source: None,
+            },
+            plugins: BTreeMap::new(),
+        }
+    }
+}
+
+impl HostBuilder {
+    /// Applies a config file's settings: what it sets replaces what was
+    /// set before; what it leaves out is kept.
+    pub fn config(mut self, config: HostConfig) -> Self {
+        let o = &mut self.o;
+        o.config_source = config.source;
+        o.plugin_paths.extend(config.plugin_paths);
+        if let Some(v) = config.auto_load {
+            o.auto_load = v;
+        }
+        if let Some(v) = config.strict {
+            o.strict = v;
+        }
+        if let Some(v) = config.health_check_interval {
+            o.health.interval = Some(v);
+        }
+        if let Some(v) = config.health_check_timeout {
+            o.health.timeout = v;
+        }
+        if let Some(v) = config.restart {
+            o.health.restart = v;
+        }
+        if let Some(v) = config.shutdown_timeout {
+            o.shutdown_timeout = v;
+        }
+        if let Some(v) = config.on_dependents {
+            o.on_dependents = v;
+        }
+        if let Some(v) = config.data_dir {
+            o.data_root = v;
+        }
+        if let Some(v) = config.temp_dir {
+            o.temp_root = v;
+        }
+        if let Some(v) = config.queue_capacity {
+            o.events.queue_capacity = v;
+        }
+        if let Some(v) = config.overflow {
+            o.events.overflow = v;
+        }
+        o.events.topics.extend(config.topics);
+        for (id, settings) in config.plugins {
+            self.plugins.insert(id.to_string(), settings);
+        }
+        self
+    }
+
+    /// Where each plugin's data directory is created (`<root>/<id>`).
+    pub fn data_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.o.data_root = root.into();
+        self
+    }
+
+    /// Where each plugin's temp directory is created (`<root>/<id>`).
+    pub fn temp_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.o.temp_root = root.into();
+        self
+    }
+
+    /// Adds a folder that [`Host::boot`] scans for plugin libraries.
+    pub fn plugin_path(mut self, folder: impl Into<PathBuf>) -> Self {
+        self.o.plugin_paths.push(folder.into());
+        self
+    }
+
+    /// Whether plugins the settings do not mention are loaded (default
+    /// true).
+    pub fn auto_load(mut self, auto_load: bool) -> Self {
+        self.o.auto_load = auto_load;
+        self
+    }
+
+    /// Refuse to boot when any enabled plugin fails (default false: boot
+    /// the others and report).
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.o.strict = strict;
+        self
+    }
+
+    /// All settings of plugin `id` at once.
+    pub fn plugin(mut self, id: impl Into<String>, settings: PluginSettings) -> Self {
+        self.plugins.insert(id.into(), settings);
+        self
+    }
+
+    fn settings(&mut self, id: impl Into<String>) -> &mut PluginSettings {
+        self.plugins.entry(id.into()).or_default()
+    }
+
+    /// The config handed to plugin `id`.
+    pub fn plugin_config(mut self, id: impl Into<String>, config: serde_json::Value) -> Self {
+        self.settings(id).config = Some(config);
+        self
+    }
+
+    /// Whether plugin `id` is loaded by [`Host::boot`].
+    pub fn enabled(mut self, id: impl Into<String>, enabled: bool) -> Self {
+        self.settings(id).enabled = Some(enabled);
+        self
+    }
+
+    /// Plugin `id`'s priority: 1 starts first, 100 last (clamped to that).
+    pub fn priority(mut self, id: impl Into<String>, priority: u8) -> Self {
+        self.settings(id).priority = Some(priority.clamp(1, 100));
+        self
+    }
+
+    /// Adds a dependency of plugin `id` to those in its manifest.
+    pub fn dependency(mut self, id: impl Into<String>, dependency: Dependency) -> Self {
+        self.settings(id).dependencies.push(dependency);
+        self
+    }
+
+    /// Subscribes plugin `id` to `topic` when it is loaded.
+    pub fn subscription(mut self, id: impl Into<String>, topic: impl Into<String>) -> Self {
+        self.settings(id).subscriptions.push(topic.into());
+        self
+    }
+
+    /// How long `unload` waits for outstanding handles before reporting
+    /// the library as not yet closed.
+    pub fn unload_timeout(mut self, timeout: Duration) -> Self {
+        self.o.unload_timeout = timeout;
+        self
+    }
+
+    /// Time between health checks (none by default).
+    pub fn health_check_interval(mut self, interval: Duration) -> Self {
+        self.o.health.interval = Some(interval);
+        self
+    }
+
+    /// How long a health check (or a restart) may take (default 5 s).
+    pub fn health_check_timeout(mut self, timeout: Duration) -> Self {
+        self.o.health.timeout = timeout;
+        self
+    }
+
+    /// What to do after a failed health check.
+    pub fn restart_policy(mut self, policy: RestartPolicy) -> Self {
+        self.o.health.restart = policy;
+        self
+    }
+
+    /// How long each plugin may take to stop during
+    /// [`Host::shutdown`] (default 5 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.o.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Cascade to, or refuse because of, dependents (default cascade).
+    pub fn on_dependents(mut self, policy: DependentPolicy) -> Self {
+        self.o.on_dependents = policy;
+        self
+    }
+
+    /// Events each subscriber can have waiting (default 256).
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.o.events.queue_capacity = capacity.max(1);
+        self
+    }
+
+    /// The overflow policy of `topic`.
+    pub fn topic_overflow(mut self, topic: impl Into<String>, overflow: Overflow) -> Self {
+        self.o.events.topics.insert(topic.into(), overflow);
+        self
+    }
+
+    /// Whether calls are timed into latency histograms (default true; two
+    /// clock reads per call).
+    pub fn time_calls(mut self, time_calls: bool) -> Self {
+        self.o.time_calls = time_calls;
+        self
+    }
+
+    /// Builds the host.
+    ///
+    /// # Errors
+    ///
+    /// [`HostError::InvalidPluginId`] for a plugin setting under a string
+    /// that is not a plugin id.
+    pub fn build(self) -> Result<Host, HostError> {
+        let HostBuilder { mut o, plugins } = self;
+        for (id, settings) in plugins {
+            o.plugins.insert(PluginId::new(id)?, settings);
+        }
+        let events = Arc::new(EventBus::new(o.events.clone()));
+        Ok(Host {
+            options: o,
+            registry: Arc::new(Registry::default()),
+            events,
+            monitor: Mutex::new(None),
+            lingering: Mutex::new(Vec::new()),
+        })
+    }
+}

@@ -1,0 +1,168 @@
+//! The host config as written: the serde shape, which refuses unknown
+//! keys, and the type the config's JSON Schema is generated from.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::event::Overflow;
+use crate::host::DependentPolicy;
+
+/// The host config file (TOML).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "sharelife host config v1",
+    description = "Where a sharelife host finds plugins, which it runs, with what config, in what order, and how it watches them. `${VAR}` and `${VAR:-default}` in plugin_paths, data_dir, temp_dir and every string under plugins.<id>.config are replaced from the environment."
+)]
+pub struct RawHostConfig {
+    /// Folders scanned for plugin libraries (not recursively). `~` is the
+    /// home directory; relative paths are relative to this file's folder.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub plugin_paths: Vec<Spanned<String>>,
+    /// Load every plugin found in `plugin_paths` unless `plugins.<id>.enabled`
+    /// is false (default true). When false, only plugins listed under
+    /// `plugins` with `enabled = true` are loaded.
+    #[serde(default)]
+    pub auto_load: Option<bool>,
+    /// Time between health checks of active plugins: whole seconds, or a
+    /// string like "500ms", "30s", "5m". No periodic checks when absent.
+    #[serde(default)]
+    #[schemars(with = "Option<RawDuration>")]
+    pub health_check_interval: Option<Spanned<RawDuration>>,
+    /// How long one health check may take before it counts as failed
+    /// (default 5s).
+    #[serde(default)]
+    #[schemars(with = "Option<RawDuration>")]
+    pub health_check_timeout: Option<Spanned<RawDuration>>,
+    /// What to do with a plugin whose health check failed.
+    #[serde(default)]
+    pub restart: Option<RawRestart>,
+    /// Refuse to start when any enabled plugin cannot be loaded or started
+    /// (default false: start the others and report).
+    #[serde(default)]
+    pub strict: Option<bool>,
+    /// How long each plugin may take to stop at shutdown (default 5s).
+    #[serde(default)]
+    #[schemars(with = "Option<RawDuration>")]
+    pub shutdown_timeout: Option<Spanned<RawDuration>>,
+    /// Stopping or unloading a plugin others depend on: "cascade" stops
+    /// its dependents first (default), "refuse" refuses.
+    #[serde(default)]
+    pub on_dependents: Option<DependentPolicy>,
+    /// Where each plugin's data directory is created (`<data_dir>/<id>`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub data_dir: Option<Spanned<String>>,
+    /// Where each plugin's temp directory is created (`<temp_dir>/<id>`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub temp_dir: Option<Spanned<String>>,
+    /// The event bus.
+    #[serde(default)]
+    pub events: Option<RawEvents>,
+    /// Per-plugin settings, keyed by plugin id.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, RawPlugin>")]
+    pub plugins: BTreeMap<Spanned<String>, RawPlugin>,
+}
+
+/// A duration: whole seconds, or a number with a unit (`ms`, `s`, `m`, `h`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawDuration {
+    /// Whole seconds.
+    Seconds(#[schemars(range(min = 1))] u64),
+    /// A number and a unit, e.g. "250ms".
+    Text(#[schemars(regex(pattern = r"^[0-9]+(ms|s|m|h)$"))] String),
+}
+
+/// The restart policy after a failed health check.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRestart {
+    /// "backoff" restarts the plugin after a growing delay (default);
+    /// "leave" leaves it in the error state.
+    #[serde(default)]
+    pub policy: Option<RawRestartKind>,
+    /// Consecutive restarts without a healthy check in between before the
+    /// host gives up (default 3).
+    #[serde(default)]
+    pub max_restarts: Option<u32>,
+    /// The delay before the first restart; it doubles with each further
+    /// one (default "1s").
+    #[serde(default)]
+    #[schemars(with = "Option<RawDuration>")]
+    pub backoff: Option<Spanned<RawDuration>>,
+    /// The longest delay (default "60s").
+    #[serde(default)]
+    #[schemars(with = "Option<RawDuration>")]
+    pub max_backoff: Option<Spanned<RawDuration>>,
+}
+
+/// Restart policy names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawRestartKind {
+    /// Restart with backoff.
+    Backoff,
+    /// Leave in `Error`.
+    Leave,
+}
+
+/// Event bus settings.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEvents {
+    /// Events each subscriber can have waiting (default 256).
+    #[serde(default)]
+    #[schemars(with = "Option<u32>", range(min = 1))]
+    pub queue_capacity: Option<Spanned<i64>>,
+    /// Overflow policy of topics not listed under `topics` (default
+    /// "drop-oldest").
+    #[serde(default)]
+    pub overflow: Option<Overflow>,
+    /// Per-topic settings, keyed by topic name.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, RawTopic>")]
+    pub topics: BTreeMap<Spanned<String>, RawTopic>,
+}
+
+/// One topic's settings.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTopic {
+    /// "drop-oldest" or "reject".
+    pub overflow: Overflow,
+}
+
+/// One plugin's settings.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlugin {
+    /// Whether the host loads it (default true).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Start order among plugins whose dependencies allow either order:
+    /// 1 starts first, 100 last (default 50). Stop order is the reverse.
+    #[serde(default)]
+    #[schemars(with = "Option<u8>", range(min = 1, max = 100))]
+    pub priority: Option<Spanned<i64>>,
+    /// Handed to the plugin; checked against the plugin's config schema
+    /// when its manifest declares one.
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
+    pub config: Option<Spanned<serde_json::Value>>,
+    /// Dependencies added to the manifest's: "acme.store" or
+    /// "acme.store@^1.2".
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub dependencies: Vec<Spanned<String>>,
+    /// Event topics the plugin receives, added to its manifest's.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub subscriptions: Vec<Spanned<String>>,
+}

@@ -1,0 +1,292 @@
+//! Health checks: each active plugin's `health` at an interval, with a
+//! timeout; a failure moves the plugin to `Error`, and the restart policy
+//! decides whether the host tries again.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use super::registry::Registry;
+use super::slot::Slot;
+use crate::manifest::PluginId;
+use crate::{ErrorKind, Health, PluginError, PluginState};
+
+/// What the host does with a plugin whose health check failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RestartPolicy {
+    /// Leave it in `Error` (restart it yourself with `Host::start`).
+    Leave,
+    /// Restart it after `backoff`, doubling the delay with each restart in
+    /// a row up to `max_backoff`; after `max_restarts` restarts without a
+    /// healthy check in between, give up and leave it in `Error`.
+    Backoff {
+        /// Restarts in a row before giving up.
+        max_restarts: u32,
+        /// The delay before the first restart.
+        backoff: Duration,
+        /// The longest delay.
+        max_backoff: Duration,
+    },
+}
+
+impl RestartPolicy {
+    /// Three restarts, after 1 s, 2 s, 4 s (at most 60 s).
+    pub fn default_backoff() -> Self {
+        RestartPolicy::Backoff {
+            max_restarts: 3,
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+        }
+    }
+
+    fn delay(self, attempt: u32) -> Duration {
+        match self {
+            RestartPolicy::Leave => Duration::ZERO,
+            RestartPolicy::Backoff {
+                backoff,
+                max_backoff,
+                ..
+            } => backoff
+                .saturating_mul(1 << attempt.saturating_sub(1).min(20))
+                .min(max_backoff),
+        }
+    }
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        Self::default_backoff()
+    }
+}
+
+/// How the host checks health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthOptions {
+    /// Time between rounds; `None`: no periodic checks (call
+    /// [`Host::check_health`](super::Host::check_health) yourself).
+    pub interval: Option<Duration>,
+    /// How long one check (and one restart) may take.
+    pub timeout: Duration,
+    /// What to do after a failure.
+    pub restart: RestartPolicy,
+}
+
+impl Default for HealthOptions {
+    fn default() -> Self {
+        HealthOptions {
+            interval: None,
+            timeout: Duration::from_secs(5),
+            restart: RestartPolicy::default(),
+        }
+    }
+}
+
+/// What the host remembers of a plugin's health, part of its status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HealthRecord {
+    /// The last check's result.
+    pub last: Option<Health>,
+    /// Failed checks since the last healthy one.
+    pub failures_in_a_row: u32,
+    /// Restarts by the health monitor, in all.
+    pub restarts: u32,
+    /// The policy's restarts ran out; the plugin stays in `Error`.
+    pub gave_up: bool,
+}
+
+/// What one health check found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CheckOutcome {
+    /// Healthy.
+    Healthy,
+    /// Working, with a problem.
+    Degraded(String),
+    /// The check failed (unhealthy, panicked or timed out): the plugin went
+    /// to `Error`, and then this happened.
+    Failed {
+        /// Why the check failed.
+        reason: String,
+        /// What the restart policy did.
+        recovery: Recovery,
+    },
+}
+
+/// What the restart policy did after a failed check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Recovery {
+    /// The policy is to leave it.
+    Left,
+    /// Restarted, after `after`.
+    Restarted {
+        /// Restarts in a row, this one included.
+        attempt: u32,
+        /// The backoff waited.
+        after: Duration,
+    },
+    /// The restart failed; the next round tries again.
+    RestartFailed {
+        /// Restarts in a row, this one included.
+        attempt: u32,
+        /// Why.
+        error: String,
+    },
+    /// The restarts ran out.
+    GaveUp {
+        /// Restarts made in a row.
+        restarts: u32,
+    },
+}
+
+/// One plugin's result in a round of checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// The plugin.
+    pub plugin: PluginId,
+    /// What happened.
+    pub outcome: CheckOutcome,
+}
+
+/// Checks every active plugin, and retries the restart of plugins that a
+/// previous round failed to restart, concurrently. Sorted by plugin id.
+pub(crate) async fn round(registry: &Registry, options: HealthOptions) -> Vec<HealthCheck> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for slot in registry.slots() {
+        let state = slot.state();
+        let retry = state == PluginState::Error && {
+            let r = slot.health.lock();
+            r.failures_in_a_row > 0 && !r.gave_up
+        };
+        if state == PluginState::Active || retry {
+            tasks.spawn(check(slot, options, retry));
+        }
+    }
+    let mut checks = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(check) => checks.push(check),
+            Err(e) => tracing::error!(error = %e, "a health check task failed"),
+        }
+    }
+    checks.sort_by(|a, b| a.plugin.cmp(&b.plugin));
+    checks
+}
+
+async fn check(slot: Arc<Slot>, options: HealthOptions, retry: bool) -> HealthCheck {
+    let plugin = slot.id().clone();
+    if retry {
+        let reason = slot.reason().unwrap_or_default();
+        let recovery = recover(&slot, options).await;
+        return HealthCheck {
+            plugin,
+            outcome: CheckOutcome::Failed { reason, recovery },
+        };
+    }
+    let error = match tokio::time::timeout(options.timeout, slot.check_health()).await {
+        Ok(Ok(health @ (Health::Healthy | Health::Degraded(_)))) => {
+            let mut record = slot.health.lock();
+            record.last = Some(health.clone());
+            record.failures_in_a_row = 0;
+            let outcome = match health {
+                Health::Degraded(m) => CheckOutcome::Degraded(m),
+                _ => CheckOutcome::Healthy,
+            };
+            return HealthCheck { plugin, outcome };
+        }
+        Ok(Ok(Health::Unhealthy(m))) => {
+            PluginError::with_kind(ErrorKind::Failed, format!("reported unhealthy: {m}"))
+        }
+        Ok(Err(e)) => e,
+        Err(_) => PluginError::with_kind(
+            ErrorKind::Timeout,
+            format!("did not answer within {:?}", options.timeout),
+        ),
+    };
+    slot.health.lock().last = Some(Health::Unhealthy(error.to_string()));
+    slot.fail("health check failed", &error);
+    let reason = format!("health check failed: {error}");
+    let recovery = recover(&slot, options).await;
+    HealthCheck {
+        plugin,
+        outcome: CheckOutcome::Failed { reason, recovery },
+    }
+}
+
+async fn recover(slot: &Slot, options: HealthOptions) -> Recovery {
+    let RestartPolicy::Backoff { max_restarts, .. } = options.restart else {
+        return Recovery::Left;
+    };
+    let attempt = {
+        let mut record = slot.health.lock();
+        record.failures_in_a_row += 1;
+        if record.failures_in_a_row > max_restarts {
+            record.gave_up = true;
+            None
+        } else {
+            Some(record.failures_in_a_row)
+        }
+    };
+    let Some(attempt) = attempt else {
+        let reason = format!(
+            "gave up after {max_restarts} restarts in a row; last: {}",
+            slot.reason().unwrap_or_default()
+        );
+        tracing::error!(plugin = %slot.id(), %reason, "plugin left in error");
+        slot.set_reason(reason);
+        return Recovery::GaveUp {
+            restarts: max_restarts,
+        };
+    };
+    let after = options.restart.delay(attempt);
+    tokio::time::sleep(after).await;
+    if slot.state() != PluginState::Error {
+        // Restarted or unloaded by someone else meanwhile.
+        return Recovery::Left;
+    }
+    match tokio::time::timeout(options.timeout, slot.start()).await {
+        Ok(Ok(())) => {
+            slot.health.lock().restarts += 1;
+            tracing::warn!(plugin = %slot.id(), attempt, ?after, "plugin restarted after a failed health check");
+            Recovery::Restarted { attempt, after }
+        }
+        Ok(Err(e)) => Recovery::RestartFailed {
+            attempt,
+            error: e.to_string(),
+        },
+        Err(_) => Recovery::RestartFailed {
+            attempt,
+            error: format!("start did not finish within {:?}", options.timeout),
+        },
+    }
+}
+
+/// Runs a round every `interval` until the registry is gone, emitting every
+/// plugin's metrics after each round.
+pub(crate) fn spawn(
+    registry: Weak<Registry>,
+    options: HealthOptions,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let interval = options.interval?;
+    let runtime = tokio::runtime::Handle::try_current().ok()?;
+    Some(runtime.spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let Some(registry) = registry.upgrade() else {
+                break;
+            };
+            for check in round(&registry, options).await {
+                if let CheckOutcome::Failed { reason, recovery } = &check.outcome {
+                    tracing::warn!(plugin = %check.plugin, %reason, ?recovery, "health check failed");
+                }
+            }
+            for slot in registry.slots() {
+                slot.metrics.snapshot(slot.manifest()).emit();
+            }
+        }
+    }))
+}

@@ -1,0 +1,288 @@
+//! Bringing plugins in and taking them out: load a library or add a static
+//! plugin (dependencies present, config checked against its schema), and
+//! the unload that really closes the library.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::slot::{Slot, SlotParts, Source};
+use super::{Host, HostError, UnloadReport, plugin_config};
+use crate::loader::{LibraryWatch, PluginFile, is_mapped};
+use crate::manifest::{Dependency, Manifest, PluginId};
+use crate::{ContextData, Plugin, PluginContext, StaticPlugin};
+
+impl Host {
+    /// Loads the plugin library at `path`: reads and validates its manifest
+    /// without running its code, checks that its id is new here, that the
+    /// plugins it depends on are loaded in range, and its config against
+    /// its config schema; then opens it, checks its ABI, creates and
+    /// initializes the plugin. The plugin ends `Loaded` (or `Error` if
+    /// `initialize` failed, in which case the error is returned and the
+    /// plugin stays listed).
+    ///
+    /// # Errors
+    ///
+    /// [`HostError::Load`], [`HostError::DuplicateId`],
+    /// [`HostError::UnmetDependencies`], [`HostError::PluginConfig`],
+    /// [`HostError::Hook`].
+    pub async fn load(&self, path: impl AsRef<Path>) -> Result<PluginId, HostError> {
+        let file = PluginFile::read(path.as_ref())?;
+        self.load_file(file).await
+    }
+
+    pub(crate) async fn load_file(&self, file: PluginFile) -> Result<PluginId, HostError> {
+        let config = self.admit(file.manifest())?;
+        let library = file.open()?;
+        let ctx = self.context_for(&library.manifest().id, config)?;
+        let plugin = library.instantiate(&ctx)?;
+        let source = Source::Library(library.path().to_owned());
+        self.install(
+            library.manifest().clone(),
+            plugin,
+            ctx,
+            Some(library.watch()),
+            source,
+        )
+        .await
+    }
+
+    /// Adds a plugin constructed in code, with its manifest. It cannot be
+    /// reloaded (the host cannot construct another).
+    ///
+    /// # Errors
+    ///
+    /// As [`Host::load`], with [`HostError::InvalidManifest`] instead of
+    /// [`HostError::Load`].
+    pub async fn add(
+        &self,
+        manifest: Manifest,
+        plugin: Box<dyn Plugin>,
+    ) -> Result<PluginId, HostError> {
+        self.add_from(manifest, plugin, Source::Added).await
+    }
+
+    async fn add_from(
+        &self,
+        manifest: Manifest,
+        plugin: Box<dyn Plugin>,
+        source: Source,
+    ) -> Result<PluginId, HostError> {
+        // Re-validate: a `Manifest` built field by field skipped the checks.
+        let manifest = Manifest::from_json(&manifest.to_json()).map_err(|source| {
+            HostError::InvalidManifest {
+                id: manifest.id.to_string(),
+                source,
+            }
+        })?;
+        let config = self.admit(&manifest)?;
+        let ctx = self.context_for(&manifest.id, config)?;
+        self.install(manifest, plugin, ctx, None, source).await
+    }
+
+    pub(crate) async fn add_registered(
+        &self,
+        registered: &'static StaticPlugin,
+    ) -> Result<PluginId, HostError> {
+        match registered.manifest() {
+            Ok(manifest) => {
+                self.add_from(
+                    manifest,
+                    registered.create(),
+                    Source::Registered(registered),
+                )
+                .await
+            }
+            Err(source) => Err(HostError::InvalidManifest {
+                id: "<static>".into(),
+                source,
+            }),
+        }
+    }
+
+    /// Adds every plugin linked into this binary with `#[plugin]` (see
+    /// [`crate::static_plugins`]) that is not loaded yet. Returns one result
+    /// per registered plugin.
+    pub async fn load_static(&self) -> Vec<Result<PluginId, HostError>> {
+        let mut results = Vec::new();
+        for registered in crate::static_plugins() {
+            results.push(self.add_registered(registered).await);
+        }
+        results
+    }
+
+    /// The checks before any code of the plugin runs; returns its config.
+    fn admit(&self, manifest: &Manifest) -> Result<serde_json::Value, HostError> {
+        if let Some(existing) = self.registry.get(&manifest.id) {
+            return Err(HostError::DuplicateId {
+                id: manifest.id.to_string(),
+                existing: existing.origin().to_string(),
+            });
+        }
+        let unmet: Vec<String> = self
+            .requires(manifest)
+            .iter()
+            .filter_map(|dep| {
+                let found = self.registry.get(&dep.id);
+                match found.as_ref().map(|s| &s.manifest().version) {
+                    Some(v) if dep.version.matches(v) => None,
+                    Some(v) => Some(format!(
+                        "it needs {} {}, found {} {v}",
+                        dep.id, dep.version, dep.id
+                    )),
+                    None => Some(format!(
+                        "it needs {} {}, which is not loaded; load it first",
+                        dep.id, dep.version
+                    )),
+                }
+            })
+            .collect();
+        if !unmet.is_empty() {
+            return Err(HostError::UnmetDependencies {
+                id: manifest.id.to_string(),
+                action: "be loaded",
+                unmet,
+            });
+        }
+        let config = self
+            .options
+            .plugins
+            .get(&manifest.id)
+            .and_then(|s| s.config.clone())
+            .unwrap_or(serde_json::Value::Null);
+        if !config.is_null() {
+            plugin_config::check(&self.config_label(), manifest, &config)?;
+        }
+        Ok(config)
+    }
+
+    /// The manifest's dependencies plus those the settings add.
+    pub(crate) fn requires(&self, manifest: &Manifest) -> Vec<Dependency> {
+        let mut deps = manifest.dependencies.clone();
+        if let Some(s) = self.options.plugins.get(&manifest.id) {
+            deps.extend(s.dependencies.iter().cloned());
+        }
+        deps
+    }
+
+    pub(crate) fn config_label(&self) -> String {
+        self.options
+            .config_source
+            .as_ref()
+            .map_or_else(|| "host builder".to_owned(), |p| p.display().to_string())
+    }
+
+    async fn install(
+        &self,
+        manifest: Manifest,
+        plugin: Box<dyn Plugin>,
+        ctx: PluginContext,
+        watch: Option<LibraryWatch>,
+        source: Source,
+    ) -> Result<PluginId, HostError> {
+        let id = manifest.id.clone();
+        let settings = self.options.plugins.get(&id).cloned().unwrap_or_default();
+        let mut topics = manifest.subscriptions.clone();
+        topics.extend(settings.subscriptions.iter().cloned());
+        let slot = Arc::new(Slot::new(SlotParts {
+            requires: self.requires(&manifest),
+            priority: settings.priority(),
+            manifest,
+            plugin,
+            ctx,
+            watch,
+            source,
+            events: Arc::clone(&self.events),
+            timed: self.options.time_calls,
+        }));
+        self.registry
+            .insert(Arc::clone(&slot))
+            .map_err(|existing| HostError::DuplicateId {
+                id: id.to_string(),
+                existing: existing.origin().to_string(),
+            })?;
+        for topic in &topics {
+            if let Err(e) = slot.subscribe(topic) {
+                slot.end_subscription();
+                self.registry.remove(&id);
+                return Err(e);
+            }
+        }
+        slot.initialize().await?;
+        Ok(id)
+    }
+
+    fn context_for(
+        &self,
+        id: &PluginId,
+        config: serde_json::Value,
+    ) -> Result<PluginContext, HostError> {
+        let data_dir = self.options.data_root.join(id.as_str());
+        let temp_dir = self.options.temp_root.join(id.as_str());
+        for dir in [&data_dir, &temp_dir] {
+            std::fs::create_dir_all(dir).map_err(|source| HostError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        Ok(PluginContext::local(ContextData {
+            plugin_id: id.to_string(),
+            config,
+            data_dir,
+            temp_dir,
+        }))
+    }
+
+    /// Stops (if active), cleans up and drops the plugin, then closes its
+    /// library and checks that the platform unmapped it. Does not look at
+    /// dependents: callers do.
+    pub(crate) async fn unload_slot(&self, slot: Arc<Slot>) -> Result<UnloadReport, HostError> {
+        let hook_error = slot.prepare_unload().await?;
+        let plugin_id = slot.id().clone();
+        self.registry.remove(&plugin_id);
+        let library = slot.library_path().map(Path::to_owned);
+        let watch = slot.watch().cloned();
+        let temp_dir = slot.context().temp_dir().to_owned();
+
+        // Wait for calls in flight (and handles held elsewhere) to finish.
+        let deadline = Instant::now() + self.options.unload_timeout;
+        let mut slot = slot;
+        let closed = loop {
+            match Arc::try_unwrap(slot) {
+                Ok(owned) => {
+                    owned.finish_unload();
+                    break true;
+                }
+                Err(shared) if Instant::now() >= deadline => {
+                    tracing::warn!(plugin = %plugin_id, handles = Arc::strong_count(&shared) - 1, "unload timed out waiting for plugin handles; the library closes when the last is dropped");
+                    break false;
+                }
+                Err(shared) => {
+                    slot = shared;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        };
+        let _ = std::fs::remove_dir_all(&temp_dir);
+
+        let still_mapped = match (&watch, closed) {
+            (Some(w), true) if !w.is_open() => is_mapped(w.path()),
+            _ => None,
+        };
+        if still_mapped == Some(true) {
+            let path = watch
+                .as_ref()
+                .map(|w| w.path().display().to_string())
+                .unwrap_or_default();
+            tracing::warn!(plugin = %plugin_id, library = %path, "library closed but still mapped: the platform keeps it loaded (a live thread holds a thread-local destructor from it); reloading this path would run the old code");
+            self.lingering.lock().extend(watch);
+        }
+        Ok(UnloadReport {
+            id: plugin_id,
+            library,
+            hook_error,
+            closed,
+            still_mapped,
+        })
+    }
+}

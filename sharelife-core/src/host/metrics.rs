@@ -1,0 +1,297 @@
+//! Per-plugin and per-handler call metrics: calls, errors, panics and a
+//! latency histogram, kept in atomics on the call path and read as
+//! snapshots.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use crate::manifest::{Manifest, PluginId};
+use crate::{ErrorKind, PluginError};
+
+/// Bucket `i` holds latencies below `2^(i + FIRST_SHIFT)` ns: 128 ns up to
+/// about 68 s, plus one overflow bucket.
+const FIRST_SHIFT: u32 = 7;
+const BUCKETS: usize = 30;
+
+#[derive(Debug)]
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS + 1],
+    sum_ns: AtomicU64,
+}
+
+impl Histogram {
+    fn new() -> Self {
+        Histogram {
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            sum_ns: AtomicU64::new(0),
+        }
+    }
+
+    fn record(&self, elapsed: Duration) {
+        let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let bits = u64::BITS - ns.leading_zeros();
+        let index = (bits.saturating_sub(FIRST_SHIFT) as usize).min(BUCKETS);
+        self.buckets[index].fetch_add(1, Relaxed);
+        self.sum_ns.fetch_add(ns, Relaxed);
+    }
+
+    fn snapshot(&self) -> LatencyHistogram {
+        let buckets = self
+            .buckets
+            .iter()
+            .enumerate()
+            .map(|(i, b)| LatencyBucket {
+                below: (i < BUCKETS).then(|| Duration::from_nanos(1 << (i as u32 + FIRST_SHIFT))),
+                count: b.load(Relaxed),
+            })
+            .collect();
+        LatencyHistogram {
+            buckets,
+            sum: Duration::from_nanos(self.sum_ns.load(Relaxed)),
+        }
+    }
+}
+
+/// One bucket of a [`LatencyHistogram`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatencyBucket {
+    /// Upper bound (exclusive) of the bucket; `None` for the last, open one.
+    pub below: Option<Duration>,
+    /// Calls that fell in it.
+    pub count: u64,
+}
+
+/// A latency histogram with power-of-two buckets (128 ns, 256 ns, ... 68 s).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LatencyHistogram {
+    /// The buckets, fastest first.
+    pub buckets: Vec<LatencyBucket>,
+    /// The sum of every recorded latency.
+    pub sum: Duration,
+}
+
+impl LatencyHistogram {
+    /// Recorded calls.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().map(|b| b.count).sum()
+    }
+
+    /// The mean latency, if anything was recorded.
+    pub fn mean(&self) -> Option<Duration> {
+        let count = u32::try_from(self.count()).ok().filter(|c| *c > 0)?;
+        Some(self.sum / count)
+    }
+
+    /// An upper bound of quantile `q` (0.0..=1.0): the upper edge of the
+    /// bucket it falls in. `None` when nothing was recorded or it falls in
+    /// the open bucket.
+    pub fn quantile(&self, q: f64) -> Option<Duration> {
+        let count = self.count();
+        if count == 0 {
+            return None;
+        }
+        let rank = ((count as f64) * q.clamp(0.0, 1.0)).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for bucket in &self.buckets {
+            seen += bucket.count;
+            if seen >= rank {
+                return bucket.below;
+            }
+        }
+        None
+    }
+}
+
+/// Counters for one handler, or for a plugin's event deliveries.
+#[derive(Debug)]
+pub(crate) struct CallMetrics {
+    calls: AtomicU64,
+    errors: AtomicU64,
+    panics: AtomicU64,
+    latency: Histogram,
+}
+
+impl CallMetrics {
+    fn new() -> Self {
+        CallMetrics {
+            calls: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            panics: AtomicU64::new(0),
+            latency: Histogram::new(),
+        }
+    }
+
+    /// Records one call that began at `started` (when latency is timed).
+    #[inline]
+    pub(crate) fn record(&self, started: Option<Instant>, result: &Result<(), PluginError>) {
+        self.calls.fetch_add(1, Relaxed);
+        if let Some(started) = started {
+            self.latency.record(started.elapsed());
+        }
+        if let Err(e) = result {
+            self.errors.fetch_add(1, Relaxed);
+            if e.kind() == ErrorKind::Panicked {
+                self.panics.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    fn snapshot(&self) -> CallStats {
+        CallStats {
+            calls: self.calls.load(Relaxed),
+            errors: self.errors.load(Relaxed),
+            panics: self.panics.load(Relaxed),
+            latency: self.latency.snapshot(),
+        }
+    }
+}
+
+/// A handler's (or a plugin's event) counters, read at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct CallStats {
+    /// Calls made (each panic and error included).
+    pub calls: u64,
+    /// Calls that returned an error or panicked.
+    pub errors: u64,
+    /// Calls that panicked.
+    pub panics: u64,
+    /// How long calls took (empty when the host does not time calls).
+    pub latency: LatencyHistogram,
+}
+
+/// The metrics of one plugin: one set per handler, one for events.
+#[derive(Debug)]
+pub(crate) struct PluginMetrics {
+    handlers: Box<[CallMetrics]>,
+    events: CallMetrics,
+    timed: bool,
+}
+
+impl PluginMetrics {
+    pub(crate) fn new(manifest: &Manifest, timed: bool) -> Self {
+        PluginMetrics {
+            handlers: manifest
+                .handlers
+                .iter()
+                .map(|_| CallMetrics::new())
+                .collect(),
+            events: CallMetrics::new(),
+            timed,
+        }
+    }
+
+    /// The start time of a call, when calls are timed.
+    #[inline]
+    pub(crate) fn start(&self) -> Option<Instant> {
+        self.timed.then(Instant::now)
+    }
+
+    #[inline]
+    pub(crate) fn handler(&self, index: usize) -> Option<&CallMetrics> {
+        self.handlers.get(index)
+    }
+
+    pub(crate) fn events(&self) -> &CallMetrics {
+        &self.events
+    }
+
+    pub(crate) fn snapshot(&self, manifest: &Manifest) -> PluginMetricsSnapshot {
+        PluginMetricsSnapshot {
+            plugin: manifest.id.clone(),
+            handlers: manifest
+                .handlers
+                .iter()
+                .zip(self.handlers.iter())
+                .map(|(h, m)| (h.name.clone(), m.snapshot()))
+                .collect(),
+            events: self.events.snapshot(),
+        }
+    }
+}
+
+/// A plugin's metrics, read by [`Host::metrics`](crate::Host::metrics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PluginMetricsSnapshot {
+    /// The plugin.
+    pub plugin: PluginId,
+    /// Per handler, in manifest order: the name and its counters.
+    pub handlers: Vec<(String, CallStats)>,
+    /// Event deliveries through `handle_event`.
+    pub events: CallStats,
+}
+
+impl PluginMetricsSnapshot {
+    /// The counters of handler `name`.
+    pub fn handler(&self, name: &str) -> Option<&CallStats> {
+        self.handlers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s)
+    }
+
+    /// Emits one `tracing` event per handler (and one for events) on target
+    /// `sharelife::metrics`, at `INFO`.
+    pub fn emit(&self) {
+        let rows = self
+            .handlers
+            .iter()
+            .map(|(n, s)| (n.as_str(), s))
+            .chain(std::iter::once(("<events>", &self.events)));
+        for (handler, stats) in rows {
+            if stats.calls == 0 {
+                continue;
+            }
+            let micros = |d: Option<Duration>| d.map_or(-1.0, |d| d.as_secs_f64() * 1e6);
+            tracing::info!(
+                target: "sharelife::metrics",
+                plugin = %self.plugin,
+                handler,
+                calls = stats.calls,
+                errors = stats.errors,
+                panics = stats.panics,
+                mean_us = micros(stats.latency.mean()),
+                p50_us = micros(stats.latency.quantile(0.5)),
+                p99_us = micros(stats.latency.quantile(0.99)),
+                "plugin metrics"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latencies_land_in_power_of_two_buckets() {
+        let h = Histogram::new();
+        h.record(Duration::from_nanos(100));
+        h.record(Duration::from_nanos(300));
+        h.record(Duration::from_micros(3));
+        h.record(Duration::from_secs(1000));
+        let s = h.snapshot();
+        assert_eq!(s.count(), 4);
+        assert_eq!(s.buckets[0].below, Some(Duration::from_nanos(128)));
+        assert_eq!(s.buckets[0].count, 1);
+        assert_eq!(s.buckets[2].count, 1, "300 ns is below 512 ns");
+        assert_eq!(s.quantile(0.5), Some(Duration::from_nanos(512)));
+        assert_eq!(s.quantile(0.75), Some(Duration::from_nanos(4096)));
+        assert_eq!(s.quantile(1.0), None, "the slowest is in the open bucket");
+    }
+
+    #[test]
+    fn errors_and_panics_are_counted_apart() {
+        let m = CallMetrics::new();
+        m.record(None, &Ok(()));
+        m.record(None, &Err(PluginError::new("no")));
+        m.record(
+            None,
+            &Err(PluginError::with_kind(ErrorKind::Panicked, "boom")),
+        );
+        let s = m.snapshot();
+        assert_eq!((s.calls, s.errors, s.panics), (3, 2, 1));
+        assert_eq!(s.latency.count(), 0);
+    }
+}

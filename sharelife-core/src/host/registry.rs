@@ -1,0 +1,157 @@
+//! The plugins in the host, and the dependency questions asked of them:
+//! who depends on whom, in what order to start and stop them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use super::order::{Node, start_order};
+use super::slot::Slot;
+use crate::manifest::{Dependency, PluginId};
+
+/// A plugin the host was asked to run but could not load, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Held {
+    pub(crate) version: Option<semver::Version>,
+    pub(crate) path: Option<PathBuf>,
+    pub(crate) reason: String,
+}
+
+/// A dependency of a loaded plugin that is not satisfied by the plugins
+/// loaded now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Unmet {
+    pub(crate) dependency: Dependency,
+    pub(crate) found: Option<semver::Version>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    slots: RwLock<BTreeMap<PluginId, Arc<Slot>>>,
+    held: RwLock<BTreeMap<PluginId, Held>>,
+}
+
+impl Registry {
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<Slot>> {
+        self.slots.read().get(id).map(Arc::clone)
+    }
+
+    pub(crate) fn slots(&self) -> Vec<Arc<Slot>> {
+        self.slots.read().values().map(Arc::clone).collect()
+    }
+
+    /// Adds `slot`, or returns the one with its id.
+    pub(crate) fn insert(&self, slot: Arc<Slot>) -> Result<(), Arc<Slot>> {
+        let mut slots = self.slots.write();
+        if let Some(existing) = slots.get(slot.id()) {
+            return Err(Arc::clone(existing));
+        }
+        self.held.write().remove(slot.id());
+        slots.insert(slot.id().clone(), slot);
+        Ok(())
+    }
+
+    pub(crate) fn remove(&self, id: &str) -> Option<Arc<Slot>> {
+        self.slots.write().remove(id)
+    }
+
+    pub(crate) fn hold(&self, id: PluginId, held: Held) {
+        self.held.write().insert(id, held);
+    }
+
+    pub(crate) fn held(&self, id: &str) -> Option<Held> {
+        self.held.read().get(id).cloned()
+    }
+
+    pub(crate) fn all_held(&self) -> Vec<(PluginId, Held)> {
+        self.held
+            .read()
+            .iter()
+            .map(|(id, h)| (id.clone(), h.clone()))
+            .collect()
+    }
+
+    /// Every loaded plugin in start order.
+    pub(crate) fn start_order(&self) -> Vec<Arc<Slot>> {
+        let slots = self.slots();
+        let index: BTreeMap<&str, usize> = slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id().as_str(), i))
+            .collect();
+        let nodes: Vec<Node<'_>> = slots
+            .iter()
+            .map(|s| Node {
+                name: s.id().as_str(),
+                priority: s.priority(),
+                deps: s
+                    .requires()
+                    .iter()
+                    .filter_map(|d| index.get(d.id.as_str()).copied())
+                    .collect(),
+            })
+            .collect();
+        let (mut order, stuck) = start_order(&nodes);
+        // Loaded plugins cannot form a cycle (each is loaded after its
+        // dependencies), but a reload could swap one in: keep them, last.
+        order.extend(stuck);
+        order.into_iter().map(|i| Arc::clone(&slots[i])).collect()
+    }
+
+    /// The loaded plugins that depend on `id`, directly or through others,
+    /// in the order to stop them: dependents of dependents first.
+    pub(crate) fn dependents_of(&self, id: &str) -> Vec<Arc<Slot>> {
+        let slots = self.slots();
+        let mut found: BTreeSet<PluginId> = BTreeSet::new();
+        let mut frontier = vec![id.to_owned()];
+        while let Some(current) = frontier.pop() {
+            for s in &slots {
+                if s.requires().iter().any(|d| d.id.as_str() == current)
+                    && found.insert(s.id().clone())
+                {
+                    frontier.push(s.id().to_string());
+                }
+            }
+        }
+        let mut order: Vec<_> = self
+            .start_order()
+            .into_iter()
+            .filter(|s| found.contains(s.id()))
+            .collect();
+        order.reverse();
+        order
+    }
+
+    /// The loaded plugins `id` depends on, directly or not, in start order;
+    /// or every dependency that no loaded plugin satisfies.
+    pub(crate) fn dependencies_of(&self, id: &str) -> Result<Vec<Arc<Slot>>, Vec<Unmet>> {
+        let mut found: BTreeSet<PluginId> = BTreeSet::new();
+        let mut unmet = Vec::new();
+        let mut frontier: Vec<Arc<Slot>> = self.get(id).into_iter().collect();
+        while let Some(current) = frontier.pop() {
+            for dep in current.requires() {
+                match self.get(&dep.id) {
+                    Some(s) if dep.version.matches(&s.manifest().version) => {
+                        if found.insert(s.id().clone()) {
+                            frontier.push(s);
+                        }
+                    }
+                    other => unmet.push(Unmet {
+                        dependency: dep.clone(),
+                        found: other.map(|s| s.manifest().version.clone()),
+                    }),
+                }
+            }
+        }
+        if !unmet.is_empty() {
+            return Err(unmet);
+        }
+        Ok(self
+            .start_order()
+            .into_iter()
+            .filter(|s| found.contains(s.id()))
+            .collect())
+    }
+}

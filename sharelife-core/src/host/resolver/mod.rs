@@ -1,0 +1,436 @@
+//! Dependency resolution: which version of each plugin to load, whether
+//! every dependency is there and in range, and the start order.
+
+mod report;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use semver::{Version, VersionReq};
+
+pub use self::report::{Chosen, PassedOver, Resolution, ResolveError, Unresolved};
+use super::config::PluginSettings;
+use super::order::{Node, find_cycle, start_order};
+use crate::loader::PluginFile;
+use crate::manifest::{Dependency, PluginId};
+
+/// What resolution needs to know besides the libraries found.
+#[derive(Debug, Clone, Copy)]
+pub struct ResolveInput<'a> {
+    /// Per-plugin settings from the host config.
+    pub settings: &'a BTreeMap<PluginId, PluginSettings>,
+    /// Whether plugins the config does not mention are enabled.
+    pub auto_load: bool,
+    /// Plugins already in the host, and their versions: dependencies on
+    /// them count as met, and libraries with their ids are passed over.
+    pub present: &'a BTreeMap<PluginId, Version>,
+}
+
+struct Group {
+    /// Compatible libraries, highest version first.
+    files: Vec<PluginFile>,
+    /// Every version found, compatible or not, highest first.
+    all_versions: Vec<Version>,
+}
+
+/// Chooses one library per enabled plugin, checks every dependency, and
+/// orders the result: dependencies first, lower `priority` first among
+/// plugins that could go either way.
+pub fn resolve(found: Vec<PluginFile>, input: ResolveInput<'_>) -> Resolution {
+    let mut resolver = Resolver {
+        input,
+        groups: BTreeMap::new(),
+        disabled: BTreeSet::new(),
+        chosen: BTreeMap::new(),
+        errors: BTreeMap::new(),
+        report: Resolution::default(),
+    };
+    resolver.group(found);
+    resolver.choose_versions();
+    resolver.report_passed_over();
+    resolver.check_dependencies();
+    resolver.order();
+    resolver.finish()
+}
+
+/// The state of one resolution, step by step.
+struct Resolver<'a> {
+    input: ResolveInput<'a>,
+    /// Enabled plugins, by id.
+    groups: BTreeMap<PluginId, Group>,
+    /// Plugins found but disabled.
+    disabled: BTreeSet<PluginId>,
+    /// The chosen library of each plugin: an index into its group's files.
+    chosen: BTreeMap<PluginId, usize>,
+    /// Chosen plugins that cannot be loaded after all.
+    errors: BTreeMap<PluginId, Vec<ResolveError>>,
+    report: Resolution,
+}
+
+impl Resolver<'_> {
+    fn enabled(&self, id: &PluginId) -> bool {
+        self.input
+            .settings
+            .get(id)
+            .and_then(|s| s.enabled)
+            .unwrap_or(self.input.auto_load)
+    }
+
+    /// The manifest's dependencies plus the host config's.
+    fn requires(&self, file: &PluginFile) -> Vec<Dependency> {
+        let m = file.manifest();
+        let mut deps = m.dependencies.clone();
+        if let Some(s) = self.input.settings.get(&m.id) {
+            deps.extend(s.dependencies.iter().cloned());
+        }
+        deps
+    }
+
+    fn file(&self, id: &PluginId) -> &PluginFile {
+        &self.groups[id].files[self.chosen[id]]
+    }
+
+    /// Groups the libraries by id, sets aside disabled and already loaded
+    /// plugins and libraries this host cannot run.
+    fn group(&mut self, found: Vec<PluginFile>) {
+        let mut by_id: BTreeMap<PluginId, Vec<PluginFile>> = BTreeMap::new();
+        for file in found {
+            by_id
+                .entry(file.manifest().id.clone())
+                .or_default()
+                .push(file);
+        }
+        for (id, mut files) in by_id {
+            files.sort_by(|a, b| b.manifest().version.cmp(&a.manifest().version));
+            let all_versions = files.iter().map(|f| f.manifest().version.clone()).collect();
+            if let Some(v) = self.input.present.get(&id) {
+                for f in files {
+                    let reason = format!("{id} {v} is already loaded in the host");
+                    self.report.passed_over.push(passed(&f, reason));
+                }
+                continue;
+            }
+            if !self.enabled(&id) {
+                self.disabled.insert(id.clone());
+                self.report.disabled.push(id);
+                continue;
+            }
+            let mut compatible = Vec::new();
+            for f in files {
+                match f.check_compatible() {
+                    Ok(()) => compatible.push(f),
+                    Err(e) => self.report.passed_over.push(passed(&f, e.to_string())),
+                }
+            }
+            if compatible.is_empty() {
+                let errors = self
+                    .report
+                    .passed_over
+                    .iter()
+                    .filter(|p| p.id == id)
+                    .map(|p| ResolveError::Incompatible {
+                        reason: p.reason.clone(),
+                    })
+                    .collect();
+                self.report.failed.push(Unresolved {
+                    id: id.clone(),
+                    version: None,
+                    path: None,
+                    errors,
+                });
+            } else {
+                self.chosen.insert(id.clone(), 0);
+            }
+            self.groups.insert(
+                id,
+                Group {
+                    files: compatible,
+                    all_versions,
+                },
+            );
+        }
+        for (id, s) in self.input.settings {
+            let known = self.groups.contains_key(id) || self.input.present.contains_key(id);
+            if s.enabled == Some(true) && !known {
+                self.report.failed.push(Unresolved {
+                    id: id.clone(),
+                    version: None,
+                    path: None,
+                    errors: vec![ResolveError::NotFound { plugin: id.clone() }],
+                });
+            }
+        }
+    }
+
+    /// The ranges that chosen plugins put on `id`: (dependent, its
+    /// version, range).
+    fn constraints_on(&self, id: &PluginId) -> Vec<(PluginId, Version, VersionReq)> {
+        self.chosen
+            .keys()
+            .filter(|other| *other != id)
+            .flat_map(|other| {
+                let file = self.file(other);
+                self.requires(file)
+                    .into_iter()
+                    .filter(|d| &d.id == id)
+                    .map(|d| (other.clone(), file.manifest().version.clone(), d.version))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// For each plugin, the highest compatible version that every chosen
+    /// dependent accepts, repeated until nothing changes (a change of one
+    /// plugin's version changes the ranges it puts on others).
+    fn choose_versions(&mut self) {
+        for _ in 0..=self.groups.len() {
+            let mut changed = false;
+            let ids: Vec<PluginId> = self.chosen.keys().cloned().collect();
+            for id in &ids {
+                let constraints = self.constraints_on(id);
+                let best = self.groups[id].files.iter().position(|f| {
+                    constraints
+                        .iter()
+                        .all(|(_, _, req)| req.matches(&f.manifest().version))
+                });
+                if let Some(best) = best.filter(|b| *b != self.chosen[id]) {
+                    self.chosen.insert(id.clone(), best);
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+
+    fn report_passed_over(&mut self) {
+        let mut passed_over = Vec::new();
+        for (id, &pick) in &self.chosen {
+            let files = &self.groups[id].files;
+            let picked = &files[pick].manifest().version;
+            let constraints = self.constraints_on(id);
+            let others = files.iter().enumerate().filter(|(i, _)| *i != pick);
+            for (_, f) in others {
+                let version = &f.manifest().version;
+                let reason = if version > picked {
+                    let unmet: Vec<String> = constraints
+                        .iter()
+                        .filter(|(_, _, req)| !req.matches(version))
+                        .map(|(dep, dv, req)| format!("{dep} {dv} needs {id} {req}"))
+                        .collect();
+                    format!("{id} {picked} was chosen instead: {}", unmet.join(", "))
+                } else if version == picked {
+                    format!(
+                        "the same version from {} was chosen (found first)",
+                        files[pick].path().display()
+                    )
+                } else {
+                    format!("{id} {picked} is higher and compatible")
+                };
+                passed_over.push(passed(f, reason));
+            }
+        }
+        self.report.passed_over.extend(passed_over);
+    }
+
+    /// Every dependency of every chosen plugin: present, chosen in range,
+    /// or an error saying which it is not.
+    fn check_dependencies(&mut self) {
+        let mut errors: Vec<(PluginId, ResolveError)> = Vec::new();
+        for id in self.chosen.keys() {
+            let version = &self.file(id).manifest().version;
+            for dep in self.requires(self.file(id)) {
+                if let Some(e) = self.check(id, version, dep) {
+                    errors.push((id.clone(), e));
+                }
+            }
+        }
+        for (id, e) in errors {
+            self.errors.entry(id).or_default().push(e);
+        }
+    }
+
+    fn check(&self, id: &PluginId, version: &Version, dep: Dependency) -> Option<ResolveError> {
+        let (plugin, version) = (id.clone(), version.clone());
+        let Dependency {
+            id: needs,
+            version: range,
+        } = dep;
+        if let Some(v) = self.input.present.get(&needs) {
+            return (!range.matches(v)).then(|| ResolveError::OutOfRange {
+                plugin,
+                version,
+                needs,
+                range,
+                found: vec![v.clone()],
+            });
+        }
+        if self.chosen.contains_key(&needs) {
+            let found = &self.file(&needs).manifest().version;
+            return (!range.matches(found)).then(|| ResolveError::OutOfRange {
+                found: self.groups[&needs].all_versions.clone(),
+                plugin,
+                version,
+                needs,
+                range,
+            });
+        }
+        if self.disabled.contains(&needs) {
+            return Some(ResolveError::Disabled {
+                plugin,
+                version,
+                needs,
+                range,
+            });
+        }
+        if self.groups.contains_key(&needs) {
+            let because = self
+                .report
+                .failed
+                .iter()
+                .find(|u| u.id == needs)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            return Some(ResolveError::DependencyUnavailable {
+                plugin,
+                version,
+                needs,
+                because,
+            });
+        }
+        Some(ResolveError::Missing {
+            plugin,
+            version,
+            needs,
+            range,
+        })
+    }
+
+    /// Fails every chosen plugin that needs a failed one, until none does.
+    fn fail_dependents(&mut self) {
+        loop {
+            let mut more = Vec::new();
+            for id in self
+                .chosen
+                .keys()
+                .filter(|id| !self.errors.contains_key(*id))
+            {
+                let file = self.file(id);
+                let failed_dep = self
+                    .requires(file)
+                    .into_iter()
+                    .find_map(|d| self.errors.get(&d.id).map(|e| (d.id.clone(), e)));
+                if let Some((needs, dep_errors)) = failed_dep {
+                    let because = dep_errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    more.push((
+                        id.clone(),
+                        ResolveError::DependencyUnavailable {
+                            plugin: id.clone(),
+                            version: file.manifest().version.clone(),
+                            needs,
+                            because,
+                        },
+                    ));
+                }
+            }
+            if more.is_empty() {
+                return;
+            }
+            for (id, e) in more {
+                self.errors.entry(id).or_default().push(e);
+            }
+        }
+    }
+
+    /// Orders the plugins that can be loaded; a cycle fails the plugins on
+    /// it (and, through `fail_dependents`, those behind it), then the rest
+    /// is ordered again.
+    fn order(&mut self) {
+        loop {
+            self.fail_dependents();
+            let live: Vec<&PluginId> = self
+                .chosen
+                .keys()
+                .filter(|id| !self.errors.contains_key(*id))
+                .collect();
+            let index: BTreeMap<&PluginId, usize> =
+                live.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+            let nodes: Vec<Node<'_>> = live
+                .iter()
+                .map(|id| Node {
+                    name: id.as_str(),
+                    priority: self
+                        .input
+                        .settings
+                        .get(*id)
+                        .map_or(super::config::DEFAULT_PRIORITY, PluginSettings::priority),
+                    deps: self
+                        .requires(self.file(id))
+                        .iter()
+                        .filter_map(|d| index.get(&d.id).copied())
+                        .collect(),
+                })
+                .collect();
+            let (order, stuck) = start_order(&nodes);
+            if stuck.is_empty() {
+                let order = order
+                    .into_iter()
+                    .map(|i| {
+                        let file = self.file(live[i]).clone();
+                        Chosen {
+                            priority: nodes[i].priority,
+                            requires: self.requires(&file),
+                            file,
+                        }
+                    })
+                    .collect();
+                self.report.order = order;
+                return;
+            }
+            let cycle: Vec<(PluginId, Version)> = find_cycle(&nodes, &stuck)
+                .into_iter()
+                .map(|i| {
+                    (
+                        live[i].clone(),
+                        self.file(live[i]).manifest().version.clone(),
+                    )
+                })
+                .collect();
+            for (id, _) in &cycle[..cycle.len().saturating_sub(1)] {
+                self.errors
+                    .entry(id.clone())
+                    .or_default()
+                    .push(ResolveError::Cycle {
+                        cycle: cycle.clone(),
+                    });
+            }
+        }
+    }
+
+    fn finish(mut self) -> Resolution {
+        for (id, errors) in std::mem::take(&mut self.errors) {
+            let file = self.file(&id);
+            self.report.failed.push(Unresolved {
+                version: Some(file.manifest().version.clone()),
+                path: Some(file.path().to_owned()),
+                id,
+                errors,
+            });
+        }
+        self.report.failed.sort_by(|a, b| a.id.cmp(&b.id));
+        self.report
+    }
+}
+
+fn passed(file: &PluginFile, reason: String) -> PassedOver {
+    PassedOver {
+        id: file.manifest().id.clone(),
+        version: file.manifest().version.clone(),
+        path: file.path().to_owned(),
+        reason,
+    }
+}

@@ -1,0 +1,74 @@
+//! Graceful shutdown: everything stopped in reverse start order, each
+//! plugin given a bounded time, then unloaded.
+
+use std::time::Duration;
+
+use super::{Host, UnloadReport};
+use crate::PluginState;
+use crate::manifest::PluginId;
+
+/// What [`Host::shutdown`] did.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Plugins stopped cleanly, in the order they were stopped.
+    pub stopped: Vec<PluginId>,
+    /// Plugins whose `stop` (or unload) did not finish in time; the
+    /// shutdown went on without waiting for them.
+    pub timed_out: Vec<PluginId>,
+    /// Plugins whose `stop` or unload failed, with the error.
+    pub failed: Vec<(PluginId, String)>,
+    /// The unloads, in order.
+    pub unloaded: Vec<UnloadReport>,
+}
+
+impl Host {
+    /// Stops every active plugin in reverse start order (dependents before
+    /// their dependencies), giving each the host's shutdown timeout, then
+    /// unloads every plugin in the same order, each with the same bound. A
+    /// plugin that does not finish in time is reported and the shutdown
+    /// goes on. Health checks end and host listeners see the end of their
+    /// streams.
+    pub async fn shutdown(&self) -> ShutdownReport {
+        if let Some(monitor) = self.monitor.lock().take() {
+            monitor.abort();
+        }
+        let limit = self.options.shutdown_timeout;
+        let mut report = ShutdownReport::default();
+        let mut order = self.registry.start_order();
+        order.reverse();
+        for slot in &order {
+            if slot.state() != PluginState::Active {
+                continue;
+            }
+            let id = slot.id().clone();
+            match tokio::time::timeout(limit, slot.stop(Some("the host is shutting down".into())))
+                .await
+            {
+                Ok(Ok(())) => report.stopped.push(id),
+                Ok(Err(e)) => report.failed.push((id, e.to_string())),
+                Err(_) => {
+                    tracing::warn!(plugin = %id, timeout = ?limit, "plugin did not stop in time; shutdown goes on");
+                    report.timed_out.push(id);
+                }
+            }
+        }
+        for slot in order {
+            let id = slot.id().clone();
+            match tokio::time::timeout(limit + Duration::from_millis(10), self.unload_slot(slot))
+                .await
+            {
+                Ok(Ok(unload)) => report.unloaded.push(unload),
+                Ok(Err(e)) => report.failed.push((id, e.to_string())),
+                Err(_) => {
+                    tracing::warn!(plugin = %id, timeout = ?limit, "plugin did not unload in time; shutdown goes on");
+                    if !report.timed_out.contains(&id) {
+                        report.timed_out.push(id);
+                    }
+                }
+            }
+        }
+        self.events.close();
+        report
+    }
+}
