@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::manifest::Capability;
 
 /// Allow or deny.
+#[cfg_attr(feature = "host", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
@@ -19,8 +20,10 @@ pub enum Effect {
 }
 
 /// One policy rule.
+#[cfg_attr(feature = "host", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+// No `deny_unknown_fields` here: serde cannot combine it with `flatten`.
+// The flattened `Capability` refuses unknown keys itself.
 pub struct Rule {
     /// Allow or deny.
     pub effect: Effect,
@@ -35,6 +38,7 @@ pub struct Rule {
 }
 
 /// Rate limits and budgets of an allow rule, per plugin.
+#[cfg_attr(feature = "host", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
@@ -52,9 +56,11 @@ pub struct Limits {
     pub bytes: Option<u64>,
     /// The budget window (default 60 s).
     #[serde(default, with = "opt_secs", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "host", schemars(with = "Option<f64>"))]
     pub window_secs: Option<Duration>,
     /// Longest a single call may take (commands, HTTP).
     #[serde(default, with = "opt_secs", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "host", schemars(with = "Option<f64>"))]
     pub max_call_secs: Option<Duration>,
 }
 
@@ -88,6 +94,7 @@ mod opt_secs {
 
 /// What to do with a plugin whose manifest requests something no allow
 /// rule grants.
+#[cfg_attr(feature = "host", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Ungranted {
@@ -100,6 +107,7 @@ pub enum Ungranted {
 
 /// The host's capability policy: an ordered list of rules. The empty
 /// policy denies everything.
+#[cfg_attr(feature = "host", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {

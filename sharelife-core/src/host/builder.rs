@@ -11,8 +11,11 @@ use super::config::{HostConfig, PluginSettings};
 use super::health::{HealthOptions, RestartPolicy};
 use super::registry::Registry;
 use super::{DependentPolicy, Host, HostError};
+use crate::audit::{AuditSink, Durability, FileSink, NullSink};
+use crate::capability::Policy;
 use crate::event::{EventBus, EventOptions, Overflow};
 use crate::manifest::{Dependency, PluginId};
+use crate::services::{Backends, McpBackend, ProviderBackend};
 
 /// Builds a [`Host`]: in code, from a config file, or both (later calls
 /// override earlier ones).
@@ -51,6 +54,14 @@ pub(crate) struct Options {
     pub(crate) time_calls: bool,
     /// The config file, named in errors about plugin configs.
     pub(crate) config_source: Option<PathBuf>,
+    /// What plugins are granted.
+    pub(crate) policy: Arc<Policy>,
+    /// Where gateway decisions and lifecycle changes are recorded.
+    pub(crate) audit: Arc<dyn AuditSink>,
+    /// A log file to open as the audit sink at build time.
+    pub(crate) audit_log: Option<PathBuf>,
+    /// Providers and MCP servers offered to plugins.
+    pub(crate) backends: Backends,
 }
 
 impl Default for HostBuilder {
@@ -71,6 +82,10 @@ impl Default for HostBuilder {
                 events: EventOptions::default(),
                 time_calls: true,
                 config_source: None,
+                policy: Arc::new(Policy::new()),
+                audit: Arc::new(NullSink),
+                audit_log: None,
+                backends: Backends::new(),
             },
             plugins: BTreeMap::new(),
         }
@@ -118,6 +133,12 @@ impl HostBuilder {
             o.events.overflow = v;
         }
         o.events.topics.extend(config.topics);
+        if let Some(policy) = config.policy {
+            o.policy = Arc::new(policy);
+        }
+        if let Some(log) = config.audit_log {
+            o.audit_log = Some(log);
+        }
         for (id, settings) in config.plugins {
             self.plugins.insert(id.to_string(), settings);
         }
@@ -253,6 +274,40 @@ impl HostBuilder {
         self
     }
 
+    /// The capability policy: what each plugin may do through its
+    /// context's services. The default policy denies everything.
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.o.policy = Arc::new(policy);
+        self
+    }
+
+    /// Where every gateway decision, lifecycle change and plugin failure is
+    /// recorded (default: nowhere). Overrides `audit_log`.
+    pub fn audit_sink(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.o.audit = sink;
+        self.o.audit_log = None;
+        self
+    }
+
+    /// Records to a hash-chained JSON Lines file, opened (and verified, if
+    /// it exists) when the host is built, written with group commit.
+    pub fn audit_log(mut self, path: impl Into<PathBuf>) -> Self {
+        self.o.audit_log = Some(path.into());
+        self
+    }
+
+    /// Offers provider `name` to plugins (subject to the policy).
+    pub fn provider(mut self, name: impl Into<String>, backend: Arc<dyn ProviderBackend>) -> Self {
+        self.o.backends = self.o.backends.provider(name, backend);
+        self
+    }
+
+    /// Offers MCP server `name` to plugins (subject to the policy).
+    pub fn mcp(mut self, name: impl Into<String>, backend: Arc<dyn McpBackend>) -> Self {
+        self.o.backends = self.o.backends.mcp(name, backend);
+        self
+    }
+
     /// Builds the host.
     ///
     /// # Errors
@@ -261,6 +316,9 @@ impl HostBuilder {
     /// that is not a plugin id.
     pub fn build(self) -> Result<Host, HostError> {
         let HostBuilder { mut o, plugins } = self;
+        if let Some(log) = o.audit_log.take() {
+            o.audit = Arc::new(FileSink::open(&log, Durability::GroupCommit)?);
+        }
         for (id, settings) in plugins {
             o.plugins.insert(PluginId::new(id)?, settings);
         }

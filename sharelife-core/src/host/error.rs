@@ -132,6 +132,18 @@ pub enum HostError {
         /// Every failure.
         failures: Vec<BootFailure>,
     },
+    /// The manifest requests capabilities the policy does not grant, and
+    /// the policy refuses such plugins (`ungranted = "refuse"`).
+    #[error("plugin {id:?} requests capabilities the policy does not grant: {}; grant them or remove them from the manifest", requests.join("; "))]
+    Ungranted {
+        /// The plugin.
+        id: String,
+        /// The requests no allow rule grants.
+        requests: Vec<String>,
+    },
+    /// The audit log could not be opened.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 fn config_problems(file: &str, id: &str, problems: &[String]) -> String {

@@ -8,8 +8,11 @@ use std::time::{Duration, Instant};
 
 use super::slot::{Slot, SlotParts, Source};
 use super::{Host, HostError, UnloadReport, plugin_config};
+use crate::audit::{AuditEvent, What};
+use crate::capability::{Gateway, Ungranted};
 use crate::loader::{LibraryWatch, PluginFile, is_mapped};
-use crate::manifest::{Dependency, Manifest, PluginId};
+use crate::manifest::{Capability, Dependency, Manifest, PluginId};
+use crate::services::GatedServices;
 use crate::{ContextData, Plugin, PluginContext, StaticPlugin};
 
 impl Host {
@@ -34,7 +37,7 @@ impl Host {
     pub(crate) async fn load_file(&self, file: PluginFile) -> Result<PluginId, HostError> {
         let config = self.admit(file.manifest())?;
         let library = file.open()?;
-        let ctx = self.context_for(&library.manifest().id, config)?;
+        let (ctx, ungranted) = self.context_for(library.manifest(), config)?;
         let plugin = library.instantiate(&ctx)?;
         let source = Source::Library(library.path().to_owned());
         self.install(
@@ -43,6 +46,7 @@ impl Host {
             ctx,
             Some(library.watch()),
             source,
+            ungranted,
         )
         .await
     }
@@ -76,8 +80,9 @@ impl Host {
             }
         })?;
         let config = self.admit(&manifest)?;
-        let ctx = self.context_for(&manifest.id, config)?;
-        self.install(manifest, plugin, ctx, None, source).await
+        let (ctx, ungranted) = self.context_for(&manifest, config)?;
+        self.install(manifest, plugin, ctx, None, source, ungranted)
+            .await
     }
 
     pub(crate) async fn add_registered(
@@ -179,6 +184,7 @@ impl Host {
         ctx: PluginContext,
         watch: Option<LibraryWatch>,
         source: Source,
+        ungranted: Vec<Capability>,
     ) -> Result<PluginId, HostError> {
         let id = manifest.id.clone();
         let settings = self.options.plugins.get(&id).cloned().unwrap_or_default();
@@ -194,6 +200,8 @@ impl Host {
             source,
             events: Arc::clone(&self.events),
             timed: self.options.time_calls,
+            audit: Arc::clone(&self.options.audit),
+            ungranted,
         }));
         self.registry
             .insert(Arc::clone(&slot))
@@ -212,25 +220,63 @@ impl Host {
         Ok(id)
     }
 
+    /// The plugin's context: its directories and config, and services
+    /// behind a gateway compiled from its manifest and the host's policy.
+    /// Requests the policy does not grant are reported (audited and logged)
+    /// or, if the policy says so, refused.
     fn context_for(
         &self,
-        id: &PluginId,
+        manifest: &Manifest,
         config: serde_json::Value,
-    ) -> Result<PluginContext, HostError> {
+    ) -> Result<(PluginContext, Vec<Capability>), HostError> {
+        let id = &manifest.id;
         let data_dir = self.options.data_root.join(id.as_str());
         let temp_dir = self.options.temp_root.join(id.as_str());
+        let gateway = Arc::new(Gateway::compile(manifest, &self.options.policy, &data_dir));
+        let ungranted = gateway.ungranted().to_vec();
+        if !ungranted.is_empty() {
+            let requests: Vec<String> = ungranted
+                .iter()
+                .map(|c| serde_json::to_string(c).unwrap_or_default())
+                .collect();
+            if self.options.policy.ungranted == Ungranted::Refuse {
+                return Err(HostError::Ungranted {
+                    id: id.to_string(),
+                    requests,
+                });
+            }
+            tracing::warn!(plugin = %id, requests = %requests.join("; "), "plugin requests capabilities the policy does not grant; they will be denied");
+            self.options.audit.record(AuditEvent {
+                at: std::time::SystemTime::now(),
+                plugin: id.as_str().into(),
+                version: manifest.version.to_string().into(),
+                what: What::Error {
+                    message: format!("requested but not granted: {}", requests.join("; ")),
+                },
+            });
+        }
         for dir in [&data_dir, &temp_dir] {
             std::fs::create_dir_all(dir).map_err(|source| HostError::Io {
                 path: dir.clone(),
                 source,
             })?;
         }
-        Ok(PluginContext::local(ContextData {
-            plugin_id: id.to_string(),
-            config,
-            data_dir,
-            temp_dir,
-        }))
+        let services = GatedServices::new(
+            gateway,
+            Arc::clone(&self.options.audit),
+            &data_dir,
+            self.options.backends.clone(),
+        );
+        let ctx = PluginContext::new(
+            ContextData {
+                plugin_id: id.to_string(),
+                config,
+                data_dir,
+                temp_dir,
+            },
+            Arc::new(services),
+        );
+        Ok((ctx, ungranted))
     }
 
     /// Stops (if active), cleans up and drops the plugin, then closes its

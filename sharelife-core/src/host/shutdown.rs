@@ -69,6 +69,9 @@ impl Host {
             }
         }
         self.events.close();
+        if let Err(e) = self.options.audit.flush() {
+            tracing::error!(error = %e, "the audit log could not be flushed at shutdown");
+        }
         report
     }
 }

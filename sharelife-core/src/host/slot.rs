@@ -13,9 +13,10 @@ use super::HostError;
 use super::health::HealthRecord;
 use super::metrics::PluginMetrics;
 use crate::abi::catch::CatchUnwind;
+use crate::audit::{AuditEvent, AuditSink, What};
 use crate::event::{EventBus, LIFECYCLE, LifecycleEvent, Subscriber};
 use crate::loader::LibraryWatch;
-use crate::manifest::{Dependency, Manifest, PluginId};
+use crate::manifest::{Capability, Dependency, Manifest, PluginId};
 use crate::{
     BoxFuture, Health, IllegalTransition, Lifecycle, Plugin, PluginContext, PluginError,
     PluginState, StaticPlugin,
@@ -60,6 +61,10 @@ pub(crate) struct SlotParts {
     pub(crate) requires: Vec<Dependency>,
     pub(crate) events: Arc<EventBus>,
     pub(crate) timed: bool,
+    /// Where lifecycle changes and failures are recorded.
+    pub(crate) audit: Arc<dyn AuditSink>,
+    /// Manifest requests the policy does not grant.
+    pub(crate) ungranted: Vec<Capability>,
 }
 
 /// A plugin's event subscription: its queue and the task draining it.
@@ -87,6 +92,9 @@ pub(crate) struct Slot {
     pub(crate) subscription: Mutex<Option<Subscription>>,
     /// Serializes lifecycle moves of this plugin (hooks are async).
     moving: tokio::sync::Mutex<()>,
+    audit: Arc<dyn AuditSink>,
+    audit_id: (Arc<str>, Arc<str>),
+    ungranted: Vec<Capability>,
 }
 
 impl fmt::Debug for Slot {
@@ -105,6 +113,12 @@ impl Slot {
             Source::Registered(_) | Source::Added => Origin::Static,
         };
         Slot {
+            audit_id: (
+                parts.manifest.id.as_str().into(),
+                parts.manifest.version.to_string().into(),
+            ),
+            audit: parts.audit,
+            ungranted: parts.ungranted,
             lifecycle: Lifecycle::new(parts.manifest.id.as_str()),
             metrics: PluginMetrics::new(&parts.manifest, parts.timed),
             manifest: parts.manifest,
@@ -189,6 +203,10 @@ impl Slot {
         reason: Option<String>,
     ) -> Result<PluginState, IllegalTransition> {
         let from = self.lifecycle.move_to(to)?;
+        self.record(What::Lifecycle {
+            from: from.to_string(),
+            to: to.to_string(),
+        });
         *self.reason.lock() = reason.clone();
         if let Some(sub) = &*self.subscription.lock() {
             sub.subscriber.set_accepting(to == PluginState::Active);
@@ -210,7 +228,24 @@ impl Slot {
     pub(crate) fn fail(&self, place: &str, error: &PluginError) {
         tracing::error!(plugin = %self.manifest.id, place, error = %error, "plugin failed");
         *self.last_error.lock() = Some(error.clone());
+        self.record(What::Error {
+            message: format!("{place}: {error}"),
+        });
         let _ = self.move_to(PluginState::Error, Some(format!("{place}: {error}")));
+    }
+
+    fn record(&self, what: What) {
+        self.audit.record(AuditEvent {
+            at: std::time::SystemTime::now(),
+            plugin: Arc::clone(&self.audit_id.0),
+            version: Arc::clone(&self.audit_id.1),
+            what,
+        });
+    }
+
+    /// Manifest requests the policy does not grant.
+    pub(crate) fn ungranted(&self) -> &[Capability] {
+        &self.ungranted
     }
 
     /// Runs a hook with panics contained; a failure moves the plugin to

@@ -152,4 +152,13 @@ impl Host {
     pub fn last_error(&self, id: &str) -> Option<PluginError> {
         self.registry.get(id).and_then(|s| s.last_error())
     }
+
+    /// What plugin `id`'s manifest requests that the policy does not
+    /// grant (its uses will be denied). Empty for an unknown plugin.
+    pub fn ungranted(&self, id: &str) -> Vec<crate::manifest::Capability> {
+        self.registry
+            .get(id)
+            .map(|s| s.ungranted().to_vec())
+            .unwrap_or_default()
+    }
 }

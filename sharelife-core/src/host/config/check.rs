@@ -49,6 +49,11 @@ impl Check<'_> {
             }
         }
         c.data_dir = raw.data_dir.as_ref().and_then(|p| self.path(p, "data_dir"));
+        c.audit_log = raw
+            .audit_log
+            .as_ref()
+            .and_then(|p| self.path(p, "audit_log"));
+        c.policy = raw.policy.clone();
         c.temp_dir = raw.temp_dir.as_ref().and_then(|p| self.path(p, "temp_dir"));
         c.health_check_interval = raw
             .health_check_interval

@@ -60,6 +60,10 @@ pub struct HostConfig {
     pub on_dependents: Option<DependentPolicy>,
     /// Root of the plugins' data directories.
     pub data_dir: Option<PathBuf>,
+    /// The capability policy.
+    pub policy: Option<crate::capability::Policy>,
+    /// The audit log file.
+    pub audit_log: Option<PathBuf>,
     /// Root of the plugins' temp directories.
     pub temp_dir: Option<PathBuf>,
     /// Events each subscriber can have waiting.

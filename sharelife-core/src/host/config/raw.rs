@@ -68,6 +68,15 @@ pub struct RawHostConfig {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, RawPlugin>")]
     pub plugins: BTreeMap<Spanned<String>, RawPlugin>,
+    /// The capability policy: `[[policy.rules]]` allowing or denying
+    /// capabilities to plugins. Absent or empty: everything is denied.
+    #[serde(default)]
+    pub policy: Option<crate::capability::Policy>,
+    /// The audit log (hash-chained JSON Lines) every gateway decision and
+    /// lifecycle change is appended to; relative to this file's folder.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub audit_log: Option<Spanned<String>>,
 }
 
 /// A duration: whole seconds, or a number with a unit (`ms`, `s`, `m`, `h`).
