@@ -6,6 +6,8 @@
 //! next to it into a fresh folder and points the config's
 //! `${SHARELIFE_PLUGINS}` at it (unless that variable is set).
 
+mod gateway_demo;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -54,6 +56,9 @@ async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
     let env = |var: &str| match std::env::var(var) {
         Ok(value) => Some(value),
         Err(_) if var == "SHARELIFE_PLUGINS" => Some(plugins.display().to_string()),
+        Err(_) if var == "SHARELIFE_AUDIT_LOG" => {
+            Some(work.join("audit.jsonl").display().to_string())
+        }
         Err(_) => None,
     };
     let config = HostConfig::parse(&text, Some(config_path), &env)?;
@@ -173,6 +178,8 @@ async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
         host.call("examples.panicky", "ping", b""),
     );
 
+    gateway_demo::run(&host, work).await?;
+
     section("5. unload for real, then reload from a new path");
     let Some(echo) = libraries
         .iter()
@@ -249,6 +256,7 @@ async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
     if !shutdown.timed_out.is_empty() || !shutdown.failed.is_empty() {
         bail!("shutdown incomplete: {shutdown:?}");
     }
+    gateway_demo::show_audit_log(&work.join("audit.jsonl"))?;
     Ok(())
 }
 fn section(title: &str) {
@@ -275,7 +283,12 @@ fn stage_example_plugins(dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let exe = std::env::current_exe()?;
     let deps = exe.parent().context("the demo's directory")?.join("deps");
-    for name in ["example_echo", "example_timer", "example_panicky"] {
+    for name in [
+        "example_echo",
+        "example_timer",
+        "example_panicky",
+        "example_fetcher",
+    ] {
         let file = format!(
             "{}{name}{}",
             std::env::consts::DLL_PREFIX,
