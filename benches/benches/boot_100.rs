@@ -100,6 +100,7 @@ fn boot_100(c: &mut Criterion) {
     let check = host();
     let report = rt.block_on(check.boot()).expect("boot");
     assert_eq!(report.started.len(), PLUGINS, "{report}");
+    eprintln!("one boot, by phase: {:?}", report.timings);
     let shutdown = rt.block_on(check.shutdown());
     assert!(shutdown.unloaded.iter().all(|u| u.closed));
 
