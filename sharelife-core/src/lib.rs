@@ -12,7 +12,11 @@
 //! * [`loader`] — reads, checks, opens and really closes plugin libraries
 //!   (feature `host`).
 //! * [`Host`] — loads plugins, drives their lifecycle, calls handlers,
-//!   contains their panics (feature `host`).
+//!   contains their panics; boots from a config file ([`host::config`]):
+//!   discovery, dependency resolution and order, health checks, metrics
+//!   (feature `host`).
+//! * [`event`] — the event bus: typed topics, bounded per-subscriber queues
+//!   (feature `host`).
 //!
 //! Plugin authors depend on `sharelife-sdk`, not on this crate directly.
 //!
@@ -44,7 +48,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Loading a library is the same with [`Host::load`] and a path.
+//! Loading a library is the same with [`Host::load`] and a path; a whole
+//! folder of them, in dependency order, with [`Host::boot`].
 //!
 //! ## Safety
 //!

@@ -78,9 +78,19 @@ async fn an_unhealthy_plugin_is_restarted_until_the_policy_gives_up() {
     );
     // A plugin the monitor gave up on is no longer checked or restarted...
     assert_eq!(host.check_health().await.len(), 1);
-    // ...but can be restarted by hand.
+    // ...but can be restarted by hand, and the policy counts afresh.
     host.start("fixtures.base").await.unwrap();
-    assert_eq!(host.state("fixtures.base"), Some(PluginState::Active));
+    let status = host.status("fixtures.base").unwrap();
+    assert_eq!(status.state, PluginState::Active);
+    assert!(!status.health.gave_up);
+    let checks = host.check_health().await;
+    assert!(matches!(
+        &checks[1].outcome,
+        CheckOutcome::Failed {
+            recovery: Recovery::Restarted { attempt: 1, .. },
+            ..
+        }
+    ));
 }
 
 #[tokio::test]

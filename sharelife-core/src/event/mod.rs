@@ -265,6 +265,12 @@ impl EventBus {
         self.publish_bytes(topic.name(), &payload)
     }
 
+    /// Whether anyone subscribes to `topic` (so that publishers can skip
+    /// encoding an event nobody would receive).
+    pub fn has_subscribers(&self, topic: &str) -> bool {
+        self.routes.read().contains_key(topic)
+    }
+
     /// Events published so far (on any topic, subscribed or not).
     pub fn published(&self) -> u64 {
         self.published.load(Ordering::Relaxed)

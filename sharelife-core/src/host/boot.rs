@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use super::discovery::{Skipped, discover};
 use super::registry::Held;
@@ -71,6 +72,22 @@ pub struct BootReport {
     pub held: Vec<(PluginId, String)>,
     /// Enabled plugins that failed.
     pub failed: Vec<BootFailure>,
+    /// How long each phase took.
+    pub timings: BootTimings,
+}
+
+/// How long each phase of [`Host::boot`] took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BootTimings {
+    /// Scanning folders and reading manifests.
+    pub discover: Duration,
+    /// Choosing versions, checking dependencies, ordering.
+    pub resolve: Duration,
+    /// Opening, checking, creating and initializing the enabled plugins.
+    pub load: Duration,
+    /// Starting them.
+    pub start: Duration,
 }
 
 impl BootReport {
@@ -82,7 +99,18 @@ impl BootReport {
 
 impl fmt::Display for BootReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "started {}: {}", self.started.len(), join(&self.started))?;
+        let t = &self.timings;
+        writeln!(
+            f,
+            "started {} in {:?} (discover {:?}, resolve {:?}, load {:?}, start {:?}): {}",
+            self.started.len(),
+            t.discover + t.resolve + t.load + t.start,
+            t.discover,
+            t.resolve,
+            t.load,
+            t.start,
+            join(&self.started)
+        )?;
         for s in &self.skipped {
             writeln!(f, "skipped {}: {}", s.path.display(), s.reason)?;
         }
@@ -132,7 +160,15 @@ impl Host {
     ///
     /// [`HostError::Strict`], in strict mode only.
     pub async fn boot(&self) -> Result<BootReport, HostError> {
+        let mut clock = Instant::now();
+        let mut lap = || {
+            let now = Instant::now();
+            let elapsed = now - clock;
+            clock = now;
+            elapsed
+        };
         let discovery = discover(&self.options.plugin_paths);
+        let discover_time = lap();
         let present: BTreeMap<PluginId, semver::Version> = self
             .registry
             .slots()
@@ -148,6 +184,11 @@ impl Host {
             },
         );
         let mut report = BootReport {
+            timings: BootTimings {
+                discover: discover_time,
+                resolve: lap(),
+                ..BootTimings::default()
+            },
             skipped: discovery.skipped,
             passed_over: resolution.passed_over,
             disabled: resolution.disabled,
@@ -214,6 +255,7 @@ impl Host {
                 }
             }
         }
+        report.timings.load = lap();
         if self.options.strict && !report.failed.is_empty() {
             self.shutdown().await;
             return Err(HostError::Strict {
@@ -252,6 +294,7 @@ impl Host {
                 }
             }
         }
+        report.timings.start = lap();
         if self.options.strict && !report.is_complete() {
             let mut failures = report.failed;
             failures.extend(report.held.into_iter().map(|(id, error)| BootFailure {

@@ -107,7 +107,12 @@ impl Host {
                 });
             }
         }
-        slot.start().await
+        slot.start().await?;
+        // Started by hand: the restart policy counts afresh.
+        let mut health = slot.health.lock();
+        health.failures_in_a_row = 0;
+        health.gave_up = false;
+        Ok(())
     }
 
     /// Stops plugin `id` (`Active → Inactive`). Active plugins that depend

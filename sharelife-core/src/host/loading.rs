@@ -256,7 +256,14 @@ impl Host {
             });
         }
         for dir in [&data_dir, &temp_dir] {
-            std::fs::create_dir_all(dir).map_err(|source| HostError::Io {
+            // One mkdir in the common case (the root exists); the full walk
+            // only when it does not. A boot makes two directories per plugin.
+            let made = match std::fs::create_dir(dir) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+                other => other,
+            };
+            made.map_err(|source| HostError::Io {
                 path: dir.clone(),
                 source,
             })?;

@@ -44,7 +44,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-pub use self::boot::{BootFailure, BootReport, Stage};
+pub use self::boot::{BootFailure, BootReport, BootTimings, Stage};
 pub use self::builder::HostBuilder;
 use self::builder::Options;
 pub use self::cascade::{DependentPolicy, ReloadReport};

@@ -211,15 +211,17 @@ impl Slot {
         if let Some(sub) = &*self.subscription.lock() {
             sub.subscriber.set_accepting(to == PluginState::Active);
         }
-        let event = LifecycleEvent {
-            plugin: self.manifest.id.to_string(),
-            version: self.manifest.version.to_string(),
-            from,
-            to,
-            reason,
-        };
-        if let Err(e) = self.events.publish(&LIFECYCLE, &event) {
-            tracing::warn!(plugin = %self.manifest.id, error = %e, "lifecycle event not published");
+        if self.events.has_subscribers(LIFECYCLE.name()) {
+            let event = LifecycleEvent {
+                plugin: self.manifest.id.to_string(),
+                version: self.manifest.version.to_string(),
+                from,
+                to,
+                reason,
+            };
+            if let Err(e) = self.events.publish(&LIFECYCLE, &event) {
+                tracing::warn!(plugin = %self.manifest.id, error = %e, "lifecycle event not published");
+            }
         }
         Ok(from)
     }

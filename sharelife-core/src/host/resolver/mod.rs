@@ -77,12 +77,19 @@ impl Resolver<'_> {
 
     /// The manifest's dependencies plus the host config's.
     fn requires(&self, file: &PluginFile) -> Vec<Dependency> {
+        self.requires_iter(file).cloned().collect()
+    }
+
+    /// [`requires`](Self::requires) without allocating: version choice asks
+    /// it for every pair of plugins.
+    fn requires_iter<'f>(&'f self, file: &'f PluginFile) -> impl Iterator<Item = &'f Dependency> {
         let m = file.manifest();
-        let mut deps = m.dependencies.clone();
-        if let Some(s) = self.input.settings.get(&m.id) {
-            deps.extend(s.dependencies.iter().cloned());
-        }
-        deps
+        let extra = self
+            .input
+            .settings
+            .get(&m.id)
+            .map(|s| s.dependencies.iter());
+        m.dependencies.iter().chain(extra.into_iter().flatten())
     }
 
     fn file(&self, id: &PluginId) -> &PluginFile {
@@ -169,10 +176,15 @@ impl Resolver<'_> {
             .filter(|other| *other != id)
             .flat_map(|other| {
                 let file = self.file(other);
-                self.requires(file)
-                    .into_iter()
+                self.requires_iter(file)
                     .filter(|d| &d.id == id)
-                    .map(|d| (other.clone(), file.manifest().version.clone(), d.version))
+                    .map(|d| {
+                        (
+                            other.clone(),
+                            file.manifest().version.clone(),
+                            d.version.clone(),
+                        )
+                    })
                     .collect::<Vec<_>>()
             })
             .collect()

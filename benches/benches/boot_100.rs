@@ -1,0 +1,141 @@
+//! Booting a host over a folder of 100 plugins (discover, resolve, open,
+//! initialize, start), against 100 bare `dlopen`s of the same files.
+//!
+//! The folder holds 100 copies of the echo example, each patched to a
+//! distinct id of the same length (`examples.e000` ... `examples.e099`):
+//! the id lives in the `.sharelife` section *and* in the module's manifest
+//! string, and the loader refuses a library whose two copies differ, so
+//! every occurrence is patched alike. Each copy is a file of its own, so
+//! each `dlopen` maps a library of its own.
+//!
+//! Nothing but the boot (or the dlopens) is timed: building the host and
+//! shutting it down (which closes every library) run between measurements.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use sharelife_core::Host;
+
+const PLUGINS: usize = 100;
+const ECHO_ID: &[u8] = br#""id":"examples.echo""#;
+
+fn echo_library() -> PathBuf {
+    let exe = std::env::current_exe().expect("the bench knows its executable");
+    let file = format!(
+        "{}example_echo{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    let path = exe.parent().expect("a directory").join(file);
+    assert!(
+        path.exists(),
+        "{} was not built; run `cargo bench`",
+        path.display()
+    );
+    path
+}
+
+/// Writes `PLUGINS` copies of the echo library with distinct ids into
+/// `folder`.
+fn stage(folder: &Path) -> Vec<PathBuf> {
+    std::fs::create_dir_all(folder).expect("create the plugin folder");
+    let original = std::fs::read(echo_library()).expect("read the echo library");
+    let at: Vec<usize> = original
+        .windows(ECHO_ID.len())
+        .enumerate()
+        .filter(|(_, w)| *w == ECHO_ID)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(
+        at.len() >= 2,
+        "expected the id in the section and in the module"
+    );
+    (0..PLUGINS)
+        .map(|n| {
+            let mut bytes = original.clone();
+            let id = format!(r#""id":"examples.e{n:03}""#);
+            assert_eq!(id.len(), ECHO_ID.len(), "same length, so no offset moves");
+            for &i in &at {
+                bytes[i..i + ECHO_ID.len()].copy_from_slice(id.as_bytes());
+            }
+            let path = folder.join(format!(
+                "{}echo_{n:03}.{}",
+                std::env::consts::DLL_PREFIX,
+                std::env::consts::DLL_EXTENSION
+            ));
+            std::fs::write(&path, bytes).expect("write a plugin copy");
+            path
+        })
+        .collect()
+}
+
+fn bare_dlopen(path: &Path) -> libloading::Library {
+    // SAFETY: the file is a copy of the echo plugin built by this workspace
+    // for this bench (only its id string differs); its initializers are the
+    // Rust runtime's and its statics', which are sound to run. No symbol is
+    // looked up or called.
+    unsafe { libloading::Library::new(path) }.expect("dlopen of an echo copy")
+}
+
+fn boot_100(c: &mut Criterion) {
+    let root = std::env::temp_dir().join(format!("sharelife-bench-boot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let folder = root.join("plugins");
+    let files = stage(&folder);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime");
+    let host = || {
+        Host::builder()
+            .plugin_path(&folder)
+            .data_root(root.join("data"))
+            .temp_root(root.join("tmp"))
+            .build()
+            .expect("host builds")
+    };
+
+    // Once, outside the measurements: the boot really starts 100 plugins.
+    let check = host();
+    let report = rt.block_on(check.boot()).expect("boot");
+    assert_eq!(report.started.len(), PLUGINS, "{report}");
+    eprintln!("one boot, by phase: {:?}", report.timings);
+    let shutdown = rt.block_on(check.shutdown());
+    assert!(shutdown.unloaded.iter().all(|u| u.closed));
+
+    let mut group = c.benchmark_group("boot_100");
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(10));
+    group.bench_function("sharelife_discover_resolve_load_start", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let host = host();
+                let started = Instant::now();
+                let report = rt.block_on(host.boot()).expect("boot");
+                total += started.elapsed();
+                debug_assert_eq!(report.started.len(), PLUGINS);
+                rt.block_on(host.shutdown());
+            }
+            total
+        });
+    });
+    group.bench_function("baseline_100_bare_dlopens", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let started = Instant::now();
+                let libraries: Vec<_> = files.iter().map(|f| bare_dlopen(f)).collect();
+                total += started.elapsed();
+                drop(libraries);
+            }
+            total
+        });
+    });
+    group.finish();
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+criterion_group!(benches, boot_100);
+criterion_main!(benches);
