@@ -45,7 +45,7 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         sdk_path: Option<PathBuf>,
     },
-    /// Validate plugin manifests (`*.json`); every problem with file, line and path.
+    /// Validate plugin manifests (`*.json`) and host configs (`*.toml`); every problem with file, line and path.
     Validate {
         /// Files to check.
         #[arg(required = true)]

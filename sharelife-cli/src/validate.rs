@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use sharelife_core::host::{ConfigError, HostConfig};
 use sharelife_core::manifest::{Manifest, ManifestError};
 
 use crate::Failure;
@@ -62,6 +63,19 @@ fn check(file: &Path) -> Vec<Finding> {
         Ok(t) => t,
         Err(e) => return vec![finding(None, "-", format!("cannot read: {e}"))],
     };
+    if file.extension().is_some_and(|e| e == "toml") {
+        return match HostConfig::load(file) {
+            Ok(_) => Vec::new(),
+            Err(ConfigError::Syntax { line, message, .. }) => {
+                vec![finding(Some(line), "-", message)]
+            }
+            Err(ConfigError::Invalid { problems, .. }) => problems
+                .into_iter()
+                .map(|p| finding(p.line, &p.key, p.message))
+                .collect(),
+            Err(other) => vec![finding(None, "-", other.to_string())],
+        };
+    }
     match Manifest::from_json(&text) {
         Ok(_) => Vec::new(),
         Err(ManifestError::Syntax { line, message, .. }) => vec![finding(Some(line), "-", message)],

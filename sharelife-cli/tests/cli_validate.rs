@@ -76,3 +76,20 @@ fn syntax_errors_and_unreadable_files_are_reported_too() {
         "{out}"
     );
 }
+
+#[test]
+fn host_configs_are_validated_with_line_and_key() {
+    let good = write("host.toml", "plugin_paths = [\"plugins\"]\nstrict = true\n");
+    let (code, out, _) = sharelife(&["validate", good.to_str().unwrap()]);
+    assert_eq!((code, out.as_str()), (0, "1 file(s) valid\n"));
+    let bad = write("bad-host.toml", "strict = true\nstrikt = false\n");
+    let (code, out, _) = sharelife(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        out.starts_with(&format!("{}:2: -: unknown key `strikt`", bad.display())),
+        "{out}"
+    );
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/host.toml");
+    let (code, out, err) = sharelife(&["validate", example.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+}
