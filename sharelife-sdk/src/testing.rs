@@ -6,8 +6,8 @@
 //! plugin is your crate's own type.
 //!
 //! With the SDK's `testing` feature (enable it in `[dev-dependencies]`),
-//! [`TestHost::with_policy`] runs the plugin behind a real capability
-//! gateway, and [`TestHost::audit`] shows the decisions it caused:
+//! `TestHost::with_policy` runs the plugin behind a real capability
+//! gateway, and `TestHost::audit` shows the decisions it caused:
 //!
 //! ```toml
 //! [dev-dependencies]
