@@ -13,6 +13,9 @@
 //!   (feature `host`).
 //! * [`Host`] — loads plugins, drives their lifecycle, calls handlers,
 //!   contains their panics (feature `host`).
+//! * [`pipeline`] — pipeline files and the orchestrator that runs them
+//!   with retry, skip, abort and per-step capability checks (feature
+//!   `pipeline`).
 //!
 //! Plugin authors depend on `sharelife-sdk`, not on this crate directly.
 //!
@@ -65,6 +68,8 @@ pub mod lifecycle;
 #[cfg(feature = "host")]
 pub mod loader;
 mod payload;
+#[cfg(feature = "pipeline")]
+pub mod pipeline;
 mod plugin;
 mod registration;
 pub mod services;
@@ -81,6 +86,8 @@ pub use error::{ErrorKind, PluginError};
 pub use host::{Host, HostBuilder, HostError, PluginHandle, UnloadReport};
 pub use lifecycle::{IllegalTransition, Lifecycle, PluginState};
 pub use payload::{FromPayload, IntoOutput, Json};
+#[cfg(feature = "pipeline")]
+pub use pipeline::{Pipeline, PipelineFile, RunReport};
 pub use plugin::{Buffer, Event, HandlerId, Health, Plugin};
 pub use registration::{HasManifest, StaticPlugin, static_plugins};
 
