@@ -385,7 +385,11 @@ fn admit<'i, P: StepPlugin>(
         slot.status = StepStatus::Denied;
         slot.error = Some(PluginError::with_kind(
             ErrorKind::Denied,
-            format!("step {:?} {}", info.step_id, info.decision),
+            format!(
+                "step {:?} may not run: {}",
+                info.step_id,
+                info.decision.to_string().trim_start_matches("denied: ")
+            ),
         ));
         return Err(final_policy(&step.failure));
     }
@@ -459,8 +463,12 @@ fn retry_delay(failure: &Failure, attempts: u32, error: &PluginError) -> Option<
         return None;
     }
     let exponent = i32::try_from(attempts - 1).unwrap_or(i32::MAX);
-    let wait = backoff.as_secs_f64() * factor.powi(exponent);
-    Some(Duration::from_secs_f64(wait.min(cap.as_secs_f64())))
+    // In whole nanoseconds, so that 2 ms × 3 is exactly 6 ms.
+    let wait = (backoff.as_nanos() as f64 * factor.powi(exponent)).round();
+    let cap = cap.as_nanos() as f64;
+    // Non-negative and at most the cap, which came from a u64.
+    let nanos = wait.min(cap) as u64;
+    Some(Duration::from_nanos(nanos))
 }
 
 fn final_policy(failure: &Failure) -> FinalPolicy {
