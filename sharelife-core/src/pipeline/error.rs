@@ -49,7 +49,7 @@ pub enum PipelineError {
     },
     /// The file parses, but breaks the format's rules or does not fit the
     /// host: every problem found, each with its path and line.
-    #[error("invalid pipeline {origin}: {}", list(.problems))]
+    #[error("invalid pipeline {origin}:{}", list(.problems))]
     Invalid {
         /// The file name, or `<text>`.
         origin: String,
@@ -60,7 +60,7 @@ pub enum PipelineError {
 
 fn list(problems: &[Problem]) -> String {
     match problems {
-        [one] => one.to_string(),
+        [one] => format!(" {one}"),
         many => many.iter().map(|p| format!("\n  {p}")).collect::<String>(),
     }
 }

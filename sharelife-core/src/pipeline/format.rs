@@ -22,13 +22,13 @@ pub const MAX_RETRIES: u32 = 10;
 
 /// A pipeline file (`sharelife.pipeline.v1`), in YAML or JSON.
 ///
-/// A file in the seed's `astr-agent.v1` format reads into this same type
-/// (see [`super::PipelineFile::from_yaml`]).
+/// A file in the seed's `astr-agent.v1` format reads into this same type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "sharelife pipeline (sharelife.pipeline.v1)")]
 pub struct PipelineSpec {
     /// Always `sharelife.pipeline.v1`.
+    #[schemars(extend("const" = "sharelife.pipeline.v1"))]
     pub schema_version: String,
     /// Who runs the pipeline, for people and for audit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,8 +86,8 @@ pub struct PluginUse {
     #[serde(default = "any_version")]
     pub version: String,
     /// Config for this use. A host holds one instance of each plugin,
-    /// configured when loaded: give the host this config (see
-    /// [`super::PipelineFile::plugins`]).
+    /// configured when loaded: the host is given this config when it
+    /// loads the plugin, and two uses of one plugin must agree on it.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub config: serde_json::Value,
     /// What this pipeline allows the plugin: a narrowing of what the host
