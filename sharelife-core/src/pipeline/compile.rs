@@ -26,6 +26,7 @@ pub struct Pipeline<P: StepPlugin = PluginHandle> {
     pub(crate) steps: Box<[Step<P>]>,
     pub(crate) first_async: Option<usize>,
     pub(crate) audit: Arc<dyn AuditSink>,
+    pub(crate) clock: quanta::Clock,
 }
 
 /// One compiled step.
@@ -168,6 +169,7 @@ impl<P: StepPlugin> Pipeline<P> {
             steps: steps.into_boxed_slice(),
             first_async,
             audit: Arc::clone(grants.sink()),
+            clock: quanta::Clock::new(),
         })
     }
 

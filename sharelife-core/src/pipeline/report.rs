@@ -110,7 +110,8 @@ pub(crate) struct Slot {
     pub(crate) attempts: u32,
     pub(crate) duration: Duration,
     pub(crate) waited: Duration,
-    pub(crate) error: Option<PluginError>,
+    /// Boxed: errors are the cold path, and slots are made per run.
+    pub(crate) error: Option<Box<PluginError>>,
     pub(crate) output: Option<Buffer>,
 }
 
@@ -344,7 +345,7 @@ impl<'a> StepReport<'a> {
 
     /// The last error (for a skipped, denied or failed step).
     pub fn error(&self) -> Option<&'a PluginError> {
-        self.slot.error.as_ref()
+        self.slot.error.as_deref()
     }
 
     /// The capability decision, for a step the run reached.

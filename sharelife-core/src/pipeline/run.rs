@@ -9,7 +9,13 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// A run reads the clock once per step; std's `Instant` (clock_gettime)
+// costs tens of nanoseconds on virtual machines, quanta's (the TSC,
+// calibrated once per process) about ten. quanta falls back to the OS
+// clock where there is no usable TSC.
+use quanta::Instant;
 
 use tracing::Instrument;
 
@@ -72,40 +78,45 @@ impl<P: StepPlugin> Pipeline<P> {
             let input = match admit(self, step, info, slot, input) {
                 Ok(input) => input,
                 Err(policy) => {
-                    run.settle(i, policy, started);
+                    run.settle(i, policy, started, self.clock.now());
                     if run.stopped() {
                         break;
                     }
                     continue;
                 }
             };
-            let policy = loop {
+            // One clock read per attempt: the end of one step is the
+            // start of the next.
+            let mut attempt_started = started;
+            let (stop, ended) = loop {
                 slot.attempts += 1;
                 span.record("attempt", slot.attempts);
                 let mut out = Buffer::new();
                 let result = step.plugin.call(step.handler, input, &mut out);
-                let ended = Instant::now();
-                match judge(step, result, ended - started) {
+                let ended = self.clock.now();
+                match judge(step, result, ended - attempt_started) {
                     Ok(()) => {
                         slot.output = Some(out);
-                        break None;
+                        break (None, ended);
                     }
                     Err(error) => match retry_delay(&step.failure, slot.attempts, &error) {
                         Some(delay) => {
-                            slot.error = Some(error);
+                            slot.error = Some(Box::new(error));
                             slot.waited += delay;
-                            if cancel::sleep_blocking(delay, cancel) {
-                                break Some(Stop::Cancelled);
+                            let cancelled = cancel::sleep_blocking(delay, cancel);
+                            attempt_started = self.clock.now();
+                            if cancelled {
+                                break (Some(Stop::Cancelled), attempt_started);
                             }
                         }
                         None => {
-                            slot.error = Some(error);
-                            break Some(Stop::Policy(final_policy(&step.failure)));
+                            slot.error = Some(Box::new(error));
+                            break (Some(Stop::Policy(final_policy(&step.failure))), ended);
                         }
                     },
                 }
             };
-            run.finish(i, policy, started);
+            run.finish(i, stop, started, ended);
             if run.stopped() {
                 break;
             }
@@ -148,34 +159,34 @@ impl<P: StepPlugin> Pipeline<P> {
                 }
                 let span = step_span(run.id, info);
                 let started = run.clock;
-                let policy = async {
+                let outcome = async {
                     let (input, slot) = slot_and_input(&mut run.slots, i, step.source, input);
-                    let input = match admit(self, step, info, slot, input) {
-                        Ok(input) => input,
-                        Err(policy) => return Err(policy),
-                    };
+                    let input = admit(self, step, info, slot, input)?;
+                    let mut attempt_started = started;
                     Ok(loop {
                         slot.attempts += 1;
                         span.record("attempt", slot.attempts);
                         let mut out = Buffer::new();
                         let result = call_async(step, input, &mut out).await;
-                        let ended = Instant::now();
-                        match judge(step, result, ended - started) {
+                        let ended = self.clock.now();
+                        match judge(step, result, ended - attempt_started) {
                             Ok(()) => {
                                 slot.output = Some(out);
-                                break None;
+                                break (None, ended);
                             }
                             Err(error) => match retry_delay(&step.failure, slot.attempts, &error) {
                                 Some(delay) => {
-                                    slot.error = Some(error);
+                                    slot.error = Some(Box::new(error));
                                     slot.waited += delay;
-                                    if cancel::sleep(delay, cancel).await {
-                                        break Some(Stop::Cancelled);
+                                    let cancelled = cancel::sleep(delay, cancel).await;
+                                    attempt_started = self.clock.now();
+                                    if cancelled {
+                                        break (Some(Stop::Cancelled), attempt_started);
                                     }
                                 }
                                 None => {
-                                    slot.error = Some(error);
-                                    break Some(Stop::Policy(final_policy(&step.failure)));
+                                    slot.error = Some(Box::new(error));
+                                    break (Some(Stop::Policy(final_policy(&step.failure))), ended);
                                 }
                             },
                         }
@@ -183,9 +194,9 @@ impl<P: StepPlugin> Pipeline<P> {
                 }
                 .instrument(span.clone())
                 .await;
-                match policy {
-                    Ok(policy) => run.finish(i, policy, started),
-                    Err(policy) => run.settle(i, policy, started),
+                match outcome {
+                    Ok((stop, ended)) => run.finish(i, stop, started, ended),
+                    Err(policy) => run.settle(i, policy, started, self.clock.now()),
                 }
                 if run.stopped() {
                     break;
@@ -220,7 +231,7 @@ struct Run<'p, P: StepPlugin> {
 
 impl<'p, P: StepPlugin> Run<'p, P> {
     fn new(pipeline: &'p Pipeline<P>) -> Self {
-        let now = Instant::now();
+        let now = pipeline.clock.now();
         let mut slots = Vec::with_capacity(pipeline.steps.len());
         slots.resize_with(pipeline.steps.len(), || Slot::NOT_RUN);
         Run {
@@ -245,23 +256,27 @@ impl<'p, P: StepPlugin> Run<'p, P> {
     }
 
     /// A step that was called: completed (`None`) or stopped.
-    fn finish(&mut self, i: usize, stop: Option<Stop>, started: Instant) {
+    fn finish(&mut self, i: usize, stop: Option<Stop>, started: Instant, ended: Instant) {
         match stop {
             None => {
-                self.slots[i].status = StepStatus::Completed;
-                self.slots[i].error = None;
-                self.stamp(i, started);
+                let slot = &mut self.slots[i];
+                slot.status = StepStatus::Completed;
+                if slot.error.is_some() {
+                    // Earlier attempts failed; the step did not.
+                    slot.error = None;
+                }
+                self.stamp(i, started, ended);
             }
             Some(Stop::Cancelled) => {
-                self.stamp(i, started);
+                self.stamp(i, started, ended);
                 self.cancel_at(i);
             }
-            Some(Stop::Policy(policy)) => self.settle(i, policy, started),
+            Some(Stop::Policy(policy)) => self.settle(i, policy, started, ended),
         }
     }
 
     /// A step that did not complete: its policy decides what follows.
-    fn settle(&mut self, i: usize, policy: FinalPolicy, started: Instant) {
+    fn settle(&mut self, i: usize, policy: FinalPolicy, started: Instant, ended: Instant) {
         let slot = &mut self.slots[i];
         let denied = slot.status == StepStatus::Denied;
         match policy {
@@ -289,13 +304,12 @@ impl<'p, P: StepPlugin> Run<'p, P> {
             error = slot.error.as_ref().map(tracing::field::display),
             "pipeline step did not complete"
         );
-        self.stamp(i, started);
+        self.stamp(i, started, ended);
     }
 
-    fn stamp(&mut self, i: usize, started: Instant) {
-        let now = Instant::now();
-        self.slots[i].duration = now - started;
-        self.clock = now;
+    fn stamp(&mut self, i: usize, started: Instant, ended: Instant) {
+        self.slots[i].duration = ended - started;
+        self.clock = ended;
     }
 
     fn report(self) -> RunReport {
@@ -383,24 +397,24 @@ fn admit<'i, P: StepPlugin>(
     }
     if !step.allowed {
         slot.status = StepStatus::Denied;
-        slot.error = Some(PluginError::with_kind(
+        slot.error = Some(Box::new(PluginError::with_kind(
             ErrorKind::Denied,
             format!(
                 "step {:?} may not run: {}",
                 info.step_id,
                 info.decision.to_string().trim_start_matches("denied: ")
             ),
-        ));
+        )));
         return Err(final_policy(&step.failure));
     }
     match input {
         Some(input) => Ok(input),
         None if step.accepts_missing => Ok(&[]),
         None => {
-            slot.error = Some(PluginError::invalid_input(format!(
+            slot.error = Some(Box::new(PluginError::invalid_input(format!(
                 "input {:?} is missing (its step did not complete) and step {:?} does not accept a missing input; set `accepts_missing: true` to run it with an empty input",
                 info.input_from, info.step_id
-            )));
+            ))));
             Err(final_policy(&step.failure))
         }
     }
