@@ -4,6 +4,8 @@
 //! copies the example plugin libraries cargo built next to it into a fresh
 //! folder and loads everything it finds there.
 
+mod pipeline_demo;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -179,7 +181,7 @@ async fn run(plugins: &Path, work: &Path) -> Result<()> {
         let report = host.unload(p.id.as_str()).await?;
         println!("  {:<18} closed = {}", report.id, report.closed);
     }
-    Ok(())
+    pipeline_demo::run(work).await
 }
 
 fn section(title: &str) {

@@ -97,6 +97,9 @@
 //! * A [`CancelToken`] stops a run at its next step boundary, reported as
 //!   `cancelled`; dropping the run future stops it at once and logs where.
 //!
+//! A compiled pipeline holds a handle to each plugin it calls: drop it
+//! before unloading them, or the unload waits for it.
+//!
 //! The [`RunReport`] says `completed`, `completed_with_skips` or `failed`
 //! (or `cancelled`), and per step its status, attempts, duration, backoff,
 //! error, capability decision and output. Each run is a `pipeline_run`

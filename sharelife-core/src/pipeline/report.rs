@@ -270,11 +270,10 @@ impl fmt::Display for RunReport {
                 write!(f, " (backoff {:?})", s.waited())?;
             }
             writeln!(f)?;
-            if let Some(d) = s.decision().filter(|d| !d.allowed) {
-                writeln!(f, "      gate: {d}")?;
-            }
-            if let Some(e) = s.error() {
-                writeln!(f, "      error: {e}")?;
+            match (s.decision().filter(|d| !d.allowed), s.error()) {
+                (Some(d), _) => writeln!(f, "      gate: {d}")?,
+                (None, Some(e)) => writeln!(f, "      error: {e}")?,
+                (None, None) => {}
             }
         }
         for (key, value) in self.outputs() {

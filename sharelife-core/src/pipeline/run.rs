@@ -305,6 +305,9 @@ impl<'p, P: StepPlugin> Run<'p, P> {
             "pipeline step did not complete"
         );
         self.stamp(i, started, ended);
+        // The warning's own time (a subscriber may write it out) belongs
+        // to no step.
+        self.clock = self.pipeline.clock.now();
     }
 
     fn stamp(&mut self, i: usize, started: Instant, ended: Instant) {
