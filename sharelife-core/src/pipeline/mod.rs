@@ -141,12 +141,14 @@
 #![forbid(unsafe_code)]
 
 mod astr;
+mod attempt;
 mod cancel;
 mod compile;
 mod error;
 mod file;
 mod format;
 mod gate;
+mod progress;
 mod report;
 mod run;
 mod source;
