@@ -17,6 +17,9 @@
 //!   (feature `host`).
 //! * [`event`] — the event bus: typed topics, bounded per-subscriber queues
 //!   (feature `host`).
+//! * [`pipeline`] — pipeline files and the orchestrator that runs them
+//!   with retry, skip, abort and per-step capability checks (feature
+//!   `pipeline`).
 //!
 //! Plugin authors depend on `sharelife-sdk`, not on this crate directly.
 //!
@@ -72,6 +75,8 @@ pub mod lifecycle;
 #[cfg(feature = "host")]
 pub mod loader;
 mod payload;
+#[cfg(feature = "pipeline")]
+pub mod pipeline;
 mod plugin;
 mod registration;
 pub mod services;
@@ -88,6 +93,8 @@ pub use error::{ErrorKind, PluginError};
 pub use host::{Host, HostBuilder, HostConfig, HostError, PluginHandle, UnloadReport};
 pub use lifecycle::{IllegalTransition, Lifecycle, PluginState};
 pub use payload::{FromPayload, IntoOutput, Json};
+#[cfg(feature = "pipeline")]
+pub use pipeline::{Pipeline, PipelineFile, RunReport};
 pub use plugin::{Buffer, Event, HandlerId, Health, Plugin};
 pub use registration::{HasManifest, StaticPlugin, static_plugins};
 

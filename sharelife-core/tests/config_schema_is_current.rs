@@ -27,7 +27,7 @@ fn the_example_host_config_is_valid_and_matches_the_schema() {
     let text = std::fs::read_to_string(&path).unwrap();
     let config = sharelife_core::HostConfig::parse(&text, Some(&path), &|_| None)
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(config.plugins.len(), 3);
+    assert_eq!(config.plugins.len(), 4);
 
     let schema: serde_json::Value =
         serde_json::from_str(&sharelife_core::host::config::json_schema()).unwrap();

@@ -30,7 +30,13 @@ fn cargo_tree(args: &[&str]) -> String {
 
 #[test]
 fn example_plugins_pull_in_no_host_only_crates() {
-    for plugin in ["example-echo", "example-timer", "example-panicky"] {
+    for plugin in [
+        "example-echo",
+        "example-timer",
+        "example-panicky",
+        "example-upper",
+        "example-suffix",
+    ] {
         let tree = cargo_tree(&["--prefix", "none", "-p", plugin]);
         assert!(
             tree.lines().any(|l| l.starts_with("sharelife-sdk ")),

@@ -8,6 +8,8 @@
 
 mod gateway_demo;
 
+mod pipeline_demo;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -257,7 +259,7 @@ async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
         bail!("shutdown incomplete: {shutdown:?}");
     }
     gateway_demo::show_audit_log(&work.join("audit.jsonl"))?;
-    Ok(())
+    pipeline_demo::run(work).await
 }
 fn section(title: &str) {
     println!("\n== {title}");

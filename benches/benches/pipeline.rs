@@ -1,0 +1,194 @@
+//! The orchestrator's cost: a 3-step pipeline of no-op handlers in a real
+//! plugin library, against a hand-written chain of the same three calls,
+//! sync and async; how that cost grows per step; runs per second on one
+//! core.
+//!
+//! `cargo bench -p sharelife-benches --bench pipeline`. The overhead per
+//! step is `(pipeline − hand-written) / 3` from the `noop_3` group; the
+//! `steps` group shows it growing linearly with the step count.
+//!
+//! On a shared machine, other processes move criterion's medians by tens
+//! of percent between benchmarks measured seconds apart. So the bench ends
+//! with a *paired* measurement: the four variants in alternating batches,
+//! keeping each one's fastest batch (the one least disturbed), and prints
+//! the overhead per step and the runs per second from those.
+
+mod pipeline_common;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group};
+use sharelife_core::Buffer;
+
+fn noop_3(c: &mut Criterion) {
+    let rt = pipeline_common::runtime();
+    let (host, h) = pipeline_common::host(&rt);
+    let sync = pipeline_common::chain(&host, &["noop"; 3]);
+    let asynch = pipeline_common::chain(&host, &["noop_async"; 3]);
+    let noop = h.handler("noop").unwrap();
+    let noop_async = h.handler("noop_async").unwrap();
+    let input = b"hello";
+
+    let mut g = c.benchmark_group("noop_3");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("hand_written_sync", |b| {
+        b.iter(|| {
+            // What a host author would write: three calls, each reading
+            // the last one's output.
+            let mut a = Buffer::new();
+            h.call(noop, black_box(input), &mut a).unwrap();
+            let mut b2 = Buffer::new();
+            h.call(noop, &a, &mut b2).unwrap();
+            let mut c3 = Buffer::new();
+            h.call(noop, &b2, &mut c3).unwrap();
+            black_box((a, b2, c3))
+        });
+    });
+    g.bench_function("pipeline_sync", |b| {
+        b.iter(|| black_box(sync.run_sync(black_box(input)).unwrap()));
+    });
+    g.bench_function("hand_written_async", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let mut a = Buffer::new();
+                    h.call_async(noop_async, black_box(input), &mut a)
+                        .await
+                        .unwrap();
+                    let mut b2 = Buffer::new();
+                    h.call_async(noop_async, &a, &mut b2).await.unwrap();
+                    let mut c3 = Buffer::new();
+                    h.call_async(noop_async, &b2, &mut c3).await.unwrap();
+                    black_box((a, b2, c3));
+                }
+                start.elapsed()
+            })
+        });
+    });
+    g.bench_function("pipeline_async", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    black_box(asynch.run(black_box(input)).await);
+                }
+                start.elapsed()
+            })
+        });
+    });
+    g.finish();
+}
+
+fn steps(c: &mut Criterion) {
+    let rt = pipeline_common::runtime();
+    let (host, _h) = pipeline_common::host(&rt);
+    let mut g = c.benchmark_group("steps");
+    for n in [1usize, 3, 9] {
+        let p = pipeline_common::chain(&host, &vec!["noop"; n]);
+        g.bench_function(format!("pipeline_sync_{n}"), |b| {
+            b.iter(|| black_box(p.run_sync(black_box(b"x")).unwrap()));
+        });
+    }
+    g.finish();
+}
+
+/// The four `noop_3` variants in alternating batches; each one's fastest
+/// batch, in nanoseconds per run.
+fn paired() {
+    const BATCH: u32 = 20_000;
+    const ROUNDS: usize = 150;
+    let rt = pipeline_common::runtime();
+    let (host, h) = pipeline_common::host(&rt);
+    let sync = pipeline_common::chain(&host, &["noop"; 3]);
+    let asynch = pipeline_common::chain(&host, &["noop_async"; 3]);
+    let noop = h.handler("noop").unwrap();
+    let noop_async = h.handler("noop_async").unwrap();
+    let input: &[u8] = b"hello";
+    let mut best = [f64::MAX; 4];
+    for _ in 0..ROUNDS {
+        // `f(n)` does `n` runs; the async ones share one `block_on`.
+        let mut time = |k: usize, f: &mut dyn FnMut(u32)| {
+            let start = Instant::now();
+            f(BATCH);
+            best[k] = best[k].min(start.elapsed().as_nanos() as f64 / f64::from(BATCH));
+        };
+        time(0, &mut |n| {
+            for _ in 0..n {
+                let mut a = Buffer::new();
+                h.call(noop, black_box(input), &mut a).unwrap();
+                let mut b = Buffer::new();
+                h.call(noop, &a, &mut b).unwrap();
+                let mut c = Buffer::new();
+                h.call(noop, &b, &mut c).unwrap();
+                black_box((a, b, c));
+            }
+        });
+        time(1, &mut |n| {
+            for _ in 0..n {
+                black_box(sync.run_sync(black_box(input)).unwrap());
+            }
+        });
+        time(2, &mut |n| {
+            rt.block_on(async {
+                for _ in 0..n {
+                    let mut a = Buffer::new();
+                    h.call_async(noop_async, black_box(input), &mut a)
+                        .await
+                        .unwrap();
+                    let mut b = Buffer::new();
+                    h.call_async(noop_async, &a, &mut b).await.unwrap();
+                    let mut c = Buffer::new();
+                    h.call_async(noop_async, &b, &mut c).await.unwrap();
+                    black_box((a, b, c));
+                }
+            });
+        });
+        time(3, &mut |n| {
+            rt.block_on(async {
+                for _ in 0..n {
+                    black_box(asynch.run(black_box(input)).await);
+                }
+            });
+        });
+    }
+    let [hand, pipe, hand_async, pipe_async] = best;
+    println!("paired (fastest of {ROUNDS} alternating batches of {BATCH} runs, one core):");
+    println!(
+        "  sync:  hand-written {hand:.1} ns, pipeline {pipe:.1} ns ({:.2}x) -> {:.1} ns/step overhead, {:.2} M runs/s",
+        pipe / hand,
+        (pipe - hand) / 3.0,
+        1e3 / pipe
+    );
+    println!(
+        "  async: hand-written {hand_async:.1} ns, pipeline {pipe_async:.1} ns ({:.2}x) -> {:.1} ns/step overhead, {:.2} M runs/s",
+        pipe_async / hand_async,
+        (pipe_async - hand_async) / 3.0,
+        1e3 / pipe_async
+    );
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = noop_3, steps
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // Only under `cargo bench` (not `cargo test --benches`), and unless a
+    // filter excludes it.
+    let args: Vec<String> = std::env::args().collect();
+    let filtered_out = args
+        .iter()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .any(|f| !"paired noop_3".contains(f.as_str()));
+    if args.iter().any(|a| a == "--bench") && !filtered_out {
+        paired();
+    }
+}

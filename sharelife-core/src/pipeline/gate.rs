@@ -1,0 +1,360 @@
+//! The capability check at each step's start: what the host's policy
+//! grants the plugin (through its [`Gateway`]), narrowed by what the
+//! pipeline allows it.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::format::{CapabilityGrant, describe};
+use crate::audit::{AuditSink, NullSink, RecordedRequest, What};
+use crate::capability::{Decision, Effect, Gateway, Kind, Policy, Request, RuleRef};
+use crate::manifest::{Capability, Manifest, PluginId};
+
+/// What the host grants, for pipelines: its capability [`Policy`], where
+/// plugins' data directories are (relative file capabilities are under
+/// them) and the audit sink that step decisions are written to.
+#[derive(Debug, Clone)]
+pub struct Grants {
+    policy: Policy,
+    data_root: PathBuf,
+    audit: Arc<dyn AuditSink>,
+}
+
+impl Grants {
+    /// The grants of `policy`, with data directories where
+    /// [`HostBuilder`](crate::HostBuilder) puts them by default and no
+    /// audit sink.
+    pub fn new(policy: Policy) -> Self {
+        Grants {
+            policy,
+            data_root: std::env::temp_dir()
+                .join(format!("sharelife-{}", std::process::id()))
+                .join("data"),
+            audit: Arc::new(NullSink),
+        }
+    }
+
+    /// Where the host creates each plugin's data directory
+    /// (`<root>/<id>`); give the same root as to the host.
+    pub fn data_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.data_root = root.into();
+        self
+    }
+
+    /// Where step decisions are recorded.
+    pub fn audit(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.audit = sink;
+        self
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub(crate) fn sink(&self) -> &Arc<dyn AuditSink> {
+        &self.audit
+    }
+
+    pub(crate) fn data_dir(&self, id: &str) -> PathBuf {
+        self.data_root.join(id)
+    }
+
+    pub(crate) fn gateway(&self, manifest: &Manifest) -> Gateway {
+        Gateway::compile(manifest, &self.policy, &self.data_dir(manifest.id.as_str()))
+    }
+
+    /// Whether some allow rule of the policy grants plugin `id` the
+    /// capability `cap` (or, for a class, any capability of the class).
+    pub(crate) fn grants(&self, id: &PluginId, grant: &CapabilityGrant) -> bool {
+        let granted = |cap: &Capability| {
+            // The gateway's own matching decides: a plugin that requested
+            // exactly `cap` would have it granted.
+            let mut probe = Manifest::new(
+                id.clone(),
+                semver::Version::new(0, 0, 0),
+                semver::VersionReq::STAR,
+            );
+            probe.capabilities.push(cap.clone());
+            self.gateway(&probe).ungranted().is_empty()
+        };
+        match grant {
+            CapabilityGrant::Exact(cap) => granted(cap),
+            CapabilityGrant::Class(class) => self
+                .policy
+                .rules
+                .iter()
+                .filter(|r| r.effect == Effect::Allow && class.covers(&r.capability))
+                .any(|r| granted(&r.capability)),
+        }
+    }
+}
+
+/// The rule a step's capability decision rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateRule {
+    /// The plugin's manifest requests no capability: nothing to decide.
+    NothingRequested,
+    /// Every request is granted; this is the host rule that granted the
+    /// first one.
+    Host(RuleRef),
+    /// Every request is granted by the host (by an allow rule that
+    /// overlaps it; the rule is decided at each use).
+    Granted,
+    /// The host's gateway denies a request.
+    HostDenied(RuleRef),
+    /// The host grants a request but this pipeline does not allow it
+    /// (`plugins[plugin_use].capabilities`).
+    NotInPipeline {
+        /// Index of the plugin use in the file.
+        plugin_use: usize,
+    },
+}
+
+/// A step's capability decision, made when the pipeline is compiled and
+/// applied (and audited) at each start of the step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepDecision {
+    /// Whether the step may run.
+    pub allowed: bool,
+    /// Why.
+    pub rule: GateRule,
+    /// The request that decided a denial.
+    pub capability: Option<Capability>,
+}
+
+impl fmt::Display for StepDecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cap = self.capability.as_ref().map(describe).unwrap_or_default();
+        match self.rule {
+            GateRule::NothingRequested => f.write_str("allowed: the plugin requests no capability"),
+            GateRule::Host(rule) => write!(f, "allowed by {rule}"),
+            GateRule::Granted => f.write_str("allowed: every request is granted"),
+            GateRule::HostDenied(rule) => write!(f, "denied: {cap} by {rule}"),
+            GateRule::NotInPipeline { plugin_use } => write!(
+                f,
+                "denied: {cap} is not among the capabilities this pipeline allows (plugins[{plugin_use}].capabilities)"
+            ),
+        }
+    }
+}
+
+/// Decides whether a step of the plugin described by `manifest` may run.
+/// Returns the decision and what to audit at each start (nothing when the
+/// plugin requests nothing).
+pub(crate) fn decide(
+    manifest: &Manifest,
+    gateway: &Gateway,
+    data_dir: &Path,
+    allowed_here: &[CapabilityGrant],
+    plugin_use: usize,
+) -> (StepDecision, Option<What>) {
+    let mut first_rule = None;
+    for cap in &manifest.capabilities {
+        let (decision, request) = host_decision(gateway, cap, data_dir);
+        if !decision.allowed {
+            let what = match request {
+                Some(request) => What::Decision { request, decision },
+                None => What::Error {
+                    message: format!(
+                        "pipeline step denied: {} by {}",
+                        describe(cap),
+                        decision.rule
+                    ),
+                },
+            };
+            return (
+                StepDecision {
+                    allowed: false,
+                    rule: GateRule::HostDenied(decision.rule),
+                    capability: Some(cap.clone()),
+                },
+                Some(what),
+            );
+        }
+        if !allowed_here.iter().any(|g| g.covers(cap)) {
+            let decision = StepDecision {
+                allowed: false,
+                rule: GateRule::NotInPipeline { plugin_use },
+                capability: Some(cap.clone()),
+            };
+            let what = What::Error {
+                message: format!("pipeline step {decision}"),
+            };
+            return (decision, Some(what));
+        }
+        first_rule.get_or_insert((decision.rule, request));
+    }
+    match first_rule {
+        None => (
+            StepDecision {
+                allowed: true,
+                rule: GateRule::NothingRequested,
+                capability: None,
+            },
+            None,
+        ),
+        Some((rule @ RuleRef::Allow(_), Some(request))) => (
+            StepDecision {
+                allowed: true,
+                rule: GateRule::Host(rule),
+                capability: None,
+            },
+            Some(What::Decision {
+                request,
+                decision: Decision {
+                    allowed: true,
+                    rule,
+                },
+            }),
+        ),
+        Some(_) => (
+            StepDecision {
+                allowed: true,
+                rule: GateRule::Granted,
+                capability: None,
+            },
+            None,
+        ),
+    }
+}
+
+/// The gateway's decision on a manifest request, through a request that
+/// stands for it (its literal scope).
+fn host_decision(
+    gateway: &Gateway,
+    cap: &Capability,
+    data_dir: &Path,
+) -> (Decision, Option<RecordedRequest>) {
+    let kind = kind_of(cap);
+    let request = representative(cap, data_dir);
+    let recorded = request.as_ref().map(|r| r.with(RecordedRequest::of));
+    if gateway.ungranted().contains(cap) {
+        let rule = if gateway.grants_kind(kind) {
+            RuleRef::NotGranted
+        } else {
+            RuleRef::NoGrantOfKind
+        };
+        return (
+            Decision {
+                allowed: false,
+                rule,
+            },
+            recorded,
+        );
+    }
+    let decision = request.as_ref().map(|r| r.with(|req| gateway.decide(req)));
+    match decision {
+        // A deny rule beats the grant; an allow names its rule.
+        Some(
+            d @ Decision {
+                rule: RuleRef::Deny(_) | RuleRef::Allow(_),
+                ..
+            },
+        ) => (d, recorded),
+        // Granted by overlap; the exact rule is decided at each use.
+        _ => (
+            Decision {
+                allowed: true,
+                rule: RuleRef::NotRequested,
+            },
+            None,
+        ),
+    }
+}
+
+fn kind_of(cap: &Capability) -> Kind {
+    match cap {
+        Capability::Network { .. } => Kind::Network,
+        Capability::File { .. } => Kind::File,
+        Capability::Command { .. } => Kind::Command,
+        Capability::Provider { .. } => Kind::Provider,
+        Capability::Mcp { .. } => Kind::Mcp,
+    }
+}
+
+/// An owned stand-in for a [`Request`].
+enum Stand {
+    Connect(Option<String>, Option<IpAddr>, u16),
+    File(crate::manifest::FileAccess, PathBuf),
+    Command(Vec<String>),
+    Provider(String, crate::manifest::ProviderAccess),
+    Mcp(String, String, String),
+}
+
+impl Stand {
+    fn with<T>(&self, f: impl FnOnce(&Request<'_>) -> T) -> T {
+        match self {
+            Stand::Connect(name, ip, port) => f(&Request::Connect {
+                name: name.as_deref(),
+                ip: *ip,
+                port: *port,
+            }),
+            Stand::File(access, path) => f(&Request::File {
+                access: *access,
+                path,
+            }),
+            Stand::Command(argv) => f(&Request::Command { argv }),
+            Stand::Provider(name, access) => f(&Request::Provider {
+                name,
+                access: *access,
+            }),
+            Stand::Mcp(server, tool, sha) => f(&Request::Mcp {
+                server,
+                tool,
+                definition_sha256: sha,
+            }),
+        }
+    }
+}
+
+/// The request a capability's literal scope makes; `None` where there is
+/// no single such request (an unpinned MCP tool).
+fn representative(cap: &Capability, data_dir: &Path) -> Option<Stand> {
+    Some(match cap {
+        Capability::Network { host, ports } => {
+            let port = ports.first().copied().unwrap_or(443);
+            let addr = host.split('/').next().unwrap_or(host);
+            match addr.parse::<IpAddr>() {
+                Ok(ip) => Stand::Connect(None, Some(ip), port),
+                Err(_) => {
+                    let name = match host.strip_prefix("*.") {
+                        Some(rest) => format!("any.{rest}"),
+                        None => host.clone(),
+                    };
+                    Stand::Connect(Some(name), None, port)
+                }
+            }
+        }
+        Capability::File { access, path } => {
+            let p = Path::new(path);
+            let full = if p.is_absolute() {
+                p.to_owned()
+            } else {
+                data_dir.join(p)
+            };
+            Stand::File(*access, crate::capability::normalize_lexically(&full))
+        }
+        Capability::Command { argv } => Stand::Command(argv.clone()),
+        Capability::Provider { name, access } => Stand::Provider(name.clone(), *access),
+        Capability::Mcp {
+            server,
+            tool,
+            sha256: Some(sha),
+        } => Stand::Mcp(server.clone(), tool.clone(), sha.clone()),
+        Capability::Mcp { sha256: None, .. } => return None,
+    })
+}
+
+/// The audit sink and what a step's start records.
+pub(crate) fn record(sink: &dyn AuditSink, plugin: &Arc<str>, version: &Arc<str>, what: &What) {
+    sink.record(crate::audit::AuditEvent {
+        at: std::time::SystemTime::now(),
+        plugin: Arc::clone(plugin),
+        version: Arc::clone(version),
+        what: what.clone(),
+    });
+}

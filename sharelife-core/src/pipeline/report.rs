@@ -1,0 +1,362 @@
+//! The run report: what happened to every step, and every output produced
+//! so far — also when the run failed.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::format::Agent;
+use super::gate::StepDecision;
+use crate::audit::What;
+use crate::{Buffer, PluginError};
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RunStatus {
+    /// Every step completed.
+    Completed,
+    /// The run went to its end, but at least one step was skipped or
+    /// denied and produced nothing.
+    CompletedWithSkips,
+    /// A step failed with `abort`; the steps after it did not run.
+    Failed,
+    /// The run was cancelled at a step boundary.
+    Cancelled,
+}
+
+impl RunStatus {
+    /// The status as written in reports: `completed`,
+    /// `completed_with_skips`, `failed`, `cancelled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Completed => "completed",
+            RunStatus::CompletedWithSkips => "completed_with_skips",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// What happened to one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepStatus {
+    /// It produced its output.
+    Completed,
+    /// It failed (or its input was missing) and its policy skipped it.
+    Skipped,
+    /// The capability check refused it; it was not called.
+    Denied,
+    /// It failed and stopped the run.
+    Failed,
+    /// The run stopped (failed or cancelled) before reaching it.
+    NotRun,
+    /// The run was cancelled at this step's boundary.
+    Cancelled,
+}
+
+impl StepStatus {
+    /// The status as written in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Completed => "completed",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Denied => "denied",
+            StepStatus::Failed => "failed",
+            StepStatus::NotRun => "not_run",
+            StepStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// The names and static facts of a compiled pipeline, shared by its
+/// reports.
+#[derive(Debug)]
+pub(crate) struct Layout {
+    pub(crate) origin: String,
+    pub(crate) agent: Option<Agent>,
+    pub(crate) steps: Vec<StepInfo>,
+}
+
+#[derive(Debug)]
+pub(crate) struct StepInfo {
+    pub(crate) step_id: String,
+    pub(crate) output_key: String,
+    pub(crate) alias: String,
+    pub(crate) plugin_id: Arc<str>,
+    pub(crate) plugin_version: Arc<str>,
+    pub(crate) handler: String,
+    pub(crate) input_from: String,
+    pub(crate) decision: StepDecision,
+    pub(crate) audit: Option<What>,
+}
+
+/// One step's record in a run.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    pub(crate) status: StepStatus,
+    pub(crate) attempts: u32,
+    pub(crate) duration: Duration,
+    pub(crate) waited: Duration,
+    /// Boxed: errors are the cold path, and slots are made per run.
+    pub(crate) error: Option<Box<PluginError>>,
+    pub(crate) output: Option<Buffer>,
+}
+
+impl Slot {
+    pub(crate) const NOT_RUN: Slot = Slot {
+        status: StepStatus::NotRun,
+        attempts: 0,
+        duration: Duration::ZERO,
+        waited: Duration::ZERO,
+        error: None,
+        output: None,
+    };
+}
+
+/// The report of one run.
+#[derive(Debug)]
+pub struct RunReport {
+    pub(crate) run_id: u64,
+    pub(crate) status: RunStatus,
+    pub(crate) duration: Duration,
+    pub(crate) layout: Arc<Layout>,
+    pub(crate) slots: Vec<Slot>,
+}
+
+impl RunReport {
+    /// The run's id (unique in this process; also on its `tracing` span).
+    pub fn run_id(&self) -> u64 {
+        self.run_id
+    }
+
+    /// How the run ended.
+    pub fn status(&self) -> RunStatus {
+        self.status
+    }
+
+    /// Whether every step completed.
+    pub fn is_completed(&self) -> bool {
+        self.status == RunStatus::Completed
+    }
+
+    /// Wall time of the whole run.
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// The pipeline file the run came from.
+    pub fn origin(&self) -> &str {
+        &self.layout.origin
+    }
+
+    /// The agent the pipeline file names.
+    pub fn agent(&self) -> Option<&Agent> {
+        self.layout.agent.as_ref()
+    }
+
+    /// Every step, in order.
+    pub fn steps(&self) -> impl ExactSizeIterator<Item = StepReport<'_>> {
+        self.layout
+            .steps
+            .iter()
+            .zip(&self.slots)
+            .map(|(info, slot)| StepReport { info, slot })
+    }
+
+    /// The step with this id.
+    pub fn step(&self, step_id: &str) -> Option<StepReport<'_>> {
+        self.steps().find(|s| s.step_id() == step_id)
+    }
+
+    /// The output kept under `key`, if its step completed.
+    pub fn output(&self, key: &str) -> Option<&[u8]> {
+        self.steps()
+            .find(|s| s.output_key() == key)
+            .and_then(|s| s.output())
+    }
+
+    /// The last step's output, if it completed: the run's result.
+    pub fn final_output(&self) -> Option<&[u8]> {
+        self.slots.last().and_then(|s| s.output.as_deref())
+    }
+
+    /// Every output produced, by key, in step order.
+    pub fn outputs(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.steps()
+            .filter_map(|s| s.output().map(|o| (s.info.output_key.as_str(), o)))
+    }
+
+    /// Takes the outputs, by key, without copying them.
+    pub fn into_outputs(self) -> Vec<(String, Buffer)> {
+        self.layout
+            .steps
+            .iter()
+            .zip(self.slots)
+            .filter_map(|(info, slot)| slot.output.map(|o| (info.output_key.clone(), o)))
+            .collect()
+    }
+
+    /// The report as JSON (outputs as UTF-8 text where they are, else as
+    /// byte arrays), for logs and tools.
+    pub fn to_json(&self) -> serde_json::Value {
+        let steps: Vec<_> = self
+            .steps()
+            .map(|s| {
+                serde_json::json!({
+                    "step_id": s.step_id(),
+                    "plugin": s.plugin_id(),
+                    "handler": s.handler(),
+                    "status": s.status().as_str(),
+                    "attempts": s.attempts(),
+                    "duration_us": u64::try_from(s.duration().as_micros()).unwrap_or(u64::MAX),
+                    "backoff_ms": u64::try_from(s.waited().as_millis()).unwrap_or(u64::MAX),
+                    "error": s.error().map(|e| e.to_string()),
+                    "decision": s.decision().map(|d| d.to_string()),
+                })
+            })
+            .collect();
+        let outputs: serde_json::Map<_, _> = self
+            .outputs()
+            .map(|(k, v)| {
+                let v = match std::str::from_utf8(v) {
+                    Ok(text) => serde_json::Value::String(text.to_owned()),
+                    Err(_) => serde_json::json!(v),
+                };
+                (k.to_owned(), v)
+            })
+            .collect();
+        serde_json::json!({
+            "run_id": self.run_id,
+            "pipeline": self.layout.origin,
+            "status": self.status.as_str(),
+            "duration_us": u64::try_from(self.duration.as_micros()).unwrap_or(u64::MAX),
+            "steps": steps,
+            "outputs": outputs,
+        })
+    }
+}
+
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "run {} of {}: {} in {:?}",
+            self.run_id, self.layout.origin, self.status, self.duration
+        )?;
+        for s in self.steps() {
+            write!(
+                f,
+                "  {:<14} {:<20} {:<10} attempts {} in {:?}",
+                s.step_id(),
+                format!("{}.{}", s.alias(), s.handler()),
+                s.status(),
+                s.attempts(),
+                s.duration()
+            )?;
+            if !s.waited().is_zero() {
+                write!(f, " (backoff {:?})", s.waited())?;
+            }
+            writeln!(f)?;
+            match (s.decision().filter(|d| !d.allowed), s.error()) {
+                (Some(d), _) => writeln!(f, "      gate: {d}")?,
+                (None, Some(e)) => writeln!(f, "      error: {e}")?,
+                (None, None) => {}
+            }
+        }
+        for (key, value) in self.outputs() {
+            writeln!(f, "  output {key} = {:?}", String::from_utf8_lossy(value))?;
+        }
+        Ok(())
+    }
+}
+
+/// One step in a [`RunReport`].
+#[derive(Debug, Clone, Copy)]
+pub struct StepReport<'a> {
+    info: &'a StepInfo,
+    slot: &'a Slot,
+}
+
+impl<'a> StepReport<'a> {
+    /// The step's id.
+    pub fn step_id(&self) -> &'a str {
+        &self.info.step_id
+    }
+
+    /// The plugin's alias in the file.
+    pub fn alias(&self) -> &'a str {
+        &self.info.alias
+    }
+
+    /// The plugin's id.
+    pub fn plugin_id(&self) -> &'a str {
+        &self.info.plugin_id
+    }
+
+    /// The handler called.
+    pub fn handler(&self) -> &'a str {
+        &self.info.handler
+    }
+
+    /// Where the step's input came from (`$input`, a step id or a key).
+    pub fn input_from(&self) -> &'a str {
+        &self.info.input_from
+    }
+
+    /// The key its output is kept under.
+    pub fn output_key(&self) -> &'a str {
+        &self.info.output_key
+    }
+
+    /// What happened.
+    pub fn status(&self) -> StepStatus {
+        self.slot.status
+    }
+
+    /// Calls made (0 when denied, not run, or its input was missing).
+    pub fn attempts(&self) -> u32 {
+        self.slot.attempts
+    }
+
+    /// Wall time of the step, backoff included.
+    pub fn duration(&self) -> Duration {
+        self.slot.duration
+    }
+
+    /// Time spent waiting between retries, as the backoff settings
+    /// computed it.
+    pub fn waited(&self) -> Duration {
+        self.slot.waited
+    }
+
+    /// The last error (for a skipped, denied or failed step).
+    pub fn error(&self) -> Option<&'a PluginError> {
+        self.slot.error.as_deref()
+    }
+
+    /// The capability decision, for a step the run reached.
+    pub fn decision(&self) -> Option<&'a StepDecision> {
+        match self.slot.status {
+            StepStatus::NotRun | StepStatus::Cancelled => None,
+            _ => Some(&self.info.decision),
+        }
+    }
+
+    /// The output, if the step completed.
+    pub fn output(&self) -> Option<&'a [u8]> {
+        self.slot.output.as_deref()
+    }
+}

@@ -1,0 +1,165 @@
+//! What the orchestrator needs from a host: a way to find plugins by id,
+//! and a way to call one. Two small traits, so that pipelines do not
+//! depend on how the host keeps its plugins.
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+
+use crate::manifest::Manifest;
+use crate::{Buffer, HandlerId, Host, PluginError, PluginHandle};
+
+/// A plugin a step can call: [`PluginHandle`] is the one hosts use.
+///
+/// Handlers are resolved by name against [`manifest`](Self::manifest)
+/// once, when the pipeline is compiled; runs call by [`HandlerId`].
+pub trait StepPlugin: Clone + Send + Sync + 'static {
+    /// The plugin's manifest (id, version, handlers, requested
+    /// capabilities).
+    fn manifest(&self) -> &Manifest;
+
+    /// Calls a synchronous handler, appending its output to `output`.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the plugin (or the host, for a plugin that is not active)
+    /// reports.
+    fn call(
+        &self,
+        handler: HandlerId,
+        input: &[u8],
+        output: &mut Buffer,
+    ) -> Result<(), PluginError>;
+
+    /// Calls any handler, sync or async.
+    fn call_async<'a>(
+        &'a self,
+        handler: HandlerId,
+        input: &'a [u8],
+        output: &'a mut Buffer,
+    ) -> impl Future<Output = Result<(), PluginError>> + Send + 'a;
+}
+
+impl StepPlugin for PluginHandle {
+    fn manifest(&self) -> &Manifest {
+        PluginHandle::manifest(self)
+    }
+
+    #[inline]
+    fn call(
+        &self,
+        handler: HandlerId,
+        input: &[u8],
+        output: &mut Buffer,
+    ) -> Result<(), PluginError> {
+        PluginHandle::call(self, handler, input, output)
+    }
+
+    fn call_async<'a>(
+        &'a self,
+        handler: HandlerId,
+        input: &'a [u8],
+        output: &'a mut Buffer,
+    ) -> impl Future<Output = Result<(), PluginError>> + Send + 'a {
+        PluginHandle::call_async(self, handler, input, output)
+    }
+}
+
+/// Where a pipeline finds its plugins. Implemented for [`Host`]; implement
+/// it for your own registry, or use a slice of [`StepPlugin`]s.
+pub trait Plugins {
+    /// The plugin type steps call.
+    type Plugin: StepPlugin;
+
+    /// The plugin with exactly this id, if there is one.
+    fn get(&self, id: &str) -> Option<Self::Plugin>;
+
+    /// The ids of every plugin there is (for bare-name lookups and for
+    /// messages).
+    fn ids(&self) -> Vec<String>;
+}
+
+impl Plugins for Host {
+    type Plugin = PluginHandle;
+
+    fn get(&self, id: &str) -> Option<PluginHandle> {
+        self.handle(id).ok()
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.list().into_iter().map(|p| p.id.to_string()).collect()
+    }
+}
+
+impl<P: StepPlugin> Plugins for [P] {
+    type Plugin = P;
+
+    fn get(&self, id: &str) -> Option<P> {
+        self.iter()
+            .find(|p| p.manifest().id.as_str() == id)
+            .cloned()
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.iter().map(|p| p.manifest().id.to_string()).collect()
+    }
+}
+
+/// Finds the plugin a [`PluginUse::plugin`](super::PluginUse::plugin)
+/// selector names: an exact id, or a bare name (no `.`) matching the one
+/// plugin whose id ends in `.name`.
+pub(crate) fn find<PL: Plugins + ?Sized>(
+    plugins: &PL,
+    selector: &str,
+) -> Result<PL::Plugin, String> {
+    if let Some(p) = plugins.get(selector) {
+        return Ok(p);
+    }
+    let ids = plugins.ids();
+    let loaded = || {
+        if ids.is_empty() {
+            "no plugin is loaded".to_owned()
+        } else {
+            format!("loaded: {}", ids.join(", "))
+        }
+    };
+    if !selector.contains('.') {
+        let suffix = format!(".{selector}");
+        let matching: Vec<&String> = ids.iter().filter(|id| id.ends_with(&suffix)).collect();
+        match matching.as_slice() {
+            [one] => {
+                if let Some(p) = plugins.get(one) {
+                    return Ok(p);
+                }
+            }
+            [] => {}
+            many => {
+                return Err(format!(
+                    "{selector:?} matches several loaded plugins ({}); write the full id",
+                    many.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        return Err(format!(
+            "no loaded plugin has the id {selector:?} or an id ending in {suffix:?} ({}); load it or fix the name",
+            loaded()
+        ));
+    }
+    Err(format!(
+        "plugin {selector:?} is not loaded in this host ({}); load it or fix the id",
+        loaded()
+    ))
+}
+
+/// Whether `selector` (an id or a bare name) names plugin `id`, by the
+/// same rule as resolution; for hosts that configure plugins from a
+/// pipeline file before loading them.
+pub fn selects(selector: &str, id: &str) -> bool {
+    selector == id
+        || (!selector.contains('.')
+            && id.len() > selector.len()
+            && id.ends_with(selector)
+            && id.as_bytes()[id.len() - selector.len() - 1] == b'.')
+}
