@@ -2,7 +2,10 @@
 //! implements [`Plugin`] like any statically linked plugin, and the host
 //! services handed to it.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use abi_stable::sabi_trait::TD_Opaque;
@@ -61,7 +64,7 @@ impl DynamicPlugin {
             data_dir: data.data_dir.to_string_lossy().into_owned().into(),
             temp_dir: data.temp_dir.to_string_lossy().into_owned().into(),
         };
-        let services = services_for(ctx);
+        let services = services_for(ctx, Arc::downgrade(&library));
         match (module.create)(&data, services) {
             RResult::ROk(object) => Ok(DynamicPlugin { object, library }),
             RResult::RErr(err) => Err(err.into()),
@@ -211,6 +214,79 @@ impl Drop for DynamicPlugin {
 struct HostBridge {
     plugin_id: String,
     services: Arc<dyn HostServices>,
+    /// The plugin's library, for the wakers of the futures handed to it.
+    library: Weak<Library>,
+}
+
+/// A host future the plugin awaits (a timer, a request).
+///
+/// The plugin polls it with a waker whose code lives in the plugin's
+/// library, and what the future registers (tokio's timer wheel, a socket)
+/// may keep a clone after the plugin's future is gone: waking or dropping
+/// it after the library is closed would jump into unmapped memory. So the
+/// registered waker is a host-side shim: it calls the plugin's waker only
+/// while it can hold the library open, and otherwise does nothing (the
+/// task it would wake is gone with the library's objects).
+struct LibraryWaking<F> {
+    inner: Pin<Box<F>>,
+    library: Weak<Library>,
+}
+
+struct WakerShim {
+    /// The plugin's waker; `None` once dropped or leaked.
+    waker: parking_lot::Mutex<Option<Waker>>,
+    library: Weak<Library>,
+}
+
+impl Wake for WakerShim {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // Holding the library open while its code runs; if this was its
+        // last reference, it closes here, after the call.
+        if let Some(_library) = self.library.upgrade() {
+            if let Some(waker) = &*self.waker.lock() {
+                waker.wake_by_ref();
+            }
+        }
+    }
+}
+
+impl Drop for WakerShim {
+    fn drop(&mut self) {
+        let waker = self.waker.get_mut().take();
+        match self.library.upgrade() {
+            Some(_library) => drop(waker),
+            // Its drop function is gone with the library: leak the waker
+            // (it owns at most a reference count in freed plugin memory).
+            None => std::mem::forget(waker),
+        }
+    }
+}
+
+impl<F: Future> Future for LibraryWaking<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // Called from the plugin's code: its library is open now, so
+        // cloning its waker is safe.
+        let shim = Waker::from(Arc::new(WakerShim {
+            waker: parking_lot::Mutex::new(Some(cx.waker().clone())),
+            library: self.library.clone(),
+        }));
+        self.inner.as_mut().poll(&mut Context::from_waker(&shim))
+    }
+}
+
+impl HostBridge {
+    fn future<T: 'static>(&self, fut: impl Future<Output = T> + Send + 'static) -> FfiFuture<T> {
+        FfiFuture::new(LibraryWaking {
+            inner: Box::pin(fut),
+            library: self.library.clone(),
+        })
+    }
 }
 
 impl HostServicesFfi for HostBridge {
@@ -228,7 +304,7 @@ impl HostServicesFfi for HostBridge {
     }
 
     fn sleep(&self, nanos: u64) -> FfiFuture<()> {
-        FfiFuture::new(self.services.sleep(Duration::from_nanos(nanos)))
+        self.future(self.services.sleep(Duration::from_nanos(nanos)))
     }
 
     fn fs(&self, op: u8, path: RStr<'_>, data: RSlice<'_, u8>) -> FfiResult<FfiFsOutput> {
@@ -255,7 +331,7 @@ impl HostServicesFfi for HostBridge {
 
     fn http(&self, request: FfiHttpRequest) -> FfiFuture<FfiResult<FfiHttpResponse>> {
         let fut = self.services.http((&request).into());
-        FfiFuture::new(async move {
+        self.future(async move {
             fut.await
                 .map(FfiHttpResponse::from)
                 .map_err(Into::into)
@@ -273,7 +349,7 @@ impl HostServicesFfi for HostBridge {
 
     fn command(&self, request: FfiCommandRequest) -> FfiFuture<FfiResult<FfiCommandOutput>> {
         let fut = self.services.command((&request).into());
-        FfiFuture::new(async move {
+        self.future(async move {
             fut.await
                 .map(FfiCommandOutput::from)
                 .map_err(Into::into)
@@ -320,11 +396,12 @@ fn stream_into_fd(stream: std::net::TcpStream) -> Result<i64, PluginError> {
     }
 }
 
-fn services_for(ctx: &PluginContext) -> HostServicesBox {
+fn services_for(ctx: &PluginContext, library: Weak<Library>) -> HostServicesBox {
     HostServicesFfi_TO::from_value(
         HostBridge {
             plugin_id: ctx.plugin_id().to_owned(),
             services: Arc::clone(ctx.services()),
+            library,
         },
         TD_Opaque,
     )
