@@ -26,7 +26,7 @@ async fn a_reload_picks_up_a_rebuilt_library_and_restarts_dependents() {
     std::fs::remove_file(&path).unwrap();
     std::fs::copy(built_library("fixture-versioned-v1"), &path).unwrap();
 
-    let report = host.reload("fixtures.versioned").await.unwrap();
+    let report = host.reload_in_place("fixtures.versioned").await.unwrap();
     assert!(report.unload.closed);
     assert_eq!(report.unload.still_mapped, Some(false));
     let restarted: Vec<&str> = report.restarted.iter().map(|id| id.as_str()).collect();
@@ -53,7 +53,7 @@ async fn a_reload_into_an_out_of_range_version_leaves_the_dependent_inactive() {
     std::fs::remove_file(&path).unwrap();
     std::fs::copy(built_library("fixture-versioned-v2"), &path).unwrap();
 
-    let report = host.reload("fixtures.versioned").await.unwrap();
+    let report = host.reload_in_place("fixtures.versioned").await.unwrap();
     assert_eq!(report.old_version.to_string(), "1.0.0");
     assert_eq!(report.new_version.to_string(), "2.0.0");
     assert_eq!(
@@ -89,7 +89,7 @@ async fn a_plugin_added_in_code_cannot_be_reloaded() {
     impl sharelife_core::Plugin for Inline {}
     host.add(manifest, Box::new(Inline)).await.unwrap();
     assert!(matches!(
-        host.reload("acme.inline").await,
+        host.reload_in_place("acme.inline").await,
         Err(HostError::NotReloadable(_))
     ));
 }

@@ -1,7 +1,10 @@
 //! `unload` drops every object from the library and closes it for real:
 //! `/proc/self/maps` shows it gone.
 
+use std::time::Duration;
+
 use sharelife_core::loader::is_mapped;
+use sharelife_core::{Buffer, ErrorKind, PluginState};
 use sharelife_tests::Scratch;
 
 #[tokio::test]
@@ -32,18 +35,57 @@ async fn an_unloaded_library_is_no_longer_mapped() {
 }
 
 #[tokio::test]
-async fn a_held_handle_delays_the_close_until_it_is_dropped() {
+async fn a_held_handle_does_not_keep_the_library_and_works_again_after_a_new_load() {
     let dir = Scratch::new();
     let path = dir.copy_library("example-echo", "held.so");
-    let host = dir.host_with(|b| b.unload_timeout(std::time::Duration::from_millis(50)));
+    let host = dir.host();
     host.load(&path).await.unwrap();
+    host.start("examples.echo").await.unwrap();
     let handle = host.handle("examples.echo").unwrap();
+    let echo = handle.handler("echo").unwrap();
 
     let report = host.unload("examples.echo").await.unwrap();
-    assert!(!report.closed, "a handle is still held: {report:?}");
+    assert!(report.closed, "a held handle is not a call in flight: {report:?}");
+    assert_eq!(is_mapped(&path), Some(false));
+    let err = handle.call(echo, b"hi", &mut Buffer::new()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotActive);
+    assert_eq!(err.message(), r#"plugin "examples.echo" is not loaded"#);
+    assert_eq!(handle.state(), PluginState::Unloaded);
+
+    // The handle names the id: it reaches the next load of it.
+    let again = dir.copy_library("example-echo", "again.so");
+    host.load(&again).await.unwrap();
+    host.start("examples.echo").await.unwrap();
+    let mut out = Buffer::new();
+    handle.call(echo, b"hi", &mut out).unwrap();
+    assert_eq!(out.as_slice(), b"hi");
+}
+
+#[tokio::test]
+async fn a_call_in_flight_finishes_and_delays_the_close_until_it_returns() {
+    let dir = Scratch::new();
+    let path = dir.copy_library("example-timer", "in-flight.so");
+    let host = dir.host_with(|b| b.unload_timeout(Duration::from_millis(50)));
+    host.load(&path).await.unwrap();
+    host.start("examples.timer").await.unwrap();
+    let handle = host.handle("examples.timer").unwrap();
+    let wait = handle.handler("wait").unwrap();
+
+    let call = tokio::spawn(async move {
+        let mut out = Buffer::new();
+        let result = handle.call_async(wait, b"400", &mut out).await;
+        (result, out)
+    });
+    // One thread: the spawned call runs into the plugin's sleep as soon as
+    // this task waits.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let report = host.unload("examples.timer").await.unwrap();
+    assert!(!report.closed, "a call is in flight: {report:?}");
     assert_eq!(report.still_mapped, None);
     assert_eq!(is_mapped(&path), Some(true));
 
-    drop(handle);
+    let (result, out) = call.await.unwrap();
+    result.expect("the call in flight finished on its version");
+    assert!(out.starts_with(br#"{"requested_ms":400,"#), "{out:?}");
     assert_eq!(is_mapped(&path), Some(false));
 }

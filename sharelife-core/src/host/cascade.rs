@@ -7,6 +7,7 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::binding::Binding;
 use super::slot::{Slot, Source};
 use super::{Host, HostError, UnloadReport};
 use crate::PluginState;
@@ -23,7 +24,7 @@ pub enum DependentPolicy {
     Refuse,
 }
 
-/// What [`Host::reload`] did.
+/// What [`Host::reload_in_place`] did.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct ReloadReport {
@@ -46,6 +47,12 @@ impl Host {
     pub(crate) fn slot(&self, id: &str) -> Result<Arc<Slot>, HostError> {
         self.registry
             .get(id)
+            .ok_or_else(|| HostError::NotFound(id.to_owned()))
+    }
+
+    pub(crate) fn bound(&self, id: &str) -> Result<Arc<Binding>, HostError> {
+        self.registry
+            .bound(id)
             .ok_or_else(|| HostError::NotFound(id.to_owned()))
     }
 
@@ -200,16 +207,19 @@ impl Host {
         self.unload_slot(slot).await
     }
 
-    /// Unloads plugin `id` and loads it again from the same library path
-    /// (picking up a rebuilt file) or static registration, then starts it
-    /// if it was active, and starts again the dependents that were stopped
-    /// for the reload.
+    /// A cold reload: unloads plugin `id` and loads it again from the same
+    /// library path (picking up a rebuilt file) or static registration,
+    /// then starts it if it was active, and starts again the dependents
+    /// that were stopped for the reload. The plugin is down in between
+    /// (calls fail with `NotActive`) and no state is carried; handles
+    /// taken before work again after. [`Host::reload`] swaps a new version
+    /// in without downtime instead.
     ///
     /// # Errors
     ///
     /// [`HostError::NotReloadable`] for a plugin added in code, the errors
     /// of [`Host::unload`], [`Host::load`] and [`Host::start`].
-    pub async fn reload(&self, id: &str) -> Result<ReloadReport, HostError> {
+    pub async fn reload_in_place(&self, id: &str) -> Result<ReloadReport, HostError> {
         let slot = self.slot(id)?;
         let source = slot.source().clone();
         if matches!(source, Source::Added) {

@@ -144,6 +144,46 @@ pub enum HostError {
     /// The audit log could not be opened.
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
+    /// A hot reload was given a library that is already open in this
+    /// process: `dlopen` would hand back the old code.
+    #[error("{} is already loaded in this process, so opening it again would run the old code; copy the new build to a fresh path and reload from there", path.display())]
+    AlreadyOpen {
+        /// The library.
+        path: PathBuf,
+    },
+    /// A hot reload was given a library of another plugin.
+    #[error("{} holds plugin {found:?}, not {expected:?}", path.display())]
+    WrongPlugin {
+        /// The library.
+        path: PathBuf,
+        /// The plugin being reloaded.
+        expected: String,
+        /// The plugin the library holds.
+        found: String,
+    },
+    /// The new version does not satisfy the plugins that depend on the one
+    /// being replaced.
+    #[error("version {version} of plugin {id:?} would break {}", dependents.join("; "))]
+    BreaksDependents {
+        /// The plugin.
+        id: String,
+        /// The new version.
+        version: semver::Version,
+        /// Each dependent with the range it needs.
+        dependents: Vec<String>,
+    },
+    /// A hot reload failed before the swap; the old version keeps running.
+    #[error("reload of plugin {id:?} from {} failed, version {kept} keeps running: {source}", path.display())]
+    ReloadFailed {
+        /// The plugin.
+        id: String,
+        /// The library of the new version.
+        path: PathBuf,
+        /// The version that keeps serving calls.
+        kept: semver::Version,
+        /// Why.
+        source: Box<HostError>,
+    },
 }
 
 fn config_problems(file: &str, id: &str, problems: &[String]) -> String {

@@ -1,20 +1,30 @@
 //! [`PluginHandle`]: the caller's reference to one plugin, and the call
-//! path (state check, panic containment, metrics).
+//! path (version lookup, state check, panic containment, metrics).
 
 use std::sync::Arc;
 
+use super::binding::Binding;
 use super::slot::Slot;
 use crate::abi::catch::{CatchUnwind, catch};
 use crate::manifest::{Manifest, PluginId};
 use crate::{Buffer, ErrorKind, Event, HandlerId, PluginError, PluginState};
 
-/// A cheap, cloneable reference to one plugin, for calling it repeatedly.
+/// A cheap, cloneable reference to one plugin id in a host, for calling
+/// it repeatedly.
 ///
-/// Holding a handle keeps the plugin (and its library) alive: `unload`
-/// waits for handles to be dropped, up to its timeout.
+/// A handle follows the id, not a version: each call goes to the version
+/// loaded when the call starts, so after [`Host::reload`](super::Host::reload)
+/// new calls reach the new version while calls in flight finish on the
+/// old one. Holding a handle does not keep a version (or its library)
+/// loaded; only calls in flight do. While the id is unloaded, calls fail
+/// with [`ErrorKind::NotActive`]; they work again if it is loaded again.
+///
+/// [`HandlerId`]s from [`PluginHandle::handler`] stay valid across
+/// versions: they name the handler, and a version that no longer has it
+/// answers [`ErrorKind::UnknownHandler`].
 #[derive(Clone, Debug)]
 pub struct PluginHandle {
-    slot: Arc<Slot>,
+    binding: Arc<Binding>,
 }
 
 impl Slot {
@@ -28,6 +38,22 @@ impl Slot {
         }
     }
 
+    /// This version's index for binding handler id `handler`.
+    #[inline]
+    fn dispatch(&self, handler: HandlerId) -> Result<HandlerId, PluginError> {
+        self.local_handler(handler).ok_or_else(|| {
+            PluginError::with_kind(
+                ErrorKind::UnknownHandler,
+                format!(
+                    "plugin {:?} {} has no handler #{}",
+                    self.id().as_str(),
+                    self.manifest().version,
+                    handler.0
+                ),
+            )
+        })
+    }
+
     fn after_call(&self, place: &str, result: Result<(), PluginError>) -> Result<(), PluginError> {
         if let Err(e) = &result {
             if e.kind() == ErrorKind::Panicked {
@@ -38,44 +64,64 @@ impl Slot {
     }
 }
 
+fn not_loaded(binding: &Binding) -> PluginError {
+    PluginError::with_kind(
+        ErrorKind::NotActive,
+        format!("plugin {:?} is not loaded", binding.id().as_str()),
+    )
+}
+
 impl PluginHandle {
-    pub(crate) fn new(slot: Arc<Slot>) -> Self {
-        PluginHandle { slot }
+    pub(crate) fn new(binding: Arc<Binding>) -> Self {
+        PluginHandle { binding }
+    }
+
+    /// The version calls go to now.
+    fn current(&self) -> Result<Arc<Slot>, PluginError> {
+        self.binding
+            .current()
+            .ok_or_else(|| not_loaded(&self.binding))
     }
 
     /// The plugin's id.
     pub fn id(&self) -> &PluginId {
-        self.slot.id()
+        self.binding.id()
     }
 
-    /// The plugin's manifest.
-    pub fn manifest(&self) -> &Manifest {
-        self.slot.manifest()
+    /// The manifest of the version loaded now (or, while the id is
+    /// unloaded, of the one loaded last).
+    pub fn manifest(&self) -> Arc<Manifest> {
+        self.binding.manifest()
     }
 
-    /// The plugin's current state.
+    /// The current version's state; [`PluginState::Unloaded`] while the id
+    /// is unloaded.
     pub fn state(&self) -> PluginState {
-        self.slot.state()
+        self.binding
+            .guard()
+            .as_deref()
+            .map_or(PluginState::Unloaded, Slot::state)
     }
 
-    /// Resolves a handler name to the id used for calls.
+    /// Resolves a handler name to the id used for calls. The id stays
+    /// valid across hot reloads.
     ///
     /// # Errors
     ///
     /// An [`ErrorKind::UnknownHandler`] error listing the handlers there
-    /// are.
+    /// are, when the current version has no handler `name`.
     pub fn handler(&self, name: &str) -> Result<HandlerId, PluginError> {
-        let handlers = &self.slot.manifest().handlers;
-        match handlers.iter().position(|h| h.name == name) {
-            Some(i) => Ok(HandlerId(
-                u32::try_from(i).expect("manifests hold far fewer than 2^32 handlers"),
-            )),
+        let manifest = self.manifest();
+        let known = manifest.handlers.iter().any(|h| h.name == name);
+        match self.binding.handler(name).filter(|_| known) {
+            Some(i) => Ok(HandlerId(i)),
             None => Err(PluginError::with_kind(
                 ErrorKind::UnknownHandler,
                 format!(
                     "plugin {:?} has no handler {name:?}; it has: {}",
-                    self.slot.id().as_str(),
-                    handlers
+                    self.id().as_str(),
+                    manifest
+                        .handlers
                         .iter()
                         .map(|h| h.name.as_str())
                         .collect::<Vec<_>>()
@@ -83,6 +129,15 @@ impl PluginHandle {
                 ),
             )),
         }
+    }
+
+    /// Whether handler `handler` of the current version is async (`None`
+    /// if it has no such handler).
+    pub fn is_async(&self, handler: HandlerId) -> Option<bool> {
+        let guard = self.binding.guard();
+        let slot = guard.as_deref()?;
+        let local = slot.local_handler(handler)?;
+        slot.manifest().handlers.get(local.index()).map(|h| h.is_async)
     }
 
     /// Calls a synchronous handler, appending its output to `output`. A
@@ -93,8 +148,9 @@ impl PluginHandle {
     /// # Errors
     ///
     /// [`ErrorKind::NotActive`] unless the plugin is active;
-    /// [`ErrorKind::AsyncHandler`] for an async handler; whatever the
-    /// handler returns.
+    /// [`ErrorKind::UnknownHandler`] if the current version has no such
+    /// handler; [`ErrorKind::AsyncHandler`] for an async handler; whatever
+    /// the handler returns.
     #[inline]
     pub fn call(
         &self,
@@ -102,26 +158,32 @@ impl PluginHandle {
         input: &[u8],
         output: &mut Buffer,
     ) -> Result<(), PluginError> {
-        let slot = &*self.slot;
+        // The guard keeps this version alive until the call returns, even
+        // if a reload swaps in another meanwhile.
+        let guard = self.binding.guard();
+        let Some(slot) = guard.as_deref() else {
+            return Err(not_loaded(&self.binding));
+        };
         slot.check_active()?;
+        let local = slot.dispatch(handler)?;
         if slot
             .manifest()
             .handlers
-            .get(handler.index())
+            .get(local.index())
             .is_some_and(|h| h.is_async)
         {
             return Err(PluginError::with_kind(
                 ErrorKind::AsyncHandler,
                 format!(
-                    "handler #{} of {:?} is async: use call_async",
-                    handler.0,
+                    "handler {:?} of {:?} is async: use call_async",
+                    slot.manifest().handlers[local.index()].name,
                     slot.id().as_str()
                 ),
             ));
         }
         let started = slot.metrics.start();
-        let result = catch(|| slot.plugin.call(&slot.ctx, handler, input, output));
-        if let Some(m) = slot.metrics.handler(handler.index()) {
+        let result = catch(|| slot.plugin.call(&slot.ctx, local, input, output));
+        if let Some(m) = slot.metrics.handler(local.index()) {
             m.record(started, &result);
         }
         slot.after_call("handler panicked", result)
@@ -138,17 +200,18 @@ impl PluginHandle {
         input: &[u8],
         output: &mut Buffer,
     ) -> Result<(), PluginError> {
-        let slot = &*self.slot;
+        // A counted reference, not a guard: it is held across awaits.
+        let slot = self.current()?;
         slot.check_active()?;
+        let local = slot.dispatch(handler)?;
         let started = slot.metrics.start();
         let result =
-            CatchUnwind::new(|| slot.plugin.call_async(&slot.ctx, handler, input, output)).await;
-        if let Some(m) = slot.metrics.handler(handler.index()) {
+            CatchUnwind::new(|| slot.plugin.call_async(&slot.ctx, local, input, output)).await;
+        if let Some(m) = slot.metrics.handler(local.index()) {
             m.record(started, &result);
         }
         slot.after_call("handler panicked", result)
     }
-
     /// Calls handler `name` (sync or async) with `input` encoded as JSON,
     /// decoding its output as JSON.
     ///
@@ -182,7 +245,7 @@ impl PluginHandle {
     /// [`ErrorKind::NotActive`] unless the plugin is active; whatever the
     /// plugin returns.
     pub async fn send_event(&self, topic: &str, payload: &[u8]) -> Result<(), PluginError> {
-        let slot = &*self.slot;
+        let slot = self.current()?;
         slot.check_active()?;
         let started = slot.metrics.start();
         let result = CatchUnwind::new(|| {

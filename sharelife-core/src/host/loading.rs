@@ -124,6 +124,15 @@ impl Host {
                 existing: existing.origin().to_string(),
             });
         }
+        self.admit_version(manifest)
+    }
+
+    /// The checks of [`admit`](Self::admit) that also apply to a new
+    /// version of a loaded plugin: its dependencies, its config.
+    pub(crate) fn admit_version(
+        &self,
+        manifest: &Manifest,
+    ) -> Result<serde_json::Value, HostError> {
         let unmet: Vec<String> = self
             .requires(manifest)
             .iter()
@@ -190,7 +199,9 @@ impl Host {
         let settings = self.options.plugins.get(&id).cloned().unwrap_or_default();
         let mut topics = manifest.subscriptions.clone();
         topics.extend(settings.subscriptions.iter().cloned());
+        let binding = self.registry.binding(&manifest, &self.events);
         let slot = Arc::new(Slot::new(SlotParts {
+            binding: Arc::clone(&binding),
             requires: self.requires(&manifest),
             priority: settings.priority(),
             manifest,
@@ -204,14 +215,14 @@ impl Host {
             ungranted,
         }));
         self.registry
-            .insert(Arc::clone(&slot))
+            .insert(&binding, Arc::clone(&slot))
             .map_err(|existing| HostError::DuplicateId {
                 id: id.to_string(),
                 existing: existing.origin().to_string(),
             })?;
         for topic in &topics {
-            if let Err(e) = slot.subscribe(topic) {
-                slot.end_subscription();
+            if let Err(e) = binding.subscribe(topic) {
+                binding.end_subscription();
                 self.registry.remove(&id);
                 return Err(e);
             }
@@ -224,7 +235,7 @@ impl Host {
     /// behind a gateway compiled from its manifest and the host's policy.
     /// Requests the policy does not grant are reported (audited and logged)
     /// or, if the policy says so, refused.
-    fn context_for(
+    pub(crate) fn context_for(
         &self,
         manifest: &Manifest,
         config: serde_json::Value,
@@ -286,19 +297,54 @@ impl Host {
         Ok((ctx, ungranted))
     }
 
-    /// Stops (if active), cleans up and drops the plugin, then closes its
-    /// library and checks that the platform unmapped it. Does not look at
+    /// Unbinds the plugin (new calls find it not loaded), ends its event
+    /// subscription, and [retires](Self::retire) it. Does not look at
     /// dependents: callers do.
     pub(crate) async fn unload_slot(&self, slot: Arc<Slot>) -> Result<UnloadReport, HostError> {
-        let hook_error = slot.prepare_unload().await?;
+        let deadline = Instant::now() + self.options.unload_timeout;
+        if let Some(binding) = self.registry.bound(slot.id()) {
+            if binding.is_current(&slot) {
+                binding.end_subscription();
+                self.registry.remove(slot.id());
+            }
+        }
+        let report = self.retire(slot, deadline, "unloading").await?;
+        let _ = std::fs::remove_dir_all(&report.1);
+        Ok(report.0)
+    }
+
+    /// Takes out a version no call can reach any more: waits (until
+    /// `deadline`) for the calls in flight on it to return, then stops it
+    /// if active (`reason` says why), cleans it up and drops it, closing
+    /// its library and checking that the platform unmapped it. Returns
+    /// the report and the plugin's temp directory.
+    pub(crate) async fn retire(
+        &self,
+        slot: Arc<Slot>,
+        deadline: Instant,
+        reason: &str,
+    ) -> Result<(UnloadReport, std::path::PathBuf), HostError> {
         let plugin_id = slot.id().clone();
-        self.registry.remove(&plugin_id);
         let library = slot.library_path().map(Path::to_owned);
         let watch = slot.watch().cloned();
         let temp_dir = slot.context().temp_dir().to_owned();
 
-        // Wait for calls in flight (and handles held elsewhere) to finish.
-        let deadline = Instant::now() + self.options.unload_timeout;
+        // Calls in flight finish on this version before its `stop` runs.
+        // Most take nanoseconds: spin (yielding) briefly before sleeping,
+        // since the timer's resolution is a millisecond.
+        let mut spins = 0;
+        while Arc::strong_count(&slot) > 1 && Instant::now() < deadline {
+            if spins < 1_000 {
+                spins += 1;
+                tokio::task::yield_now().await;
+            } else {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        let hook_error = slot.prepare_unload(reason).await?;
+
+        // Anything still holding the version (a call stuck past the
+        // deadline) keeps the library open until it lets go.
         let mut slot = slot;
         let closed = loop {
             match Arc::try_unwrap(slot) {
@@ -307,7 +353,7 @@ impl Host {
                     break true;
                 }
                 Err(shared) if Instant::now() >= deadline => {
-                    tracing::warn!(plugin = %plugin_id, handles = Arc::strong_count(&shared) - 1, "unload timed out waiting for plugin handles; the library closes when the last is dropped");
+                    tracing::warn!(plugin = %plugin_id, handles = Arc::strong_count(&shared) - 1, "unload timed out waiting for calls in flight; the library closes when the last returns");
                     break false;
                 }
                 Err(shared) => {
@@ -316,7 +362,6 @@ impl Host {
                 }
             }
         };
-        let _ = std::fs::remove_dir_all(&temp_dir);
 
         let still_mapped = match (&watch, closed) {
             (Some(w), true) if !w.is_open() => is_mapped(w.path()),
@@ -330,12 +375,15 @@ impl Host {
             tracing::warn!(plugin = %plugin_id, library = %path, "library closed but still mapped: the platform keeps it loaded (a live thread holds a thread-local destructor from it); reloading this path would run the old code");
             self.lingering.lock().extend(watch);
         }
-        Ok(UnloadReport {
-            id: plugin_id,
-            library,
-            hook_error,
-            closed,
-            still_mapped,
-        })
+        Ok((
+            UnloadReport {
+                id: plugin_id,
+                library,
+                hook_error,
+                closed,
+                still_mapped,
+            },
+            temp_dir,
+        ))
     }
 }

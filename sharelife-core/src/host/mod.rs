@@ -20,6 +20,7 @@
 //! which moves are legal; the host only sequences them.
 #![forbid(unsafe_code)]
 
+mod binding;
 mod boot;
 mod builder;
 mod cascade;
@@ -38,6 +39,7 @@ pub mod resolver;
 mod shutdown;
 mod slot;
 mod status;
+mod swap;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -59,6 +61,7 @@ use self::registry::Registry;
 pub use self::shutdown::ShutdownReport;
 pub use self::slot::Origin;
 pub use self::status::{PluginInfo, PluginStatus};
+pub use self::swap::SwapReport;
 use crate::event::{EventBus, Listener, PublishReport, Topic};
 use crate::loader::{LibraryWatch, is_mapped};
 use crate::manifest::PluginId;
@@ -154,7 +157,7 @@ impl Host {
     /// [`HostError::NotFound`], [`HostError::Event`], or
     /// [`HostError::NoRuntime`] outside a tokio runtime.
     pub fn subscribe(&self, id: &str, topic: &str) -> Result<bool, HostError> {
-        self.slot(id)?.subscribe(topic)
+        self.bound(id)?.subscribe(topic)
     }
 
     /// Unsubscribes plugin `id` from `topic`; `false` if it was not
@@ -164,16 +167,17 @@ impl Host {
     ///
     /// [`HostError::NotFound`].
     pub fn unsubscribe(&self, id: &str, topic: &str) -> Result<bool, HostError> {
-        Ok(self.slot(id)?.unsubscribe(topic))
+        Ok(self.bound(id)?.unsubscribe(topic))
     }
 
     /// A handle for calling plugin `id` repeatedly without looking it up.
+    /// It follows the id across reloads (see [`PluginHandle`]).
     ///
     /// # Errors
     ///
-    /// [`HostError::NotFound`].
+    /// [`HostError::NotFound`] if no version of `id` is loaded.
     pub fn handle(&self, id: &str) -> Result<PluginHandle, HostError> {
-        self.slot(id).map(PluginHandle::new)
+        self.bound(id).map(PluginHandle::new)
     }
 
     /// Calls synchronous handler `handler` of plugin `id` and returns its
@@ -310,8 +314,8 @@ impl Drop for Host {
         if let Some(monitor) = self.monitor.lock().take() {
             monitor.abort();
         }
-        for slot in self.registry.slots() {
-            slot.end_subscription();
+        for binding in self.registry.bindings() {
+            binding.end_subscription();
         }
         self.events.close();
     }

@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+use super::binding::Binding;
 use super::order::{Node, start_order};
 use super::slot::Slot;
-use crate::manifest::{Dependency, PluginId};
+use crate::event::EventBus;
+use crate::manifest::{Dependency, Manifest, PluginId};
 
 /// A plugin the host was asked to run but could not load, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,34 +29,89 @@ pub(crate) struct Unmet {
     pub(crate) found: Option<semver::Version>,
 }
 
+/// Every id ever loaded keeps its [`Binding`] (empty while unloaded), so
+/// handles taken before an unload work again once the id is loaded again.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
-    slots: RwLock<BTreeMap<PluginId, Arc<Slot>>>,
+    bindings: RwLock<BTreeMap<PluginId, Arc<Binding>>>,
     held: RwLock<BTreeMap<PluginId, Held>>,
 }
 
 impl Registry {
+    /// The version of `id` loaded now.
     pub(crate) fn get(&self, id: &str) -> Option<Arc<Slot>> {
-        self.slots.read().get(id).map(Arc::clone)
+        self.bindings.read().get(id).and_then(|b| b.current())
     }
 
+    /// The binding of `id` if a version is loaded now.
+    pub(crate) fn bound(&self, id: &str) -> Option<Arc<Binding>> {
+        self.bindings
+            .read()
+            .get(id)
+            .filter(|b| b.guard().is_some())
+            .map(Arc::clone)
+    }
+
+    /// The binding of `manifest`'s id, made if it is new.
+    pub(crate) fn binding(&self, manifest: &Manifest, events: &Arc<EventBus>) -> Arc<Binding> {
+        if let Some(b) = self.bindings.read().get(&manifest.id) {
+            return Arc::clone(b);
+        }
+        Arc::clone(
+            self.bindings
+                .write()
+                .entry(manifest.id.clone())
+                .or_insert_with(|| {
+                    Arc::new(Binding::new(
+                        Arc::new(manifest.clone()),
+                        Arc::clone(events),
+                    ))
+                }),
+        )
+    }
+
+    /// Every binding, loaded or not.
+    pub(crate) fn bindings(&self) -> Vec<Arc<Binding>> {
+        self.bindings.read().values().map(Arc::clone).collect()
+    }
+
+    /// Every loaded plugin, by id.
     pub(crate) fn slots(&self) -> Vec<Arc<Slot>> {
-        self.slots.read().values().map(Arc::clone).collect()
+        self.bindings
+            .read()
+            .values()
+            .filter_map(|b| b.current())
+            .collect()
     }
 
-    /// Adds `slot`, or returns the one with its id.
-    pub(crate) fn insert(&self, slot: Arc<Slot>) -> Result<(), Arc<Slot>> {
-        let mut slots = self.slots.write();
-        if let Some(existing) = slots.get(slot.id()) {
-            return Err(Arc::clone(existing));
+    /// Binds `slot` to its id, or returns the version bound already.
+    pub(crate) fn insert(&self, binding: &Binding, slot: Arc<Slot>) -> Result<(), Arc<Slot>> {
+        // The write lock orders this against other inserts of the id.
+        let bindings = self.bindings.write();
+        debug_assert!(bindings.contains_key(slot.id()));
+        if let Some(existing) = binding.current() {
+            return Err(existing);
         }
         self.held.write().remove(slot.id());
-        slots.insert(slot.id().clone(), slot);
+        binding.bind(Some(slot));
         Ok(())
     }
 
+    /// Binds `new` in place of `old`; `false` (and nothing changed) if
+    /// `old` is no longer the version bound.
+    pub(crate) fn replace(&self, binding: &Binding, old: &Arc<Slot>, new: Arc<Slot>) -> bool {
+        let _bindings = self.bindings.write();
+        if !binding.is_current(old) {
+            return false;
+        }
+        binding.bind(Some(new));
+        true
+    }
+
+    /// Unbinds `id`: from now on calls find it not loaded.
     pub(crate) fn remove(&self, id: &str) -> Option<Arc<Slot>> {
-        self.slots.write().remove(id)
+        let bindings = self.bindings.write();
+        bindings.get(id).and_then(|b| b.bind(None))
     }
 
     pub(crate) fn hold(&self, id: PluginId, held: Held) {

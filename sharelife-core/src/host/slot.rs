@@ -1,25 +1,27 @@
 //! One plugin in the host: its manifest, lifecycle, instance and context,
 //! and what the host keeps about it (why it is in its state, its metrics,
-//! its health record, its event subscription).
+//! its health record). What outlives a version (its event subscription,
+//! its handler ids) is in its [`Binding`].
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
 use super::HostError;
+use super::binding::{Binding, NO_HANDLER};
 use super::health::HealthRecord;
 use super::metrics::PluginMetrics;
 use crate::abi::catch::CatchUnwind;
 use crate::audit::{AuditEvent, AuditSink, What};
-use crate::event::{EventBus, LIFECYCLE, LifecycleEvent, Subscriber};
+use crate::event::{EventBus, LIFECYCLE, LifecycleEvent};
 use crate::loader::LibraryWatch;
 use crate::manifest::{Capability, Dependency, Manifest, PluginId};
 use crate::{
     BoxFuture, Health, IllegalTransition, Lifecycle, Plugin, PluginContext, PluginError,
-    PluginState, StaticPlugin,
+    HandlerId, PluginState, StaticPlugin,
 };
 
 /// Where a plugin came from.
@@ -40,7 +42,7 @@ impl fmt::Display for Origin {
     }
 }
 
-/// How to make the plugin again, for `reload`.
+/// How to make the plugin again, for `reload_in_place`.
 #[derive(Debug, Clone)]
 pub(crate) enum Source {
     Library(PathBuf),
@@ -65,16 +67,15 @@ pub(crate) struct SlotParts {
     pub(crate) audit: Arc<dyn AuditSink>,
     /// Manifest requests the policy does not grant.
     pub(crate) ungranted: Vec<Capability>,
-}
-
-/// A plugin's event subscription: its queue and the task draining it.
-pub(crate) struct Subscription {
-    pub(crate) subscriber: Arc<Subscriber>,
-    pub(crate) worker: tokio::task::AbortHandle,
+    /// The id's binding (the slot is not bound to it yet).
+    pub(crate) binding: Arc<Binding>,
 }
 
 pub(crate) struct Slot {
-    manifest: Manifest,
+    manifest: Arc<Manifest>,
+    binding: Weak<Binding>,
+    /// This version's handler index for each binding handler id.
+    dispatch: Box<[u32]>,
     lifecycle: Lifecycle,
     pub(super) plugin: Box<dyn Plugin>,
     pub(super) ctx: PluginContext,
@@ -89,7 +90,6 @@ pub(crate) struct Slot {
     pub(crate) metrics: PluginMetrics,
     pub(crate) health: Mutex<HealthRecord>,
     pub(super) events: Arc<EventBus>,
-    pub(crate) subscription: Mutex<Option<Subscription>>,
     /// Serializes lifecycle moves of this plugin (hooks are async).
     moving: tokio::sync::Mutex<()>,
     audit: Arc<dyn AuditSink>,
@@ -121,7 +121,9 @@ impl Slot {
             ungranted: parts.ungranted,
             lifecycle: Lifecycle::new(parts.manifest.id.as_str()),
             metrics: PluginMetrics::new(&parts.manifest, parts.timed),
-            manifest: parts.manifest,
+            dispatch: parts.binding.dispatch_table(&parts.manifest),
+            binding: Arc::downgrade(&parts.binding),
+            manifest: Arc::new(parts.manifest),
             plugin: parts.plugin,
             ctx: parts.ctx,
             origin,
@@ -134,7 +136,6 @@ impl Slot {
             reason: Mutex::new(None),
             health: Mutex::new(HealthRecord::default()),
             events: parts.events,
-            subscription: Mutex::new(None),
             moving: tokio::sync::Mutex::new(()),
         }
     }
@@ -145,6 +146,20 @@ impl Slot {
 
     pub(crate) fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    pub(crate) fn manifest_arc(&self) -> &Arc<Manifest> {
+        &self.manifest
+    }
+
+    /// This version's index of binding handler id `handler`, if it has
+    /// that handler.
+    #[inline]
+    pub(crate) fn local_handler(&self, handler: HandlerId) -> Option<HandlerId> {
+        match self.dispatch.get(handler.index()) {
+            Some(&i) if i != NO_HANDLER => Some(HandlerId(i)),
+            _ => None,
+        }
     }
 
     pub(crate) fn origin(&self) -> &Origin {
@@ -208,8 +223,8 @@ impl Slot {
             to: to.to_string(),
         });
         *self.reason.lock() = reason.clone();
-        if let Some(sub) = &*self.subscription.lock() {
-            sub.subscriber.set_accepting(to == PluginState::Active);
+        if let Some(binding) = self.binding.upgrade() {
+            binding.state_changed(self, to);
         }
         if self.events.has_subscribers(LIFECYCLE.name()) {
             let event = LifecycleEvent {
@@ -344,16 +359,15 @@ impl Slot {
 
     /// Stops and cleans up, ending in `Unloading`. Hook errors are returned
     /// as text; they do not stop the unload.
-    pub(crate) async fn prepare_unload(&self) -> Result<Option<String>, HostError> {
+    pub(crate) async fn prepare_unload(&self, reason: &str) -> Result<Option<String>, HostError> {
         let _moving = self.moving.lock().await;
         let mut hook_error = None;
         if self.state() == PluginState::Active {
-            if let Err(e) = self.stop_locked(Some("unloading".into())).await {
+            if let Err(e) = self.stop_locked(Some(reason.to_owned())).await {
                 hook_error = Some(e.to_string());
             }
         }
         self.move_to(PluginState::Unloading, None)?;
-        self.end_subscription();
         if self.initialized.load(Ordering::Acquire) {
             let cleanup = CatchUnwind::new(|| self.plugin.cleanup(&self.ctx)).await;
             if let Err(e) = cleanup {
@@ -364,15 +378,6 @@ impl Slot {
         Ok(hook_error)
     }
 
-    /// Unsubscribes from every topic and stops the delivery task, which
-    /// holds a reference to this slot.
-    pub(crate) fn end_subscription(&self) {
-        if let Some(sub) = self.subscription.lock().take() {
-            self.events.remove(&sub.subscriber);
-            sub.worker.abort();
-        }
-    }
-
     /// The last step of an unload: the caller owns the only reference.
     pub(crate) fn finish_unload(self) {
         if let Err(e) = self.move_to(PluginState::Unloaded, None) {
@@ -380,6 +385,16 @@ impl Slot {
         }
         // Dropping `self` drops the plugin, then (for a loaded plugin) the
         // last reference to its library, which closes it.
+    }
+
+    /// The plugin's `save_state`, panics contained.
+    pub(crate) async fn save_state(&self) -> Result<Vec<u8>, PluginError> {
+        CatchUnwind::new(|| self.plugin.save_state(&self.ctx)).await
+    }
+
+    /// The plugin's `restore_state`, panics contained.
+    pub(crate) async fn restore_state(&self, state: &[u8]) -> Result<(), PluginError> {
+        CatchUnwind::new(|| self.plugin.restore_state(&self.ctx, state)).await
     }
 
     /// Runs the plugin's health check, panics contained. Does not change

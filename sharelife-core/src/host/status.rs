@@ -119,7 +119,11 @@ impl Host {
     }
 
     fn status_of(&self, slot: &Slot) -> PluginStatus {
-        let subscriptions = slot.topics();
+        let subscriptions = self
+            .registry
+            .bound(slot.id())
+            .map(|b| b.topics())
+            .unwrap_or_default();
         PluginStatus {
             id: slot.id().clone(),
             version: Some(slot.manifest().version.clone()),

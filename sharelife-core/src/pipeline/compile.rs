@@ -118,9 +118,9 @@ impl<P: StepPlugin> Pipeline<P> {
                 let manifest = plugin.manifest();
                 let gateway = gateways
                     .entry(manifest.id.clone())
-                    .or_insert_with(|| grants.gateway(manifest));
+                    .or_insert_with(|| grants.gateway(&manifest));
                 gate::decide(
-                    manifest,
+                    &manifest,
                     gateway,
                     &grants.data_dir(manifest.id.as_str()),
                     &spec.plugins[u].capabilities,

@@ -5,17 +5,28 @@
 
 use std::future::Future;
 
+use std::sync::Arc;
+
 use crate::manifest::Manifest;
 use crate::{Buffer, HandlerId, Host, PluginError, PluginHandle};
 
 /// A plugin a step can call: [`PluginHandle`] is the one hosts use.
 ///
-/// Handlers are resolved by name against [`manifest`](Self::manifest)
-/// once, when the pipeline is compiled; runs call by [`HandlerId`].
+/// Handlers are resolved by name with [`handler`](Self::handler) once,
+/// when the pipeline is compiled; runs call by [`HandlerId`].
 pub trait StepPlugin: Clone + Send + Sync + 'static {
     /// The plugin's manifest (id, version, handlers, requested
     /// capabilities).
-    fn manifest(&self) -> &Manifest;
+    fn manifest(&self) -> Arc<Manifest>;
+
+    /// The id calls use for handler `name`, and whether it is async;
+    /// `None` if the plugin has no such handler. By default, the
+    /// handler's position in the manifest.
+    fn handler(&self, name: &str) -> Option<(HandlerId, bool)> {
+        let manifest = self.manifest();
+        let i = manifest.handlers.iter().position(|h| h.name == name)?;
+        Some((HandlerId(u32::try_from(i).ok()?), manifest.handlers[i].is_async))
+    }
 
     /// Calls a synchronous handler, appending its output to `output`.
     ///
@@ -40,8 +51,14 @@ pub trait StepPlugin: Clone + Send + Sync + 'static {
 }
 
 impl StepPlugin for PluginHandle {
-    fn manifest(&self) -> &Manifest {
+    fn manifest(&self) -> Arc<Manifest> {
         PluginHandle::manifest(self)
+    }
+
+    /// The id stays valid across hot reloads (see [`PluginHandle`]).
+    fn handler(&self, name: &str) -> Option<(HandlerId, bool)> {
+        let id = PluginHandle::handler(self, name).ok()?;
+        Some((id, self.is_async(id)?))
     }
 
     #[inline]

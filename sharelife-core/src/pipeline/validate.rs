@@ -298,10 +298,10 @@ pub(crate) fn check_host<PL: Plugins + ?Sized>(
             continue;
         };
         let manifest = plugin.manifest();
-        match manifest.handlers.iter().position(|h| h.name == s.handler) {
-            Some(h) => {
-                planned.handler = HandlerId(u32::try_from(h).unwrap_or(u32::MAX));
-                planned.is_async = manifest.handlers[h].is_async;
+        match plugin.handler(&s.handler) {
+            Some((handler, is_async)) => {
+                planned.handler = handler;
+                planned.is_async = is_async;
             }
             None => bad(
                 format!("steps[{i}].handler"),
@@ -320,12 +320,13 @@ pub(crate) fn check_host<PL: Plugins + ?Sized>(
         }
     }
     // One host instance per plugin id holds one config.
-    let mut configs: HashMap<&str, usize> = HashMap::new();
+    let mut configs: HashMap<String, usize> = HashMap::new();
     for (i, u) in spec.plugins.iter().enumerate() {
         let Some(Some(plugin)) = resolved.get(i) else {
             continue;
         };
-        let id = plugin.manifest().id.as_str();
+        let manifest = plugin.manifest();
+        let id = manifest.id.as_str();
         match configs.get(id) {
             Some(&first) if spec.plugins[first].config != u.config => bad(
                 format!("plugins[{i}].config"),
@@ -336,7 +337,7 @@ pub(crate) fn check_host<PL: Plugins + ?Sized>(
             ),
             Some(_) => {}
             None => {
-                configs.insert(id, i);
+                configs.insert(id.to_owned(), i);
             }
         }
     }

@@ -1,0 +1,290 @@
+//! Hot reload: a new version of a loaded plugin, from a new library file,
+//! swapped in while calls go on.
+//!
+//! The new version is loaded, checked, initialized, handed the old one's
+//! state and started *beside* the old one, which serves calls meanwhile.
+//! Only then is it bound to the id (one atomic pointer swap): calls that
+//! start after the swap reach it, calls in flight finish on the old
+//! version, and then the old one is stopped, cleaned up and its library
+//! closed. Anything that fails before the swap discards the new version
+//! and leaves the old one running.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::binding::Binding;
+use super::slot::{Slot, SlotParts, Source};
+use super::{Host, HostError, UnloadReport};
+use crate::PluginState;
+use crate::loader::{PluginFile, is_mapped};
+use crate::manifest::PluginId;
+
+/// What [`Host::reload`] did.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct SwapReport {
+    /// The plugin.
+    pub id: PluginId,
+    /// The version replaced.
+    pub old_version: semver::Version,
+    /// The version serving calls now.
+    pub new_version: semver::Version,
+    /// The new version's library.
+    pub library: PathBuf,
+    /// Bytes of state handed from the old instance to the new one; `None`
+    /// when none was (the old one saved nothing, or was in `Error`).
+    pub state: Option<usize>,
+    /// Reading, checking, opening, initializing and starting the new
+    /// version, and handing it the state, all while the old one served.
+    pub prepare: Duration,
+    /// The swap itself: from the new version being ready to it being the
+    /// one calls reach.
+    pub swap: Duration,
+    /// Waiting for the old version's calls in flight, then its `stop`,
+    /// `cleanup` and the close of its library.
+    pub retire: Duration,
+    /// The old version's unload.
+    pub retired: UnloadReport,
+}
+
+impl Host {
+    /// Hot-reloads plugin `id` from the library at `path`: a new version
+    /// (or a rebuild) of the same plugin.
+    ///
+    /// The new version is read, checked (same id, its dependencies loaded,
+    /// the plugins that depend on `id` still satisfied, its config valid),
+    /// opened and initialized while the old one keeps serving calls. It is
+    /// handed the old instance's [`save_state`](crate::Plugin::save_state)
+    /// (unless the old one is in `Error`: a failed instance's state is not
+    /// trusted; an empty state is not handed over), and started if the old
+    /// one was active or in `Error` (left `Inactive` if the old one was).
+    /// Then it is swapped in: every
+    /// [`PluginHandle`](super::PluginHandle), pipeline and event
+    /// subscription of `id` reaches the new version from the next call on,
+    /// calls in flight finish on the old one, and the old one is then
+    /// stopped, cleaned up and its library closed (waiting for calls in
+    /// flight at most the unload timeout). Event queues and subscriptions
+    /// carry over; metrics and health records start afresh.
+    ///
+    /// The state is taken before the swap, so a change the old version
+    /// makes while finishing calls in flight is not handed over.
+    ///
+    /// `path` must be a file not open in this process: `dlopen` of an open
+    /// path returns the open library. Copy each build to a fresh path
+    /// (`sharelife dev` does).
+    ///
+    /// # Errors
+    ///
+    /// [`HostError::NotFound`] if `id` is not loaded; otherwise
+    /// [`HostError::ReloadFailed`], with the old version still serving,
+    /// wrapping why: [`HostError::AlreadyOpen`], [`HostError::Load`],
+    /// [`HostError::WrongPlugin`], [`HostError::BreaksDependents`],
+    /// [`HostError::UnmetDependencies`], [`HostError::PluginConfig`],
+    /// [`HostError::Hook`] (`initialize`, `save_state`, `restore_state` or
+    /// `start` failed), or a concurrent unload.
+    pub async fn reload(&self, id: &str, path: impl AsRef<Path>) -> Result<SwapReport, HostError> {
+        let path = path.as_ref();
+        let binding = self.bound(id)?;
+        let _one_at_a_time = binding.swapping.lock().await;
+        let old = binding
+            .current()
+            .ok_or_else(|| HostError::NotFound(id.to_owned()))?;
+        let failed = |source: HostError| HostError::ReloadFailed {
+            id: id.to_owned(),
+            path: path.to_owned(),
+            kept: old.manifest().version.clone(),
+            source: Box::new(source),
+        };
+
+        let started = Instant::now();
+        let (new, state) = self
+            .prepare_version(&binding, &old, path)
+            .await
+            .map_err(failed)?;
+        let prepare = started.elapsed();
+
+        let swapped = Instant::now();
+        if !self
+            .registry
+            .replace(&binding, &old, Arc::clone(&new))
+        {
+            self.discard(new).await;
+            return Err(failed(HostError::NotFound(format!(
+                "{id} (unloaded during the reload)"
+            ))));
+        }
+        let swap = swapped.elapsed();
+        self.follow_topics(&binding, &old, &new);
+        tracing::info!(plugin = id, from = %old.manifest().version, to = %new.manifest().version, library = %path.display(), "hot-reloaded");
+
+        let retiring = Instant::now();
+        let old_version = old.manifest().version.clone();
+        let reason = format!(
+            "replaced by version {} from {}",
+            new.manifest().version,
+            path.display()
+        );
+        let deadline = retiring + self.options.unload_timeout;
+        let (retired, _temp_dir) = self.retire(old, deadline, &reason).await?;
+        Ok(SwapReport {
+            id: new.id().clone(),
+            old_version,
+            new_version: new.manifest().version.clone(),
+            library: path.to_owned(),
+            state,
+            prepare,
+            swap,
+            retire: retiring.elapsed(),
+            retired,
+        })
+    }
+
+    /// Everything before the swap: the new version loaded, checked,
+    /// initialized, given the old one's state and started, not yet bound.
+    async fn prepare_version(
+        &self,
+        binding: &Arc<Binding>,
+        old: &Arc<Slot>,
+        path: &Path,
+    ) -> Result<(Arc<Slot>, Option<usize>), HostError> {
+        if is_mapped(path) == Some(true) {
+            return Err(HostError::AlreadyOpen {
+                path: path.to_owned(),
+            });
+        }
+        let file = PluginFile::read(path)?;
+        let manifest = file.manifest();
+        if manifest.id != *old.id() {
+            return Err(HostError::WrongPlugin {
+                path: path.to_owned(),
+                expected: old.id().to_string(),
+                found: manifest.id.to_string(),
+            });
+        }
+        let broken: Vec<String> = self
+            .registry
+            .slots()
+            .iter()
+            .flat_map(|s| {
+                s.requires()
+                    .iter()
+                    .filter(|d| d.id == manifest.id && !d.version.matches(&manifest.version))
+                    .map(|d| format!("{} (it needs {} {})", s.id(), d.id, d.version))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if !broken.is_empty() {
+            return Err(HostError::BreaksDependents {
+                id: manifest.id.to_string(),
+                version: manifest.version.clone(),
+                dependents: broken,
+            });
+        }
+        let config = self.admit_version(manifest)?;
+        let library = file.open()?;
+        let (ctx, ungranted) = self.context_for(library.manifest(), config)?;
+        let plugin = library.instantiate(&ctx)?;
+        let settings = self
+            .options
+            .plugins
+            .get(&library.manifest().id)
+            .cloned()
+            .unwrap_or_default();
+        let new = Arc::new(Slot::new(SlotParts {
+            binding: Arc::clone(binding),
+            requires: self.requires(library.manifest()),
+            priority: settings.priority(),
+            manifest: library.manifest().clone(),
+            plugin,
+            ctx,
+            watch: Some(library.watch()),
+            source: Source::Library(library.path().to_owned()),
+            events: Arc::clone(&self.events),
+            timed: self.options.time_calls,
+            audit: Arc::clone(&self.options.audit),
+            ungranted,
+        }));
+        drop(library);
+        match self.bring_up(old, &new).await {
+            Ok(state) => Ok((new, state)),
+            Err(e) => {
+                self.discard(new).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Initializes `new`, hands it `old`'s state and starts it if `old`
+    /// was meant to run.
+    async fn bring_up(&self, old: &Slot, new: &Slot) -> Result<Option<usize>, HostError> {
+        new.initialize().await?;
+        let from = old.state();
+        let mut handed = None;
+        if from != PluginState::Error {
+            let state = old.save_state().await.map_err(|error| HostError::Hook {
+                id: old.id().to_string(),
+                hook: "save_state",
+                error,
+            })?;
+            if !state.is_empty() {
+                new.restore_state(&state)
+                    .await
+                    .map_err(|error| HostError::Hook {
+                        id: new.id().to_string(),
+                        hook: "restore_state",
+                        error,
+                    })?;
+                handed = Some(state.len());
+            }
+        }
+        match from {
+            PluginState::Active | PluginState::Error => new.start().await?,
+            // Stopped stays stopped, for the same reason.
+            PluginState::Inactive => {
+                new.hold(
+                    old.reason()
+                        .unwrap_or_else(|| "stopped before the reload".into()),
+                )
+                .await;
+            }
+            _ => {}
+        }
+        Ok(handed)
+    }
+
+    /// Takes out a new version that was never bound. Its temp directory is
+    /// the old version's too, so it stays.
+    async fn discard(&self, new: Arc<Slot>) {
+        let version = new.manifest().version.clone();
+        match self.retire(new, Instant::now(), "reload failed").await {
+            Ok((report, _)) if !report.closed => {
+                tracing::warn!(plugin = %report.id, %version, "the discarded version is still referenced; its library closes when it is dropped");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(%version, error = %e, "discarding the new version failed"),
+        }
+    }
+
+    /// The subscriptions carry over; topics the new manifest adds are
+    /// subscribed, topics only the old manifest had are dropped (topics
+    /// subscribed at run time or in the host config stay).
+    fn follow_topics(&self, binding: &Arc<Binding>, old: &Slot, new: &Slot) {
+        let configured: Vec<String> = self
+            .options
+            .plugins
+            .get(new.id())
+            .map(|s| s.subscriptions.clone())
+            .unwrap_or_default();
+        for topic in &old.manifest().subscriptions {
+            if !new.manifest().subscriptions.contains(topic) && !configured.contains(topic) {
+                binding.unsubscribe(topic);
+            }
+        }
+        for topic in &new.manifest().subscriptions {
+            if let Err(e) = binding.subscribe(topic) {
+                tracing::warn!(plugin = %new.id(), topic, error = %e, "not subscribed after the reload");
+            }
+        }
+    }
+}
