@@ -2,30 +2,55 @@
 //!
 //! ```text
 //! sharelife new NAME [--async] [--path DIR] [--force]   scaffold a plugin crate
-//! sharelife validate FILE...                           check manifests (and more)
+//! sharelife validate FILE... [--json]                  check manifests, host configs and pipelines
 //! sharelife inspect LIB [--json]                       read a built plugin without running it
+//! sharelife run [--config FILE] --pipeline FILE        boot a host, run a pipeline on --input
+//!               [--input JSON|@FILE] [--json]
+//! sharelife run [--config FILE] --call ID HANDLER      boot a host, call one handler with --input
+//!               [--input JSON|@FILE] [--json]
+//! sharelife dev [PATH] [--config FILE] [--call HANDLER] hot-reload loop: rebuild on change, swap in
+//!               [--input TEXT] [--release] [--json]
 //! ```
 //!
-//! Exit codes: 0 success; 1 the input was refused (invalid file, not a
-//! plugin, a failed run); 2 the command line itself was wrong.
+//! The same commands run as `cargo sharelife <command>` (the
+//! `cargo-sharelife` binary drops the `sharelife` argument cargo adds).
+//!
+//! Exit codes: 0 success; 1 the input was refused or the run failed (an
+//! invalid file, not a plugin, a missing host config, a pipeline that
+//! `failed` or was `cancelled`, a handler that failed or does not exist,
+//! a plugin that did not start in strict mode); 2 the command line itself
+//! was wrong.
+//!
+//! Errors are one line on stderr, `error: ...`, sometimes followed by the
+//! problems one per line and a `hint: ...` saying what to do.
 
+// The `cargo-sharelife` binary includes this file as a module and
+// glob-imports it at its root, so `crate::Failure` and `crate::progress`
+// name the same items in both binaries: what the command modules use from
+// here must be `pub(crate)`.
+mod dev;
 mod inspect;
 mod new;
+pub(crate) mod progress;
+mod run;
 mod validate;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// sharelife: scaffold, validate, inspect and run native plugins.
 #[derive(Parser, Debug)]
 #[command(name = "sharelife", version, about, long_about = None, bin_name = "sharelife")]
 struct Cli {
+    /// What to do.
     #[command(subcommand)]
     command: Command,
 }
 
+/// The commands.
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Create a new plugin crate (cdylib + rlib) with a handler, a README and a test.
@@ -45,7 +70,7 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         sdk_path: Option<PathBuf>,
     },
-    /// Validate plugin manifests (`*.json`) and host configs (`*.toml`); every problem with file, line and path.
+    /// Validate plugin manifests, host configs (`*.toml`) and pipelines (`*.yaml`, `*.yml`, pipeline `*.json`); every problem with file, line and path.
     Validate {
         /// Files to check.
         #[arg(required = true)]
@@ -62,25 +87,44 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Boot a host from its config, then run a pipeline or call one handler.
+    Run(run::RunArgs),
+    /// Watch a plugin crate: rebuild it on each change and hot-swap the new
+    /// library into a running host; a failed build or start keeps the old one.
+    Dev(dev::DevArgs),
 }
 
-/// A failure to report: one line, plus a hint saying what to do.
+/// A failure to report: one line, the problems behind it (if several),
+/// plus a hint saying what to do.
 #[derive(Debug)]
 pub(crate) struct Failure {
+    /// The error line, printed after `error: `.
     pub(crate) message: String,
+    /// Lines printed under it, indented: one problem each.
+    pub(crate) details: Vec<String>,
+    /// What to do, printed after `hint: `.
     pub(crate) hint: Option<String>,
 }
 
 impl Failure {
+    /// A failure saying `message`.
     pub(crate) fn new(message: impl Into<String>) -> Self {
         Failure {
             message: message.into(),
+            details: Vec::new(),
             hint: None,
         }
     }
 
+    /// Adds what to do about it.
     pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Adds the problems behind it, one line each.
+    pub(crate) fn details(mut self, lines: Vec<String>) -> Self {
+        self.details = lines;
         self
     }
 }
@@ -91,8 +135,29 @@ impl<E: std::fmt::Display> From<E> for Failure {
     }
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
+/// The name cargo gives this binary when it runs as `cargo sharelife`.
+const CARGO_SUBCOMMAND: &str = "cargo-sharelife";
+
+/// The arguments as the parser should see them: when this binary is
+/// `cargo-sharelife` and cargo ran it as `cargo-sharelife sharelife ARGS`,
+/// the `sharelife` cargo inserted is dropped.
+fn arguments(bin_name: &str, mut args: Vec<OsString>) -> Vec<OsString> {
+    if bin_name == CARGO_SUBCOMMAND && args.get(1).is_some_and(|a| a == "sharelife") {
+        args.remove(1);
+    }
+    args
+}
+
+/// Parses the command line and runs the command (also the entry point of
+/// the `cargo-sharelife` binary, which includes this file).
+pub(crate) fn main() -> ExitCode {
+    let bin_name = env!("CARGO_BIN_NAME");
+    let args = arguments(bin_name, std::env::args_os().collect());
+    let mut command = Cli::command();
+    if bin_name == CARGO_SUBCOMMAND {
+        command = command.bin_name("cargo sharelife");
+    }
+    let cli = Cli::from_arg_matches(&command.get_matches_from(args)).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         Command::New {
             name,
@@ -103,11 +168,16 @@ fn main() -> ExitCode {
         } => new::run(&name, is_async, path, force, sdk_path),
         Command::Validate { files, json } => validate::run(&files, json),
         Command::Inspect { library, json } => inspect::run(&library, json),
+        Command::Run(args) => run::run(args),
+        Command::Dev(args) => dev::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             eprintln!("error: {}", f.message);
+            for line in &f.details {
+                eprintln!("  {line}");
+            }
             if let Some(hint) = f.hint {
                 eprintln!("hint: {hint}");
             }

@@ -1,10 +1,25 @@
 //! `sharelife validate`: every problem in every file, with file, line and
 //! path; non-zero exit on any.
+//!
+//! What a file is checked as is decided by its name, then its content:
+//!
+//! | file | checked as |
+//! |---|---|
+//! | `*.toml` | a host config |
+//! | `*.yaml`, `*.yml` | a pipeline |
+//! | `*.json`, a JSON object with a `steps` or `schema_version` key | a pipeline (manifests have neither) |
+//! | any other file | a plugin manifest (JSON) |
+//!
+//! A pipeline is checked on its own, without a host: its shape, names,
+//! references between steps, duplicates and retry bounds. Whether its
+//! plugins, handlers and capabilities exist is checked when it runs
+//! (`sharelife run --pipeline`).
 
 use std::path::Path;
 
 use sharelife_core::host::{ConfigError, HostConfig};
 use sharelife_core::manifest::{Manifest, ManifestError};
+use sharelife_core::pipeline::{PipelineError, PipelineFile};
 
 use crate::Failure;
 
@@ -76,6 +91,41 @@ fn check(file: &Path) -> Vec<Finding> {
             Err(other) => vec![finding(None, "-", other.to_string())],
         };
     }
+    if is_pipeline(file, &text) {
+        let is_json = file
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let parsed = if is_json {
+            PipelineFile::from_json(&name, &text)
+        } else {
+            PipelineFile::from_yaml(&name, &text)
+        };
+        return match parsed.and_then(|p| p.check()) {
+            Ok(()) => Vec::new(),
+            Err(PipelineError::Syntax {
+                line,
+                column,
+                message,
+                format,
+                ..
+            }) => vec![finding(
+                Some(line),
+                "-",
+                format!("not valid {format} (column {column}): {message}"),
+            )],
+            Err(e) => {
+                let problems = e.problems();
+                if problems.is_empty() {
+                    vec![finding(None, "-", e.to_string())]
+                } else {
+                    problems
+                        .into_iter()
+                        .map(|p| finding(Some(p.line), &p.path, p.message))
+                        .collect()
+                }
+            }
+        };
+    }
     match Manifest::from_json(&text) {
         Ok(_) => Vec::new(),
         Err(ManifestError::Syntax { line, message, .. }) => vec![finding(Some(line), "-", message)],
@@ -83,6 +133,23 @@ fn check(file: &Path) -> Vec<Finding> {
             .into_iter()
             .map(|p| finding(line_of(&text, &p.path), &p.path, p.message))
             .collect(),
+    }
+}
+
+/// Whether `file` is a pipeline: named `*.yaml` / `*.yml`, or a `*.json`
+/// object with a `steps` or `schema_version` key.
+fn is_pipeline(file: &Path, text: &str) -> bool {
+    let extension = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match extension.as_deref() {
+        Some("yaml" | "yml") => true,
+        Some("json") => serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| {
+            v.as_object()
+                .is_some_and(|o| o.contains_key("steps") || o.contains_key("schema_version"))
+        }),
+        _ => false,
     }
 }
 

@@ -93,3 +93,99 @@ fn host_configs_are_validated_with_line_and_key() {
     let (code, out, err) = sharelife(&["validate", example.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+#[test]
+fn pipelines_are_validated_with_line_and_path() {
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // The demo pipeline and the seed's astr-agent file are valid.
+    let demo = workspace.join("examples/pipelines/demo.yaml");
+    let seed = workspace.join("tests/data/seed/astr-agent.example.yaml");
+    let (code, out, err) = sharelife(&["validate", demo.to_str().unwrap(), seed.to_str().unwrap()]);
+    assert_eq!((code, out.as_str()), (0, "2 file(s) valid\n"), "{err}");
+
+    let bad = write(
+        "bad-pipeline.yml",
+        "schema_version: sharelife.pipeline.v1\nplugins:\n  - { alias: up, plugin: examples.upper }\nsteps:\n  - step_id: a\n    plugin_ref: upx\n  - step_id: b\n    plugin_ref: up\n    input_from: nowhere\n",
+    );
+    let f = bad.display().to_string();
+    let (code, out, err) = sharelife(&["validate", &f]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        out,
+        format!(
+            "{f}:6: steps[0].plugin_ref: no plugin has the alias \"upx\"; the aliases are: up\n\
+             {f}:9: steps[1].input_from: \"nowhere\" is not \"$input\" nor the id or output key of an earlier step\n"
+        )
+    );
+    assert_eq!(err, "error: 2 problem(s) in 1 of 1 file(s)\n");
+}
+
+#[test]
+fn pipeline_shape_and_syntax_errors_name_the_line() {
+    let unknown = write(
+        "unknown-key.yaml",
+        "schema_version: sharelife.pipeline.v1\nplugins:\n  - { alias: up, plugin: examples.upper }\nsteps:\n  - step_id: a\n    plugin_ref: up\n    colour: red\n",
+    );
+    let (code, out, _) = sharelife(&["validate", unknown.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        out.starts_with(&format!(
+            "{}:7: steps[0].colour: unknown field `colour`, expected one of ",
+            unknown.display()
+        )),
+        "{out}"
+    );
+    let broken = write(
+        "broken.yaml",
+        "schema_version: sharelife.pipeline.v1\nsteps:\n  - [\n",
+    );
+    let (code, out, _) = sharelife(&["validate", broken.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        out.starts_with(&format!(
+            "{}:4: -: not valid YAML (column ",
+            broken.display()
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_json_file_with_steps_is_checked_as_a_pipeline_and_json_output_works() {
+    let pipeline = write(
+        "pipeline.json",
+        "{\n  \"schema_version\": \"sharelife.pipeline.v1\",\n  \"plugins\": [{ \"alias\": \"up\", \"plugin\": \"examples.upper\" }],\n  \"steps\": [\n    { \"step_id\": \"a\", \"plugin_ref\": \"up\" },\n    { \"step_id\": \"a\", \"plugin_ref\": \"up\", \"input_from\": \"a\" }\n  ]\n}\n",
+    );
+    let (code, out, _) = sharelife(&["validate", "--json", pipeline.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let findings = v.as_array().unwrap();
+    assert!(!findings.is_empty());
+    // Pipeline problems, not a manifest's "unknown field `steps`".
+    assert_eq!(findings[0]["file"], pipeline.display().to_string());
+    assert_eq!(findings[0]["line"], 6);
+    assert_eq!(findings[0]["path"], "steps[1].step_id");
+    assert!(
+        findings[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("duplicate step id \"a\""),
+        "{out}"
+    );
+
+    // Without `steps` or `schema_version`, a .json file is a manifest.
+    let manifest = write(
+        "not-a-pipeline.json",
+        r#"{"manifest_version": "2", "id": "acme.good", "version": "1.0.0", "api": "^0.1", "stepz": 1}"#,
+    );
+    let (code, out, _) = sharelife(&["validate", "--json", manifest.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("unknown field `stepz`"),
+        "{out}"
+    );
+}

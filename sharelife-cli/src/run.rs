@@ -1,0 +1,695 @@
+//! `sharelife run`: boot a host from its config file, run a pipeline file
+//! or call one handler, print what happened, and shut the host down.
+//!
+//! ```text
+//! sharelife run [--config FILE] --pipeline FILE [--input JSON|@FILE] [--json]
+//! sharelife run [--config FILE] --call ID HANDLER [--input JSON|@FILE] [--json]
+//! ```
+//!
+//! * **The host** is built from the host config (`--config`, default
+//!   `./sharelife.toml`): its plugin folders are scanned, the enabled
+//!   plugins loaded and started (a spinner on stderr while that happens,
+//!   on a terminal only). A plugin that fails is a warning on stderr,
+//!   unless the config says `strict = true`: then the run stops there.
+//!   The config's `audit_log` records the run's gateway decisions and
+//!   lifecycle changes; the host is always shut down at the end, which
+//!   flushes it. Without `data_dir` / `temp_dir` in the config, plugins
+//!   get fresh directories that are removed after the run.
+//! * **A pipeline** (`--pipeline`; YAML, or JSON when the name ends in
+//!   `.json`) is checked on its own before the host boots, then against
+//!   the host, then run once on the input. Each plugin use's `config` in
+//!   the file is handed to that plugin when it loads, unless the host
+//!   config gives the plugin a config of its own (the host config wins).
+//!   Steps are checked against the config's `[policy]`. Ctrl-C cancels the
+//!   run at its next step boundary (twice quits at once).
+//! * **A call** (`--call ID HANDLER`) calls one handler, sync or async.
+//! * **The input** (`--input`) is passed as bytes, as written: JSON or
+//!   any other text. `@FILE` passes a file's bytes, `@-` standard input.
+//!   No `--input` is an empty input.
+//! * **Output**: the report (each step's id, handler, status, attempts
+//!   and duration, then the final output) or the handler's output, on
+//!   stdout. Outputs are printed as text when they are UTF-8, else as hex
+//!   (up to 64 bytes) or as a byte count. `--json` prints one JSON object
+//!   instead: the pipeline report (`status`, `steps`, `outputs`, plus
+//!   `final_output` and `boot`), or `plugin`, `handler`, `status`,
+//!   `output`, `error` and `boot` for a call (outputs as strings when
+//!   UTF-8, else as arrays of bytes).
+//! * **Exit code** 0 when the pipeline ran to its end (`completed`, or
+//!   `completed_with_skips`: skipping is a policy the file chose) or the
+//!   handler returned; 1 when the run `failed` or was `cancelled`, the
+//!   handler failed or does not exist, strict mode refused a plugin, or a
+//!   file is missing or invalid.
+//! * **Logs** of the host and the plugins are off; `RUST_LOG=info` (or
+//!   any `tracing` filter) writes them to stderr.
+
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sharelife_core::audit::{AuditSink, Durability, FileSink};
+use sharelife_core::host::discovery::discover;
+use sharelife_core::host::{BootReport, ConfigError, HostConfig, ShutdownReport};
+use sharelife_core::pipeline::{
+    CancelToken, Grants, Pipeline, PipelineError, PipelineFile, RunReport, RunStatus, StepStatus,
+    selects,
+};
+use sharelife_core::{Host, HostBuilder, HostError, PluginState};
+
+use crate::{Failure, progress};
+
+/// The host config `run` reads when `--config` is not given.
+const DEFAULT_CONFIG: &str = "sharelife.toml";
+
+/// Outputs up to this many bytes that are not UTF-8 are printed as hex;
+/// longer ones as a byte count.
+const HEX_LIMIT: usize = 64;
+
+/// The command line of `sharelife run`.
+#[derive(clap::Args, Debug)]
+#[command(group(
+    clap::ArgGroup::new("target")
+        .required(true)
+        .args(["pipeline", "call"])
+))]
+pub(crate) struct RunArgs {
+    /// The host config (TOML) [default: ./sharelife.toml].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Run this pipeline file (YAML, or JSON when it ends in .json).
+    #[arg(long, value_name = "FILE")]
+    pipeline: Option<PathBuf>,
+    /// Call handler HANDLER of plugin ID.
+    #[arg(long, num_args = 2, value_names = ["ID", "HANDLER"])]
+    call: Option<Vec<String>>,
+    /// The input, as written (JSON or any text), or @FILE for a file's bytes (@- for stdin) [default: empty].
+    #[arg(long, value_name = "JSON|@FILE")]
+    input: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What to do once the host is up.
+enum Target {
+    /// Run this pipeline.
+    Pipeline(Box<PipelineFile>),
+    /// Call this handler.
+    Call {
+        /// The plugin's id.
+        id: String,
+        /// The handler's name.
+        handler: String,
+    },
+}
+
+/// Runs `sharelife run`.
+pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
+    init_logs();
+    let config_path = config_path(args.config)?;
+    let config = read_config(&config_path)?;
+    let target = match (args.pipeline, args.call) {
+        (Some(path), _) => Target::Pipeline(Box::new(read_pipeline(&path)?)),
+        (None, Some(call)) => {
+            let [id, handler]: [String; 2] = call
+                .try_into()
+                .map_err(|_| Failure::new("--call takes two values: ID HANDLER"))?;
+            Target::Call { id, handler }
+        }
+        (None, None) => return Err(Failure::new("give --pipeline FILE or --call ID HANDLER")),
+    };
+    let input = read_input(args.input.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(execute(config, target, &input, args.json))
+}
+
+/// `tracing` output to stderr, off unless `RUST_LOG` asks for it.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+    // Fails only if a subscriber is set already, which is fine.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .compact()
+        .try_init();
+}
+
+/// `--config`, or `./sharelife.toml` when it exists.
+fn config_path(given: Option<PathBuf>) -> Result<PathBuf, Failure> {
+    if let Some(path) = given {
+        return Ok(path);
+    }
+    let default = Path::new(".").join(DEFAULT_CONFIG);
+    if default.is_file() {
+        Ok(default)
+    } else {
+        Err(Failure::new(format!(
+            "no host config: {} does not exist",
+            default.display()
+        ))
+        .hint("pass --config FILE (a host config TOML; `sharelife validate FILE` checks one)"))
+    }
+}
+
+/// Reads and checks the host config.
+fn read_config(path: &Path) -> Result<HostConfig, Failure> {
+    HostConfig::load(path).map_err(|e| match e {
+        ConfigError::Io { .. } => Failure::new(e.to_string())
+            .hint("check the path given to --config (a host config TOML)"),
+        ConfigError::Invalid { file, problems } => Failure::new(format!(
+            "invalid host config {file}: {}",
+            count(problems.len(), "problem")
+        ))
+        .details(
+            problems
+                .iter()
+                .map(|p| match p.line {
+                    Some(line) => format!("{file}:{line}: {}: {}", p.key, p.message),
+                    None => format!("{file}: {}: {}", p.key, p.message),
+                })
+                .collect(),
+        )
+        .hint("fix the config; `sharelife validate FILE` checks it without running anything"),
+        other => Failure::new(format!("invalid host config {other}"))
+            .hint("fix the config; `sharelife validate FILE` checks it without running anything"),
+    })
+}
+
+/// Reads a pipeline file and checks what needs no host.
+fn read_pipeline(path: &Path) -> Result<PipelineFile, Failure> {
+    let file = PipelineFile::from_path(path).and_then(|file| file.check().map(|()| file));
+    file.map_err(|e| match e {
+        PipelineError::Io { .. } => {
+            Failure::new(e.to_string()).hint("check the path given to --pipeline")
+        }
+        PipelineError::Invalid { origin, problems } => Failure::new(format!(
+            "invalid pipeline {origin}: {}",
+            count(problems.len(), "problem")
+        ))
+        .details(problem_lines(&origin, &problems))
+        .hint("fix the file; `sharelife validate FILE` checks it without running anything"),
+        other => Failure::new(other.to_string())
+            .hint("fix the file; `sharelife validate FILE` checks it without running anything"),
+    })
+}
+
+/// The input bytes: the argument itself, `@FILE`, or `@-` (stdin).
+fn read_input(input: Option<&str>) -> Result<Vec<u8>, Failure> {
+    let hint = "--input takes the input itself, or @FILE for a file's bytes (@- for stdin)";
+    match input {
+        None => Ok(Vec::new()),
+        Some("@-") => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .map_err(|e| Failure::new(format!("cannot read the input from stdin: {e}")))?;
+            Ok(bytes)
+        }
+        Some(text) => match text.strip_prefix('@') {
+            Some(file) => std::fs::read(file).map_err(|e| {
+                Failure::new(format!("cannot read input file {file}: {e}")).hint(hint)
+            }),
+            None => Ok(text.as_bytes().to_vec()),
+        },
+    }
+}
+
+/// The host, what it grants pipelines, and the directory to remove after.
+struct Setup {
+    /// The host's builder, configured.
+    builder: HostBuilder,
+    /// The config's policy, data root and audit sink, for pipelines.
+    grants: Grants,
+    /// The plugin folders, named in hints.
+    folders: Vec<PathBuf>,
+    /// Data and temp directories made for this run, removed when dropped.
+    _scratch: Option<tempfile::TempDir>,
+}
+
+impl Setup {
+    /// Builds the host's settings from `config` and, for a pipeline, the
+    /// plugin configs the file gives.
+    fn new(mut config: HostConfig, target: &Target) -> Result<Self, Failure> {
+        let mut grants = Grants::new(config.policy.clone().unwrap_or_default());
+        let folders = config.plugin_paths.clone();
+        // The plugins the host config configures itself: it wins.
+        let configured: BTreeSet<String> = config
+            .plugins
+            .iter()
+            .filter(|(_, s)| s.config.is_some())
+            .map(|(id, _)| id.to_string())
+            .collect();
+        let audit_log = config.audit_log.take();
+        let (data_dir, temp_dir) = (config.data_dir.clone(), config.temp_dir.clone());
+        let mut builder = Host::builder().config(config);
+
+        let scratch = if data_dir.is_none() || temp_dir.is_none() {
+            Some(
+                tempfile::Builder::new()
+                    .prefix("sharelife-run-")
+                    .tempdir()
+                    .map_err(|e| {
+                        Failure::new(format!("cannot create a scratch directory: {e}"))
+                            .hint("set data_dir and temp_dir in the host config")
+                    })?,
+            )
+        } else {
+            None
+        };
+        let data_root = match (data_dir, &scratch) {
+            (Some(dir), _) => dir,
+            (None, Some(scratch)) => {
+                let dir = scratch.path().join("data");
+                builder = builder.data_root(&dir);
+                dir
+            }
+            (None, None) => unreachable!("a scratch directory is made when data_dir is unset"),
+        };
+        if let (None, Some(scratch)) = (temp_dir, &scratch) {
+            builder = builder.temp_root(scratch.path().join("tmp"));
+        }
+        grants = grants.data_root(data_root);
+
+        // One sink for the host and the pipeline's step decisions.
+        if let Some(log) = audit_log {
+            let sink: Arc<dyn AuditSink> =
+                Arc::new(FileSink::open(&log, Durability::GroupCommit).map_err(|e| {
+                    Failure::new(format!("cannot open the audit log {}: {e}", log.display()))
+                        .hint("the log is verified when opened: move a damaged one aside")
+                })?);
+            builder = builder.audit_sink(Arc::clone(&sink));
+            grants = grants.audit(sink);
+        }
+
+        if let Target::Pipeline(file) = target {
+            if file.plugins().any(|(_, c)| !c.is_null()) {
+                // Manifests only: no plugin code runs here.
+                for found in discover(&folders).found {
+                    let id = found.manifest().id.to_string();
+                    if configured.contains(&id) {
+                        continue;
+                    }
+                    if let Some((_, c)) = file
+                        .plugins()
+                        .find(|(selector, c)| selects(selector, &id) && !c.is_null())
+                    {
+                        builder = builder.plugin_config(id, c.clone());
+                    }
+                }
+            }
+        }
+        Ok(Setup {
+            builder,
+            grants,
+            folders,
+            _scratch: scratch,
+        })
+    }
+}
+
+/// Boots the host, does the work, shuts the host down.
+async fn execute(
+    config: HostConfig,
+    target: Target,
+    input: &[u8],
+    as_json: bool,
+) -> Result<(), Failure> {
+    let spinner = progress::spinner("scanning the plugin folders");
+    let setup = Setup::new(config, &target).inspect_err(|_| spinner.finish_and_clear())?;
+    let host = setup.builder.build().map_err(|e| {
+        spinner.finish_and_clear();
+        Failure::new(format!("cannot build the host: {e}"))
+    })?;
+    spinner.set_message("loading and starting plugins");
+    let boot = match host.boot().await {
+        Ok(boot) => boot,
+        Err(e) => {
+            spinner.finish_and_clear();
+            host.shutdown().await;
+            return Err(boot_failure(e));
+        }
+    };
+    let t = &boot.timings;
+    progress::done(
+        &spinner,
+        format!(
+            "started {} in {}",
+            count(boot.started.len(), "plugin"),
+            duration(t.discover + t.resolve + t.load + t.start)
+        ),
+    );
+    warn_boot(&boot);
+
+    let outcome = match target {
+        Target::Pipeline(file) => {
+            run_pipeline(
+                &host,
+                &file,
+                &setup.grants,
+                &setup.folders,
+                input,
+                &boot,
+                as_json,
+            )
+            .await
+        }
+        Target::Call { id, handler } => {
+            call(&host, &id, &handler, &setup.folders, input, &boot, as_json).await
+        }
+    };
+    warn_shutdown(&host.shutdown().await);
+    outcome
+}
+
+/// Strict mode's refusal (or another boot error) as one line and details.
+fn boot_failure(e: HostError) -> Failure {
+    match e {
+        HostError::Strict { failures } => Failure::new(format!(
+            "strict mode: the host did not start because {} failed",
+            count(failures.len(), "enabled plugin")
+        ))
+        .details(failures.iter().map(ToString::to_string).collect())
+        .hint("fix or disable them ([plugins.\"ID\"] enabled = false), or set strict = false in the host config"),
+        other => Failure::new(format!("the host did not start: {other}")),
+    }
+}
+
+/// Plugins that did not come up, and files that are not plugins.
+fn warn_boot(boot: &BootReport) {
+    for s in &boot.skipped {
+        eprintln!("warning: skipped {}: {}", s.path.display(), s.reason);
+    }
+    for f in &boot.failed {
+        eprintln!(
+            "warning: plugin {} did not start ({}): {}",
+            f.id, f.stage, f.error
+        );
+    }
+    for (id, reason) in &boot.held {
+        eprintln!("warning: plugin {id} is inactive: {reason}");
+    }
+}
+
+/// Plugins that did not stop or unload cleanly.
+fn warn_shutdown(report: &ShutdownReport) {
+    for id in &report.timed_out {
+        eprintln!("warning: plugin {id} did not stop in time at shutdown");
+    }
+    for (id, error) in &report.failed {
+        eprintln!("warning: plugin {id} failed at shutdown: {error}");
+    }
+}
+
+/// The boot report as JSON.
+fn boot_json(boot: &BootReport) -> Value {
+    json!({
+        "started": boot.started.iter().map(|id| id.as_str()).collect::<Vec<_>>(),
+        "failed": boot.failed.iter().map(|f| json!({
+            "plugin": f.id.as_str(),
+            "stage": f.stage.to_string(),
+            "error": f.error,
+        })).collect::<Vec<_>>(),
+        "skipped": boot.skipped.iter().map(|s| json!({
+            "path": s.path.display().to_string(),
+            "reason": s.reason.to_string(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Compiles `file` against the host, runs it once, prints the report.
+async fn run_pipeline(
+    host: &Host,
+    file: &PipelineFile,
+    grants: &Grants,
+    folders: &[PathBuf],
+    input: &[u8],
+    boot: &BootReport,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let origin = file.origin();
+    let pipeline: Pipeline = Pipeline::compile(file, host, grants).map_err(|e| {
+        let problems = e.problems();
+        Failure::new(format!(
+            "pipeline {origin} cannot run on this host: {}",
+            count(problems.len(), "problem")
+        ))
+        .details(problem_lines(origin, &problems))
+        .hint(format!(
+            "every plugin it uses must be in the plugin folders ({}) and start; `sharelife validate {origin}` checks the file alone",
+            folders
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+
+    let token = CancelToken::new();
+    let interrupt = tokio::spawn(cancel_on_ctrl_c(token.clone()));
+    let report = pipeline.run_with(input, Some(&token)).await;
+    interrupt.abort();
+    // The compiled pipeline holds handles to its plugins: drop it so that
+    // the shutdown closes their libraries at once.
+    drop(pipeline);
+
+    if as_json {
+        let mut value = report.to_json();
+        value["final_output"] = report.final_output().map_or(Value::Null, output_json);
+        value["boot"] = boot_json(boot);
+        println!("{}", serde_json::to_string_pretty(&value).expect("json"));
+    } else {
+        print_report(&report);
+    }
+    match report.status() {
+        RunStatus::Completed | RunStatus::CompletedWithSkips => Ok(()),
+        RunStatus::Failed => {
+            let failed = report.steps().find(|s| s.status() == StepStatus::Failed);
+            let message = match failed {
+                Some(step) => match step.error() {
+                    Some(error) => format!(
+                        "pipeline {origin} failed at step {:?}: {error}",
+                        step.step_id()
+                    ),
+                    None => format!("pipeline {origin} failed at step {:?}", step.step_id()),
+                },
+                None => format!("pipeline {origin} failed"),
+            };
+            Err(Failure::new(message).hint(
+                "the step's on_failure stopped the run; `on_failure: skip` or `retry` goes on past it",
+            ))
+        }
+        RunStatus::Cancelled => Err(Failure::new(format!("pipeline {origin} was cancelled"))),
+    }
+}
+
+/// Cancels `token` on Ctrl-C; a second Ctrl-C quits at once.
+async fn cancel_on_ctrl_c(token: CancelToken) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    eprintln!("interrupted: the run stops at its next step boundary (Ctrl-C again quits at once)");
+    token.cancel();
+    if tokio::signal::ctrl_c().await.is_ok() {
+        std::process::exit(130);
+    }
+}
+
+/// The report for people: one line per step, then the final output.
+fn print_report(report: &RunReport) {
+    println!(
+        "pipeline {}: {} in {}",
+        report.origin(),
+        report.status(),
+        duration(report.duration())
+    );
+    let id_width = report.steps().map(|s| s.step_id().len()).max().unwrap_or(0);
+    let call_width = report
+        .steps()
+        .map(|s| s.alias().len() + 1 + s.handler().len())
+        .max()
+        .unwrap_or(0);
+    for s in report.steps() {
+        println!(
+            "  {:<id_width$}  {:<call_width$}  {:<9}  attempts {}  {}",
+            s.step_id(),
+            format!("{}.{}", s.alias(), s.handler()),
+            s.status(),
+            s.attempts(),
+            duration(s.duration()),
+        );
+        match (s.decision().filter(|d| !d.allowed), s.error()) {
+            (Some(decision), _) => println!("      {decision}"),
+            (None, Some(error)) => println!("      error: {error}"),
+            (None, None) => {}
+        }
+    }
+    match report.final_output() {
+        Some(output) => println!("output: {}", output_text(output)),
+        None => match report.steps().last() {
+            Some(last) => println!(
+                "output: none (the last step, {:?}, is {})",
+                last.step_id(),
+                last.status()
+            ),
+            None => println!("output: none"),
+        },
+    }
+}
+
+/// Calls `handler` of plugin `id` and prints its output.
+async fn call(
+    host: &Host,
+    id: &str,
+    handler: &str,
+    folders: &[PathBuf],
+    input: &[u8],
+    boot: &BootReport,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let handlers: Vec<String> = match (host.state(id), host.handle(id)) {
+        (Some(PluginState::Active), Ok(handle)) => handle
+            .manifest()
+            .handlers
+            .iter()
+            .map(|h| h.name.clone())
+            .collect(),
+        _ => return Err(not_running(host, id, folders)),
+    };
+    if !handlers.iter().any(|h| h == handler) {
+        return Err(
+            Failure::new(format!("plugin {id:?} has no handler {handler:?}")).hint(
+                if handlers.is_empty() {
+                    "it has no handlers".to_owned()
+                } else {
+                    format!("its handlers: {}", handlers.join(", "))
+                },
+            ),
+        );
+    }
+    let result = host.call_async(id, handler, input).await;
+    if as_json {
+        let (status, output, error) = match &result {
+            Ok(out) => ("completed", output_json(out), Value::Null),
+            Err(e) => ("failed", Value::Null, Value::String(call_error(e))),
+        };
+        let value = json!({
+            "plugin": id,
+            "handler": handler,
+            "status": status,
+            "output": output,
+            "error": error,
+            "boot": boot_json(boot),
+        });
+        println!("{}", serde_json::to_string_pretty(&value).expect("json"));
+    }
+    match result {
+        Ok(out) => {
+            if !as_json && !out.is_empty() {
+                let text = output_text(&out);
+                if text.ends_with('\n') {
+                    print!("{text}");
+                } else {
+                    println!("{text}");
+                }
+            }
+            Ok(())
+        }
+        Err(e) => Err(Failure::new(format!(
+            "{id}.{handler} failed: {}",
+            call_error(&e)
+        ))),
+    }
+}
+
+/// What a failed call says: the plugin's error without the host's prefix.
+fn call_error(e: &HostError) -> String {
+    match e {
+        HostError::Call { error, .. } => error.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Why plugin `id` cannot be called, and what is there instead.
+fn not_running(host: &Host, id: &str, folders: &[PathBuf]) -> Failure {
+    if let Some(status) = host.status(id) {
+        let why = status
+            .reason
+            .or_else(|| status.last_error.map(|e| e.to_string()))
+            .unwrap_or_else(|| "it did not start".to_owned());
+        return Failure::new(format!(
+            "plugin {id:?} is not running ({}): {why}",
+            status.state
+        ))
+        .hint("the warnings above say why it did not start");
+    }
+    let loaded: Vec<String> = host.list().iter().map(|p| p.id.to_string()).collect();
+    let folders = folders
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Failure::new(format!("no plugin {id:?} is loaded")).hint(if loaded.is_empty() {
+        format!("no plugin was found in the plugin folders ({folders}); put built plugin libraries there")
+    } else {
+        format!("loaded: {}", loaded.join(", "))
+    })
+}
+
+/// Pipeline problems as `file:line: path: message`.
+fn problem_lines(origin: &str, problems: &[sharelife_core::pipeline::Problem]) -> Vec<String> {
+    problems
+        .iter()
+        .map(|p| format!("{origin}:{}: {}: {}", p.line, p.path, p.message))
+        .collect()
+}
+
+/// An output for people: the text when it is UTF-8, else hex (short) or
+/// a byte count (long).
+fn output_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) if bytes.len() <= HEX_LIMIT => {
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            format!("<{} bytes, not UTF-8: {hex}>", bytes.len())
+        }
+        Err(_) => format!("<{} bytes, not UTF-8>", bytes.len()),
+    }
+}
+
+/// An output in JSON: a string when it is UTF-8, else an array of bytes
+/// (as in [`RunReport::to_json`]).
+fn output_json(bytes: &[u8]) -> Value {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Value::String(text.to_owned()),
+        Err(_) => json!(bytes),
+    }
+}
+
+/// `1 problem`, `2 problems`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// A duration for people: `850µs`, `12.3ms`, `1.25s`.
+fn duration(d: Duration) -> String {
+    let micros = d.as_micros();
+    if micros < 1_000 {
+        format!("{micros}µs")
+    } else if micros < 1_000_000 {
+        format!("{:.1}ms", d.as_secs_f64() * 1e3)
+    } else {
+        format!("{:.2}s", d.as_secs_f64())
+    }
+}
