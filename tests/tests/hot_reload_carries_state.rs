@@ -42,10 +42,17 @@ async fn a_stopped_plugin_hands_its_state_over_and_stays_stopped() {
     let _: Count = handle.call_json("count", &()).await.unwrap();
     host.stop("examples.echo").await.unwrap();
     let report = host
-        .reload("examples.echo", dir.copy_library("example-echo", "echo-2.so"))
+        .reload(
+            "examples.echo",
+            dir.copy_library("example-echo", "echo-2.so"),
+        )
         .await
         .unwrap();
-    assert_eq!(report.state, Some(8), "an inactive plugin's state is handed over");
+    assert_eq!(
+        report.state,
+        Some(8),
+        "an inactive plugin's state is handed over"
+    );
     assert_eq!(
         host.state("examples.echo"),
         Some(sharelife_core::PluginState::Inactive),

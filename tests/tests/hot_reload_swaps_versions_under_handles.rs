@@ -101,5 +101,8 @@ async fn a_plugin_that_is_not_loaded_cannot_be_reloaded() {
         .reload(ID, dir.copy_library("fixture-versioned-v2", "v2.so"))
         .await
         .unwrap_err();
-    assert_eq!(err.to_string(), r#"no plugin "fixtures.versioned" is loaded"#);
+    assert_eq!(
+        err.to_string(),
+        r#"no plugin "fixtures.versioned" is loaded"#
+    );
 }

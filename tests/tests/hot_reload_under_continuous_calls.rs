@@ -78,12 +78,25 @@ async fn no_call_fails_while_versions_are_swapped() {
         total.v2 += t.v2;
         total.failures.extend(t.failures);
     }
-    assert!(total.failures.is_empty(), "{} failed calls, first: {:?}", total.failures.len(), total.failures.first());
-    assert!(total.v1 > 0 && total.v2 > 0, "both versions answered: {total:?}");
+    assert!(
+        total.failures.is_empty(),
+        "{} failed calls, first: {:?}",
+        total.failures.len(),
+        total.failures.first()
+    );
+    assert!(
+        total.v1 > 0 && total.v2 > 0,
+        "both versions answered: {total:?}"
+    );
     // Every library but the last one bound was closed for real.
     let (last, replaced) = libraries.split_last().unwrap();
     for path in replaced {
-        assert_eq!(is_mapped(path), Some(false), "{} is still mapped", path.display());
+        assert_eq!(
+            is_mapped(path),
+            Some(false),
+            "{} is still mapped",
+            path.display()
+        );
     }
     assert_eq!(is_mapped(last), Some(true));
     assert_eq!(host.state(ID), Some(PluginState::Active));
@@ -103,17 +116,26 @@ async fn an_async_call_in_flight_finishes_on_the_old_version() {
         let handle = handle.clone();
         tokio::spawn(async move {
             let mut out = Buffer::new();
-            handle.call_async(wait, b"300", &mut out).await.map(|()| out)
+            handle
+                .call_async(wait, b"300", &mut out)
+                .await
+                .map(|()| out)
         })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!in_flight.is_finished());
 
-    let reload = host.reload("examples.timer", dir.copy_library("example-timer", "timer-2.so"));
+    let reload = host.reload(
+        "examples.timer",
+        dir.copy_library("example-timer", "timer-2.so"),
+    );
     let report = reload.await.unwrap();
     // The reload waited for the call before closing the old library.
     assert!(in_flight.is_finished());
-    let out = in_flight.await.unwrap().expect("the call in flight succeeded");
+    let out = in_flight
+        .await
+        .unwrap()
+        .expect("the call in flight succeeded");
     assert!(out.starts_with(br#"{"requested_ms":300,"#), "{out:?}");
     assert!(report.retired.closed, "{report:?}");
     assert_eq!(is_mapped(&old), Some(false));

@@ -45,7 +45,10 @@ async fn a_held_handle_does_not_keep_the_library_and_works_again_after_a_new_loa
     let echo = handle.handler("echo").unwrap();
 
     let report = host.unload("examples.echo").await.unwrap();
-    assert!(report.closed, "a held handle is not a call in flight: {report:?}");
+    assert!(
+        report.closed,
+        "a held handle is not a call in flight: {report:?}"
+    );
     assert_eq!(is_mapped(&path), Some(false));
     let err = handle.call(echo, b"hi", &mut Buffer::new()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotActive);

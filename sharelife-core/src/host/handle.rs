@@ -137,7 +137,10 @@ impl PluginHandle {
         let guard = self.binding.guard();
         let slot = guard.as_deref()?;
         let local = slot.local_handler(handler)?;
-        slot.manifest().handlers.get(local.index()).map(|h| h.is_async)
+        slot.manifest()
+            .handlers
+            .get(local.index())
+            .map(|h| h.is_async)
     }
 
     /// Calls a synchronous handler, appending its output to `output`. A

@@ -62,10 +62,7 @@ impl Registry {
                 .write()
                 .entry(manifest.id.clone())
                 .or_insert_with(|| {
-                    Arc::new(Binding::new(
-                        Arc::new(manifest.clone()),
-                        Arc::clone(events),
-                    ))
+                    Arc::new(Binding::new(Arc::new(manifest.clone()), Arc::clone(events)))
                 }),
         )
     }

@@ -5,8 +5,8 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Weak};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
@@ -20,8 +20,8 @@ use crate::event::{EventBus, LIFECYCLE, LifecycleEvent};
 use crate::loader::LibraryWatch;
 use crate::manifest::{Capability, Dependency, Manifest, PluginId};
 use crate::{
-    BoxFuture, Health, IllegalTransition, Lifecycle, Plugin, PluginContext, PluginError,
-    HandlerId, PluginState, StaticPlugin,
+    BoxFuture, HandlerId, Health, IllegalTransition, Lifecycle, Plugin, PluginContext, PluginError,
+    PluginState, StaticPlugin,
 };
 
 /// Where a plugin came from.

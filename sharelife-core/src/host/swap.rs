@@ -105,10 +105,7 @@ impl Host {
         let prepare = started.elapsed();
 
         let swapped = Instant::now();
-        if !self
-            .registry
-            .replace(&binding, &old, Arc::clone(&new))
-        {
+        if !self.registry.replace(&binding, &old, Arc::clone(&new)) {
             self.discard(new).await;
             return Err(failed(HostError::NotFound(format!(
                 "{id} (unloaded during the reload)"

@@ -25,7 +25,10 @@ pub trait StepPlugin: Clone + Send + Sync + 'static {
     fn handler(&self, name: &str) -> Option<(HandlerId, bool)> {
         let manifest = self.manifest();
         let i = manifest.handlers.iter().position(|h| h.name == name)?;
-        Some((HandlerId(u32::try_from(i).ok()?), manifest.handlers[i].is_async))
+        Some((
+            HandlerId(u32::try_from(i).ok()?),
+            manifest.handlers[i].is_async,
+        ))
     }
 
     /// Calls a synchronous handler, appending its output to `output`.
