@@ -12,8 +12,12 @@
 //!   dynamic path (adapter, `extern "C"` vtable, the plugin-side panic
 //!   guard, the result crossing back as an `RResult`);
 //! * `dynamic_host_handle` — through `PluginHandle::call` of a host that
-//!   loaded and started the library: adds the state check, the async
-//!   handler check and the host-side panic guard.
+//!   loaded and started the library: adds the version lookup through the
+//!   swappable binding (what makes hot reload possible), the state check,
+//!   the async handler check, the host-side panic guard and the per-call
+//!   metrics with latency timing (two clock reads);
+//! * `dynamic_host_handle_untimed` — the same with the host's call timing
+//!   off (`HostBuilder::time_calls(false)`): counts only.
 //!
 //! `echo` copies 16 input bytes into the output buffer; `upper_*` repeat
 //! the direct and dynamic roads with `upper`, which allocates a `String`
@@ -44,8 +48,10 @@ struct Roads {
     boxed: Box<dyn Plugin>,
     dynamic: Box<dyn Plugin>,
     handle: PluginHandle,
-    // Kept alive for the handle; dropped (unloading its plugin) after it.
+    untimed: PluginHandle,
+    // Kept alive for the handles; dropped (unloading their plugins) after.
     _host: Host,
+    _untimed_host: Host,
     _runtime: tokio::runtime::Runtime,
     _dir: BenchDir,
 }
@@ -71,11 +77,19 @@ impl Roads {
             .expect("the echo plugin initializes");
 
         let host = dir.host();
-        let host_copy = dir.copy_library(ECHO_CRATE);
-        let handle = runtime.block_on(async {
-            let id = host.load(&host_copy).await.expect("the host loads echo");
-            host.start(id.as_str()).await.expect("the host starts echo");
-            host.handle(id.as_str()).expect("echo is in the host")
+        let untimed_host = Host::builder()
+            .data_root(dir.path().join("untimed-data"))
+            .temp_root(dir.path().join("untimed-tmp"))
+            .time_calls(false)
+            .build()
+            .expect("the host builds");
+        let [handle, untimed] = [&host, &untimed_host].map(|host| {
+            let copy = dir.copy_library(ECHO_CRATE);
+            runtime.block_on(async {
+                let id = host.load(&copy).await.expect("the host loads echo");
+                host.start(id.as_str()).await.expect("the host starts echo");
+                host.handle(id.as_str()).expect("echo is in the host")
+            })
         });
 
         let direct = Echo::default();
@@ -96,7 +110,9 @@ impl Roads {
             boxed,
             dynamic,
             handle,
+            untimed,
             _host: host,
+            _untimed_host: untimed_host,
             _runtime: runtime,
             _dir: dir,
         }
@@ -146,6 +162,12 @@ fn handler_call(c: &mut Criterion) {
     bench_call(&mut group, "dynamic_host_handle", INPUT, |input, out| {
         black_box(&roads.handle).call(black_box(echo), input, out)
     });
+    bench_call(
+        &mut group,
+        "dynamic_host_handle_untimed",
+        INPUT,
+        |input, out| black_box(&roads.untimed).call(black_box(echo), input, out),
+    );
     bench_call(&mut group, "upper_direct", &shouted, |input, out| {
         <Echo as Plugin>::call(black_box(&roads.direct), ctx, black_box(upper), input, out)
     });
