@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use sharelife_benches::bare_dlopen;
 use sharelife_core::Host;
 
 const PLUGINS: usize = 100;
@@ -68,14 +69,6 @@ fn stage(folder: &Path) -> Vec<PathBuf> {
             path
         })
         .collect()
-}
-
-fn bare_dlopen(path: &Path) -> libloading::Library {
-    // SAFETY: the file is a copy of the echo plugin built by this workspace
-    // for this bench (only its id string differs); its initializers are the
-    // Rust runtime's and its statics', which are sound to run. No symbol is
-    // looked up or called.
-    unsafe { libloading::Library::new(path) }.expect("dlopen of an echo copy")
 }
 
 fn boot_100(c: &mut Criterion) {

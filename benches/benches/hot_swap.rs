@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sharelife_benches::{BenchDir, ECHO_CRATE, ECHO_ID, LibraryPool, assert_unmapped};
+use sharelife_benches::{BenchDir, ECHO_CRATE, ECHO_ID, LibraryPool, assert_unmapped, bare_dlopen};
 use sharelife_core::{Buffer, Host};
 
 /// Calls `echo` in a loop on another thread, counting successes and
@@ -167,9 +167,7 @@ fn hot_swap(c: &mut Criterion) {
             for _ in 0..iters {
                 let path = baseline_pool.next_copy().to_owned();
                 let started = Instant::now();
-                // SAFETY: the echo library's initializers only register
-                // its plugin; it has no other load-time side effects.
-                let library = unsafe { libloading::Library::new(&path) }.expect("dlopen");
+                let library = bare_dlopen(&path);
                 library.close().expect("dlclose");
                 total += started.elapsed();
                 assert_unmapped(&path);

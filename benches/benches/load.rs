@@ -32,7 +32,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
-use sharelife_benches::{BenchDir, ECHO_CRATE, ECHO_ID, LibraryPool, assert_unmapped};
+use sharelife_benches::{BenchDir, ECHO_CRATE, ECHO_ID, LibraryPool, assert_unmapped, bare_dlopen};
 use sharelife_core::loader::{OpenLibrary, PluginFile};
 use sharelife_core::{Host, Plugin, PluginContext};
 
@@ -63,13 +63,6 @@ impl Setup {
             _dir: dir,
         }
     }
-}
-
-fn bare_dlopen(path: &Path) -> libloading::Library {
-    // SAFETY: the file is a copy of the echo plugin built by this workspace
-    // for this bench; its initializers are the Rust runtime's and its
-    // statics', which are sound to run. No symbol is looked up or called.
-    unsafe { libloading::Library::new(path) }.expect("dlopen of the echo library")
 }
 
 /// The steps of [`raw_load`], named as in group `load_phases`.

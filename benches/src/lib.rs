@@ -163,6 +163,20 @@ impl LibraryPool {
     }
 }
 
+/// The baseline of the load benches: the platform's `dlopen` of `path`,
+/// nothing else.
+///
+/// # Panics
+///
+/// When the library cannot be opened.
+pub fn bare_dlopen(path: &Path) -> libloading::Library {
+    // SAFETY: the benches only pass copies of plugins built by this
+    // workspace (`boot_100` patches their id string, nothing else); their
+    // initializers are the Rust runtime's and their
+    // statics', which are sound to run. No symbol is looked up or called.
+    unsafe { libloading::Library::new(path) }.expect("dlopen of a plugin library")
+}
+
 /// Checks that the library at `path` is no longer mapped into this
 /// process, so that the next `dlopen` of it really maps it again.
 ///

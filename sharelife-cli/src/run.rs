@@ -46,15 +46,14 @@ use std::collections::BTreeSet;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use sharelife_core::audit::{AuditSink, Durability, FileSink};
 use sharelife_core::host::discovery::discover;
 use sharelife_core::host::{BootReport, ConfigError, HostConfig, ShutdownReport};
 use sharelife_core::pipeline::{
-    CancelToken, Grants, Pipeline, PipelineError, PipelineFile, RunReport, RunStatus, StepStatus,
-    selects,
+    CancelToken, Grants, Pipeline, PipelineError, PipelineFile, RunStatus, StepStatus,
+    human_duration as duration, output_text, selects,
 };
 use sharelife_core::{Host, HostBuilder, HostError, PluginState};
 
@@ -62,10 +61,6 @@ use crate::{Failure, progress};
 
 /// The host config `run` reads when `--config` is not given.
 const DEFAULT_CONFIG: &str = "sharelife.toml";
-
-/// Outputs up to this many bytes that are not UTF-8 are printed as hex;
-/// longer ones as a byte count.
-const HEX_LIMIT: usize = 64;
 
 /// The command line of `sharelife run`.
 #[derive(clap::Args, Debug)]
@@ -466,7 +461,7 @@ async fn run_pipeline(
         value["boot"] = boot_json(boot);
         println!("{}", serde_json::to_string_pretty(&value).expect("json"));
     } else {
-        print_report(&report);
+        print!("{report}");
     }
     match report.status() {
         RunStatus::Completed | RunStatus::CompletedWithSkips => Ok(()),
@@ -499,48 +494,6 @@ async fn cancel_on_ctrl_c(token: CancelToken) {
     token.cancel();
     if tokio::signal::ctrl_c().await.is_ok() {
         std::process::exit(130);
-    }
-}
-
-/// The report for people: one line per step, then the final output.
-fn print_report(report: &RunReport) {
-    println!(
-        "pipeline {}: {} in {}",
-        report.origin(),
-        report.status(),
-        duration(report.duration())
-    );
-    let id_width = report.steps().map(|s| s.step_id().len()).max().unwrap_or(0);
-    let call_width = report
-        .steps()
-        .map(|s| s.alias().len() + 1 + s.handler().len())
-        .max()
-        .unwrap_or(0);
-    for s in report.steps() {
-        println!(
-            "  {:<id_width$}  {:<call_width$}  {:<9}  attempts {}  {}",
-            s.step_id(),
-            format!("{}.{}", s.alias(), s.handler()),
-            s.status(),
-            s.attempts(),
-            duration(s.duration()),
-        );
-        match (s.decision().filter(|d| !d.allowed), s.error()) {
-            (Some(decision), _) => println!("      {decision}"),
-            (None, Some(error)) => println!("      error: {error}"),
-            (None, None) => {}
-        }
-    }
-    match report.final_output() {
-        Some(output) => println!("output: {}", output_text(output)),
-        None => match report.steps().last() {
-            Some(last) => println!(
-                "output: none (the last step, {:?}, is {})",
-                last.step_id(),
-                last.status()
-            ),
-            None => println!("output: none"),
-        },
     }
 }
 
@@ -651,19 +604,6 @@ fn problem_lines(origin: &str, problems: &[sharelife_core::pipeline::Problem]) -
         .collect()
 }
 
-/// An output for people: the text when it is UTF-8, else hex (short) or
-/// a byte count (long).
-fn output_text(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(_) if bytes.len() <= HEX_LIMIT => {
-            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            format!("<{} bytes, not UTF-8: {hex}>", bytes.len())
-        }
-        Err(_) => format!("<{} bytes, not UTF-8>", bytes.len()),
-    }
-}
-
 /// An output in JSON: a string when it is UTF-8, else an array of bytes
 /// (as in [`RunReport::to_json`]).
 fn output_json(bytes: &[u8]) -> Value {
@@ -679,17 +619,5 @@ fn count(n: usize, noun: &str) -> String {
         format!("1 {noun}")
     } else {
         format!("{n} {noun}s")
-    }
-}
-
-/// A duration for people: `850µs`, `12.3ms`, `1.25s`.
-fn duration(d: Duration) -> String {
-    let micros = d.as_micros();
-    if micros < 1_000 {
-        format!("{micros}µs")
-    } else if micros < 1_000_000 {
-        format!("{:.1}ms", d.as_secs_f64() * 1e3)
-    } else {
-        format!("{:.2}s", d.as_secs_f64())
     }
 }

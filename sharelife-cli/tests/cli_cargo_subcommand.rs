@@ -4,29 +4,12 @@
 use std::path::Path;
 use std::process::Command;
 
+mod common;
+use common::sharelife;
+
 /// Runs the `cargo-sharelife` binary with `args`, as cargo would.
 fn cargo_sharelife(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cargo-sharelife"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn sharelife(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sharelife"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    common::run(env!("CARGO_BIN_EXE_cargo-sharelife"), args)
 }
 
 #[test]

@@ -1,18 +1,7 @@
 //! `sharelife inspect` on a real plugin library and on junk.
 
-use std::process::Command;
-
-fn sharelife(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sharelife"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+mod common;
+use common::sharelife;
 
 fn echo_library() -> String {
     let exe = std::env::current_exe().unwrap();

@@ -7,6 +7,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+mod common;
+
 /// The example plugins copied into every plugin folder.
 const PLUGINS: [&str; 3] = ["example_echo", "example_upper", "example_suffix"];
 
@@ -99,12 +101,7 @@ impl Workspace {
             .spawn()
             .unwrap();
         child.stdin.take().unwrap().write_all(stdin).unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        )
+        common::outcome(child.wait_with_output().unwrap())
     }
 }
 

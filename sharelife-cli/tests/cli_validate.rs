@@ -1,19 +1,8 @@
 //! `sharelife validate` on good and bad manifests: exact messages with
 //! file, line and path, and a non-zero exit on any problem.
 
-use std::process::Command;
-
-fn sharelife(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sharelife"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+mod common;
+use common::sharelife;
 
 fn write(name: &str, text: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("sharelife-validate-{}", std::process::id()));

@@ -164,5 +164,5 @@ pub use self::format::{
     PipelineSpec, PluginUse, RUN_INPUT, RetrySpec, Runtime, SCHEMA_VERSION, StepSpec, json_schema,
 };
 pub use self::gate::{GateRule, Grants, StepDecision};
-pub use self::report::{RunReport, RunStatus, StepReport, StepStatus};
+pub use self::report::{RunReport, RunStatus, StepReport, StepStatus, human_duration, output_text};
 pub use self::target::{Plugins, StepPlugin, selects};

@@ -249,25 +249,44 @@ impl RunReport {
     }
 }
 
+/// The report for people: a header, one row per step (with the gate's
+/// refusal or the error under a step that has one), and the final output.
+///
+/// ```text
+/// pipeline demo.yaml: completed_with_skips in 1.4ms
+///   shout        upper.run       completed  attempts 1  160µs
+///   check        suffix.verify   skipped    attempts 1  90µs
+///       error: "HELLO WORLD" does not end with " ::verified"
+///   sign         suffix.run      completed  attempts 1  70µs
+/// output: HELLO WORLD ::verified
+/// ```
 impl fmt::Display for RunReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "run {} of {}: {} in {:?}",
-            self.run_id, self.layout.origin, self.status, self.duration
+            "pipeline {}: {} in {}",
+            self.layout.origin,
+            self.status,
+            human_duration(self.duration)
         )?;
+        let id_width = self.steps().map(|s| s.step_id().len()).max().unwrap_or(0);
+        let call_width = self
+            .steps()
+            .map(|s| s.alias().len() + 1 + s.handler().len())
+            .max()
+            .unwrap_or(0);
         for s in self.steps() {
             write!(
                 f,
-                "  {:<14} {:<20} {:<10} attempts {} in {:?}",
+                "  {:<id_width$}  {:<call_width$}  {:<9}  attempts {}  {}",
                 s.step_id(),
                 format!("{}.{}", s.alias(), s.handler()),
                 s.status(),
                 s.attempts(),
-                s.duration()
+                human_duration(s.duration()),
             )?;
             if !s.waited().is_zero() {
-                write!(f, " (backoff {:?})", s.waited())?;
+                write!(f, " (backoff {})", human_duration(s.waited()))?;
             }
             writeln!(f)?;
             match (s.decision().filter(|d| !d.allowed), s.error()) {
@@ -276,10 +295,42 @@ impl fmt::Display for RunReport {
                 (None, None) => {}
             }
         }
-        for (key, value) in self.outputs() {
-            writeln!(f, "  output {key} = {:?}", String::from_utf8_lossy(value))?;
+        match (self.final_output(), self.steps().last()) {
+            (Some(output), _) => writeln!(f, "output: {}", output_text(output)),
+            (None, Some(last)) => writeln!(
+                f,
+                "output: none (the last step, {:?}, is {})",
+                last.step_id(),
+                last.status()
+            ),
+            (None, None) => writeln!(f, "output: none"),
         }
-        Ok(())
+    }
+}
+
+/// A duration for people: `850µs`, `12.3ms`, `1.25s`.
+pub fn human_duration(d: Duration) -> String {
+    let micros = d.as_micros();
+    if micros < 1_000 {
+        format!("{micros}µs")
+    } else if micros < 1_000_000 {
+        format!("{:.1}ms", d.as_secs_f64() * 1e3)
+    } else {
+        format!("{:.2}s", d.as_secs_f64())
+    }
+}
+
+/// Bytes for people: the text if they are UTF-8, else hex (up to 64
+/// bytes) or just the count.
+pub fn output_text(bytes: &[u8]) -> String {
+    const HEX_LIMIT: usize = 64;
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) if bytes.len() <= HEX_LIMIT => {
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            format!("<{} bytes, not UTF-8: {hex}>", bytes.len())
+        }
+        Err(_) => format!("<{} bytes, not UTF-8>", bytes.len()),
     }
 }
 
