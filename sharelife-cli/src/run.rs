@@ -605,7 +605,7 @@ fn problem_lines(origin: &str, problems: &[sharelife_core::pipeline::Problem]) -
 }
 
 /// An output in JSON: a string when it is UTF-8, else an array of bytes
-/// (as in [`RunReport::to_json`]).
+/// (as in [`RunReport::to_json`](sharelife_core::pipeline::RunReport::to_json)).
 fn output_json(bytes: &[u8]) -> Value {
     match std::str::from_utf8(bytes) {
         Ok(text) => Value::String(text.to_owned()),
