@@ -1,7 +1,9 @@
 //! A step whose plugin requests capabilities is checked at its start:
 //! the host's gateway must grant every request and the pipeline must
 //! allow it. A denied step is not called, never retried, audited with the
-//! rule that decided, and its `on_failure` decides what follows.
+//! rule that decided, and its `on_failure` decides what follows. A step
+//! the pipeline's own list would deny is refused when compiling
+//! (`pipeline_unlisted_capability_fails_to_compile.rs`).
 
 use sharelife_core::ErrorKind;
 use sharelife_core::audit::{AuditQuery, Outcome};
@@ -9,7 +11,7 @@ use sharelife_core::capability::{Policy, RuleRef};
 use sharelife_core::manifest::{Capability, FileAccess};
 use sharelife_core::pipeline::{GateRule, Pipeline, RunStatus, StepStatus};
 use sharelife_tests::Scratch;
-use sharelife_tests::pipelines::{grants, host_with, yaml};
+use sharelife_tests::pipelines::{grants, host_with, problems, yaml};
 
 const ID: &str = "fixtures.guarded";
 
@@ -154,22 +156,20 @@ async fn the_pipeline_narrows_what_the_host_grants() {
     let (grants, audit) = grants(&dir, policy);
 
     // The host grants both requests; this pipeline allows only file reads.
-    let narrow = Pipeline::compile(&yaml(&pipeline("[file.read]")), &host, &grants).unwrap();
-    let report = narrow.run(b"x").await;
-    assert_eq!(report.status(), RunStatus::Failed);
-    let decision = report.step("first").unwrap().decision().unwrap();
-    assert_eq!(decision.rule, GateRule::NotInPipeline { plugin_use: 0 });
-    assert_eq!(
-        decision.to_string(),
-        "denied: network api.example.com ports [443] is not among the capabilities this pipeline allows (plugins[0].capabilities)"
-    );
-    let records = audit.records();
-    assert_eq!(records.len(), 3);
-    assert_eq!(records[0].event, "error");
-    assert_eq!(
-        records[0].request,
-        "pipeline step denied: network api.example.com ports [443] is not among the capabilities this pipeline allows (plugins[0].capabilities)"
-    );
+    // Every start of every step would be denied by the pipeline's own
+    // list: compiling refuses it, at each step's line, before any run.
+    let narrow = Pipeline::compile(&yaml(&pipeline("[file.read]")), &host, &grants);
+    let found = problems(narrow);
+    assert_eq!(found.len(), 3, "{found:?}");
+    for (i, (found, line)) in found.iter().zip([6, 8, 11]).enumerate() {
+        assert!(
+            found.starts_with(&format!(
+                "line {line}: steps[{i}].plugin_ref: plugin \"fixtures.guarded\" requests network api.example.com ports [443], which the host grants but plugins[0].capabilities (line 4) does not allow"
+            )),
+            "{found}"
+        );
+    }
+    assert!(audit.records().is_empty(), "nothing ran");
 
     // Allowing both (one as a class, one exactly), the steps run.
     let wide = Pipeline::compile(

@@ -10,12 +10,14 @@ use std::time::Duration;
 
 use super::error::{PipelineError, Problem};
 use super::file::PipelineFile;
-use super::gate::{self, Grants};
+use super::format::{class_of, describe};
+use super::gate::{self, GateRule, Grants};
 use super::report::{Layout, StepInfo};
 use super::target::{Plugins, StepPlugin};
-use super::validate::{self, Failure, Source};
-use crate::audit::AuditSink;
-use crate::{HandlerId, PluginHandle};
+use super::validate::{self, Failure, PlannedStep, Source};
+use crate::audit::{AuditSink, What};
+use crate::manifest::Manifest;
+use crate::{Buffer, HandlerId, PluginError, PluginHandle};
 
 /// A compiled pipeline: validated against a host, ready to run any number
 /// of times, concurrently (`run` takes `&self`; share it with an `Arc`).
@@ -83,6 +85,133 @@ impl PipelineFile {
     }
 }
 
+impl PipelineFile {
+    /// Checks the file against plugins described by their manifests alone
+    /// (read from built libraries without running them, e.g. with
+    /// [`discover`](crate::host::discovery::discover)) and what `grants`
+    /// allows: every check [`Pipeline::compile`] makes, nothing compiled.
+    ///
+    /// # Errors
+    ///
+    /// [`PipelineError::Invalid`] listing every problem, as
+    /// [`Pipeline::compile`] would report them.
+    pub fn check_against(
+        &self,
+        manifests: &[Manifest],
+        grants: &Grants,
+    ) -> Result<(), PipelineError> {
+        let described: Vec<Described> = manifests
+            .iter()
+            .map(|m| Described(Arc::new(m.clone())))
+            .collect();
+        check(self, described.as_slice(), grants).map(drop)
+    }
+}
+
+/// What validation against plugins yields: the planned steps, one
+/// resolved plugin per use and one capability decision per use.
+struct Checked<P> {
+    planned: Vec<PlannedStep>,
+    resolved: Vec<Option<P>>,
+    decisions: Vec<Option<(gate::StepDecision, Option<What>)>>,
+}
+
+/// Every check of `file` against `plugins` and `grants`, all problems at
+/// once. The capability decisions are the ones runs apply: a step its own
+/// pipeline's list would deny is reported here, at the step's line.
+fn check<PL>(
+    file: &PipelineFile,
+    plugins: &PL,
+    grants: &Grants,
+) -> Result<Checked<PL::Plugin>, PipelineError>
+where
+    PL: Plugins + ?Sized,
+{
+    let mut problems = Vec::new();
+    let mut planned = validate::check_file(file, &mut problems);
+    let resolved = validate::check_host(file, plugins, grants, &mut planned, &mut problems);
+
+    let spec = file.spec();
+    // One gateway per plugin id, one decision per plugin use.
+    let mut gateways = HashMap::new();
+    let decisions: Vec<_> = resolved
+        .iter()
+        .enumerate()
+        .map(|(u, plugin)| {
+            let manifest = plugin.as_ref()?.manifest();
+            let gateway = gateways
+                .entry(manifest.id.clone())
+                .or_insert_with(|| grants.gateway(&manifest));
+            Some(gate::decide(
+                &manifest,
+                gateway,
+                &grants.data_dir(manifest.id.as_str()),
+                &spec.plugins[u].capabilities,
+                u,
+            ))
+        })
+        .collect();
+    for (i, p) in planned.iter().enumerate() {
+        let Some(Some((decision, _))) = decisions.get(p.plugin_use) else {
+            continue;
+        };
+        if let (GateRule::NotInPipeline { plugin_use }, Some(cap)) =
+            (decision.rule, &decision.capability)
+        {
+            let list = file.problem(
+                &format!("plugins[{plugin_use}].capabilities"),
+                String::new(),
+            );
+            let id = resolved[plugin_use]
+                .as_ref()
+                .map(|p| p.manifest().id.to_string())
+                .unwrap_or_default();
+            problems.push(file.problem(
+                &format!("steps[{i}].plugin_ref"),
+                format!(
+                    "plugin {id:?} requests {}, which the host grants but {} (line {}) does not allow, so this step would be denied at every start; add `{}` (or the exact capability) to that list",
+                    describe(cap),
+                    list.path,
+                    list.line,
+                    class_of(cap).as_str(),
+                ),
+            ));
+        }
+    }
+    file.fail_on(problems)?;
+    Ok(Checked {
+        planned,
+        resolved,
+        decisions,
+    })
+}
+
+/// A plugin known by its manifest only: enough to validate a pipeline
+/// against, never called.
+#[derive(Clone)]
+struct Described(Arc<Manifest>);
+
+impl StepPlugin for Described {
+    fn manifest(&self) -> Arc<Manifest> {
+        Arc::clone(&self.0)
+    }
+
+    fn call(&self, _: HandlerId, _: &[u8], _: &mut Buffer) -> Result<(), PluginError> {
+        Err(PluginError::new(
+            "a plugin known by its manifest only cannot be called",
+        ))
+    }
+
+    fn call_async<'a>(
+        &'a self,
+        handler: HandlerId,
+        input: &'a [u8],
+        output: &'a mut Buffer,
+    ) -> impl std::future::Future<Output = Result<(), PluginError>> + Send + 'a {
+        std::future::ready(self.call(handler, input, output))
+    }
+}
+
 impl<P: StepPlugin> Pipeline<P> {
     /// Validates `file` against the plugins there are and what the host
     /// grants, and compiles it.
@@ -93,7 +222,9 @@ impl<P: StepPlugin> Pipeline<P> {
     /// path and line: the file's own (see [`PipelineFile::check`]), plus a
     /// plugin that is not loaded or out of the version range, a handler it
     /// does not have, a capability the host never granted, two uses of one
-    /// plugin with different configs.
+    /// plugin with different configs, and a step that this pipeline's own
+    /// `capabilities` list would deny at every start (the host grants what
+    /// the plugin requests, the pipeline does not allow it).
     pub fn compile<PL>(
         file: &PipelineFile,
         plugins: &PL,
@@ -102,32 +233,12 @@ impl<P: StepPlugin> Pipeline<P> {
     where
         PL: Plugins<Plugin = P> + ?Sized,
     {
-        let mut problems = Vec::new();
-        let mut planned = validate::check_file(file, &mut problems);
-        let resolved = validate::check_host(file, plugins, grants, &mut planned, &mut problems);
-        file.fail_on(problems)?;
-
+        let Checked {
+            planned,
+            resolved,
+            decisions,
+        } = check(file, plugins, grants)?;
         let spec = file.spec();
-        // One gateway per plugin id, one decision per plugin use.
-        let mut gateways = HashMap::new();
-        let decisions: Vec<_> = resolved
-            .iter()
-            .enumerate()
-            .map(|(u, plugin)| {
-                let plugin = plugin.as_ref().expect("validation resolved every plugin");
-                let manifest = plugin.manifest();
-                let gateway = gateways
-                    .entry(manifest.id.clone())
-                    .or_insert_with(|| grants.gateway(&manifest));
-                gate::decide(
-                    &manifest,
-                    gateway,
-                    &grants.data_dir(manifest.id.as_str()),
-                    &spec.plugins[u].capabilities,
-                    u,
-                )
-            })
-            .collect();
 
         let mut infos = Vec::with_capacity(planned.len());
         let mut steps = Vec::with_capacity(planned.len());
@@ -136,7 +247,9 @@ impl<P: StepPlugin> Pipeline<P> {
                 .as_ref()
                 .expect("validation resolved every plugin");
             let manifest = plugin.manifest();
-            let (decision, audit) = decisions[p.plugin_use].clone();
+            let (decision, audit) = decisions[p.plugin_use]
+                .clone()
+                .expect("validation decided every plugin use");
             steps.push(Step {
                 plugin: plugin.clone(),
                 handler: p.handler,

@@ -236,6 +236,24 @@ impl std::fmt::Display for CapabilityGrant {
     }
 }
 
+/// The class a manifest request belongs to.
+pub(crate) fn class_of(c: &Capability) -> CapabilityClass {
+    match c {
+        Capability::Network { .. } => CapabilityClass::NetworkOutbound,
+        Capability::File {
+            access: FileAccess::Read,
+            ..
+        } => CapabilityClass::FileRead,
+        Capability::File {
+            access: FileAccess::Write,
+            ..
+        } => CapabilityClass::FileWrite,
+        Capability::Command { .. } => CapabilityClass::CommandExec,
+        Capability::Provider { .. } => CapabilityClass::ProviderAccess,
+        Capability::Mcp { .. } => CapabilityClass::McpInvoke,
+    }
+}
+
 /// A capability in a few words, for messages.
 pub(crate) fn describe(c: &Capability) -> String {
     match c {

@@ -107,7 +107,8 @@ pub enum GateRule {
     /// The host's gateway denies a request.
     HostDenied(RuleRef),
     /// The host grants a request but this pipeline does not allow it
-    /// (`plugins[plugin_use].capabilities`).
+    /// (`plugins[plugin_use].capabilities`). [`Pipeline::compile`](super::Pipeline::compile)
+    /// refuses a step with this decision, so no compiled step has it.
     NotInPipeline {
         /// Index of the plugin use in the file.
         plugin_use: usize,

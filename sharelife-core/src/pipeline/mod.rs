@@ -70,7 +70,10 @@
 //! seed files included): an unknown alias, a plugin not loaded or outside
 //! the version range, a handler the plugin lacks, an `input_from` naming
 //! nothing earlier, duplicate step ids or output keys, a capability the
-//! host never granted, retry settings out of bounds.
+//! host never granted, a step its own pipeline's list would deny (below),
+//! retry settings out of bounds. [`PipelineFile::check_against`] makes the
+//! same checks against plugins known by their manifests alone (as
+//! `sharelife validate --config` does, without running plugin code).
 //!
 //! # Running
 //!
@@ -115,12 +118,21 @@
 //!
 //! 1. *Validation* refuses a pipeline capability the host never granted
 //!    the plugin: a pipeline only ever narrows.
-//! 2. *At step start*, every capability the plugin's manifest requests
+//! 2. *Each step's decision* is made when the pipeline is compiled: every
+//!    capability the plugin's manifest requests, in the manifest's order,
 //!    must be granted by the host's gateway (a deny rule beats an allow;
 //!    no grant is a denial) **and** allowed by the pipeline's list for
-//!    that plugin. Otherwise the step is `denied`: not called, never
-//!    retried, audited with the rule that decided, and its `on_failure`
-//!    (or `retry.then`) decides whether the run goes on.
+//!    that plugin. The first request that fails decides.
+//! 3. *A denial by the pipeline's own list* (the host grants the request,
+//!    the list does not allow it) depends on nothing but the file and the
+//!    policy, so compiling refuses it: a problem at each step of that
+//!    plugin, with the step's line, naming the request and the list.
+//! 4. *A denial by the host's gateway* is the host policy's decision: the
+//!    pipeline compiles, and at each start the step is `denied`: not
+//!    called, never retried (`retry` does not apply), audited with the
+//!    rule that decided; its `on_failure` (or `retry.then`) only decides
+//!    whether the run goes on without it. Granting the request in the
+//!    host's policy is what lets it run.
 //!
 //! Limits, stated plainly. The check is per plugin, not per call: a
 //! plugin whose manifest requests more than the pipeline allows is denied
@@ -130,9 +142,10 @@
 //! intersected. The decision is made when the pipeline is compiled (a
 //! compiled gateway's grants do not change; recompile after a policy
 //! change) and applied and audited at every start. Denials by the host
-//! are audited as gateway decisions; a denial by the pipeline's own list
-//! is audited as an `error` event naming the list, because the audit
-//! vocabulary has no rule for it yet. Once inside the plugin, each service
+//! are audited as gateway decisions. Because the first failing request
+//! decides, a request the host denies hides a later one only the list
+//! would deny: that one is reported once the host grants the first. Once
+//! inside the plugin, each service
 //! use is decided by the host's gateway as usual; the pipeline's list is
 //! not consulted again. Per-use `config` cannot reach a plugin per call
 //! (the ABI carries none): a host holds one configured instance per
