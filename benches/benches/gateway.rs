@@ -55,7 +55,8 @@ fn decisions(c: &mut Criterion) {
         &manifest(vec![net("*.example.com")]),
         &Policy::new().allow(PLUGIN, net("*.example.com")),
         Path::new("/d"),
-    );
+    )
+    .expect("policy compiles");
     let argv = vec!["git".to_owned(), "status".to_owned()];
     assert_eq!(
         gw.decide(&Request::Command { argv: &argv }).rule,
@@ -86,7 +87,8 @@ fn decisions(c: &mut Criterion) {
         &manifest(vec![net("*.example.com")]),
         &policy,
         Path::new("/d"),
-    );
+    )
+    .expect("policy compiles");
     let ip = "93.184.216.34".parse().unwrap();
     let req = Request::Connect {
         name: Some("h500.example.com"),
@@ -133,7 +135,8 @@ fn audited_allow(c: &mut Criterion) {
         &manifest(vec![cap.clone()]),
         &Policy::new().allow(PLUGIN, cap),
         &dir,
-    ));
+    )
+    .expect("policy compiles"));
     let sink: Arc<dyn AuditSink> =
         Arc::new(FileSink::open(dir.join("audit.jsonl"), Durability::GroupCommit).unwrap());
     let backend = Arc::new(InMemoryProvider::new(|_, _| Vec::new()));

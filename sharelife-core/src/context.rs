@@ -114,6 +114,11 @@ pub trait HostServices: Send + Sync + 'static {
         let _ = (server, tool, args);
         Err(no_gateway("MCP access"))
     }
+
+    /// Denies every later request through these services: the host calls
+    /// this when the plugin version they belong to is unloaded or
+    /// replaced. Services without a gateway deny everything already.
+    fn revoke(&self) {}
 }
 
 /// The plain parts of a context, used to build one.

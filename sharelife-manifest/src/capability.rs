@@ -144,6 +144,16 @@ impl Capability {
         }
     }
 
+    /// Every problem with the values, each with its path relative to
+    /// `path` (e.g. `capabilities[2]` gives `capabilities[2].host`). The
+    /// manifest and the host's policy rules are checked by this one
+    /// function, so both accept exactly the same scopes.
+    pub fn problems(&self, path: &str) -> Vec<crate::Problem> {
+        let mut out = Vec::new();
+        self.check(path, &mut out);
+        out
+    }
+
     /// Checks the values; each problem is reported relative to `path`.
     pub(crate) fn check(&self, path: &str, out: &mut Vec<crate::Problem>) {
         let mut bad = |field: &str, message: String| {
@@ -158,7 +168,7 @@ impl Capability {
                     bad(
                         "host",
                         format!(
-                            "{host:?} is not a lowercase host name, `*.suffix`, IP address or CIDR block"
+                            "{host:?} is not a lowercase host name, `*.suffix`, IP address or CIDR block (ports go in `ports`)"
                         ),
                     );
                 }
@@ -208,54 +218,13 @@ impl Capability {
     }
 }
 
-/// Loopback, private and link-local destinations are a separate, higher
-/// risk than the public internet.
-fn is_internal_host(host: &str) -> bool {
-    let addr = host.split('/').next().unwrap_or(host);
-    if addr == "localhost"
-        || addr.ends_with(".localhost")
-        || addr.ends_with(".internal")
-        || addr.ends_with(".local")
-    {
-        return true;
-    }
-    match addr.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(v4)) => {
-            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
-        }
-        Ok(std::net::IpAddr::V6(v6)) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-        }
-        Err(_) => false,
-    }
+/// A destination pattern the one host grammar accepts.
+fn is_valid_host(host: &str) -> bool {
+    crate::address::HostPattern::parse(host).is_some()
 }
 
-/// A DNS name (optionally `*.`-prefixed), an IP literal, or a CIDR block.
-fn is_valid_host(host: &str) -> bool {
-    if host.parse::<std::net::IpAddr>().is_ok() {
-        return true;
-    }
-    if let Some((ip, prefix)) = host.split_once('/') {
-        let max = match ip.parse::<std::net::IpAddr>() {
-            Ok(std::net::IpAddr::V4(_)) => 32,
-            Ok(std::net::IpAddr::V6(_)) => 128,
-            Err(_) => return false,
-        };
-        return prefix.parse::<u8>().is_ok_and(|p| p <= max);
-    }
-    let name = host.strip_prefix("*.").unwrap_or(host);
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
+/// Whether a network request can reach internal destinations, by the one
+/// address classification the gateway uses.
+fn is_internal_host(host: &str) -> bool {
+    crate::address::HostPattern::parse(host).is_some_and(|p| p.is_internal())
 }

@@ -35,6 +35,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod address;
 mod capability;
 mod error;
 mod id;

@@ -65,7 +65,7 @@ fn every_problem_is_reported_with_its_path() {
             r#"dependencies[1].version: "^x" is not a version range"#,
             r#"dependencies[1].id: "acme.ok" is listed twice"#,
             r#"platforms[0]: "plan9" is not a platform; use one of linux, macos, windows, unix, android, ios, freebsd or a target triple"#,
-            r#"capabilities[0].host: "Example.COM" is not a lowercase host name, `*.suffix`, IP address or CIDR block"#,
+            r#"capabilities[0].host: "Example.COM" is not a lowercase host name, `*.suffix`, IP address or CIDR block (ports go in `ports`)"#,
             "capabilities[0].ports: port 0 is not a destination port",
             "capabilities[1].argv: name at least the program to run",
             r#"handlers[0].name: "2fast" is not a handler name (letters, digits, '_')"#,

@@ -103,9 +103,13 @@ impl<P: HasManifest> TestHost<P> {
         use sharelife_core::services::GatedServices;
 
         let (manifest, dirs, data) = Self::prepare(config);
-        let gateway = Arc::new(Gateway::compile(&manifest, policy, &data.data_dir));
+        let gateway = Arc::new(
+            Gateway::compile(&manifest, policy, &data.data_dir)
+                .unwrap_or_else(|e| panic!("TestHost: {e}")),
+        );
         let audit = Arc::new(MemorySink::new());
-        let services = GatedServices::new(gateway, audit.clone(), &data.data_dir, backends);
+        let services = GatedServices::new(gateway, audit.clone(), &data.data_dir, backends)
+            .temp_dir(&data.temp_dir);
         let ctx = PluginContext::new(data, Arc::new(services));
         let mut host = Self::assemble(manifest, dirs, ctx);
         host.audit = Some(audit);

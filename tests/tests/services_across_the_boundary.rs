@@ -112,7 +112,7 @@ async fn load(dir: &Scratch, port: u16) -> Loaded {
                 sha256: Some(definition_sha256("search v1")),
             },
         );
-    let gateway = Arc::new(Gateway::compile(&manifest, &policy, &data));
+    let gateway = Arc::new(Gateway::compile(&manifest, &policy, &data).expect("policy compiles"));
     let audit = Arc::new(MemorySink::new());
     let mcp = InMemoryMcp::new();
     mcp.define("search", "search v1", b"3 results");
@@ -122,7 +122,9 @@ async fn load(dir: &Scratch, port: u16) -> Loaded {
             Arc::new(InMemoryProvider::new(|_, q| [b"answer to ", q].concat())),
         )
         .mcp("web", Arc::new(mcp));
-    let services = GatedServices::new(gateway, audit.clone(), &data, backends);
+    std::fs::create_dir_all(data.join("tmp")).unwrap();
+    let services =
+        GatedServices::new(gateway, audit.clone(), &data, backends).temp_dir(data.join("tmp"));
     let ctx = PluginContext::new(
         ContextData {
             plugin_id: ID.into(),

@@ -348,6 +348,7 @@ impl From<crate::services::CommandRequest> for FfiCommandRequest {
             stdin: r.stdin.into(),
             timeout_ms: u64::try_from(r.timeout.as_millis()).unwrap_or(u64::MAX),
             max_output: r.max_output as u64,
+            cwd: r.cwd.map(RString::from).into(),
         }
     }
 }
@@ -359,6 +360,7 @@ impl From<&FfiCommandRequest> for crate::services::CommandRequest {
             stdin: r.stdin.to_vec(),
             timeout: std::time::Duration::from_millis(r.timeout_ms),
             max_output: usize::try_from(r.max_output).unwrap_or(usize::MAX),
+            cwd: r.cwd.as_ref().map(RString::to_string).into_option(),
         }
     }
 }

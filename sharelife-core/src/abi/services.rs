@@ -62,6 +62,8 @@ pub struct FfiCommandRequest {
     pub timeout_ms: u64,
     /// Output limit per stream.
     pub max_output: u64,
+    /// Working directory, checked like a path the plugin reads.
+    pub cwd: ROption<RString>,
 }
 
 /// [`crate::services::CommandOutput`] across the boundary.

@@ -9,7 +9,15 @@ use std::thread::JoinHandle;
 use parking_lot::{Condvar, Mutex};
 use sha2::{Digest, Sha256};
 
-use super::{AuditError, AuditEvent, AuditRecord, AuditSink};
+use super::{AuditError, AuditEvent, AuditHealth, AuditRecord, AuditSink};
+
+/// Records a group-commit sink holds in memory before `try_record` waits
+/// for the writer: memory stays bounded when the disk is slower than the
+/// decisions.
+const MAX_PENDING: usize = 1 << 16;
+
+/// How long `try_record` waits for room in a full queue before refusing.
+const FULL_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -86,6 +94,7 @@ struct Shared {
     queue: Mutex<Queue>,
     wake_writer: Condvar,
     wake_flushers: Condvar,
+    wake_recorders: Condvar,
 }
 
 /// The default audit sink: append-only JSON Lines, each record linked to
@@ -104,8 +113,15 @@ enum Mode {
         writer: Mutex<Option<JoinHandle<()>>>,
     },
     Sync {
-        chain: Mutex<Chain>,
+        chain: Mutex<SyncState>,
     },
+}
+
+/// A synchronous sink's chain, and the failure that stopped it.
+#[derive(Debug)]
+struct SyncState {
+    chain: Chain,
+    error: Option<String>,
 }
 
 impl FileSink {
@@ -142,13 +158,14 @@ impl FileSink {
         };
         let mode = match durability {
             Durability::Sync => Mode::Sync {
-                chain: Mutex::new(chain),
+                chain: Mutex::new(SyncState { chain, error: None }),
             },
             Durability::GroupCommit => {
                 let shared = Arc::new(Shared {
                     queue: Mutex::new(Queue::default()),
                     wake_writer: Condvar::new(),
                     wake_flushers: Condvar::new(),
+                    wake_recorders: Condvar::new(),
                 });
                 let writer_shared = Arc::clone(&shared);
                 let writer = std::thread::Builder::new()
@@ -184,6 +201,7 @@ fn write_loop(shared: &Shared, mut chain: Chain) {
             }
             std::mem::swap(&mut batch, &mut q.pending);
             target = q.recorded;
+            shared.wake_recorders.notify_all();
         }
         let result = batch
             .iter()
@@ -194,8 +212,15 @@ fn write_loop(shared: &Shared, mut chain: Chain) {
         match result {
             Ok(()) => q.durable = target,
             Err(e) => {
-                tracing::error!(error = %e, "audit writer failed; audit records are being lost");
+                // The chain cannot go on past records that may be half
+                // written: the sink stops for good, and every later
+                // record is refused (decisions fail closed).
+                tracing::error!(target: "sharelife::audit", error = %e, "audit writer failed; the audit sink has stopped");
                 q.error = Some(e.to_string());
+                q.pending.clear();
+                shared.wake_flushers.notify_all();
+                shared.wake_recorders.notify_all();
+                return;
             }
         }
         shared.wake_flushers.notify_all();
@@ -204,20 +229,54 @@ fn write_loop(shared: &Shared, mut chain: Chain) {
 
 impl AuditSink for FileSink {
     fn record(&self, event: AuditEvent) {
+        if let Err(e) = self.try_record(event) {
+            tracing::error!(target: "sharelife::audit", error = %e, "audit record lost");
+        }
+    }
+
+    fn try_record(&self, event: AuditEvent) -> Result<(), AuditError> {
         match &self.mode {
             Mode::Group { shared, .. } => {
                 let mut q = shared.queue.lock();
+                if q.pending.len() >= MAX_PENDING && q.error.is_none() {
+                    let deadline = std::time::Instant::now() + FULL_WAIT;
+                    while q.pending.len() >= MAX_PENDING && q.error.is_none() {
+                        if shared
+                            .wake_recorders
+                            .wait_until(&mut q, deadline)
+                            .timed_out()
+                        {
+                            break;
+                        }
+                    }
+                }
+                if let Some(e) = &q.error {
+                    return Err(AuditError::WriterStopped(e.clone()));
+                }
+                if q.pending.len() >= MAX_PENDING {
+                    return Err(AuditError::QueueFull(q.pending.len()));
+                }
                 q.pending.push(event);
                 q.recorded += 1;
                 if q.pending.len() == 1 {
                     shared.wake_writer.notify_one();
                 }
+                Ok(())
             }
             Mode::Sync { chain } => {
-                let mut chain = chain.lock();
-                if let Err(e) = chain.append(&event).and_then(|()| chain.commit()) {
-                    tracing::error!(error = %e, "audit record could not be written");
+                let mut state = chain.lock();
+                if let Some(e) = &state.error {
+                    return Err(AuditError::WriterStopped(e.clone()));
                 }
+                let result = state
+                    .chain
+                    .append(&event)
+                    .and_then(|()| state.chain.commit());
+                if let Err(e) = &result {
+                    tracing::error!(target: "sharelife::audit", error = %e, "audit record could not be written; the audit sink has stopped");
+                    state.error = Some(e.to_string());
+                }
+                result
             }
         }
     }
@@ -235,7 +294,26 @@ impl AuditSink for FileSink {
                     None => Ok(()),
                 }
             }
-            Mode::Sync { .. } => Ok(()),
+            Mode::Sync { chain } => match &chain.lock().error {
+                Some(e) => Err(AuditError::WriterStopped(e.clone())),
+                None => Ok(()),
+            },
+        }
+    }
+
+    fn health(&self) -> AuditHealth {
+        match &self.mode {
+            Mode::Group { shared, .. } => {
+                let q = shared.queue.lock();
+                AuditHealth {
+                    failure: q.error.clone(),
+                    pending: usize::try_from(q.recorded - q.durable).unwrap_or(usize::MAX),
+                }
+            }
+            Mode::Sync { chain } => AuditHealth {
+                failure: chain.lock().error.clone(),
+                pending: 0,
+            },
         }
     }
 }

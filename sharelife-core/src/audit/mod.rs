@@ -19,6 +19,7 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 pub use self::file::{Durability, FileSink, VerifyReport, read_log, verify};
+
 use crate::capability::{Decision, Kind, Request};
 use crate::manifest::{FileAccess, ProviderAccess};
 
@@ -47,6 +48,40 @@ pub enum AuditError {
     /// The background writer has stopped.
     #[error("the audit writer has stopped: {0}")]
     WriterStopped(String),
+    /// The sink's bounded queue stayed full: the writer cannot keep up.
+    #[error("the audit queue is full ({0} records waiting) and did not drain in time")]
+    QueueFull(usize),
+}
+
+/// What a gateway decision does when its audit record cannot be made
+/// durable (or queued within the sink's bounded memory).
+#[cfg_attr(feature = "host", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditFailure {
+    /// Deny the request (the default): no decision goes unrecorded.
+    #[default]
+    Deny,
+    /// Let the decision stand and log an error (`tracing` target
+    /// `sharelife::audit`) for each record lost.
+    AllowAndAlert,
+}
+
+/// A sink's health, as [`AuditSink::health`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditHealth {
+    /// The first failure that stopped the sink, if any. A failed sink
+    /// stays failed: its chain cannot continue past lost records.
+    pub failure: Option<String>,
+    /// Records accepted but not yet durable.
+    pub pending: usize,
+}
+
+impl AuditHealth {
+    /// Whether records are being written.
+    pub fn is_healthy(&self) -> bool {
+        self.failure.is_none()
+    }
 }
 
 /// A request, owned, as recorded.
@@ -262,6 +297,23 @@ pub struct AuditRecord {
 pub trait AuditSink: Send + Sync + std::fmt::Debug {
     /// Records an event. Must be cheap: do I/O elsewhere.
     fn record(&self, event: AuditEvent);
+    /// Records an event and says whether it was accepted: written (for a
+    /// synchronous sink) or queued within the sink's bounded memory (for
+    /// group commit). Gateway decisions are recorded with this, and a
+    /// refusal denies the decision (see [`AuditFailure`]).
+    ///
+    /// # Errors
+    ///
+    /// Why the record was not accepted: the sink has failed, or its
+    /// queue stayed full.
+    fn try_record(&self, event: AuditEvent) -> Result<(), AuditError> {
+        self.record(event);
+        Ok(())
+    }
+    /// Whether the sink is writing, and how much is waiting.
+    fn health(&self) -> AuditHealth {
+        AuditHealth::default()
+    }
     /// Blocks until every event recorded so far is durable.
     ///
     /// # Errors

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::limits::{Limiter, Refusal};
 use super::pattern::{HostPattern, PathGlob, argv_has_prefix, is_internal};
 use super::policy::selects;
-use super::{Decision, Effect, Policy, Request, RuleRef};
+use super::{Decision, Effect, Policy, PolicyError, Request, RuleRef};
 use crate::manifest::{Capability, FileAccess, Manifest, ProviderAccess};
 
 /// The five capability kinds.
@@ -218,7 +218,7 @@ fn hosts_overlap(a: &HostPattern, b: &HostPattern) -> bool {
             x == y || Below(y.clone()).matches_name(x) || Below(x.clone()).matches_name(y)
         }
         (Ip(ip), other) | (other, Ip(ip)) => other.matches_ip(*ip),
-        (Cidr(n, p), Cidr(m, q)) => Cidr(*n, *p).matches_ip(*m) || Cidr(*m, *q).matches_ip(*n),
+        (Cidr(n), Cidr(m)) => n.contains(&m.network()) || m.contains(&n.network()),
         _ => false,
     }
 }
@@ -337,9 +337,22 @@ pub struct Gateway {
 impl Gateway {
     /// Compiles the grants of the plugin described by `manifest`, whose
     /// relative file paths are under `data_dir`.
-    pub fn compile(manifest: &Manifest, policy: &Policy, data_dir: &Path) -> Gateway {
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyError`] when any rule of `policy` does not compile (checked
+    /// for every rule, not only those selecting this plugin): a rule is
+    /// never skipped.
+    pub fn compile(
+        manifest: &Manifest,
+        policy: &Policy,
+        data_dir: &Path,
+    ) -> Result<Gateway, PolicyError> {
+        policy.validate()?;
         let mut kinds: [KindRules; 5] = Default::default();
         for cap in &manifest.capabilities {
+            // A validated manifest's scopes compile; one that does not is
+            // dropped from the *requests*, which can only deny more.
             if let Some(scope) = Scope::compile(cap, data_dir) {
                 kinds[Kind::of(cap) as usize]
                     .requested
@@ -354,7 +367,15 @@ impl Gateway {
             .filter(|(_, r)| selects(&r.plugin, manifest.id.as_str()))
         {
             let Some(scope) = Scope::compile(&rule.capability, data_dir) else {
-                continue;
+                // `validate` accepted it, so its scope parses; should the
+                // two ever disagree, refuse rather than skip the rule.
+                return Err(PolicyError {
+                    problems: vec![super::RuleProblem {
+                        index: i,
+                        field: "capability".to_owned(),
+                        message: "does not compile".to_owned(),
+                    }],
+                });
             };
             let rules = &mut kinds[Kind::of(&rule.capability) as usize];
             match rule.effect {
@@ -388,13 +409,27 @@ impl Gateway {
                 ungranted.push(cap.clone());
             }
         }
-        Gateway {
+        Ok(Gateway {
             plugin: manifest.id.to_string(),
             version: manifest.version.to_string(),
             granted_kinds,
             kinds,
             limiters,
             ungranted,
+        })
+    }
+
+    /// A gateway that grants `manifest`'s plugin nothing: every request is
+    /// denied (`NoGrantOfKind`). What a caller falls back to when the
+    /// policy does not compile: fail closed.
+    pub fn deny_all(manifest: &Manifest) -> Gateway {
+        Gateway {
+            plugin: manifest.id.to_string(),
+            version: manifest.version.to_string(),
+            granted_kinds: 0,
+            kinds: Default::default(),
+            limiters: HashMap::new(),
+            ungranted: manifest.capabilities.clone(),
         }
     }
 
@@ -570,6 +605,19 @@ impl Gateway {
                 Scope::File { root, .. } if *r == i => Some(root.as_path()),
                 _ => None,
             })
+    }
+
+    /// The index of the allowing rule when it has a byte budget: what it
+    /// grants must be metered byte by byte.
+    pub fn meters_bytes(&self, allowed_by: RuleRef) -> Option<usize> {
+        match allowed_by {
+            RuleRef::Allow(i) => self
+                .limiters
+                .get(&i)
+                .is_some_and(Limiter::meters_bytes)
+                .then_some(i),
+            _ => None,
+        }
     }
 
     /// The longest a call allowed by `rule` may take, if limited.

@@ -104,6 +104,10 @@ impl Limiter {
         }
     }
 
+    pub(crate) fn meters_bytes(&self) -> bool {
+        self.limits.bytes.is_some()
+    }
+
     pub(crate) fn max_call_time(&self) -> Option<Duration> {
         self.limits.max_call_secs
     }

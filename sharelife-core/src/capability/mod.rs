@@ -32,7 +32,7 @@ use std::path::Path;
 #[cfg(feature = "host")]
 pub(crate) use self::gateway::normalize_lexically;
 pub use self::gateway::{Gateway, Kind};
-pub use self::policy::{Effect, Limits, Policy, Rule, Ungranted};
+pub use self::policy::{Effect, Limits, Policy, PolicyError, Rule, RuleProblem, Ungranted};
 use crate::manifest::{FileAccess, ProviderAccess};
 
 /// A normalized request for one use of a capability.
@@ -174,6 +174,15 @@ pub enum RuleRef {
     RateLimited(usize),
     /// `policy.rules[i]`'s budget (calls or bytes per window) is spent.
     BudgetExhausted(usize),
+    /// `policy.rules[i]` meters bytes, and a raw stream could not be
+    /// metered: a connection under a byte budget goes through `http()`.
+    Unmetered(usize),
+    /// The plugin version these services belong to was unloaded or
+    /// replaced: its contexts are revoked.
+    Revoked,
+    /// The request is not well formed (an empty path, a host that is not
+    /// a host name, a URL that is not http); refused before any rule.
+    Malformed,
 }
 
 impl fmt::Display for RuleRef {
@@ -191,6 +200,12 @@ impl fmt::Display for RuleRef {
             ),
             RuleRef::RateLimited(i) => write!(f, "policy.rules[{i}]: rate limit"),
             RuleRef::BudgetExhausted(i) => write!(f, "policy.rules[{i}]: budget exhausted"),
+            RuleRef::Unmetered(i) => write!(
+                f,
+                "policy.rules[{i}]: has a byte budget, which a raw stream cannot be metered against (use http)"
+            ),
+            RuleRef::Revoked => f.write_str("revoked: the plugin version was unloaded or replaced"),
+            RuleRef::Malformed => f.write_str("malformed request"),
         }
     }
 }

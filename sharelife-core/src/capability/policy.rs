@@ -170,6 +170,113 @@ impl Policy {
     }
 }
 
+/// One reason a policy rule does not compile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("policy.rules[{index}].{field}: {message}")]
+pub struct RuleProblem {
+    /// The rule's index in [`Policy::rules`].
+    pub index: usize,
+    /// The offending field, e.g. `host` or `limits.per_second`.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A policy with rules that do not compile. A rule is never skipped: a
+/// deny rule that matched nothing would let through what it was written
+/// to stop.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid capability policy: {}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct PolicyError {
+    /// Every problem, in rule order.
+    pub problems: Vec<RuleProblem>,
+}
+
+impl Rule {
+    /// Every reason this rule (at `index`) does not compile; empty when
+    /// it does.
+    pub fn problems(&self, index: usize) -> Vec<RuleProblem> {
+        let mut out = Vec::new();
+        let mut bad = |field: &str, message: String| {
+            out.push(RuleProblem {
+                index,
+                field: field.to_owned(),
+                message,
+            });
+        };
+        if !is_selector(&self.plugin) {
+            bad(
+                "plugin",
+                format!(
+                    "{:?} is not a plugin id, `*` or `prefix.*` (e.g. \"acme.echo\", \"acme.*\")",
+                    self.plugin
+                ),
+            );
+        }
+        for p in self.capability.problems("") {
+            bad(p.path.trim_start_matches('.'), p.message);
+        }
+        let l = &self.limits;
+        if l.per_second.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+            bad(
+                "limits.per_second",
+                "must be a positive number of calls per second".to_owned(),
+            );
+        }
+        if l.burst == Some(0) {
+            bad("limits.burst", "must be at least 1".to_owned());
+        }
+        if l.window_secs.is_some_and(|w| w.is_zero()) {
+            bad("limits.window_secs", "must be longer than zero".to_owned());
+        }
+        if l.max_call_secs.is_some_and(|w| w.is_zero()) {
+            bad("limits.max_call_secs", "must be longer than zero".to_owned());
+        }
+        if self.effect == Effect::Deny && !l.is_unlimited() {
+            bad(
+                "limits",
+                "a deny rule takes no limits (they apply to what an allow rule grants)".to_owned(),
+            );
+        }
+        out
+    }
+}
+
+impl Policy {
+    /// Compiles every rule's scope and limits, reporting every rule that
+    /// does not compile. The host runs this when it is built (from the
+    /// builder or a config file), and [`Gateway::compile`](super::Gateway::compile)
+    /// refuses a policy that fails it.
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyError`] listing each rule index, field and problem.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let problems: Vec<RuleProblem> = self
+            .rules
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| r.problems(i))
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(PolicyError { problems })
+        }
+    }
+}
+
+/// `*`, `prefix.*` with a valid id prefix, or a valid plugin id.
+fn is_selector(selector: &str) -> bool {
+    if selector == "*" {
+        return true;
+    }
+    match selector.strip_suffix(".*") {
+        Some(prefix) => crate::manifest::PluginId::new(format!("{prefix}.x")).is_ok(),
+        None => crate::manifest::PluginId::new(selector).is_ok(),
+    }
+}
+
 /// Whether a rule's plugin selector matches `id`.
 pub(crate) fn selects(selector: &str, id: &str) -> bool {
     match selector.strip_suffix('*') {

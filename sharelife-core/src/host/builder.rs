@@ -11,7 +11,7 @@ use super::config::{HostConfig, PluginSettings};
 use super::health::{HealthOptions, RestartPolicy};
 use super::registry::Registry;
 use super::{DependentPolicy, Host, HostError};
-use crate::audit::{AuditSink, Durability, FileSink, NullSink};
+use crate::audit::{AuditFailure, AuditSink, Durability, FileSink, NullSink};
 use crate::capability::Policy;
 use crate::event::{EventBus, EventOptions, Overflow};
 use crate::manifest::{Dependency, PluginId};
@@ -62,6 +62,8 @@ pub(crate) struct Options {
     pub(crate) audit_log: Option<PathBuf>,
     /// Providers and MCP servers offered to plugins.
     pub(crate) backends: Backends,
+    /// What a decision does when its audit record cannot be written.
+    pub(crate) audit_failure: AuditFailure,
 }
 
 impl Default for HostBuilder {
@@ -86,6 +88,7 @@ impl Default for HostBuilder {
                 audit: Arc::new(NullSink),
                 audit_log: None,
                 backends: Backends::new(),
+                audit_failure: AuditFailure::Deny,
             },
             plugins: BTreeMap::new(),
         }
@@ -138,6 +141,9 @@ impl HostBuilder {
         }
         if let Some(log) = config.audit_log {
             o.audit_log = Some(log);
+        }
+        if let Some(v) = config.audit_failure {
+            o.audit_failure = v;
         }
         for (id, settings) in config.plugins {
             self.plugins.insert(id.to_string(), settings);
@@ -290,9 +296,23 @@ impl HostBuilder {
     }
 
     /// Records to a hash-chained JSON Lines file, opened (and verified, if
-    /// it exists) when the host is built, written with group commit.
+    /// it exists) when the host is built, written with group commit: a
+    /// record is durable once [`Host::flush_audit`] (or shutdown, or
+    /// dropping the host) returns; a batch is written and `fsync`ed as soon
+    /// as the writer thread wakes, typically well under a millisecond
+    /// after the decision.
     pub fn audit_log(mut self, path: impl Into<PathBuf>) -> Self {
         self.o.audit_log = Some(path.into());
+        self
+    }
+
+    /// What a gateway decision does when its audit record cannot be
+    /// written or queued (disk full, file size limit, read-only file
+    /// system, a writer that cannot keep up): [`AuditFailure::Deny`] (the
+    /// default) denies it; [`AuditFailure::AllowAndAlert`] lets it stand
+    /// and logs an error. [`Host::audit_health`] reports the sink's state.
+    pub fn audit_failure(mut self, what: AuditFailure) -> Self {
+        self.o.audit_failure = what;
         self
     }
 
@@ -316,6 +336,9 @@ impl HostBuilder {
     /// that is not a plugin id.
     pub fn build(self) -> Result<Host, HostError> {
         let HostBuilder { mut o, plugins } = self;
+        // Every rule compiles, or the host is not built: a rule that was
+        // skipped would deny (or allow) nothing.
+        o.policy.validate()?;
         if let Some(log) = o.audit_log.take() {
             o.audit = Arc::new(FileSink::open(&log, Durability::GroupCommit)?);
         }

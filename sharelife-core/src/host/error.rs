@@ -19,6 +19,9 @@ pub enum HostError {
     /// The host config is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The capability policy has rules that do not compile.
+    #[error(transparent)]
+    Policy(#[from] crate::capability::PolicyError),
     /// A plugin with this id is already in the host.
     #[error("plugin {id:?} is already loaded (from {existing}); unload it first")]
     DuplicateId {

@@ -243,7 +243,11 @@ impl Host {
         let id = &manifest.id;
         let data_dir = self.options.data_root.join(id.as_str());
         let temp_dir = self.options.temp_root.join(id.as_str());
-        let gateway = Arc::new(Gateway::compile(manifest, &self.options.policy, &data_dir));
+        let gateway = Arc::new(Gateway::compile(
+            manifest,
+            &self.options.policy,
+            &data_dir,
+        )?);
         let ungranted = gateway.ungranted().to_vec();
         if !ungranted.is_empty() {
             let requests: Vec<String> = ungranted
@@ -284,7 +288,9 @@ impl Host {
             Arc::clone(&self.options.audit),
             &data_dir,
             self.options.backends.clone(),
-        );
+        )
+        .temp_dir(&temp_dir)
+        .on_audit_failure(self.options.audit_failure);
         let ctx = PluginContext::new(
             ContextData {
                 plugin_id: id.to_string(),
@@ -341,7 +347,12 @@ impl Host {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
-        let hook_error = slot.prepare_unload(reason).await?;
+        let hook_error = slot.prepare_unload(reason).await;
+        // From here on the version is gone for the world too: a thread it
+        // started that still holds a clone of its context is denied (and
+        // audited) whatever it asks, even before the library closes.
+        slot.context().services().revoke();
+        let hook_error = hook_error?;
 
         // Anything still holding the version (a call stuck past the
         // deadline) keeps the library open until it lets go.

@@ -296,6 +296,25 @@ impl Host {
         }
     }
 
+    /// Blocks until every audit record made so far is durable (written and
+    /// `fsync`ed): read the log after this to see all of it.
+    ///
+    /// # Errors
+    ///
+    /// The sink's failure ([`AuditError::WriterStopped`](crate::audit::AuditError::WriterStopped)
+    /// once it has stopped).
+    pub fn flush_audit(&self) -> Result<(), crate::audit::AuditError> {
+        self.options.audit.flush()
+    }
+
+    /// The audit sink's health: whether it is writing (a sink that failed
+    /// stays failed, and decisions are then denied unless the host was
+    /// built with [`AuditFailure::AllowAndAlert`](crate::audit::AuditFailure)),
+    /// and how many records wait to be made durable.
+    pub fn audit_health(&self) -> crate::audit::AuditHealth {
+        self.options.audit.health()
+    }
+
     /// Libraries that were closed but that the platform still keeps mapped,
     /// re-checked now (a library leaves this list once the threads holding
     /// it have exited).

@@ -63,8 +63,13 @@ impl Grants {
         self.data_root.join(id)
     }
 
+    /// The plugin's gateway under these grants. A policy that does not
+    /// compile grants nothing (fail closed); hosts refuse such a policy
+    /// when they are built, so this arises only for a `Grants` built by
+    /// hand from an unchecked policy.
     pub(crate) fn gateway(&self, manifest: &Manifest) -> Gateway {
         Gateway::compile(manifest, &self.policy, &self.data_dir(manifest.id.as_str()))
+            .unwrap_or_else(|_| Gateway::deny_all(manifest))
     }
 
     /// Whether some allow rule of the policy grants plugin `id` the

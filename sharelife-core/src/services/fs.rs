@@ -15,7 +15,15 @@ pub(super) fn run(s: &Inner, op: FsOp<'_>, path: &str) -> Result<FsOutput, Plugi
         FsOp::Read | FsOp::List => FileAccess::Read,
         FsOp::Write(_) | FsOp::Remove => FileAccess::Write,
     };
-    let resolved = resolve(s.data_dir(), path)?;
+    let resolved = resolve(s.data_dir(), path).map_err(|e| {
+        s.refuse(
+            &Request::File {
+                access,
+                path: Path::new(path),
+            },
+            e,
+        )
+    })?;
     let req = Request::File {
         access,
         path: &resolved,

@@ -3,14 +3,15 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use super::{
     CommandOutput, CommandRequest, FsOp, FsOutput, HttpRequest, HttpResponse, McpBackend,
     ProviderBackend,
 };
-use crate::audit::{AuditEvent, AuditSink, RecordedRequest, What};
-use crate::capability::{Gateway, Request, RuleRef};
+use crate::audit::{AuditEvent, AuditFailure, AuditSink, RecordedRequest, What};
+use crate::capability::{Decision, Gateway, Request, RuleRef};
 use crate::context::{BoxFuture, HostServices, LocalServices};
 use crate::manifest::ProviderAccess;
 use crate::{ErrorKind, PluginError};
@@ -52,6 +53,11 @@ impl Backends {
 
 /// One plugin's services: every use asks its [`Gateway`] and is recorded
 /// in the audit sink, allowed or not.
+///
+/// The services of one plugin *version*: every clone of its context
+/// reaches the same services, and [`revoke`](Self::revoke) (which the host
+/// calls when the version is unloaded or replaced) denies every later
+/// request from any of them.
 #[derive(Clone, Debug)]
 pub struct GatedServices {
     inner: Arc<Inner>,
@@ -64,7 +70,10 @@ pub(super) struct Inner {
     pub(super) gateway: Arc<Gateway>,
     audit: Arc<dyn AuditSink>,
     pub(super) data_dir: PathBuf,
+    pub(super) temp_dir: Option<PathBuf>,
     backends: Backends,
+    revoked: AtomicBool,
+    on_audit_failure: AuditFailure,
 }
 
 impl GatedServices {
@@ -82,9 +91,46 @@ impl GatedServices {
                 gateway,
                 audit,
                 data_dir: data_dir.into(),
+                temp_dir: None,
                 backends,
+                revoked: AtomicBool::new(false),
+                on_audit_failure: AuditFailure::Deny,
             }),
         }
+    }
+
+    /// What a decision does when its audit record cannot be written
+    /// (default [`AuditFailure::Deny`]). Set before the services are
+    /// shared.
+    #[must_use]
+    pub fn on_audit_failure(mut self, what: AuditFailure) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.on_audit_failure = what;
+        }
+        self
+    }
+
+    /// The plugin's temp directory: where commands run when the request
+    /// names no working directory. Set before the services are shared.
+    #[must_use]
+    pub fn temp_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.temp_dir = Some(dir.into());
+        }
+        self
+    }
+
+    /// Denies every later request through these services (from any clone
+    /// of the plugin's context, on any thread), each audited with the rule
+    /// `revoked`. The host calls this when the plugin version is unloaded
+    /// or replaced by a reload.
+    pub fn revoke(&self) {
+        self.inner.revoked.store(true, Ordering::Release);
+    }
+
+    /// Whether [`revoke`](Self::revoke) was called.
+    pub fn is_revoked(&self) -> bool {
+        self.inner.revoked.load(Ordering::Acquire)
     }
 }
 
@@ -92,8 +138,34 @@ impl Inner {
     /// Asks the gateway (consuming rate limit and budget), records the
     /// decision, and turns a denial into an error naming the rule.
     pub(super) fn check(&self, req: &Request<'_>) -> Result<RuleRef, PluginError> {
-        let decision = self.gateway.check(req);
-        self.audit.record(AuditEvent {
+        let decision = if self.revoked.load(Ordering::Acquire) {
+            Decision::deny(RuleRef::Revoked)
+        } else {
+            self.gateway.check(req)
+        };
+        self.settle(req, decision)
+    }
+
+    /// Records a refusal made before the gateway could be asked (the
+    /// request is not well formed: an empty path, a host that is not a
+    /// host name, a URL that is not http): every request is audited.
+    pub(super) fn refuse(&self, req: &Request<'_>, why: PluginError) -> PluginError {
+        let rule = if self.revoked.load(Ordering::Acquire) {
+            RuleRef::Revoked
+        } else {
+            RuleRef::Malformed
+        };
+        match self.settle(req, Decision::deny(rule)) {
+            Err(e) if rule == RuleRef::Revoked => e,
+            _ => why,
+        }
+    }
+
+    /// Audits `decision` and turns it into the service's answer. A
+    /// decision whose record the sink does not accept is denied unless the
+    /// host chose [`AuditFailure::AllowAndAlert`].
+    pub(super) fn settle(&self, req: &Request<'_>, decision: Decision) -> Result<RuleRef, PluginError> {
+        let recorded = self.audit.try_record(AuditEvent {
             at: SystemTime::now(),
             plugin: Arc::clone(&self.plugin),
             version: Arc::clone(&self.version),
@@ -102,6 +174,21 @@ impl Inner {
                 decision,
             },
         });
+        if let Err(e) = recorded {
+            match self.on_audit_failure {
+                AuditFailure::Deny => {
+                    return Err(PluginError::with_kind(
+                        ErrorKind::Denied,
+                        format!(
+                            "{req} denied: its audit record cannot be written ({e}); decisions fail closed"
+                        ),
+                    ));
+                }
+                AuditFailure::AllowAndAlert => {
+                    tracing::error!(target: "sharelife::audit", plugin = %self.plugin, request = %req, error = %e, "audit record lost; the decision stands (audit_failure = allow-and-alert)");
+                }
+            }
+        }
         if decision.allowed {
             Ok(decision.rule)
         } else {
@@ -120,16 +207,7 @@ impl Inner {
         if decision.allowed {
             return Ok(());
         }
-        self.audit.record(AuditEvent {
-            at: SystemTime::now(),
-            plugin: Arc::clone(&self.plugin),
-            version: Arc::clone(&self.version),
-            what: What::Decision {
-                request: RecordedRequest::of(req),
-                decision,
-            },
-        });
-        Err(denied(req, decision.rule))
+        self.settle(req, decision).map(drop)
     }
 
     /// The time limit for a call allowed by `rule`.
@@ -142,6 +220,36 @@ impl Inner {
     pub(super) fn data_dir(&self) -> &Path {
         &self.data_dir
     }
+
+    /// Where a command runs: `cwd` when the gateway lets the plugin read
+    /// that directory (checked on its resolved path, like any read), else
+    /// the plugin's temp directory. Never the data directory by default:
+    /// that would let `ls` or `git status` list names the plugin may not
+    /// read.
+    fn working_dir(&self, cwd: Option<&str>) -> Result<PathBuf, PluginError> {
+        let Some(cwd) = cwd else {
+            return self.temp_dir.clone().ok_or_else(|| {
+                PluginError::with_kind(
+                    ErrorKind::Denied,
+                    "running a command needs a working directory: name one (`cwd`) that the policy lets the plugin read",
+                )
+            });
+        };
+        let resolved = super::fs::resolve(&self.data_dir, cwd).map_err(|e| {
+            self.refuse(
+                &Request::File {
+                    access: crate::manifest::FileAccess::Read,
+                    path: Path::new(cwd),
+                },
+                e,
+            )
+        })?;
+        self.check(&Request::File {
+            access: crate::manifest::FileAccess::Read,
+            path: &resolved,
+        })?;
+        Ok(resolved)
+    }
 }
 
 fn denied(req: &Request<'_>, rule: RuleRef) -> PluginError {
@@ -149,6 +257,10 @@ fn denied(req: &Request<'_>, rule: RuleRef) -> PluginError {
 }
 
 impl HostServices for GatedServices {
+    fn revoke(&self) {
+        GatedServices::revoke(self);
+    }
+
     fn log(&self, plugin_id: &str, level: tracing::Level, target: &str, message: &str) {
         LocalServices.log(plugin_id, level, target, message);
     }
@@ -180,12 +292,23 @@ impl HostServices for GatedServices {
     ) -> BoxFuture<'static, Result<CommandOutput, PluginError>> {
         let this = self.clone();
         Box::pin(async move {
-            let rule = this.inner.check(&Request::Command {
+            let req = Request::Command {
                 argv: &request.argv,
-            })?;
+            };
+            if request.argv.first().is_none_or(String::is_empty) {
+                return Err(this.inner.refuse(
+                    &req,
+                    PluginError::invalid_input("an empty argv names no program"),
+                ));
+            }
+            let dir = this.inner.working_dir(request.cwd.as_deref())?;
+            let rule = this.inner.check(&req)?;
             let timeout = this.inner.call_time(rule, request.timeout);
-            let dir = this.inner.data_dir.clone();
-            blocking(move || super::command::run(&request, timeout, &dir)).await
+            // Dropping this future (a cancelled call) kills the program's
+            // whole process group, as the time limit does.
+            let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
+            let flag = Arc::clone(&cancel.0);
+            blocking(move || super::command::run(&request, timeout, &dir, &flag)).await
         })
     }
 
@@ -225,6 +348,15 @@ impl HostServices for GatedServices {
                 "the host's MCP server {server:?} has no tool {tool:?}"
             ))),
         }
+    }
+}
+
+/// Sets its flag when dropped.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
     }
 }
 

@@ -102,17 +102,33 @@ pub struct CommandRequest {
     pub timeout: Duration,
     /// Keep at most this many bytes of stdout and of stderr each.
     pub max_output: usize,
+    /// The working directory (relative paths are under the plugin's data
+    /// directory). It is checked like a file the plugin reads: the policy
+    /// must grant `file` `read` on the directory itself (e.g. `notes/**`
+    /// or `notes`). `None` runs the program in the plugin's own temp
+    /// directory, which holds nothing but the plugin's scratch files.
+    pub cwd: Option<String>,
 }
 
 impl CommandRequest {
-    /// `argv` with no input, a 30-second timeout and 1 MiB of output.
+    /// `argv` with no input, a 30-second timeout, 1 MiB of output, in the
+    /// plugin's temp directory.
     pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(argv: I) -> Self {
         CommandRequest {
             argv: argv.into_iter().map(Into::into).collect(),
             stdin: Vec::new(),
             timeout: Duration::from_secs(30),
             max_output: 1 << 20,
+            cwd: None,
         }
+    }
+
+    /// Runs the program in `dir` (which the policy must let the plugin
+    /// read).
+    #[must_use]
+    pub fn in_dir(mut self, dir: impl Into<String>) -> Self {
+        self.cwd = Some(dir.into());
+        self
     }
 }
 

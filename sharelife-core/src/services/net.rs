@@ -8,37 +8,71 @@ use std::time::Duration;
 
 use super::gated::Inner;
 use super::{HttpRequest, HttpResponse};
-use crate::capability::pattern::normalize_name;
-use crate::capability::{Request, RuleRef};
+use crate::capability::pattern::{canonical_ip, normalize_name};
+use crate::capability::{Decision, Request, RuleRef};
 use crate::{ErrorKind, PluginError};
 
 /// Responses larger than this are cut (and the call fails).
 const MAX_BODY: u64 = 16 << 20;
 
-/// Resolves `host` (a name or an address literal) and returns the
-/// addresses the gateway allows, recording a decision for each.
-fn vetted(s: &Inner, host: &str, port: u16) -> Result<(Vec<SocketAddr>, RuleRef), PluginError> {
+/// A destination, read one way for `connect()` and `http()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Dest {
+    /// An address literal, canonical (IPv4-mapped IPv6 is IPv4).
+    Ip(IpAddr),
+    /// A host name, normalized.
+    Name(String),
+}
+
+/// Reads `host` as `http()` reads the host of its URL: the URL standard's
+/// host parser, so `0x7f.0.0.1`, `2130706433` and `127.1` are the address
+/// 127.0.0.1 on both roads, never a name handed to the resolver (whose
+/// `inet_aton` would reach the same address by another spelling).
+/// Non-ASCII names are refused, not folded into punycode.
+fn destination(host: &str) -> Option<Dest> {
     let literal = host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
     if let Ok(ip) = literal.parse::<IpAddr>() {
-        let rule = s.check(&Request::Connect {
-            name: None,
-            ip: Some(ip),
-            port,
-        })?;
-        return Ok((vec![SocketAddr::new(ip, port)], rule));
+        return Some(Dest::Ip(canonical_ip(ip)));
     }
-    let name = normalize_name(host).ok_or_else(|| {
-        PluginError::with_kind(
-            ErrorKind::Denied,
-            format!("{host:?} is not a lowercase ASCII host name (use punycode)"),
-        )
-    })?;
+    if !host.is_ascii() || host.is_empty() {
+        return None;
+    }
+    match url::Host::parse(host).ok()? {
+        url::Host::Ipv4(v4) => Some(Dest::Ip(IpAddr::V4(v4))),
+        url::Host::Ipv6(v6) => Some(Dest::Ip(canonical_ip(IpAddr::V6(v6)))),
+        url::Host::Domain(d) => normalize_name(&d).map(Dest::Name),
+    }
+}
+
+/// What a plugin asked for, as recorded when the request is refused
+/// before the gateway (at most 256 characters of it).
+fn as_asked(text: &str) -> &str {
+    match text.char_indices().nth(256) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    }
+}
+
+/// Checks `dest` and returns the addresses the gateway allows, recording a
+/// decision for each.
+fn vetted(s: &Inner, dest: &Dest, port: u16) -> Result<(Vec<SocketAddr>, RuleRef), PluginError> {
+    let name = match dest {
+        Dest::Ip(ip) => {
+            let rule = s.check(&Request::Connect {
+                name: None,
+                ip: Some(*ip),
+                port,
+            })?;
+            return Ok((vec![SocketAddr::new(*ip, port)], rule));
+        }
+        Dest::Name(name) => name,
+    };
     // Is the name granted at all? Decided before any DNS query.
     s.check(&Request::Connect {
-        name: Some(&name),
+        name: Some(name),
         ip: None,
         port,
     })?;
@@ -50,14 +84,15 @@ fn vetted(s: &Inner, host: &str, port: u16) -> Result<(Vec<SocketAddr>, RuleRef)
     let mut first_denial = None;
     let mut rule = None;
     for addr in resolved {
+        let ip = canonical_ip(addr.ip());
         match s.check(&Request::Connect {
-            name: Some(&name),
-            ip: Some(addr.ip()),
+            name: Some(name),
+            ip: Some(ip),
             port,
         }) {
             Ok(r) => {
                 rule.get_or_insert(r);
-                allowed.push(addr);
+                allowed.push(SocketAddr::new(ip, port));
             }
             Err(e) => {
                 first_denial.get_or_insert(e);
@@ -72,7 +107,34 @@ fn vetted(s: &Inner, host: &str, port: u16) -> Result<(Vec<SocketAddr>, RuleRef)
 }
 
 pub(super) fn connect(s: &Inner, host: &str, port: u16) -> Result<TcpStream, PluginError> {
-    let (addrs, rule) = vetted(s, host, port)?;
+    let dest = destination(host).ok_or_else(|| {
+        s.refuse(
+            &Request::Connect {
+                name: Some(as_asked(host)),
+                ip: None,
+                port,
+            },
+            PluginError::with_kind(
+                ErrorKind::Denied,
+                format!("{host:?} is not an ASCII host name or an address (use punycode)"),
+            ),
+        )
+    })?;
+    let (addrs, rule) = vetted(s, &dest, port)?;
+    // A raw stream moves bytes the host never sees, so it cannot be
+    // charged to a byte budget: a rule that meters bytes grants its
+    // destinations to `http()` only.
+    if let Some(metered) = s.gateway.meters_bytes(rule) {
+        let req = Request::Connect {
+            name: match &dest {
+                Dest::Name(n) => Some(n),
+                Dest::Ip(_) => None,
+            },
+            ip: addrs.first().map(SocketAddr::ip),
+            port,
+        };
+        s.settle(&req, Decision::deny(RuleRef::Unmetered(metered)))?;
+    }
     let timeout = s.call_time(rule, Duration::from_secs(10));
     let mut last = None;
     for addr in addrs {
@@ -88,27 +150,55 @@ pub(super) fn connect(s: &Inner, host: &str, port: u16) -> Result<TcpStream, Plu
 }
 
 pub(super) fn http(s: &Inner, req: HttpRequest) -> Result<HttpResponse, PluginError> {
-    let url = url::Url::parse(&req.url)
-        .map_err(|e| PluginError::invalid_input(format!("{:?} is not a URL: {e}", req.url)))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(PluginError::invalid_input(format!(
-            "only http and https URLs are supported, not {:?}",
-            url.scheme()
-        )));
-    }
-    let host = match url.host() {
-        Some(url::Host::Domain(d)) => d.to_owned(),
-        Some(url::Host::Ipv4(ip)) => ip.to_string(),
-        Some(url::Host::Ipv6(ip)) => ip.to_string(),
-        None => {
-            return Err(PluginError::invalid_input(format!(
-                "{:?} names no host",
-                req.url
-            )));
-        }
+    // Refusals before the gateway are audited too, with what was asked.
+    let refuse = |name: &str, port: u16, why: String| {
+        s.refuse(
+            &Request::Connect {
+                name: Some(as_asked(name)),
+                ip: None,
+                port,
+            },
+            PluginError::invalid_input(why),
+        )
     };
-    let port = url.port_or_known_default().unwrap_or(80);
-    let (addrs, rule) = vetted(s, &host, port)?;
+    let url = url::Url::parse(&req.url)
+        .map_err(|e| refuse(&req.url, 0, format!("{:?} is not a URL: {e}", req.url)))?;
+    let port = url.port_or_known_default().unwrap_or(0);
+    let host_text = url.host_str().unwrap_or_default().to_owned();
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(refuse(
+            url.as_str(),
+            port,
+            format!(
+                "only http and https URLs are supported, not {:?}",
+                url.scheme()
+            ),
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        // Recorded without the credentials.
+        return Err(refuse(
+            &host_text,
+            port,
+            format!(
+                "{host_text:?}: credentials in a URL are refused (send them in a header)"
+            ),
+        ));
+    }
+    let dest = match url.host() {
+        Some(url::Host::Domain(d)) => normalize_name(d).map(Dest::Name),
+        Some(url::Host::Ipv4(ip)) => Some(Dest::Ip(IpAddr::V4(ip))),
+        Some(url::Host::Ipv6(ip)) => Some(Dest::Ip(canonical_ip(IpAddr::V6(ip)))),
+        None => None,
+    }
+    .ok_or_else(|| {
+        refuse(
+            &host_text,
+            port,
+            format!("{:?} names no host name or address", req.url),
+        )
+    })?;
+    let (addrs, rule) = vetted(s, &dest, port)?;
     let sent = Request::Connect {
         name: None,
         ip: Some(addrs[0].ip()),

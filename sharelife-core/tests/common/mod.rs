@@ -76,9 +76,11 @@ pub(crate) fn gated(
     data_dir: &Path,
     backends: Backends,
 ) -> (PluginContext, Arc<MemorySink>, Arc<Gateway>) {
-    let gateway = Arc::new(Gateway::compile(manifest, policy, data_dir));
+    let gateway = Arc::new(Gateway::compile(manifest, policy, data_dir).expect("policy compiles"));
     let audit = Arc::new(MemorySink::new());
-    let services = GatedServices::new(Arc::clone(&gateway), audit.clone(), data_dir, backends);
+    std::fs::create_dir_all(data_dir.join("tmp")).expect("temp dir");
+    let services = GatedServices::new(Arc::clone(&gateway), audit.clone(), data_dir, backends)
+        .temp_dir(data_dir.join("tmp"));
     let ctx = PluginContext::new(
         ContextData {
             plugin_id: manifest.id.to_string(),

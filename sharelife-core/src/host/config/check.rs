@@ -53,7 +53,8 @@ impl Check<'_> {
             .audit_log
             .as_ref()
             .and_then(|p| self.path(p, "audit_log"));
-        c.policy = raw.policy.clone();
+        c.policy = raw.policy.map(|p| self.policy(p));
+        c.audit_failure = raw.audit_failure;
         c.temp_dir = raw.temp_dir.as_ref().and_then(|p| self.path(p, "temp_dir"));
         c.health_check_interval = raw
             .health_check_interval
@@ -89,6 +90,28 @@ impl Check<'_> {
             }
         }
         c
+    }
+
+    /// Every rule is compiled here, so that a rule that does not compile
+    /// is an error naming its line and index, never skipped.
+    fn policy(&mut self, raw: super::raw::RawPolicy) -> crate::capability::Policy {
+        let mut rules = Vec::with_capacity(raw.rules.len());
+        for (i, rule) in raw.rules.into_iter().enumerate() {
+            let span = rule.span();
+            let rule = rule.into_inner();
+            for p in rule.problems(i) {
+                self.problem(
+                    Some(span.clone()),
+                    &format!("policy.rules[{i}].{}", p.field),
+                    p.message,
+                );
+            }
+            rules.push(rule);
+        }
+        crate::capability::Policy {
+            rules,
+            ungranted: raw.ungranted,
+        }
     }
 
     fn path(&mut self, raw: &Spanned<String>, key: &str) -> Option<PathBuf> {

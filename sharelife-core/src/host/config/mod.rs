@@ -64,6 +64,8 @@ pub struct HostConfig {
     pub policy: Option<crate::capability::Policy>,
     /// The audit log file.
     pub audit_log: Option<PathBuf>,
+    /// What a decision does when its audit record cannot be written.
+    pub audit_failure: Option<crate::audit::AuditFailure>,
     /// Root of the plugins' temp directories.
     pub temp_dir: Option<PathBuf>,
     /// Events each subscriber can have waiting.

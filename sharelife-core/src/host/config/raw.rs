@@ -71,12 +71,32 @@ pub struct RawHostConfig {
     /// The capability policy: `[[policy.rules]]` allowing or denying
     /// capabilities to plugins. Absent or empty: everything is denied.
     #[serde(default)]
-    pub policy: Option<crate::capability::Policy>,
+    pub policy: Option<RawPolicy>,
     /// The audit log (hash-chained JSON Lines) every gateway decision and
     /// lifecycle change is appended to; relative to this file's folder.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub audit_log: Option<Spanned<String>>,
+    /// What a gateway decision does when its audit record cannot be
+    /// written (disk full, file size limit, read-only): "deny" (default,
+    /// fail closed) or "allow-and-alert" (the decision stands and an error
+    /// is logged for each record lost).
+    #[serde(default)]
+    pub audit_failure: Option<crate::audit::AuditFailure>,
+}
+
+/// The capability policy as written; each rule keeps its place in the
+/// file so that a rule that does not compile is reported with its line.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    /// The rules; their indices name them in decisions and audit records.
+    #[serde(default)]
+    #[schemars(with = "Vec<crate::capability::Rule>")]
+    pub rules: Vec<Spanned<crate::capability::Rule>>,
+    /// What to do with requests no rule grants.
+    #[serde(default)]
+    pub ungranted: crate::capability::Ungranted,
 }
 
 /// A duration: whole seconds, or a number with a unit (`ms`, `s`, `m`, `h`).
