@@ -3,6 +3,7 @@
 //! ```text
 //! sharelife new NAME [--async] [--path DIR] [--force]   scaffold a plugin crate
 //! sharelife validate FILE... [--json]                  check manifests, host configs and pipelines
+//!               [--config FILE] [--plugins DIR]...     (pipelines also against real plugins and a policy)
 //! sharelife inspect LIB [--json]                       read a built plugin without running it
 //! sharelife run [--config FILE] --pipeline FILE        boot a host, run a pipeline on --input
 //!               [--input JSON|@FILE] [--json]
@@ -75,6 +76,12 @@ enum Command {
         /// Files to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Also check pipelines against the plugins this host config loads (read from the built libraries, not run) and its [policy].
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Also check pipelines against the built plugins in DIR (repeatable).
+        #[arg(long, value_name = "DIR")]
+        plugins: Vec<PathBuf>,
         /// Print the results as JSON.
         #[arg(long)]
         json: bool,
@@ -166,7 +173,12 @@ pub(crate) fn main() -> ExitCode {
             force,
             sdk_path,
         } => new::run(&name, is_async, path, force, sdk_path),
-        Command::Validate { files, json } => validate::run(&files, json),
+        Command::Validate {
+            files,
+            config,
+            plugins,
+            json,
+        } => validate::run(&files, config.as_deref(), &plugins, json),
         Command::Inspect { library, json } => inspect::run(&library, json),
         Command::Run(args) => run::run(args),
         Command::Dev(args) => dev::run(args),

@@ -52,7 +52,7 @@ use sharelife_core::audit::{AuditSink, Durability, FileSink};
 use sharelife_core::host::discovery::discover;
 use sharelife_core::host::{BootReport, ConfigError, HostConfig, ShutdownReport};
 use sharelife_core::pipeline::{
-    CancelToken, Grants, Pipeline, PipelineError, PipelineFile, RunStatus, StepStatus,
+    CancelToken, Grants, Pipeline, PipelineError, PipelineFile, RunReport, RunStatus, StepStatus,
     human_duration as duration, output_text, selects,
 };
 use sharelife_core::{Host, HostBuilder, HostError, PluginState};
@@ -463,11 +463,26 @@ async fn run_pipeline(
     } else {
         print!("{report}");
     }
+    match run_failure(&report) {
+        None => Ok(()),
+        Some(failure) => Err(failure),
+    }
+}
+
+/// What a run that did not reach its end reports: the step that stopped
+/// it and what to do about it; `None` when it ran to its end.
+fn run_failure(report: &RunReport) -> Option<Failure> {
+    let origin = report.origin();
     match report.status() {
-        RunStatus::Completed | RunStatus::CompletedWithSkips => Ok(()),
+        RunStatus::Completed | RunStatus::CompletedWithSkips => None,
         RunStatus::Failed => {
-            let failed = report.steps().find(|s| s.status() == StepStatus::Failed);
-            let message = match failed {
+            // The step that stopped the run: the last one that failed or
+            // was denied (the steps after it did not run).
+            let stopped = report
+                .steps()
+                .filter(|s| matches!(s.status(), StepStatus::Failed | StepStatus::Denied))
+                .last();
+            let message = match &stopped {
                 Some(step) => match step.error() {
                     Some(error) => format!(
                         "pipeline {origin} failed at step {:?}: {error}",
@@ -477,11 +492,18 @@ async fn run_pipeline(
                 },
                 None => format!("pipeline {origin} failed"),
             };
-            Err(Failure::new(message).hint(
-                "the step's on_failure stopped the run; `on_failure: skip` or `retry` goes on past it",
-            ))
+            let hint = match &stopped {
+                // A denial is never retried and no on_failure makes the
+                // step run: only a grant does.
+                Some(step) if step.status() == StepStatus::Denied => format!(
+                    "the host's policy denied a capability plugin {} requests, so the step was not called (a denial is never retried); grant it in the host config's [policy] (`sharelife inspect` lists a plugin's requests)",
+                    step.plugin_id()
+                ),
+                _ => "the step's on_failure stopped the run; `on_failure: skip` or `retry` goes on past it".to_owned(),
+            };
+            Some(Failure::new(message).hint(hint))
         }
-        RunStatus::Cancelled => Err(Failure::new(format!("pipeline {origin} was cancelled"))),
+        RunStatus::Cancelled => Some(Failure::new(format!("pipeline {origin} was cancelled"))),
     }
 }
 
@@ -619,5 +641,94 @@ fn count(n: usize, noun: &str) -> String {
         format!("1 {noun}")
     } else {
         format!("{n} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sharelife_core::capability::Policy;
+    use sharelife_core::manifest::{Capability, FileAccess, Handler, Manifest};
+    use sharelife_core::pipeline::{Grants, Pipeline, PipelineFile};
+    use sharelife_core::{Buffer, HandlerId, Host, Plugin, PluginContext, PluginError};
+
+    use super::run_failure;
+
+    /// Echoes; its manifest requests a file read.
+    struct Reader;
+
+    impl Plugin for Reader {
+        fn call(
+            &self,
+            _: &PluginContext,
+            _: HandlerId,
+            input: &[u8],
+            out: &mut Buffer,
+        ) -> Result<(), PluginError> {
+            out.extend_from_slice(input);
+            Ok(())
+        }
+    }
+
+    /// The run of a pipeline whose step `read` (with `on_failure`) is
+    /// denied by the host's policy (it grants nothing).
+    async fn denied_run(on_failure: &str) -> Option<crate::Failure> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut manifest = Manifest::new(
+            "acme.reader".parse().unwrap(),
+            "1.0.0".parse().unwrap(),
+            "^0.1".parse().unwrap(),
+        );
+        manifest.handlers.push(Handler {
+            name: "run".into(),
+            is_async: false,
+        });
+        manifest.capabilities.push(Capability::File {
+            access: FileAccess::Read,
+            path: "notes/*.txt".into(),
+        });
+        let host = Host::builder()
+            .data_root(dir.path().join("data"))
+            .temp_root(dir.path().join("tmp"))
+            .build()
+            .unwrap();
+        let id = host.add(manifest, Box::new(Reader)).await.unwrap();
+        host.start(&id).await.unwrap();
+        let file = PipelineFile::from_yaml(
+            "denied.yaml",
+            &format!(
+                "schema_version: sharelife.pipeline.v1\nplugins:\n  - {{ alias: reader, plugin: acme.reader }}\nsteps:\n  - {{ step_id: read, plugin_ref: reader, {on_failure} }}\n"
+            ),
+        )
+        .unwrap();
+        let grants = Grants::new(Policy::new()).data_root(dir.path().join("data"));
+        let pipeline: Pipeline = Pipeline::compile(&file, &host, &grants).unwrap();
+        let report = pipeline.run(b"x").await;
+        drop(pipeline);
+        let failure = run_failure(&report);
+        host.unload(&id).await.unwrap();
+        failure
+    }
+
+    #[tokio::test]
+    async fn a_denied_step_is_named_and_the_hint_is_a_grant_not_a_retry() {
+        for policy in [
+            "on_failure: abort",
+            "on_failure: retry, retry: { retries: 2, backoff_ms: 1 }",
+        ] {
+            let failure = denied_run(policy).await.expect("the run failed");
+            assert_eq!(
+                failure.message,
+                "pipeline denied.yaml failed at step \"read\": denied: step \"read\" may not run: file read \"notes/*.txt\" by default deny: no grant of this kind",
+                "{policy}"
+            );
+            let hint = failure.hint.unwrap();
+            assert_eq!(
+                hint,
+                "the host's policy denied a capability plugin acme.reader requests, so the step was not called (a denial is never retried); grant it in the host config's [policy] (`sharelife inspect` lists a plugin's requests)"
+            );
+            assert!(!hint.contains("on_failure"), "{hint}");
+        }
+        // Skipping goes on past the denial: the run is no failure.
+        assert!(denied_run("on_failure: skip").await.is_none());
     }
 }

@@ -10,18 +10,36 @@
 //! | `*.json`, a JSON object with a `steps` or `schema_version` key | a pipeline (manifests have neither) |
 //! | any other file | a plugin manifest (JSON) |
 //!
-//! A pipeline is checked on its own, without a host: its shape, names,
-//! references between steps, duplicates and retry bounds. Whether its
-//! plugins, handlers and capabilities exist is checked when it runs
-//! (`sharelife run --pipeline`).
+//! A pipeline is checked on its own: its shape, names, references between
+//! steps, duplicates and retry bounds. With `--config HOST.toml` and/or
+//! `--plugins DIR`, it is also checked against real plugins, exactly as
+//! `sharelife run` compiles it: each plugin found and in its version range,
+//! each handler present, each capability the pipeline lists granted by the
+//! config's `[policy]`, and no step its own `capabilities` list would deny.
+//! The plugins are the built libraries in the config's `plugin_paths` (the
+//! ones it enables) and in each `--plugins DIR`; their manifests are read
+//! from the files, none of their code runs. Without `--config` the policy
+//! is empty: a host that grants nothing.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use sharelife_core::capability::Policy;
+use sharelife_core::host::discovery::discover;
 use sharelife_core::host::{ConfigError, HostConfig};
 use sharelife_core::manifest::{Manifest, ManifestError};
-use sharelife_core::pipeline::{PipelineError, PipelineFile};
+use sharelife_core::pipeline::{Grants, PipelineError, PipelineFile};
 
 use crate::Failure;
+
+/// The plugins and the policy pipelines are checked against.
+struct Target {
+    /// The manifests of the plugins a host would load.
+    manifests: Vec<Manifest>,
+    /// The config's policy and data root.
+    grants: Grants,
+    /// What the plugins and policy were taken from, for the summary.
+    what: String,
+}
 
 /// One problem found in one file.
 #[derive(Debug, serde::Serialize)]
@@ -32,10 +50,20 @@ struct Finding {
     message: String,
 }
 
-pub(crate) fn run(files: &[std::path::PathBuf], as_json: bool) -> Result<(), Failure> {
+pub(crate) fn run(
+    files: &[PathBuf],
+    config: Option<&Path>,
+    plugins: &[PathBuf],
+    as_json: bool,
+) -> Result<(), Failure> {
+    let target = if config.is_some() || !plugins.is_empty() {
+        Some(target(config, plugins)?)
+    } else {
+        None
+    };
     let mut findings = Vec::new();
     for file in files {
-        findings.extend(check(file));
+        findings.extend(check(file, target.as_ref()));
     }
     if as_json {
         println!("{}", serde_json::to_string_pretty(&findings).expect("json"));
@@ -54,7 +82,14 @@ pub(crate) fn run(files: &[std::path::PathBuf], as_json: bool) -> Result<(), Fai
         .len();
     if findings.is_empty() {
         if !as_json {
-            println!("{} file(s) valid", files.len());
+            match &target {
+                Some(t) => println!(
+                    "{} file(s) valid; pipelines checked against {}",
+                    files.len(),
+                    t.what
+                ),
+                None => println!("{} file(s) valid", files.len()),
+            }
         }
         Ok(())
     } else {
@@ -66,7 +101,92 @@ pub(crate) fn run(files: &[std::path::PathBuf], as_json: bool) -> Result<(), Fai
     }
 }
 
-fn check(file: &Path) -> Vec<Finding> {
+/// The plugins a host booted from `config` (plus `plugins` folders) would
+/// load, read from their files, and the config's policy.
+fn target(config: Option<&Path>, plugins: &[PathBuf]) -> Result<Target, Failure> {
+    let config = match config {
+        Some(path) => Some(HostConfig::load(path).map_err(|e| {
+            Failure::new(format!(
+                "cannot check pipelines against {}: {e}",
+                path.display()
+            ))
+            .hint(format!(
+                "`sharelife validate {}` lists the config's problems",
+                path.display()
+            ))
+        })?),
+        None => None,
+    };
+    let mut folders: Vec<PathBuf> = config
+        .as_ref()
+        .map(|c| c.plugin_paths.clone())
+        .unwrap_or_default();
+    folders.extend(plugins.iter().cloned());
+    let discovery = discover(&folders);
+    for skipped in &discovery.skipped {
+        eprintln!(
+            "warning: skipped {}: {}",
+            skipped.path.display(),
+            skipped.reason
+        );
+    }
+    // What a host's boot would open: the files this host can load, that
+    // the config enables, the highest version of each id.
+    let auto_load = config.as_ref().and_then(|c| c.auto_load).unwrap_or(true);
+    let mut manifests: Vec<Manifest> = Vec::new();
+    for found in &discovery.found {
+        if let Err(e) = found.check_compatible() {
+            eprintln!("warning: skipped {}: {e}", found.path().display());
+            continue;
+        }
+        let m = found.manifest();
+        let enabled = config
+            .as_ref()
+            .and_then(|c| c.plugins.get(&m.id))
+            .and_then(|s| s.enabled)
+            .unwrap_or(auto_load);
+        if !enabled {
+            continue;
+        }
+        match manifests.iter_mut().find(|known| known.id == m.id) {
+            Some(known) if known.version < m.version => *known = m.clone(),
+            Some(_) => {}
+            None => manifests.push(m.clone()),
+        }
+    }
+    let mut grants = Grants::new(
+        config
+            .as_ref()
+            .and_then(|c| c.policy.clone())
+            .unwrap_or_else(Policy::new),
+    );
+    if let Some(dir) = config.as_ref().and_then(|c| c.data_dir.clone()) {
+        grants = grants.data_root(dir);
+    }
+    let plugins = match manifests.len() {
+        1 => "1 plugin".to_owned(),
+        n => format!("{n} plugins"),
+    };
+    let folders = folders
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let what = match config.as_ref().and_then(|c| c.source.as_ref()) {
+        Some(source) => format!(
+            "{plugins} in {folders} and the policy of {}",
+            source.display()
+        ),
+        None => format!("{plugins} in {folders} and an empty policy"),
+    };
+    Ok(Target {
+        manifests,
+        grants,
+        what,
+    })
+}
+
+fn check(file: &Path, target: Option<&Target>) -> Vec<Finding> {
     let name = file.display().to_string();
     let finding = |line, path: &str, message: String| Finding {
         file: name.clone(),
@@ -100,7 +220,11 @@ fn check(file: &Path) -> Vec<Finding> {
         } else {
             PipelineFile::from_yaml(&name, &text)
         };
-        return match parsed.and_then(|p| p.check()) {
+        let checked = parsed.and_then(|p| match target {
+            Some(t) => p.check_against(&t.manifests, &t.grants),
+            None => p.check(),
+        });
+        return match checked {
             Ok(()) => Vec::new(),
             Err(PipelineError::Syntax {
                 line,

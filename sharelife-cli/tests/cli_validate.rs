@@ -178,3 +178,178 @@ fn a_json_file_with_steps_is_checked_as_a_pipeline_and_json_output_works() {
         "{out}"
     );
 }
+
+/// A fresh folder holding copies of the example plugin libraries cargo
+/// built next to this test (they are dev-dependencies), in `plugins/`.
+fn with_plugins(tag: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("sharelife-validate-{tag}-"))
+        .tempdir()
+        .unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    let deps = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_owned();
+    for name in ["example_upper", "example_suffix"] {
+        let file = format!(
+            "{}{name}{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        );
+        let built = deps.join(&file);
+        assert!(built.exists(), "{} was not built", built.display());
+        std::fs::copy(built, plugins.join(&file)).unwrap();
+    }
+    dir
+}
+
+/// Shape-valid, but: an unknown plugin, a version out of range, a handler
+/// upper does not have, and a capability no policy grants.
+const UNFIT: &str = "\
+schema_version: sharelife.pipeline.v1
+plugins:
+  - { alias: upper, plugin: examples.upper, version: \"^2\" }
+  - { alias: sign, plugin: examples.suffix, capabilities: [file.read] }
+  - { alias: gone, plugin: examples.gone }
+steps:
+  - step_id: shout
+    plugin_ref: upper
+    handler: whisper
+  - { step_id: signed, plugin_ref: sign, input_from: shout }
+  - { step_id: lost, plugin_ref: gone }
+";
+
+#[test]
+fn pipelines_are_checked_against_the_built_plugins_in_a_folder() {
+    let dir = with_plugins("folder");
+    let pipeline = dir.path().join("unfit.yaml");
+    std::fs::write(&pipeline, UNFIT).unwrap();
+    let f = pipeline.display().to_string();
+    let plugins = dir.path().join("plugins").display().to_string();
+
+    // On its own the file is fine: its shape is.
+    let (code, out, _) = sharelife(&["validate", &f]);
+    assert_eq!((code, out.as_str()), (0, "1 file(s) valid\n"));
+
+    let (code, out, err) = sharelife(&["validate", &f, "--plugins", &plugins]);
+    assert_eq!(code, 1, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "{f}:3: plugins[0].version: plugin \"examples.upper\" is version 1."
+        )) && lines[0].contains("outside the range ^2"),
+        "{out}"
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "{f}:4: plugins[1].capabilities[0]: the host never granted plugin \"examples.suffix\" file.read; a pipeline can only narrow what the host's policy allows"
+        )
+    );
+    // The plugins are listed in file name order.
+    assert!(
+        lines[2].starts_with(&format!(
+            "{f}:5: plugins[2].plugin: plugin \"examples.gone\" is not loaded in this host (loaded: examples.suffix, examples.upper)"
+        )),
+        "{out}"
+    );
+    assert!(
+        lines[3].starts_with(&format!(
+            "{f}:9: steps[0].handler: plugin \"examples.upper\" has no handler \"whisper\"; it has: "
+        )),
+        "{out}"
+    );
+    assert_eq!(err, "error: 4 problem(s) in 1 of 1 file(s)\n");
+}
+
+#[test]
+fn a_host_config_gives_the_plugins_and_the_policy() {
+    let dir = with_plugins("config");
+    let granted = "\
+plugin_paths = [\"plugins\"]
+
+[[policy.rules]]
+effect = \"allow\"
+plugin = \"examples.suffix\"
+kind = \"file\"
+access = \"read\"
+path = \"notes/*.txt\"
+";
+    let config = dir.path().join("host.toml");
+    std::fs::write(&config, granted).unwrap();
+    let fit = UNFIT
+        .replace("version: \"^2\"", "version: \"^1\"")
+        .replace("    handler: whisper\n", "")
+        .replace("  - { alias: gone, plugin: examples.gone }\n", "")
+        .replace("  - { step_id: lost, plugin_ref: gone }\n", "");
+    let pipeline = dir.path().join("fit.yaml");
+    std::fs::write(&pipeline, &fit).unwrap();
+    let (code, out, err) = sharelife(&[
+        "validate",
+        pipeline.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        out,
+        format!(
+            "1 file(s) valid; pipelines checked against 2 plugins in {} and the policy of {}\n",
+            dir.path().join("plugins").display(),
+            config.display()
+        )
+    );
+
+    // Without the grant, the same file does not fit this host.
+    std::fs::write(&config, "plugin_paths = [\"plugins\"]\n").unwrap();
+    let (code, out, _) = sharelife(&[
+        "validate",
+        pipeline.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains(":4: plugins[1].capabilities[0]: the host never granted plugin \"examples.suffix\" file.read;"),
+        "{out}"
+    );
+
+    // A plugin the config disables is not there for the pipeline.
+    std::fs::write(
+        &config,
+        format!("{granted}\n[plugins.\"examples.upper\"]\nenabled = false\n"),
+    )
+    .unwrap();
+    let (code, out, _) = sharelife(&[
+        "validate",
+        pipeline.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains(":3: plugins[0].plugin: plugin \"examples.upper\" is not loaded in this host (loaded: examples.suffix)"),
+        "{out}"
+    );
+
+    // An invalid config is refused, naming it.
+    std::fs::write(&config, "plugin_paths = 3\n").unwrap();
+    let (code, _, err) = sharelife(&[
+        "validate",
+        pipeline.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with(&format!(
+            "error: cannot check pipelines against {}: ",
+            config.display()
+        )),
+        "{err}"
+    );
+}
