@@ -1,31 +1,43 @@
 //! `sharelife dev [PATH]`: the hot-reload loop for a plugin crate.
 //!
 //! Builds the crate with cargo, loads the library into a host and starts
-//! it, then watches the crate's files. Each change (debounced) rebuilds it
-//! (compiler errors shown as cargo shows them), copies the new library to
+//! it, then watches the crate's sources. Each change to their content
+//! (debounced; see [`watch`] for what counts as one, and why reads,
+//! `touch` and the build's own writes do not) rebuilds it (compiler errors
+//! shown as cargo shows them, once per change), copies the new library to
 //! a fresh path (so `dlopen` cannot hand back the old one), and swaps it
 //! in with [`Host::reload`]: the old version serves until the new one has
 //! started, carries its state over through `save_state`/`restore_state`,
 //! and is closed once its calls in flight return. A failed build, check
 //! or `start` leaves the old version running and says why.
 //!
+//! With `--config` the host boots from that config first. If it loaded
+//! the plugin being developed (from its plugin folder), the first build
+//! *takes it over*: that plugin is hot-reloaded from the new build, not
+//! loaded a second time beside it.
+//!
 //! Output is one line per event on stdout (`--json`: one JSON object per
-//! line, with an `event` field: `watching`, `built`, `loaded`, `change`,
-//! `build-failed`, `reloaded`, `reload-failed`, `call`, `stopped`).
+//! line, with an `event` field: `watching`, `change`, `built` (JSON
+//! only; each build ends in one `built` or one `build-failed`),
+//! `build-failed`, `loaded`, `reloaded` (`took_over`: true for the
+//! take-over), `reload-failed`, `call`, `stopped`).
 //! `q` + Enter or Ctrl-C stops; `r` + Enter rebuilds without a change.
+
+mod cargo;
+mod watch;
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use notify_debouncer_mini::notify::RecursiveMode;
 use serde_json::{Value, json};
 use sharelife_core::host::HostConfig;
 use sharelife_core::{Host, HostError};
 use tokio::sync::mpsc;
 
+use self::cargo::Crate;
+use self::watch::{Fingerprint, Scanner, Sources, Watch};
 use crate::{Failure, progress};
 
 /// What `sharelife dev` was asked to do.
@@ -35,8 +47,9 @@ pub(crate) struct DevArgs {
     #[arg(default_value = ".")]
     path: PathBuf,
     /// A host config (TOML) for the host the plugin runs in: policy, plugin
-    /// config, other plugins to boot. Default: an empty host that denies
-    /// every capability.
+    /// config, other plugins to boot. If its plugin folder holds the plugin
+    /// being developed, the first build takes that one over (hot-reloads
+    /// it). Default: an empty host that denies every capability.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// After each load, call this handler and print its output.
@@ -56,17 +69,6 @@ pub(crate) struct DevArgs {
     json: bool,
 }
 
-/// The crate being developed, as cargo describes it.
-#[derive(Debug)]
-struct Crate {
-    name: String,
-    /// Cargo's package id, which its build messages name.
-    package_id: String,
-    root: PathBuf,
-    manifest: PathBuf,
-    target_dir: PathBuf,
-}
-
 pub(crate) fn run(args: DevArgs) -> Result<(), Failure> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -84,14 +86,22 @@ struct Out {
 impl Out {
     fn emit(&self, event: &str, text: String, fields: Value) {
         if self.json {
-            let mut object = json!({ "event": event });
-            if let (Some(o), Value::Object(f)) = (object.as_object_mut(), fields) {
-                o.extend(f);
-            }
-            println!("{object}");
+            self.emit_json(event, fields);
         } else {
             println!("{text}");
         }
+    }
+
+    /// An event only JSON output shows (the text lines say it otherwise).
+    fn emit_json(&self, event: &str, fields: Value) {
+        if !self.json {
+            return;
+        }
+        let mut object = json!({ "event": event });
+        if let (Some(o), Value::Object(f)) = (object.as_object_mut(), fields) {
+            o.extend(f);
+        }
+        println!("{object}");
     }
 }
 
@@ -101,35 +111,15 @@ fn ms(d: Duration) -> f64 {
 
 async fn dev(args: DevArgs) -> Result<(), Failure> {
     let out = Out { json: args.json };
-    let krate = describe(&args.path)?;
+    let krate = cargo::describe(&args.path)?;
     let stage = tempfile::Builder::new()
         .prefix("sharelife-dev-")
         .tempdir()
         .map_err(|e| Failure::new(format!("cannot create a staging directory: {e}")))?;
     let host = Arc::new(make_host(args.config.as_deref(), stage.path()).await?);
 
-    let (tx, mut changes) = mpsc::unbounded_channel::<Vec<PathBuf>>();
-    let ignored = [krate.target_dir.clone(), krate.root.join(".git")];
-    let mut debouncer = notify_debouncer_mini::new_debouncer(
-        Duration::from_millis(args.debounce),
-        move |result: notify_debouncer_mini::DebounceEventResult| {
-            if let Ok(events) = result {
-                let paths: Vec<PathBuf> = events
-                    .into_iter()
-                    .map(|e| e.path)
-                    .filter(|p| !ignored.iter().any(|i| p.starts_with(i)) && !is_editor_noise(p))
-                    .collect();
-                if !paths.is_empty() {
-                    let _ = tx.send(paths);
-                }
-            }
-        },
-    )
-    .map_err(|e| Failure::new(format!("cannot watch files: {e}")))?;
-    debouncer
-        .watcher()
-        .watch(&krate.root, RecursiveMode::Recursive)
-        .map_err(|e| Failure::new(format!("cannot watch {}: {e}", krate.root.display())))?;
+    let sources = Sources::new(&krate.root, &krate.target_dir, &krate.workspace_root);
+    let mut watch = Watch::start(&sources).map_err(Failure::new)?;
     out.emit(
         "watching",
         format!(
@@ -158,19 +148,21 @@ async fn dev(args: DevArgs) -> Result<(), Failure> {
         host: Arc::clone(&host),
         loaded: None,
         builds: 0,
+        scanner: Scanner::new(sources),
+        built_from: Fingerprint::default(),
     };
     dev.cycle(None).await;
     loop {
         tokio::select! {
-            Some(paths) = changes.recv() => {
+            Some(()) = watch.hint() => {
                 let noticed = Instant::now();
-                // Coalesce what else arrived meanwhile.
-                let mut paths = paths;
-                while let Ok(more) = changes.try_recv() {
-                    paths.extend(more);
+                watch.settle(Duration::from_millis(dev.args.debounce)).await;
+                let now = dev.fingerprint();
+                let paths = dev.built_from.changes(&now);
+                if paths.is_empty() {
+                    // Read, touched, or written as it was: nothing to build.
+                    continue;
                 }
-                paths.sort();
-                paths.dedup();
                 dev.out.emit(
                     "change",
                     format!("change: {}", paths.iter().map(|p| p.strip_prefix(&dev.krate.root).unwrap_or(p).display().to_string()).collect::<Vec<_>>().join(", ")),
@@ -187,7 +179,7 @@ async fn dev(args: DevArgs) -> Result<(), Failure> {
             _ = tokio::signal::ctrl_c() => break,
         }
     }
-    drop(debouncer);
+    drop(watch);
     let report = host.shutdown().await;
     dev.out.emit(
         "stopped",
@@ -197,13 +189,12 @@ async fn dev(args: DevArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Editor swap and backup files are not changes to the crate.
-fn is_editor_noise(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    name.ends_with('~')
-        || name.ends_with(".swp")
-        || name.ends_with(".swx")
-        || name.starts_with(".#")
+/// What a new build replaces.
+enum Previous {
+    /// An earlier build of this session, from this library copy.
+    Ours(PathBuf),
+    /// The version the host config loaded (from this library, if any).
+    Host(Option<PathBuf>),
 }
 
 struct Session {
@@ -214,13 +205,24 @@ struct Session {
     host: Arc<Host>,
     /// The plugin loaded now, and its library copy.
     loaded: Option<(String, PathBuf)>,
+    /// Successful builds (they name the library copies).
     builds: u32,
+    scanner: Scanner,
+    /// The sources as the last build saw them: a change is a difference
+    /// from this.
+    built_from: Fingerprint,
 }
 
 impl Session {
+    /// The sources' fingerprint now.
+    fn fingerprint(&mut self) -> Fingerprint {
+        tokio::task::block_in_place(|| self.scanner.fingerprint())
+    }
+
     /// Build, then load (the first time) or hot-reload. `noticed` is when
     /// the change that caused it was noticed.
     async fn cycle(&mut self, noticed: Option<Instant>) {
+        let before = self.fingerprint();
         let kept = self.loaded.as_ref().map(|(id, _)| self.version_of(id));
         let started = Instant::now();
         let spinner = progress::spinner(format!("building {}", self.krate.name));
@@ -229,12 +231,14 @@ impl Session {
             let release = self.args.release;
             let package = self.krate.package_id.clone();
             let bar = spinner.clone();
-            tokio::task::spawn_blocking(move || build(&krate, &package, release, &bar))
+            tokio::task::spawn_blocking(move || cargo::build(&krate, &package, release, &bar))
                 .await
                 .unwrap_or_else(|e| Err(format!("the build task failed: {e}")))
         };
         let build_time = started.elapsed();
         spinner.finish_and_clear();
+        let after = self.fingerprint();
+        self.built_from = Fingerprint::after_build(&before, after);
         let library = match built {
             Ok(library) => library,
             Err(why) => {
@@ -265,56 +269,91 @@ impl Session {
                 return;
             }
         };
+        self.out.emit_json(
+            "built",
+            json!({ "library": library, "copy": copy, "build_ms": ms(build_time) }),
+        );
         match self.loaded.clone() {
             None => self.first_load(copy, build_time).await,
             Some((id, old_copy)) => {
-                let reloading = Instant::now();
-                match self.host.reload(&id, &copy).await {
-                    Ok(report) => {
-                        let reload_time = reloading.elapsed();
+                self.swap_in(id, copy, Previous::Ours(old_copy), build_time, noticed)
+                    .await;
+            }
+        }
+    }
+
+    /// Hot-reloads plugin `id` from `copy`, replacing `previous`.
+    async fn swap_in(
+        &mut self,
+        id: String,
+        copy: PathBuf,
+        previous: Previous,
+        build_time: Duration,
+        noticed: Option<Instant>,
+    ) {
+        let kept = self.version_of(&id);
+        let reloading = Instant::now();
+        match self.host.reload(&id, &copy).await {
+            Ok(report) => {
+                let reload_time = reloading.elapsed();
+                let (took_over, replaced) = match previous {
+                    Previous::Ours(old_copy) => {
                         if report.retired.closed {
                             let _ = std::fs::remove_file(&old_copy);
                         }
-                        let since_change = noticed
-                            .map(|n| n.elapsed() + Duration::from_millis(self.args.debounce));
-                        self.out.emit(
-                            "reloaded",
-                            format!(
-                                "reloaded {id} {} -> {} (build {:.2}s, reload {:.1}ms, swap {:.1}µs{}{})",
-                                report.old_version,
-                                report.new_version,
-                                build_time.as_secs_f64(),
-                                ms(reload_time),
-                                report.swap.as_secs_f64() * 1e6,
-                                report.state.map(|b| format!(", state {b} bytes")).unwrap_or_default(),
-                                since_change.map(|d| format!("; edit to new code {:.2}s", d.as_secs_f64())).unwrap_or_default(),
-                            ),
-                            json!({
-                                "id": id,
-                                "from": report.old_version.to_string(),
-                                "to": report.new_version.to_string(),
-                                "library": copy,
-                                "build_ms": ms(build_time),
-                                "reload_ms": ms(reload_time),
-                                "swap_us": report.swap.as_secs_f64() * 1e6,
-                                "state_bytes": report.state,
-                                "edit_to_new_code_ms": since_change.map(ms),
-                            }),
-                        );
-                        self.loaded = Some((id, copy));
-                        self.smoke_call().await;
+                        (false, Some(old_copy))
                     }
-                    Err(e) => {
-                        let _ = std::fs::remove_file(&copy);
-                        let kept = kept.unwrap_or_default();
-                        self.out.emit(
-                            "reload-failed",
-                            format!("reload failed: {e}"),
-                            json!({ "error": e.to_string(), "kept": kept }),
-                        );
-                        self.smoke_call().await;
-                    }
-                }
+                    Previous::Host(library) => (true, library),
+                };
+                let take_over_text = if took_over {
+                    format!(
+                        "took over {id}, which the host config loaded{}: ",
+                        replaced
+                            .as_ref()
+                            .map(|l| format!(" from {}", l.display()))
+                            .unwrap_or_default()
+                    )
+                } else {
+                    String::new()
+                };
+                let since_change = noticed.map(|n| n.elapsed());
+                self.out.emit(
+                    "reloaded",
+                    format!(
+                        "{take_over_text}reloaded {id} {} -> {} (build {:.2}s, reload {:.1}ms, swap {:.1}µs{}{})",
+                        report.old_version,
+                        report.new_version,
+                        build_time.as_secs_f64(),
+                        ms(reload_time),
+                        report.swap.as_secs_f64() * 1e6,
+                        report.state.map(|b| format!(", state {b} bytes")).unwrap_or_default(),
+                        since_change.map(|d| format!("; edit to new code {:.2}s", d.as_secs_f64())).unwrap_or_default(),
+                    ),
+                    json!({
+                        "id": id,
+                        "from": report.old_version.to_string(),
+                        "to": report.new_version.to_string(),
+                        "library": copy,
+                        "took_over": took_over,
+                        "replaced": replaced,
+                        "build_ms": ms(build_time),
+                        "reload_ms": ms(reload_time),
+                        "swap_us": report.swap.as_secs_f64() * 1e6,
+                        "state_bytes": report.state,
+                        "edit_to_new_code_ms": since_change.map(ms),
+                    }),
+                );
+                self.loaded = Some((id, copy));
+                self.smoke_call().await;
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&copy);
+                self.out.emit(
+                    "reload-failed",
+                    format!("reload failed: {e}"),
+                    json!({ "error": e.to_string(), "kept": kept }),
+                );
+                self.smoke_call().await;
             }
         }
     }
@@ -324,6 +363,16 @@ impl Session {
         let id = sharelife_core::loader::PluginFile::read(&copy)
             .ok()
             .map(|f| f.manifest().id.to_string());
+        if let Some(id) = &id {
+            // The host config loaded this plugin already (from its plugin
+            // folder): take that one over rather than fail to load it twice.
+            if self.host.handle(id).is_ok() {
+                let library = self.host.status(id).and_then(|s| s.library);
+                return self
+                    .swap_in(id.clone(), copy, Previous::Host(library), build_time, None)
+                    .await;
+            }
+        }
         // A plugin whose initialize or start failed stays listed: take it
         // out, so that the next build can try again.
         let loaded = match self.host.load(&copy).await {
@@ -439,187 +488,4 @@ async fn make_host(config: Option<&Path>, stage: &Path) -> Result<Host, Failure>
             .map_err(|e| Failure::new(format!("the host did not boot: {e}")))?;
     }
     Ok(host)
-}
-
-fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-}
-
-/// Asks cargo what the crate at `path` is: its package name, its root,
-/// and its target directory; refuses a crate that builds no cdylib.
-fn describe(path: &Path) -> Result<Crate, Failure> {
-    let manifest = if path.is_dir() {
-        path.join("Cargo.toml")
-    } else {
-        path.to_owned()
-    };
-    let manifest = std::fs::canonicalize(&manifest).map_err(|e| {
-        Failure::new(format!("{}: {e}", manifest.display()))
-            .hint("pass the directory of a plugin crate (one with a Cargo.toml)")
-    })?;
-    let output = cargo()
-        .args([
-            "metadata",
-            "--no-deps",
-            "--format-version",
-            "1",
-            "--manifest-path",
-        ])
-        .arg(&manifest)
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| Failure::new(format!("cannot run cargo: {e}")).hint("is cargo on PATH?"))?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(Failure::new(format!(
-            "cargo cannot read {}: {}",
-            manifest.display(),
-            stderr.trim()
-        )));
-    }
-    let metadata: Value = serde_json::from_slice(&output.stdout)
-        .map_err(|e| Failure::new(format!("cargo metadata printed something unexpected: {e}")))?;
-    let package = metadata["packages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| p["manifest_path"].as_str().map(Path::new) == Some(manifest.as_path()))
-        .ok_or_else(|| {
-            Failure::new(format!(
-                "{} is a workspace, not a crate",
-                manifest.display()
-            ))
-            .hint("pass the directory of the plugin crate itself")
-        })?;
-    let name = package["name"].as_str().unwrap_or_default().to_owned();
-    let has_cdylib = package["targets"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|t| {
-            t["kind"]
-                .as_array()
-                .is_some_and(|k| k.iter().any(|k| k == "cdylib"))
-        });
-    if !has_cdylib {
-        return Err(Failure::new(format!(
-            "{name} builds no cdylib, so there is no library to load"
-        ))
-        .hint("add crate-type = [\"cdylib\", \"rlib\"] to its [lib] section"));
-    }
-    Ok(Crate {
-        package_id: package["id"].as_str().unwrap_or_default().to_owned(),
-        name,
-        root: manifest.parent().map(Path::to_owned).unwrap_or_default(),
-        target_dir: PathBuf::from(metadata["target_directory"].as_str().unwrap_or("target")),
-        manifest,
-    })
-}
-
-/// Builds the crate's library; returns the cdylib's path, or why not
-/// (the compiler's messages were printed to stderr as cargo prints them).
-fn build(
-    manifest: &Path,
-    package: &str,
-    release: bool,
-    bar: &indicatif::ProgressBar,
-) -> Result<PathBuf, String> {
-    let colour = if progress::is_visible() {
-        "json-diagnostic-rendered-ansi"
-    } else {
-        "json-render-diagnostics"
-    };
-    let mut command = cargo();
-    command
-        .args([
-            "build",
-            "--lib",
-            "--message-format",
-            colour,
-            "--manifest-path",
-        ])
-        .arg(manifest)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if release {
-        command.arg("--release");
-    }
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    let stderr = child.stderr.take().map(|stderr| {
-        // Cargo's own lines (status, "could not compile"), kept for a
-        // failure; its progress is the spinner's.
-        std::thread::spawn(move || {
-            std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-                .filter(|l| {
-                    let l = l.trim_start();
-                    !(l.starts_with("Compiling")
-                        || l.starts_with("Finished")
-                        || l.starts_with("Blocking")
-                        || l.starts_with("Building"))
-                })
-                .collect::<Vec<_>>()
-        })
-    });
-    let mut library = None;
-    let mut success = false;
-    if let Some(stdout) = child.stdout.take() {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let Ok(message) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            match message["reason"].as_str() {
-                Some("compiler-message") => {
-                    if let Some(rendered) = message["message"]["rendered"].as_str() {
-                        bar.suspend(|| eprint!("{rendered}"));
-                    }
-                }
-                Some("compiler-artifact") => {
-                    bar.set_message(format!(
-                        "building: {}",
-                        message["target"]["name"].as_str().unwrap_or("")
-                    ));
-                    let is_ours = message["package_id"].as_str() == Some(package)
-                        && message["target"]["kind"]
-                            .as_array()
-                            .is_some_and(|k| k.iter().any(|k| k == "cdylib"));
-                    if is_ours {
-                        library = message["filenames"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(Value::as_str)
-                            .map(PathBuf::from)
-                            .find(|p| {
-                                matches!(
-                                    p.extension().and_then(|e| e.to_str()),
-                                    Some("so" | "dylib" | "dll")
-                                )
-                            });
-                    }
-                }
-                Some("build-finished") => success = message["success"] == true,
-                _ => {}
-            }
-        }
-    }
-    let status = child
-        .wait()
-        .map_err(|e| format!("cargo did not finish: {e}"))?;
-    let cargo_lines = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
-    if !(status.success() && success) {
-        bar.suspend(|| {
-            for line in &cargo_lines {
-                eprintln!("{line}");
-            }
-        });
-        return Err("cargo build failed".into());
-    }
-    library.ok_or_else(|| "cargo built no cdylib".to_owned())
 }
