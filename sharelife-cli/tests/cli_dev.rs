@@ -221,10 +221,17 @@ fn edits_are_swapped_in_and_a_broken_edit_keeps_the_old_version() {
     assert_eq!(call["output"], "hola, dev");
 
     dev.stop();
+    assert_eq!(
+        (dev.count("build-failed"), dev.count("change")),
+        (1, 3),
+        "a broken edit fails once, not on every event: {:#?}",
+        dev.seen
+    );
     let errors = std::fs::read_to_string(&stderr).unwrap();
-    assert!(
-        errors.contains("error[E0308]: mismatched types"),
-        "the compiler's error is shown as cargo shows it:\n{errors}"
+    assert_eq!(
+        errors.matches("error[E0308]: mismatched types").count(),
+        1,
+        "the compiler's error is shown as cargo shows it, once:\n{errors}"
     );
 }
 
