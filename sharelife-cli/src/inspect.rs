@@ -1,5 +1,7 @@
 //! `sharelife inspect`: what a built plugin is, needs and asks for, read
-//! from the file without loading it.
+//! from the file without loading it: ids, API, dependencies, handlers,
+//! capabilities with their risk, the event topics it subscribes to and
+//! its config schema (each top-level field; `--json` has the schema).
 
 use std::path::Path;
 
@@ -38,6 +40,8 @@ pub(crate) fn run(library: &Path, as_json: bool) -> Result<(), Failure> {
             "handlers": m.handlers.iter().map(|h| json!({"name": h.name, "async": h.is_async})).collect::<Vec<_>>(),
             "capabilities": m.capabilities.iter().map(|c| json!({"capability": c, "risk": c.risk()})).collect::<Vec<_>>(),
             "risk": m.risk(),
+            "subscriptions": m.subscriptions,
+            "config_schema": m.config_schema,
         });
         println!("{}", serde_json::to_string_pretty(&value).expect("json"));
         return Ok(());
@@ -89,7 +93,61 @@ pub(crate) fn run(library: &Path, as_json: bool) -> Result<(), Failure> {
         println!("  capability   {:<6} {}", c.risk(), describe(c));
     }
     println!("  risk label   {}", m.risk());
+    println!(
+        "  subscribes   {}",
+        if m.subscriptions.is_empty() {
+            "nothing".to_owned()
+        } else {
+            m.subscriptions.join(", ")
+        }
+    );
+    match &m.config_schema {
+        None => println!("  config       no schema (any config is accepted)"),
+        Some(schema) => {
+            let fields = config_fields(schema);
+            if fields.is_empty() {
+                println!("  config       schema {schema}");
+            } else {
+                for field in fields {
+                    println!("  config       {field}");
+                }
+            }
+        }
+    }
     Ok(())
+}
+
+/// One line per top-level property of a config schema: name, type and
+/// whether it is required (`--json` has the whole schema).
+fn config_fields(schema: &serde_json::Value) -> Vec<String> {
+    let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) else {
+        return Vec::new();
+    };
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(|r| r.as_array())
+        .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    properties
+        .iter()
+        .map(|(name, property)| {
+            let kind = match property.get("type") {
+                Some(serde_json::Value::String(t)) => t.clone(),
+                Some(serde_json::Value::Array(ts)) => ts
+                    .iter()
+                    .filter_map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                _ => "any".to_owned(),
+            };
+            let need = if required.contains(&name.as_str()) {
+                "required"
+            } else {
+                "optional"
+            };
+            format!("{name:<12} {kind}, {need}")
+        })
+        .collect()
 }
 
 fn describe(c: &Capability) -> String {

@@ -61,3 +61,94 @@ fn a_wrong_command_line_exits_with_2() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("Usage: sharelife inspect"), "{err}");
 }
+
+/// A plugin crate scaffolded by `sharelife new`, given
+/// `subscribe("chat.message", "jobs/done")` and a config schema as the
+/// SDK's docs say, built into the target directory `cli_new`'s tests
+/// share: the path of its library.
+fn built_plugin_with_subscriptions_and_schema() -> std::path::PathBuf {
+    use std::path::Path;
+    let dir = std::env::temp_dir().join(format!("sharelife-inspect-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (code, _, err) = sharelife(&["new", "inspected", "--path", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let krate = dir.join("inspected");
+    let lib = krate.join("src/lib.rs");
+    let source = std::fs::read_to_string(&lib).unwrap().replace(
+        "#[plugin(id = \"local.inspected\")]",
+        "#[plugin(id = \"local.inspected\", subscribe(\"chat.message\", \"jobs/done\"), config_schema = \"config.schema.json\")]",
+    );
+    assert!(
+        source.contains("subscribe("),
+        "the template changed:\n{source}"
+    );
+    std::fs::write(&lib, source).unwrap();
+    std::fs::write(
+        krate.join("config.schema.json"),
+        r#"{"type": "object", "properties": {"greeting": {"type": "string"}, "times": {"type": "integer"}}, "required": ["greeting"]}"#,
+    )
+    .unwrap();
+
+    // Offline, pinned to the workspace's lock file, into the target
+    // directory the scaffold tests share.
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    std::fs::copy(workspace.join("Cargo.lock"), krate.join("Cargo.lock")).unwrap();
+    let target = workspace.join("target/scaffolded");
+    let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "-q", "--offline"])
+        .current_dir(&krate)
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A private copy: another test may rebuild the shared target.
+    let copy = dir.join("libinspected.so");
+    std::fs::copy(target.join("debug/libinspected.so"), &copy).unwrap();
+    copy
+}
+
+#[test]
+fn inspect_shows_subscriptions_and_the_config_schema() {
+    let library = built_plugin_with_subscriptions_and_schema();
+    let library = library.to_str().unwrap();
+
+    let (code, out, err) = sharelife(&["inspect", library]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.ends_with(
+            "  subscribes   chat.message, jobs/done\n  config       greeting     string, required\n  config       times        integer, optional\n"
+        ),
+        "{out}"
+    );
+
+    let (code, out, _) = sharelife(&["inspect", "--json", library]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["subscriptions"],
+        serde_json::json!(["chat.message", "jobs/done"])
+    );
+    assert_eq!(
+        v["config_schema"]["required"],
+        serde_json::json!(["greeting"])
+    );
+    assert_eq!(v["config_schema"]["properties"]["times"]["type"], "integer");
+
+    // A plugin with neither says so.
+    let (_, out, _) = sharelife(&["inspect", &echo_library()]);
+    assert!(
+        out.ends_with(
+            "  subscribes   nothing\n  config       no schema (any config is accepted)\n"
+        ),
+        "{out}"
+    );
+    let (_, out, _) = sharelife(&["inspect", "--json", &echo_library()]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["subscriptions"], serde_json::json!([]));
+    assert_eq!(v["config_schema"], serde_json::Value::Null);
+}

@@ -61,7 +61,39 @@
 //! | `keywords("a", "b")`, `platforms("linux")` | lists |
 //! | `dependency(id = "acme.other", version = "^1")` | repeatable |
 //! | `capability(network, host = "api.example.com", ports = [443])` | repeatable; kinds: `network`, `file` (`access`, `path`), `command` (`argv`), `provider` (`name`, `access`), `mcp` (`server`, `tool`, `sha256`) |
-//! | `config_schema = "config.schema.json"` | JSON Schema file, relative to the crate |
+//! | `subscribe("chat.message", "jobs/done")` | event topics delivered to [`Plugin::handle_event`](prelude::Plugin::handle_event) (letters, digits, `.`, `_`, `-`, `/`); a host config's `subscriptions` adds more |
+//! | `config_schema = "config.schema.json"` | JSON Schema file, relative to the crate; the host checks the plugin's config against it before opening the library |
+//!
+//! `sharelife inspect` on the built library shows all of it, subscriptions
+//! and config schema included, without running the plugin.
+//!
+//! ## Events
+//!
+//! ```
+//! use sharelife_sdk::prelude::*;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//!
+//! #[derive(Default)]
+//! pub struct Ears { heard: AtomicUsize }
+//!
+//! #[plugin(id = "acme.ears", subscribe("chat.message"))]
+//! impl Plugin for Ears {
+//!     async fn handle_event(&self, _: &PluginContext, event: Event<'_>) -> Result<(), PluginError> {
+//!         assert_eq!(event.topic, "chat.message");
+//!         self.heard.fetch_add(1, Ordering::Relaxed);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use sharelife_sdk::testing::TestHost;
+//! let host = TestHost::<Ears>::new();
+//! assert_eq!(host.manifest().subscriptions, ["chat.message"]);
+//! host.start().await.unwrap();
+//! host.send_event("chat.message", b"hi").await.unwrap();
+//! assert_eq!(host.plugin().heard.load(Ordering::Relaxed), 1);
+//! # }
+//! ```
 //!
 //! ## Handlers
 //!
