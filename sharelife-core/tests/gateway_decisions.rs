@@ -30,7 +30,8 @@ fn decide_connect(
 #[test]
 fn no_grant_or_empty_policy_means_deny() {
     let m = manifest(vec![net("api.example.com", &[443])]);
-    let gw = sharelife_core::capability::Gateway::compile(&m, &Policy::new(), Path::new("/data")).expect("policy compiles");
+    let gw = sharelife_core::capability::Gateway::compile(&m, &Policy::new(), Path::new("/data"))
+        .expect("policy compiles");
     assert_eq!(
         decide_connect(&gw, &connect(Some("api.example.com"), "93.184.216.34", 443)),
         RuleRef::NoGrantOfKind
@@ -45,7 +46,8 @@ fn the_effective_grant_is_the_intersection_of_manifest_and_policy() {
     let policy = Policy::new()
         .allow(PLUGIN, net("*.example.com", &[]))
         .allow(PLUGIN, net("other.org", &[]));
-    let gw = sharelife_core::capability::Gateway::compile(&m, &policy, Path::new("/data")).expect("policy compiles");
+    let gw = sharelife_core::capability::Gateway::compile(&m, &policy, Path::new("/data"))
+        .expect("policy compiles");
     assert_eq!(
         decide_connect(&gw, &connect(Some("api.example.com"), "93.184.216.34", 443)),
         RuleRef::Allow(0)
@@ -75,7 +77,8 @@ fn deny_rules_beat_allow_rules_by_name_or_by_address() {
         .allow(PLUGIN, net("10.0.0.0/8", &[]))
         .deny(PLUGIN, net("admin.example.com", &[]))
         .deny("acme.*", net("10.9.0.0/16", &[]));
-    let gw = sharelife_core::capability::Gateway::compile(&m, &policy, Path::new("/data")).expect("policy compiles");
+    let gw = sharelife_core::capability::Gateway::compile(&m, &policy, Path::new("/data"))
+        .expect("policy compiles");
     assert_eq!(
         decide_connect(&gw, &connect(Some("www.example.com"), "93.184.216.34", 443)),
         RuleRef::Allow(0)
@@ -108,7 +111,8 @@ fn a_name_grant_never_reaches_an_internal_address() {
     let policy = Policy::new()
         .allow(PLUGIN, net("*.example.com", &[]))
         .allow(PLUGIN, net("localhost", &[]));
-    let gw = sharelife_core::capability::Gateway::compile(&m, &policy, Path::new("/data")).expect("policy compiles");
+    let gw = sharelife_core::capability::Gateway::compile(&m, &policy, Path::new("/data"))
+        .expect("policy compiles");
     for ip in [
         "127.0.0.1",
         "10.0.0.1",
@@ -170,14 +174,16 @@ fn policy_rules_select_plugins_by_id_prefix_or_star() {
         .allow("acme.other", cmd(&["echo"]))
         .allow("acme", cmd(&["echo"]))
         .allow("acm.*", cmd(&["echo"]));
-    let gw = sharelife_core::capability::Gateway::compile(&m, &other, Path::new("/d")).expect("policy compiles");
+    let gw = sharelife_core::capability::Gateway::compile(&m, &other, Path::new("/d"))
+        .expect("policy compiles");
     let echo = argv(&["echo", "hi"]);
     assert_eq!(
         gw.decide(&Request::Command { argv: &echo }).rule,
         RuleRef::NoGrantOfKind
     );
     let prefix = Policy::new().allow("acme.*", cmd(&["echo"]));
-    let gw = sharelife_core::capability::Gateway::compile(&m, &prefix, Path::new("/d")).expect("policy compiles");
+    let gw = sharelife_core::capability::Gateway::compile(&m, &prefix, Path::new("/d"))
+        .expect("policy compiles");
     assert_eq!(
         gw.decide(&Request::Command { argv: &echo }).rule,
         RuleRef::Allow(0)
@@ -194,7 +200,8 @@ fn undeclared_high_risk_use_is_denied_even_when_the_policy_allows_everything() {
             access: ProviderAccess::Rotate,
         },
     );
-    let gw = sharelife_core::capability::Gateway::compile(&m, &policy, Path::new("/d")).expect("policy compiles");
+    let gw = sharelife_core::capability::Gateway::compile(&m, &policy, Path::new("/d"))
+        .expect("policy compiles");
     let rm = argv(&["rm", "-rf", "/"]);
     assert!(!gw.decide(&Request::Command { argv: &rm }).allowed);
     assert!(
@@ -233,7 +240,8 @@ fn file_grants_are_root_plus_globs() {
                 path: "/srv/out/*".into(),
             },
         );
-    let gw = sharelife_core::capability::Gateway::compile(&m, &policy, Path::new("/data/acme")).expect("policy compiles");
+    let gw = sharelife_core::capability::Gateway::compile(&m, &policy, Path::new("/data/acme"))
+        .expect("policy compiles");
     let d = |access, path: &str| {
         gw.decide(&Request::File {
             access,
@@ -287,7 +295,8 @@ fn mcp_tools_are_pinned_to_a_definition_hash() {
             sha256: Some(pin.clone()),
         },
     );
-    let gw = sharelife_core::capability::Gateway::compile(&m, &policy, Path::new("/d")).expect("policy compiles");
+    let gw = sharelife_core::capability::Gateway::compile(&m, &policy, Path::new("/d"))
+        .expect("policy compiles");
     let req = |sha: &str| {
         gw.decide(&Request::Mcp {
             server: "fs",
@@ -315,7 +324,8 @@ fn ungranted_requests_are_listed_and_the_policy_can_refuse_them() {
     let policy = Policy::new()
         .allow(PLUGIN, cmd(&["git"]))
         .on_ungranted(Ungranted::Refuse);
-    let gw = sharelife_core::capability::Gateway::compile(&m, &policy, Path::new("/d")).expect("policy compiles");
+    let gw = sharelife_core::capability::Gateway::compile(&m, &policy, Path::new("/d"))
+        .expect("policy compiles");
     assert_eq!(gw.ungranted(), &[net("api.example.com", &[])]);
     assert_eq!(policy.ungranted, Ungranted::Refuse);
 }
@@ -343,7 +353,8 @@ fn a_name_reaches_an_internal_address_only_with_both_grants() {
     let policy = Policy::new()
         .allow(PLUGIN, net("db.internal", &[5432]))
         .allow(PLUGIN, net("10.0.0.0/8", &[5432]));
-    let gw = sharelife_core::capability::Gateway::compile(&m, &policy, Path::new("/d")).expect("policy compiles");
+    let gw = sharelife_core::capability::Gateway::compile(&m, &policy, Path::new("/d"))
+        .expect("policy compiles");
     assert_eq!(
         decide_connect(&gw, &connect(Some("db.internal"), "10.1.1.1", 5432)),
         RuleRef::Allow(1)

@@ -199,12 +199,7 @@ const INTERNAL_V6: &[(Ipv6Addr, u8)] = &[
 /// folded into IPv4 by [`canonical_ip`] first.)
 fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = v6.segments();
-    let low = Ipv4Addr::new(
-        (s[6] >> 8) as u8,
-        s[6] as u8,
-        (s[7] >> 8) as u8,
-        s[7] as u8,
-    );
+    let low = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
     match s {
         // IPv4-compatible (deprecated) ::a.b.c.d
         [0, 0, 0, 0, 0, 0, _, _] => Some(low),

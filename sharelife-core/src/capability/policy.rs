@@ -230,7 +230,10 @@ impl Rule {
             bad("limits.window_secs", "must be longer than zero".to_owned());
         }
         if l.max_call_secs.is_some_and(|w| w.is_zero()) {
-            bad("limits.max_call_secs", "must be longer than zero".to_owned());
+            bad(
+                "limits.max_call_secs",
+                "must be longer than zero".to_owned(),
+            );
         }
         if self.effect == Effect::Deny && !l.is_unlimited() {
             bad(

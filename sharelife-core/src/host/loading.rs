@@ -243,11 +243,7 @@ impl Host {
         let id = &manifest.id;
         let data_dir = self.options.data_root.join(id.as_str());
         let temp_dir = self.options.temp_root.join(id.as_str());
-        let gateway = Arc::new(Gateway::compile(
-            manifest,
-            &self.options.policy,
-            &data_dir,
-        )?);
+        let gateway = Arc::new(Gateway::compile(manifest, &self.options.policy, &data_dir)?);
         let ungranted = gateway.ungranted().to_vec();
         if !ungranted.is_empty() {
             let requests: Vec<String> = ungranted

@@ -142,7 +142,11 @@ struct Reader {
 }
 
 impl Reader {
-    fn start(from: Option<impl Read + Send + 'static>, max: usize, done: mpsc::Sender<()>) -> Option<Self> {
+    fn start(
+        from: Option<impl Read + Send + 'static>,
+        max: usize,
+        done: mpsc::Sender<()>,
+    ) -> Option<Self> {
         let mut from = from?;
         let kept = Arc::new(Mutex::new((Vec::new(), false)));
         let sink = Arc::clone(&kept);

@@ -164,7 +164,11 @@ impl Inner {
     /// Audits `decision` and turns it into the service's answer. A
     /// decision whose record the sink does not accept is denied unless the
     /// host chose [`AuditFailure::AllowAndAlert`].
-    pub(super) fn settle(&self, req: &Request<'_>, decision: Decision) -> Result<RuleRef, PluginError> {
+    pub(super) fn settle(
+        &self,
+        req: &Request<'_>,
+        decision: Decision,
+    ) -> Result<RuleRef, PluginError> {
         let recorded = self.audit.try_record(AuditEvent {
             at: SystemTime::now(),
             plugin: Arc::clone(&self.plugin),

@@ -180,9 +180,7 @@ pub(super) fn http(s: &Inner, req: HttpRequest) -> Result<HttpResponse, PluginEr
         return Err(refuse(
             &host_text,
             port,
-            format!(
-                "{host_text:?}: credentials in a URL are refused (send them in a header)"
-            ),
+            format!("{host_text:?}: credentials in a URL are refused (send them in a header)"),
         ));
     }
     let dest = match url.host() {
