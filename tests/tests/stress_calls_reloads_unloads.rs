@@ -78,9 +78,18 @@ async fn calls_survive_reloads_unloads_and_reloads() {
         std::thread::yield_now();
     }
 
-    // The reloader swaps versions while the unloader takes the plugin out
-    // and loads it again: the two race on purpose.
+    // First the reloader alone, so that both versions surely answer...
     let libraries = Arc::new(std::sync::Mutex::new(vec![first]));
+    for i in 0..4 {
+        let krate = if i % 2 == 0 { "v2" } else { "v1" };
+        let path = dir.copy_library(&format!("fixture-versioned-{krate}"), &format!("s-{i}.so"));
+        libraries.lock().unwrap().push(path.clone());
+        host.reload(ID, &path).await.unwrap();
+        let answer = host.call(ID, "version", b"").unwrap();
+        assert_eq!(answer.as_slice(), krate.as_bytes());
+    }
+    // ...then the reloader swaps versions while the unloader takes the
+    // plugin out and loads it again: the two race on purpose.
     let reloader = {
         let host = Arc::clone(&host);
         let libraries = Arc::clone(&libraries);
