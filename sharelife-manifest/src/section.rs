@@ -41,6 +41,10 @@ pub enum SectionError {
     /// More than one record: several plugins linked into one library.
     #[error("the library holds {0} plugin records; a plugin library holds exactly one")]
     Several(usize),
+    /// The record is followed by bytes that are neither zero padding nor
+    /// another record.
+    #[error("the section holds bytes after its record that are neither padding nor a record")]
+    Trailing,
 }
 
 /// Encodes a record.
@@ -71,7 +75,11 @@ pub fn decode(bytes: &[u8]) -> Result<SectionRecord<'_>, SectionError> {
             count += 1;
             tail = trim_padding(more);
         }
-        return Err(SectionError::Several(count));
+        return Err(if count == 1 {
+            SectionError::Trailing
+        } else {
+            SectionError::Several(count)
+        });
     }
     Ok(record)
 }
@@ -139,5 +147,9 @@ mod tests {
         let mut two = good.clone();
         two.extend_from_slice(&good);
         assert_eq!(decode(&two), Err(SectionError::Several(2)));
+        // Found by fuzzing: one record and garbage was "1 plugin records".
+        let mut garbage = good.clone();
+        garbage.push(b'x');
+        assert_eq!(decode(&garbage), Err(SectionError::Trailing));
     }
 }

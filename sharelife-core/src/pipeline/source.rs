@@ -50,12 +50,24 @@ impl Lines {
     }
 }
 
+/// Deepest nesting of sequences and mappings read. Flow collections are
+/// limited by the parser; block ones (`- - - x`) are not, and each level
+/// is a stack frame here. serde_json stops at the same depth.
+const MAX_DEPTH: usize = 128;
+
+/// Most values a document may expand to, aliases counted at their full
+/// size: a few hundred bytes of nested aliases ("billion laughs") would
+/// otherwise expand to billions of values.
+const MAX_VALUES: usize = 100_000;
+
 /// Parses YAML text into a value and its line map.
 pub(crate) fn read_yaml(text: &str) -> Result<(Value, Lines), SyntaxError> {
     let mut reader = Reader {
         events: Parser::new_from_str(text),
         anchors: HashMap::new(),
         lines: Lines::default(),
+        depth: 0,
+        values: 0,
     };
     reader.document()
 }
@@ -79,8 +91,13 @@ pub(crate) fn read_json(text: &str) -> Result<(Value, Lines), SyntaxError> {
 
 struct Reader<'a> {
     events: Parser<'a, saphyr_parser::StrInput<'a>>,
-    anchors: HashMap<usize, Value>,
+    /// Each anchored value, with the number of values in it.
+    anchors: HashMap<usize, (Value, usize)>,
     lines: Lines,
+    /// Collections open around the node being read.
+    depth: usize,
+    /// Values read so far, aliases counted at their full size.
+    values: usize,
 }
 
 type Next<'a> = (Event<'a>, Span);
@@ -132,6 +149,46 @@ impl<'a> Reader<'a> {
     }
 
     fn node(&mut self, event: Event<'a>, span: Span, path: &str) -> Result<Value, SyntaxError> {
+        let before = self.values;
+        self.count(span, 1)?;
+        let collection = matches!(event, Event::SequenceStart(..) | Event::MappingStart(..));
+        if collection {
+            if self.depth == MAX_DEPTH {
+                return Err(error_at(
+                    span,
+                    &format!("nested more than {MAX_DEPTH} levels deep"),
+                ));
+            }
+            self.depth += 1;
+        }
+        let value = self.node_inner(event, span, path, before);
+        if collection {
+            self.depth -= 1;
+        }
+        value
+    }
+
+    /// Counts `n` more values, failing past [`MAX_VALUES`].
+    fn count(&mut self, span: Span, n: usize) -> Result<(), SyntaxError> {
+        self.values = self.values.saturating_add(n);
+        if self.values > MAX_VALUES {
+            return Err(error_at(
+                span,
+                &format!(
+                    "the document expands to more than {MAX_VALUES} values (through aliases?)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn node_inner(
+        &mut self,
+        event: Event<'a>,
+        span: Span,
+        path: &str,
+        before: usize,
+    ) -> Result<Value, SyntaxError> {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 let forced_string = tag.as_ref().is_some_and(|t| t.suffix == "str");
@@ -140,13 +197,20 @@ impl<'a> Reader<'a> {
                 } else {
                     Value::String(text.into_owned())
                 };
-                Ok(self.anchor(anchor, value))
+                Ok(self.anchor(anchor, value, before))
             }
-            Event::Alias(id) => self
-                .anchors
-                .get(&id)
-                .cloned()
-                .ok_or_else(|| error_at(span, "an alias names an anchor that is not defined")),
+            Event::Alias(id) => {
+                let size = self
+                    .anchors
+                    .get(&id)
+                    .map(|(_, size)| *size)
+                    .ok_or_else(|| {
+                        error_at(span, "an alias names an anchor that is not defined")
+                    })?;
+                // The alias itself was counted as one value.
+                self.count(span, size.saturating_sub(1))?;
+                Ok(self.anchors[&id].0.clone())
+            }
             Event::SequenceStart(anchor, _) => {
                 let mut items = Vec::new();
                 loop {
@@ -160,7 +224,7 @@ impl<'a> Reader<'a> {
                         .insert(item_path.clone(), span.start.line());
                     items.push(self.node(event, span, &item_path)?);
                 }
-                Ok(self.anchor(anchor, Value::Array(items)))
+                Ok(self.anchor(anchor, Value::Array(items), before))
             }
             Event::MappingStart(anchor, _) => {
                 let mut map = Map::new();
@@ -195,15 +259,18 @@ impl<'a> Reader<'a> {
                     let value = self.node(event, span, &key_path)?;
                     map.insert(key, value);
                 }
-                Ok(self.anchor(anchor, Value::Object(map)))
+                Ok(self.anchor(anchor, Value::Object(map), before))
             }
             _ => Err(error_at(span, "unexpected YAML event")),
         }
     }
 
-    fn anchor(&mut self, anchor: usize, value: Value) -> Value {
+    /// Remembers an anchored value; `before` is the count of values before
+    /// it was read.
+    fn anchor(&mut self, anchor: usize, value: Value, before: usize) -> Value {
         if anchor > 0 {
-            self.anchors.insert(anchor, value.clone());
+            self.anchors
+                .insert(anchor, (value.clone(), self.values - before));
         }
         value
     }
@@ -311,6 +378,34 @@ mod tests {
         assert_eq!(lines.of("a[1].b"), 4);
         let err = read_json("{\n  \"a\": 1,\n}").unwrap_err();
         assert_eq!(err.line, 3);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        // Found by fuzzing: block nesting has no limit in the parser.
+        let text = format!("a:\n{}x\n", "- ".repeat(100_000));
+        let err = read_yaml(&text).unwrap_err();
+        assert_eq!(err.message, "nested more than 128 levels deep");
+        let ok = format!("a:\n{}x\n", "- ".repeat(100));
+        assert!(read_yaml(&ok).is_ok());
+    }
+
+    #[test]
+    fn alias_bombs_are_an_error_not_a_hang() {
+        // Found by fuzzing: 500 bytes of nested aliases took minutes.
+        let mut text = String::from("x0: &a0 [l, l, l, l, l, l, l, l, l, l]\n");
+        for l in 1..=9 {
+            let refs = vec![format!("*a{}", l - 1); 10].join(", ");
+            text.push_str(&format!("x{l}: &a{l} [{refs}]\n"));
+        }
+        let err = read_yaml(&text).unwrap_err();
+        assert!(
+            err.message.starts_with("the document expands to more than"),
+            "{err:?}"
+        );
+        // Within the budget, aliases still expand.
+        let (value, _) = read_yaml("a: &x [1, 2]\nb: [*x, *x]\n").unwrap();
+        assert_eq!(value["b"], serde_json::json!([[1, 2], [1, 2]]));
     }
 
     #[test]

@@ -1,0 +1,51 @@
+//! Fuzz targets for sharelife's parsers.
+//!
+//! Each target is a plain function from bytes to `()` that panics only
+//! when a property is broken (a parser panicked, or a round trip or
+//! consistency check failed): the engines in `tests/targets.rs` (bolero's
+//! random engine under `cargo test`, libFuzzer under `cargo bolero test`)
+//! feed it inputs. See `fuzz/README.md` for the commands and results.
+//!
+//! | target | what is parsed |
+//! | --- | --- |
+//! | [`manifest_section`] | the `.sharelife` section record, and a library file around it |
+//! | [`manifest_json`] | a plugin manifest (JSON), parsed and validated |
+//! | [`host_config`] | a host config (TOML), parsed and checked |
+//! | [`pipeline_file`] | a pipeline file (YAML or JSON), parsed, checked, compiled |
+//! | [`policy`] | a capability policy (TOML or JSON), compiled into gateways and queried |
+#![forbid(unsafe_code)]
+
+mod config;
+mod elf;
+mod manifest;
+mod pipeline;
+mod policy;
+pub mod smoke;
+
+pub use self::config::host_config;
+pub use self::elf::elf_library;
+pub use self::manifest::{manifest_json, manifest_section};
+pub use self::pipeline::pipeline_file;
+pub use self::policy::policy;
+
+/// The names of the targets, which are also the names of their corpus
+/// folders under `fuzz/corpus/` and of their tests.
+pub const TARGETS: &[&str] = &[
+    "manifest_section",
+    "manifest_json",
+    "host_config",
+    "pipeline_file",
+    "policy",
+];
+
+/// The target function called `name` (one of [`TARGETS`]).
+pub fn target(name: &str) -> Option<fn(&[u8])> {
+    Some(match name {
+        "manifest_section" => manifest_section,
+        "manifest_json" => manifest_json,
+        "host_config" => host_config,
+        "pipeline_file" => pipeline_file,
+        "policy" => policy,
+        _ => return None,
+    })
+}
