@@ -53,9 +53,7 @@ pub enum Capability {
 }
 
 /// File access modes.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FileAccess {
     /// Open, read and list.
@@ -65,9 +63,7 @@ pub enum FileAccess {
 }
 
 /// Provider access modes.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderAccess {
     /// Use the provider.
@@ -76,6 +72,77 @@ pub enum ProviderAccess {
     Write,
     /// Rotate the provider's credentials.
     Rotate,
+}
+
+// An access mode sits inside an internally tagged `Capability`: serde's
+// derived error ("unknown variant `raed`, expected `read` or `write`")
+// names neither the key nor the kind, and reads like an unknown capability
+// kind. These say which key holds the bad value and what it may be.
+impl<'de> Deserialize<'de> for FileAccess {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        access(
+            d,
+            &[("read", FileAccess::Read), ("write", FileAccess::Write)],
+        )
+    }
+}
+
+impl<'de> Deserialize<'de> for ProviderAccess {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        access(
+            d,
+            &[
+                ("read", ProviderAccess::Read),
+                ("write", ProviderAccess::Write),
+                ("rotate", ProviderAccess::Rotate),
+            ],
+        )
+    }
+}
+
+/// An `access` value, one of `modes`; otherwise an error naming the key,
+/// the value found and the values allowed.
+fn access<'de, D: serde::Deserializer<'de>, T: Copy>(
+    d: D,
+    modes: &[(&'static str, T)],
+) -> Result<T, D::Error> {
+    struct Access<'m, T>(&'m [(&'static str, T)]);
+
+    impl<T> Access<'_, T> {
+        /// `` `read` or `write` ``.
+        fn allowed(&self) -> String {
+            let names: Vec<String> = self.0.iter().map(|(n, _)| format!("`{n}`")).collect();
+            match names.split_last() {
+                Some((last, rest)) if !rest.is_empty() => {
+                    format!("{} or {last}", rest.join(", "))
+                }
+                _ => names.concat(),
+            }
+        }
+    }
+
+    impl<T: Copy> serde::de::Visitor<'_> for Access<'_, T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "an `access` of {}", self.allowed())
+        }
+
+        fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<T, E> {
+            self.0
+                .iter()
+                .find(|(name, _)| *name == value)
+                .map(|(_, mode)| *mode)
+                .ok_or_else(|| {
+                    E::custom(format!(
+                        "`access` must be {}, found {value:?}",
+                        self.allowed()
+                    ))
+                })
+        }
+    }
+
+    d.deserialize_str(Access(modes))
 }
 
 /// How much harm a capability can do in the wrong hands.
