@@ -234,6 +234,15 @@ impl Setup {
     /// plugin configs the file gives.
     fn new(mut config: HostConfig, target: &Target) -> Result<Self, Failure> {
         let mut grants = Grants::new(config.policy.clone().unwrap_or_default());
+        // The config joins each relative folder to its own folder: `./`
+        // (the default config) and `./plugins` made `././plugins`, which
+        // discovery, warnings and hints then showed. `components()` drops
+        // every `.` but a leading one, lexically: the same folders.
+        config.plugin_paths = config
+            .plugin_paths
+            .iter()
+            .map(|p| p.components().collect())
+            .collect();
         let folders = config.plugin_paths.clone();
         // The plugins the host config configures itself: it wins.
         let configured: BTreeSet<String> = config

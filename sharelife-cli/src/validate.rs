@@ -122,6 +122,9 @@ fn target(config: Option<&Path>, plugins: &[PathBuf]) -> Result<Target, Failure>
         .map(|c| c.plugin_paths.clone())
         .unwrap_or_default();
     folders.extend(plugins.iter().cloned());
+    // Lexically, without the `.` components joining to the config's own
+    // folder adds (`././plugins`), as `sharelife run` names them.
+    let folders: Vec<PathBuf> = folders.iter().map(|p| p.components().collect()).collect();
     let discovery = discover(&folders);
     for skipped in &discovery.skipped {
         eprintln!(

@@ -624,3 +624,32 @@ fn exactly_one_of_pipeline_or_call_is_required() {
     let (code, _, err) = ws.sharelife(&["run", "--call", "examples.echo"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn plugin_folders_are_named_as_written_without_doubled_dot_slashes() {
+    // `./empty` in `./sharelife.toml` (the default config) or in a config
+    // given as `./host.toml` is the folder `./empty`, not `././empty`.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let config = "plugin_paths = [\"./empty\", \"./empty/./.\"]\n";
+    std::fs::write(dir.path().join("sharelife.toml"), config).unwrap();
+    std::fs::write(dir.path().join("host.toml"), config).unwrap();
+    for extra in [&[][..], &["--config", "./host.toml"][..]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_sharelife"))
+            .arg("run")
+            .args(extra)
+            .args(["--call", "examples.echo", "upper"])
+            .current_dir(dir.path())
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        let (code, _, err) = common::outcome(out);
+        assert_eq!(code, 1);
+        assert!(
+            err.ends_with(
+                "hint: no plugin was found in the plugin folders (./empty, ./empty); put built plugin libraries there\n"
+            ),
+            "{extra:?}: {err}"
+        );
+    }
+}
