@@ -61,7 +61,7 @@
 //! | `keywords("a", "b")`, `platforms("linux")` | lists |
 //! | `dependency(id = "acme.other", version = "^1")` | repeatable |
 //! | `capability(network, host = "api.example.com", ports = [443])` | repeatable; kinds: `network`, `file` (`access`, `path`), `command` (`argv`), `provider` (`name`, `access`), `mcp` (`server`, `tool`, `sha256`) |
-//! | `subscribe("chat.message", "jobs/done")` | event topics delivered to [`Plugin::handle_event`](prelude::Plugin::handle_event) (letters, digits, `.`, `_`, `-`, `/`); a host config's `subscriptions` adds more |
+//! | `subscribe("chat.message", "jobs/done")` | event topics delivered to [`Plugin::handle_event`] (letters, digits, `.`, `_`, `-`, `/`); a host config's `subscriptions` adds more |
 //! | `config_schema = "config.schema.json"` | JSON Schema file, relative to the crate; the host checks the plugin's config against it before opening the library |
 //!
 //! `sharelife inspect` on the built library shows all of it, subscriptions
