@@ -135,9 +135,21 @@ impl Check<'_> {
         } else {
             PathBuf::from(text)
         };
-        Some(match &self.base {
+        // `.` parts add nothing (`./plugins` beside `./host.toml` is
+        // `plugins`, not `././plugins`); `..` is kept, as the file system
+        // resolves it through symlinks.
+        let path = match &self.base {
             Some(base) if path.is_relative() => base.join(path),
             _ => path,
+        };
+        let cleaned: PathBuf = path
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect();
+        Some(if cleaned.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            cleaned
         })
     }
 
@@ -373,12 +385,8 @@ dependencies = ["acme.cli", "acme.store@^1.2"]
         .unwrap();
         assert_eq!(
             c.plugin_paths,
-            [
-                "/opt/plugins",
-                "/home/ada/.app/plugins",
-                "/etc/app/./plugins"
-            ]
-            .map(std::path::PathBuf::from)
+            ["/opt/plugins", "/home/ada/.app/plugins", "/etc/app/plugins"]
+                .map(std::path::PathBuf::from)
         );
         assert_eq!(
             c.health_check_interval,
