@@ -159,11 +159,6 @@ async fn calls_survive_reloads_unloads_and_reloads() {
         "{:?}",
         &total.wrong[..total.wrong.len().min(5)]
     );
-    assert_eq!(total.attempts, total.v1 + total.v2 + refused, "{total:?}");
-    assert!(
-        swapped > 0 && cycles > 0,
-        "swapped {swapped}, cycles {cycles}"
-    );
 
     // Take it out for good: then no library of any round is mapped.
     let _ = host.unload(ID).await;
