@@ -135,22 +135,15 @@ impl Check<'_> {
         } else {
             PathBuf::from(text)
         };
-        // `.` parts add nothing (`./plugins` beside `./host.toml` is
-        // `plugins`, not `././plugins`); `..` is kept, as the file system
-        // resolves it through symlinks.
+        // Interior `.` parts add nothing (`./plugins` beside `./host.toml`
+        // is `./plugins`, not `././plugins`): `components()` drops them and
+        // keeps a leading one. `..` is kept, as the file system resolves it
+        // through symlinks.
         let path = match &self.base {
             Some(base) if path.is_relative() => base.join(path),
             _ => path,
         };
-        let cleaned: PathBuf = path
-            .components()
-            .filter(|c| !matches!(c, std::path::Component::CurDir))
-            .collect();
-        Some(if cleaned.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            cleaned
-        })
+        Some(path.components().collect())
     }
 
     fn duration(&mut self, raw: &Spanned<RawDuration>, key: &str) -> Option<std::time::Duration> {
