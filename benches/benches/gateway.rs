@@ -131,12 +131,14 @@ fn audited_allow(c: &mut Criterion) {
         name: "llm".into(),
         access: ProviderAccess::Read,
     };
-    let gw = Arc::new(Gateway::compile(
-        &manifest(vec![cap.clone()]),
-        &Policy::new().allow(PLUGIN, cap),
-        &dir,
-    )
-    .expect("policy compiles"));
+    let gw = Arc::new(
+        Gateway::compile(
+            &manifest(vec![cap.clone()]),
+            &Policy::new().allow(PLUGIN, cap),
+            &dir,
+        )
+        .expect("policy compiles"),
+    );
     let sink: Arc<dyn AuditSink> =
         Arc::new(FileSink::open(dir.join("audit.jsonl"), Durability::GroupCommit).unwrap());
     let backend = Arc::new(InMemoryProvider::new(|_, _| Vec::new()));
