@@ -76,7 +76,7 @@ enum Command {
         /// Files to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Also check pipelines against the plugins this host config loads (read from the built libraries, not run) and its [policy].
+        /// Also check pipelines against the plugins this host config loads (read from the built libraries, not run) and its `[policy]`.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// Also check pipelines against the built plugins in DIR (repeatable).
