@@ -28,6 +28,11 @@ pub use self::manifest::{manifest_json, manifest_section};
 pub use self::pipeline::pipeline_file;
 pub use self::policy::policy;
 
+// cargo-bolero's libFuzzer build also builds the (empty) unit-test binary
+// of this crate, instrumented; linking bolero gives it the runtime.
+#[cfg(test)]
+use bolero as _;
+
 /// The names of the targets, which are also the names of their corpus
 /// folders under `fuzz/corpus/` and of their tests.
 pub const TARGETS: &[&str] = &[
