@@ -169,15 +169,179 @@ impl std::fmt::Display for RiskLevel {
     }
 }
 
-impl Capability {
-    /// The kind's name as it appears in manifests (`network`, `file`, ...).
-    pub fn kind(&self) -> &'static str {
+/// The five capability kinds: the one list every room (manifest, macro,
+/// gateway, audit records, pipelines, inspect) names kinds by.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum Kind {
+    /// Outbound network.
+    Network = 0,
+    /// Files.
+    File = 1,
+    /// Running programs.
+    Command = 2,
+    /// Model and service providers.
+    Provider = 3,
+    /// MCP tools.
+    Mcp = 4,
+}
+
+impl Kind {
+    /// Every kind, in order.
+    pub const ALL: [Kind; 5] = [
+        Kind::Network,
+        Kind::File,
+        Kind::Command,
+        Kind::Provider,
+        Kind::Mcp,
+    ];
+
+    /// The kind's name as in manifests.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Capability::Network { .. } => "network",
-            Capability::File { .. } => "file",
-            Capability::Command { .. } => "command",
-            Capability::Provider { .. } => "provider",
-            Capability::Mcp { .. } => "mcp",
+            Kind::Network => "network",
+            Kind::File => "file",
+            Kind::Command => "command",
+            Kind::Provider => "provider",
+            Kind::Mcp => "mcp",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Kind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "{s:?} is not a capability kind; use one of network, file, command, provider, mcp"
+                )
+            })
+    }
+}
+
+/// The seed's coarse capability classes, which pipelines list and the
+/// registry's summaries use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum CapabilityClass {
+    /// Any outbound network request.
+    #[serde(rename = "network.outbound")]
+    NetworkOutbound,
+    /// Any file read.
+    #[serde(rename = "file.read")]
+    FileRead,
+    /// Any file write.
+    #[serde(rename = "file.write")]
+    FileWrite,
+    /// Any command.
+    #[serde(rename = "command.exec")]
+    CommandExec,
+    /// Any provider use.
+    #[serde(rename = "provider.access")]
+    ProviderAccess,
+    /// Any MCP tool.
+    #[serde(rename = "mcp.invoke")]
+    McpInvoke,
+}
+
+impl CapabilityClass {
+    /// Every class name, as written in files.
+    pub const NAMES: [&'static str; 6] = [
+        "network.outbound",
+        "file.read",
+        "file.write",
+        "command.exec",
+        "provider.access",
+        "mcp.invoke",
+    ];
+
+    /// The name as written in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CapabilityClass::NetworkOutbound => "network.outbound",
+            CapabilityClass::FileRead => "file.read",
+            CapabilityClass::FileWrite => "file.write",
+            CapabilityClass::CommandExec => "command.exec",
+            CapabilityClass::ProviderAccess => "provider.access",
+            CapabilityClass::McpInvoke => "mcp.invoke",
+        }
+    }
+
+    /// Whether `capability` belongs to this class.
+    pub fn covers(self, capability: &Capability) -> bool {
+        capability.class() == self
+    }
+}
+
+impl std::str::FromStr for CapabilityClass {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| ())
+    }
+}
+
+impl std::fmt::Display for Capability {
+    /// A capability in a few words, for messages: `network api.example.com
+    /// ports [443]`, `file read "notes/*.txt"`, `command ["git", "status"]`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Capability::Network { host, ports } if ports.is_empty() => write!(f, "network {host}"),
+            Capability::Network { host, ports } => write!(f, "network {host} ports {ports:?}"),
+            Capability::File { access, path } => write!(
+                f,
+                "file {} {path:?}",
+                match access {
+                    FileAccess::Read => "read",
+                    FileAccess::Write => "write",
+                }
+            ),
+            Capability::Command { argv } => write!(f, "command {argv:?}"),
+            Capability::Provider { name, access } => write!(f, "provider {name} {access:?}"),
+            Capability::Mcp { server, tool, .. } => write!(f, "mcp {server}/{tool}"),
+        }
+    }
+}
+
+impl Capability {
+    /// The capability's kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Capability::Network { .. } => Kind::Network,
+            Capability::File { .. } => Kind::File,
+            Capability::Command { .. } => Kind::Command,
+            Capability::Provider { .. } => Kind::Provider,
+            Capability::Mcp { .. } => Kind::Mcp,
+        }
+    }
+
+    /// The coarse class the capability belongs to.
+    pub fn class(&self) -> CapabilityClass {
+        match self {
+            Capability::Network { .. } => CapabilityClass::NetworkOutbound,
+            Capability::File {
+                access: FileAccess::Read,
+                ..
+            } => CapabilityClass::FileRead,
+            Capability::File {
+                access: FileAccess::Write,
+                ..
+            } => CapabilityClass::FileWrite,
+            Capability::Command { .. } => CapabilityClass::CommandExec,
+            Capability::Provider { .. } => CapabilityClass::ProviderAccess,
+            Capability::Mcp { .. } => CapabilityClass::McpInvoke,
         }
     }
 
@@ -224,10 +388,7 @@ impl Capability {
     /// Checks the values; each problem is reported relative to `path`.
     pub(crate) fn check(&self, path: &str, out: &mut Vec<crate::Problem>) {
         let mut bad = |field: &str, message: String| {
-            out.push(crate::Problem {
-                path: format!("{path}.{field}"),
-                message,
-            });
+            out.push(crate::Problem::new(format!("{path}.{field}"), message));
         };
         match self {
             Capability::Network { host, ports } => {

@@ -43,7 +43,7 @@ mod raw;
 mod schema;
 pub mod section;
 
-pub use capability::{Capability, FileAccess, ProviderAccess, RiskLevel};
+pub use capability::{Capability, CapabilityClass, FileAccess, Kind, ProviderAccess, RiskLevel};
 pub use error::{ManifestError, Problem};
 pub use id::{InvalidPluginId, PluginId};
 pub use raw::{RawDependency, RawHandler, RawManifest};

@@ -146,7 +146,8 @@ impl RecordedRequest {
         }
     }
 
-    fn as_request(&self) -> Request<'_> {
+    /// The request this record captured.
+    pub fn as_request(&self) -> Request<'_> {
         match self {
             RecordedRequest::Connect { name, ip, port } => Request::Connect {
                 name: name.as_deref(),

@@ -13,50 +13,7 @@ use super::policy::selects;
 use super::{Decision, Effect, Policy, PolicyError, Request, RuleRef};
 use crate::manifest::{Capability, FileAccess, Manifest, ProviderAccess};
 
-/// The five capability kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Kind {
-    /// Outbound network.
-    Network = 0,
-    /// Files.
-    File = 1,
-    /// Running programs.
-    Command = 2,
-    /// Model and service providers.
-    Provider = 3,
-    /// MCP tools.
-    Mcp = 4,
-}
-
-impl Kind {
-    /// The kind's name as in manifests.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Network => "network",
-            Kind::File => "file",
-            Kind::Command => "command",
-            Kind::Provider => "provider",
-            Kind::Mcp => "mcp",
-        }
-    }
-
-    fn of(cap: &Capability) -> Kind {
-        match cap {
-            Capability::Network { .. } => Kind::Network,
-            Capability::File { .. } => Kind::File,
-            Capability::Command { .. } => Kind::Command,
-            Capability::Provider { .. } => Kind::Provider,
-            Capability::Mcp { .. } => Kind::Mcp,
-        }
-    }
-}
-
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
+pub use crate::manifest::Kind;
 
 /// A capability compiled for matching.
 #[derive(Debug)]
@@ -354,7 +311,7 @@ impl Gateway {
             // A validated manifest's scopes compile; one that does not is
             // dropped from the *requests*, which can only deny more.
             if let Some(scope) = Scope::compile(cap, data_dir) {
-                kinds[Kind::of(cap) as usize]
+                kinds[cap.kind() as usize]
                     .requested
                     .push(scope, usize::MAX);
             }
@@ -377,7 +334,7 @@ impl Gateway {
                     }],
                 });
             };
-            let rules = &mut kinds[Kind::of(&rule.capability) as usize];
+            let rules = &mut kinds[rule.capability.kind() as usize];
             match rule.effect {
                 Effect::Allow => {
                     if !rule.limits.is_unlimited() {
@@ -402,7 +359,7 @@ impl Gateway {
             }
         }
         for cap in &manifest.capabilities {
-            let rules = &kinds[Kind::of(cap) as usize];
+            let rules = &kinds[cap.kind() as usize];
             let granted = Scope::compile(cap, data_dir)
                 .is_some_and(|s| rules.allow.iter().any(|(allowed, _)| s.overlaps(allowed)));
             if !granted {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::error::{PipelineError, Problem};
 use super::file::PipelineFile;
-use super::format::{class_of, describe};
+use super::format::describe;
 use super::gate::{self, GateRule, Grants};
 use super::report::{Layout, StepInfo};
 use super::target::{Plugins, StepPlugin};
@@ -172,8 +172,8 @@ where
                     "plugin {id:?} requests {}, which the host grants but {} (line {}) does not allow, so this step would be denied at every start; add `{}` (or the exact capability) to that list",
                     describe(cap),
                     list.path,
-                    list.line,
-                    class_of(cap).as_str(),
+                    list.line.unwrap_or_default(),
+                    cap.class().as_str(),
                 ),
             ));
         }

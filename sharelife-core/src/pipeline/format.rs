@@ -5,7 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::manifest::{Capability, FileAccess};
+use crate::manifest::Capability;
 
 /// The `schema_version` of sharelife's own pipeline format.
 pub const SCHEMA_VERSION: &str = "sharelife.pipeline.v1";
@@ -137,85 +137,7 @@ impl<'de> Deserialize<'de> for CapabilityGrant {
     }
 }
 
-/// The seed's coarse capability classes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-pub enum CapabilityClass {
-    /// Any outbound network request.
-    #[serde(rename = "network.outbound")]
-    NetworkOutbound,
-    /// Any file read.
-    #[serde(rename = "file.read")]
-    FileRead,
-    /// Any file write.
-    #[serde(rename = "file.write")]
-    FileWrite,
-    /// Any command.
-    #[serde(rename = "command.exec")]
-    CommandExec,
-    /// Any provider use.
-    #[serde(rename = "provider.access")]
-    ProviderAccess,
-    /// Any MCP tool.
-    #[serde(rename = "mcp.invoke")]
-    McpInvoke,
-}
-
-impl CapabilityClass {
-    /// Every class name, as written in files.
-    pub const NAMES: [&'static str; 6] = [
-        "network.outbound",
-        "file.read",
-        "file.write",
-        "command.exec",
-        "provider.access",
-        "mcp.invoke",
-    ];
-
-    /// The name as written in files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CapabilityClass::NetworkOutbound => "network.outbound",
-            CapabilityClass::FileRead => "file.read",
-            CapabilityClass::FileWrite => "file.write",
-            CapabilityClass::CommandExec => "command.exec",
-            CapabilityClass::ProviderAccess => "provider.access",
-            CapabilityClass::McpInvoke => "mcp.invoke",
-        }
-    }
-
-    /// Whether `capability` belongs to this class.
-    pub fn covers(self, capability: &Capability) -> bool {
-        matches!(
-            (self, capability),
-            (CapabilityClass::NetworkOutbound, Capability::Network { .. })
-                | (
-                    CapabilityClass::FileRead,
-                    Capability::File {
-                        access: FileAccess::Read,
-                        ..
-                    }
-                )
-                | (
-                    CapabilityClass::FileWrite,
-                    Capability::File {
-                        access: FileAccess::Write,
-                        ..
-                    }
-                )
-                | (CapabilityClass::CommandExec, Capability::Command { .. })
-                | (CapabilityClass::ProviderAccess, Capability::Provider { .. })
-                | (CapabilityClass::McpInvoke, Capability::Mcp { .. })
-        )
-    }
-}
-
-impl std::str::FromStr for CapabilityClass {
-    type Err = ();
-
-    fn from_str(s: &str) -> Result<Self, ()> {
-        serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| ())
-    }
-}
+pub use crate::manifest::CapabilityClass;
 
 impl CapabilityGrant {
     /// Whether this grant allows `capability` (a manifest request).
@@ -236,40 +158,9 @@ impl std::fmt::Display for CapabilityGrant {
     }
 }
 
-/// The class a manifest request belongs to.
-pub(crate) fn class_of(c: &Capability) -> CapabilityClass {
-    match c {
-        Capability::Network { .. } => CapabilityClass::NetworkOutbound,
-        Capability::File {
-            access: FileAccess::Read,
-            ..
-        } => CapabilityClass::FileRead,
-        Capability::File {
-            access: FileAccess::Write,
-            ..
-        } => CapabilityClass::FileWrite,
-        Capability::Command { .. } => CapabilityClass::CommandExec,
-        Capability::Provider { .. } => CapabilityClass::ProviderAccess,
-        Capability::Mcp { .. } => CapabilityClass::McpInvoke,
-    }
-}
-
 /// A capability in a few words, for messages.
 pub(crate) fn describe(c: &Capability) -> String {
-    match c {
-        Capability::Network { host, ports } if ports.is_empty() => format!("network {host}"),
-        Capability::Network { host, ports } => format!("network {host} ports {ports:?}"),
-        Capability::File { access, path } => format!(
-            "file {} {path:?}",
-            match access {
-                FileAccess::Read => "read",
-                FileAccess::Write => "write",
-            }
-        ),
-        Capability::Command { argv } => format!("command {argv:?}"),
-        Capability::Provider { name, access } => format!("provider {name} {access:?}"),
-        Capability::Mcp { server, tool, .. } => format!("mcp {server}/{tool}"),
-    }
+    c.to_string()
 }
 
 /// One step.

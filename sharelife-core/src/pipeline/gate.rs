@@ -4,13 +4,12 @@
 #![forbid(unsafe_code)]
 
 use std::fmt;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::format::{CapabilityGrant, describe};
 use crate::audit::{AuditSink, NullSink, RecordedRequest, What};
-use crate::capability::{Decision, Effect, Gateway, Kind, Policy, Request, RuleRef};
+use crate::capability::{Decision, Effect, Gateway, Policy, RuleRef};
 use crate::manifest::{Capability, Manifest, PluginId};
 
 /// What the host grants, for pipelines: its capability [`Policy`], where
@@ -235,9 +234,9 @@ fn host_decision(
     cap: &Capability,
     data_dir: &Path,
 ) -> (Decision, Option<RecordedRequest>) {
-    let kind = kind_of(cap);
+    let kind = cap.kind();
     let request = representative(cap, data_dir);
-    let recorded = request.as_ref().map(|r| r.with(RecordedRequest::of));
+    let recorded = request.clone();
     if gateway.ungranted().contains(cap) {
         let rule = if gateway.grants_kind(kind) {
             RuleRef::NotGranted
@@ -252,7 +251,7 @@ fn host_decision(
             recorded,
         );
     }
-    let decision = request.as_ref().map(|r| r.with(|req| gateway.decide(req)));
+    let decision = request.as_ref().map(|r| gateway.decide(&r.as_request()));
     match decision {
         // A deny rule beats the grant; an allow names its rule.
         Some(
@@ -272,68 +271,20 @@ fn host_decision(
     }
 }
 
-fn kind_of(cap: &Capability) -> Kind {
-    match cap {
-        Capability::Network { .. } => Kind::Network,
-        Capability::File { .. } => Kind::File,
-        Capability::Command { .. } => Kind::Command,
-        Capability::Provider { .. } => Kind::Provider,
-        Capability::Mcp { .. } => Kind::Mcp,
-    }
-}
-
-/// An owned stand-in for a [`Request`].
-enum Stand {
-    Connect(Option<String>, Option<IpAddr>, u16),
-    File(crate::manifest::FileAccess, PathBuf),
-    Command(Vec<String>),
-    Provider(String, crate::manifest::ProviderAccess),
-    Mcp(String, String, String),
-}
-
-impl Stand {
-    fn with<T>(&self, f: impl FnOnce(&Request<'_>) -> T) -> T {
-        match self {
-            Stand::Connect(name, ip, port) => f(&Request::Connect {
-                name: name.as_deref(),
-                ip: *ip,
-                port: *port,
-            }),
-            Stand::File(access, path) => f(&Request::File {
-                access: *access,
-                path,
-            }),
-            Stand::Command(argv) => f(&Request::Command { argv }),
-            Stand::Provider(name, access) => f(&Request::Provider {
-                name,
-                access: *access,
-            }),
-            Stand::Mcp(server, tool, sha) => f(&Request::Mcp {
-                server,
-                tool,
-                definition_sha256: sha,
-            }),
-        }
-    }
-}
-
 /// The request a capability's literal scope makes; `None` where there is
 /// no single such request (an unpinned MCP tool).
-fn representative(cap: &Capability, data_dir: &Path) -> Option<Stand> {
+fn representative(cap: &Capability, data_dir: &Path) -> Option<RecordedRequest> {
+    use crate::manifest::address::HostPattern;
     Some(match cap {
         Capability::Network { host, ports } => {
             let port = ports.first().copied().unwrap_or(443);
-            let addr = host.split('/').next().unwrap_or(host);
-            match addr.parse::<IpAddr>() {
-                Ok(ip) => Stand::Connect(None, Some(ip), port),
-                Err(_) => {
-                    let name = match host.strip_prefix("*.") {
-                        Some(rest) => format!("any.{rest}"),
-                        None => host.clone(),
-                    };
-                    Stand::Connect(Some(name), None, port)
-                }
-            }
+            let (name, ip) = match HostPattern::parse(host)? {
+                HostPattern::Ip(ip) => (None, Some(ip)),
+                HostPattern::Cidr(net) => (None, Some(net.network())),
+                HostPattern::Name(name) => (Some(name), None),
+                HostPattern::Below(suffix) => (Some(format!("any.{suffix}")), None),
+            };
+            RecordedRequest::Connect { name, ip, port }
         }
         Capability::File { access, path } => {
             let p = Path::new(path);
@@ -342,15 +293,25 @@ fn representative(cap: &Capability, data_dir: &Path) -> Option<Stand> {
             } else {
                 data_dir.join(p)
             };
-            Stand::File(*access, crate::capability::normalize_lexically(&full))
+            RecordedRequest::File {
+                access: *access,
+                path: crate::capability::normalize_lexically(&full),
+            }
         }
-        Capability::Command { argv } => Stand::Command(argv.clone()),
-        Capability::Provider { name, access } => Stand::Provider(name.clone(), *access),
+        Capability::Command { argv } => RecordedRequest::Command { argv: argv.clone() },
+        Capability::Provider { name, access } => RecordedRequest::Provider {
+            name: name.clone(),
+            access: *access,
+        },
         Capability::Mcp {
             server,
             tool,
             sha256: Some(sha),
-        } => Stand::Mcp(server.clone(), tool.clone(), sha.clone()),
+        } => RecordedRequest::Mcp {
+            server: server.clone(),
+            tool: tool.clone(),
+            definition_sha256: sha.clone(),
+        },
         Capability::Mcp { sha256: None, .. } => return None,
     })
 }
