@@ -51,6 +51,7 @@ use serde_json::{Value, json};
 use sharelife_core::audit::{AuditSink, Durability, FileSink};
 use sharelife_core::host::discovery::discover;
 use sharelife_core::host::{BootReport, ConfigError, HostConfig, ShutdownReport};
+use sharelife_core::manifest::Problem;
 use sharelife_core::pipeline::{
     CancelToken, Grants, Pipeline, PipelineError, PipelineFile, RunReport, RunStatus, StepStatus,
     human_duration as duration, output_text, selects,
@@ -163,15 +164,7 @@ fn read_config(path: &Path) -> Result<HostConfig, Failure> {
             "invalid host config {file}: {}",
             count(problems.len(), "problem")
         ))
-        .details(
-            problems
-                .iter()
-                .map(|p| match p.line {
-                    Some(line) => format!("{file}:{line}: {}: {}", p.key, p.message),
-                    None => format!("{file}: {}: {}", p.key, p.message),
-                })
-                .collect(),
-        )
+        .details(problems.iter().map(ToString::to_string).collect())
         .hint("fix the config; `sharelife validate FILE` checks it without running anything"),
         other => Failure::new(format!("invalid host config {other}"))
             .hint("fix the config; `sharelife validate FILE` checks it without running anything"),
@@ -419,7 +412,7 @@ fn boot_json(boot: &BootReport) -> Value {
         "failed": boot.failed.iter().map(|f| json!({
             "plugin": f.id.as_str(),
             "stage": f.stage.to_string(),
-            "error": f.error,
+            "error": f.error.to_string(),
         })).collect::<Vec<_>>(),
         "skipped": boot.skipped.iter().map(|s| json!({
             "path": s.path.display().to_string(),
@@ -628,10 +621,10 @@ fn not_running(host: &Host, id: &str, folders: &[PathBuf]) -> Failure {
 }
 
 /// Pipeline problems as `file:line: path: message`.
-fn problem_lines(origin: &str, problems: &[sharelife_core::pipeline::Problem]) -> Vec<String> {
+fn problem_lines(origin: &str, problems: &[Problem]) -> Vec<String> {
     problems
         .iter()
-        .map(|p| format!("{origin}:{}: {}: {}", p.line, p.path, p.message))
+        .map(|p| p.clone().in_file(origin).to_string())
         .collect()
 }
 

@@ -209,7 +209,7 @@ fn check(file: &Path, target: Option<&Target>) -> Vec<Finding> {
             }
             Err(ConfigError::Invalid { problems, .. }) => problems
                 .into_iter()
-                .map(|p| finding(p.line, &p.key, p.message))
+                .map(|p| finding(p.line, &p.path, p.message))
                 .collect(),
             Err(other) => vec![finding(None, "-", other.to_string())],
         };
@@ -247,7 +247,7 @@ fn check(file: &Path, target: Option<&Target>) -> Vec<Finding> {
                 } else {
                     problems
                         .into_iter()
-                        .map(|p| finding(Some(p.line), &p.path, p.message))
+                        .map(|p| finding(p.line, &p.path, p.message))
                         .collect()
                 }
             }

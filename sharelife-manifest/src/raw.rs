@@ -105,7 +105,7 @@ impl RawManifest {
     /// [`ManifestError::Invalid`] with one [`Problem`] per bad value.
     pub fn validate(&self) -> Result<Manifest, ManifestError> {
         let mut problems = Vec::new();
-        let bad = &mut |path: String, message: String| problems.push(Problem { path, message });
+        let bad = &mut |path: String, message: String| problems.push(Problem::new(path, message));
 
         if self.manifest_version != MANIFEST_VERSION {
             bad(

@@ -85,7 +85,7 @@ fn a_missing_variable_names_itself_the_key_and_the_line() {
             assert_eq!(problems.len(), 1);
             assert_eq!(problems[0].line, Some(4));
             assert_eq!(
-                problems[0].key,
+                problems[0].path,
                 r#"plugins."fixtures.configured".config.token"#
             );
             assert_eq!(

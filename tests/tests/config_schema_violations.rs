@@ -3,7 +3,7 @@
 //! not match the plugin's config schema (checked before its library is
 //! opened).
 
-use sharelife_core::host::{ConfigError, HostConfig};
+use sharelife_core::host::{BootError, ConfigError, HostConfig};
 use sharelife_core::loader::is_mapped;
 use sharelife_core::{HostError, PluginState};
 use sharelife_tests::{Scratch, library_file_name};
@@ -87,7 +87,24 @@ async fn a_plugin_config_that_breaks_its_schema_keeps_the_library_closed() {
     let report = host.boot().await.unwrap();
 
     assert_eq!(report.failed.len(), 1);
-    let error = &report.failed[0].error;
+    let BootError::Host(HostError::PluginConfig { id, problems, .. }) = &report.failed[0].error
+    else {
+        panic!(
+            "expected a config mismatch, got {:?}",
+            report.failed[0].error
+        );
+    };
+    assert_eq!(id.as_str(), "fixtures.configured");
+    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            r#"plugins."fixtures.configured".config.port"#,
+            r#"plugins."fixtures.configured".config.token"#,
+            r#"plugins."fixtures.configured".config"#,
+        ]
+    );
+    let error = &report.failed[0].error.to_string();
     let expected = [
         format!(
             "{}: the config of plugin \"fixtures.configured\" does not match the plugin's config schema:",

@@ -18,16 +18,16 @@ async fn the_cycle_is_printed_and_the_rest_starts() {
     assert_eq!(report.started.len(), 1);
     assert_eq!(report.started[0].as_str(), "fixtures.base");
     let cycle = "dependency cycle: fixtures.cycle-a 1.0.0 -> fixtures.cycle-b 1.0.0 -> fixtures.cycle-a 1.0.0; remove one of these dependencies";
-    let failed: Vec<(&str, Stage, &str)> = report
+    let failed: Vec<(&str, Stage, String)> = report
         .failed
         .iter()
-        .map(|f| (f.id.as_str(), f.stage, f.error.as_str()))
+        .map(|f| (f.id.as_str(), f.stage, f.error.to_string()))
         .collect();
     assert_eq!(
         failed,
         [
-            ("fixtures.cycle-a", Stage::Resolve, cycle),
-            ("fixtures.cycle-b", Stage::Resolve, cycle),
+            ("fixtures.cycle-a", Stage::Resolve, cycle.to_owned()),
+            ("fixtures.cycle-b", Stage::Resolve, cycle.to_owned()),
         ]
     );
     let status = host.status("fixtures.cycle-b").unwrap();

@@ -1,7 +1,7 @@
 //! A dependency that fails to start leaves its dependents `Inactive`, with
 //! the reason in their status; the plugin that failed is in `Error`.
 
-use sharelife_core::host::Stage;
+use sharelife_core::host::{BootError, Stage};
 use sharelife_core::{HostError, PluginState};
 use sharelife_tests::Scratch;
 
@@ -31,7 +31,15 @@ async fn boot_holds_back_what_depends_on_a_failed_start() {
     assert!(
         report.failed[0]
             .error
+            .to_string()
             .contains("fixtures.base was told to fail in start"),
+        "{report}"
+    );
+    assert!(
+        matches!(
+            &report.failed[0].error,
+            BootError::Host(HostError::Hook { id, hook: "start", .. }) if id.as_str() == "fixtures.base"
+        ),
         "{report}"
     );
 
@@ -58,6 +66,26 @@ async fn boot_holds_back_what_depends_on_a_failed_start() {
     );
     let held: Vec<&str> = report.held.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(held, ["fixtures.left", "fixtures.right", "fixtures.top"]);
+    // Why each was held, typed: the dependency, and why it did not start.
+    let why: Vec<(&str, &str)> = report
+        .held
+        .iter()
+        .map(|(id, why)| match why {
+            BootError::DependencyNotStarted {
+                dependency,
+                source: Some(_),
+            } => (id.as_str(), dependency.as_str()),
+            other => panic!("{id}: expected a dependency that did not start, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        why,
+        [
+            ("fixtures.left", "fixtures.base"),
+            ("fixtures.right", "fixtures.base"),
+            ("fixtures.top", "fixtures.left"),
+        ]
+    );
 }
 
 #[tokio::test]

@@ -75,7 +75,7 @@ async fn a_loaded_library_goes_through_its_whole_lifecycle() {
 
     let report = host.unload("examples.echo").await.expect("unloads");
     assert!(report.closed, "{report:?}");
-    assert_eq!(report.hook_error, None);
+    assert!(report.hook_error.is_none(), "{:?}", report.hook_error);
     assert_eq!(report.still_mapped, Some(false), "{report:?}");
     assert_eq!(host.state("examples.echo"), None);
     assert!(host.list().is_empty());

@@ -1,6 +1,8 @@
 //! A dependency that is nowhere, or only in versions out of range, keeps
 //! the plugin out, with an error naming both plugins and their versions.
 
+use sharelife_core::host::BootError;
+use sharelife_core::host::resolver::ResolveError;
 use sharelife_core::{HostError, PluginState};
 use sharelife_tests::{Scratch, library_file_name};
 
@@ -31,10 +33,12 @@ async fn boot_names_the_plugins_and_versions_involved() {
 
     let started: Vec<&str> = report.started.iter().map(|id| id.as_str()).collect();
     assert_eq!(started, ["fixtures.base"]);
+    let texts: Vec<String> = report.failed.iter().map(|f| f.error.to_string()).collect();
     let errors: Vec<(&str, &str)> = report
         .failed
         .iter()
-        .map(|f| (f.id.as_str(), f.error.as_str()))
+        .zip(&texts)
+        .map(|(f, text)| (f.id.as_str(), text.as_str()))
         .collect();
     assert_eq!(
         errors,
@@ -107,8 +111,16 @@ async fn a_plugin_enabled_in_the_config_but_found_nowhere_is_reported() {
     let host = dir.host_with(|b| b.plugin_path(&plugins).enabled("acme.ghost", true));
     let report = host.boot().await.unwrap();
     assert_eq!(report.failed.len(), 1);
+    assert!(
+        matches!(
+            &report.failed[0].error,
+            BootError::Unresolved(errors)
+                if matches!(&errors[..], [ResolveError::NotFound { plugin }] if plugin.as_str() == "acme.ghost")
+        ),
+        "{report}"
+    );
     assert_eq!(
-        report.failed[0].error,
+        report.failed[0].error.to_string(),
         r#"acme.ghost is enabled in the host config, but no plugin folder has it; add its library to a plugin_paths folder, or remove [plugins."acme.ghost"]"#
     );
 }

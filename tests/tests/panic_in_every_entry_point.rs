@@ -90,10 +90,17 @@ async fn panic_in_cleanup_is_reported_and_the_unload_goes_on() {
     let host = host_with_panicky(&dir, "cleanup").await;
     host.start(PANICKY).await.unwrap();
     let report = host.unload(PANICKY).await.unwrap();
-    assert_eq!(
-        report.hook_error.as_deref(),
-        Some("cleanup: panicked: panicky: asked to panic in cleanup")
-    );
+    match &report.hook_error {
+        Some(HostError::Hook { hook, error, .. }) => {
+            assert_eq!(*hook, "cleanup");
+            assert_eq!(error.kind(), ErrorKind::Panicked);
+            assert_eq!(
+                format!("{hook}: {error}"),
+                "cleanup: panicked: panicky: asked to panic in cleanup"
+            );
+        }
+        other => panic!("expected a cleanup hook error, got {other:?}"),
+    }
     assert!(report.closed);
     assert_eq!(report.still_mapped, Some(false));
     assert_host_goes_on(&host);

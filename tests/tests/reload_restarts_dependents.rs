@@ -64,8 +64,20 @@ async fn a_reload_into_an_out_of_range_version_leaves_the_dependent_inactive() {
     );
     assert!(report.restarted.is_empty());
     assert_eq!(report.not_restarted.len(), 1);
+    match &report.not_restarted[0].1 {
+        HostError::UnmetDependencies { id, unmet, .. } => {
+            assert_eq!(id.as_str(), "fixtures.versioned-user");
+            assert_eq!(unmet.len(), 1);
+            assert_eq!(unmet[0].dependency.id.as_str(), "fixtures.versioned");
+            assert_eq!(
+                unmet[0].found.as_ref().map(ToString::to_string).as_deref(),
+                Some("2.0.0")
+            );
+        }
+        other => panic!("expected unmet dependencies, got {other:?}"),
+    }
     assert_eq!(
-        report.not_restarted[0].1,
+        report.not_restarted[0].1.to_string(),
         r#"plugin "fixtures.versioned-user" cannot start: it needs fixtures.versioned ^1, found fixtures.versioned 2.0.0"#
     );
     let user = host.status("fixtures.versioned-user").unwrap();

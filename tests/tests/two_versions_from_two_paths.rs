@@ -61,7 +61,7 @@ async fn the_host_refuses_a_second_version_then_runs_the_new_code_after_unload()
     let v2 = dir.copy_library("fixture-versioned-v2", "v2.so");
     match host.load(&v2).await {
         Err(HostError::DuplicateId { id, existing }) => {
-            assert_eq!(id, "fixtures.versioned");
+            assert_eq!(id.as_str(), "fixtures.versioned");
             assert!(existing.ends_with("v1.so"), "{existing}");
         }
         other => panic!("expected a duplicate id error, got {other:?}"),

@@ -50,7 +50,7 @@ impl Chain {
         record.seq = self.seq;
         record.prev = std::mem::take(&mut self.last_hash);
         let line = serde_json::to_string(&record).expect("records serialize");
-        self.last_hash = hex(&Sha256::digest(line.as_bytes()));
+        self.last_hash = hex::encode(Sha256::digest(line.as_bytes()));
         self.out
             .write_all(line.as_bytes())
             .and_then(|()| self.out.write_all(b"\n"))
@@ -337,10 +337,6 @@ fn head_path(log: &Path) -> PathBuf {
     log.with_file_name(name)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// What [`verify`] found in a sound log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {
@@ -405,7 +401,7 @@ pub fn verify(path: impl AsRef<Path>) -> Result<VerifyReport, AuditError> {
         if record.prev != last_hash {
             return Err(tampered(n, "its `prev` hash does not match the record before it (that record was edited, removed or moved)".into()));
         }
-        last_hash = hex(&Sha256::digest(line));
+        last_hash = hex::encode(Sha256::digest(line));
         count = n;
     }
     let head = head_path(path);

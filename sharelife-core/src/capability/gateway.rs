@@ -49,7 +49,7 @@ impl Scope {
                 ports: ports.clone(),
             },
             Capability::File { access, path } => {
-                let (root, glob) = split_glob(path, data_dir);
+                let (root, glob) = split_glob(path, data_dir)?;
                 Scope::File {
                     access: *access,
                     root,
@@ -180,9 +180,10 @@ fn hosts_overlap(a: &HostPattern, b: &HostPattern) -> bool {
     }
 }
 
-/// Splits a file capability into its literal root and the glob below it;
-/// a relative root is under the plugin's data directory.
-fn split_glob(path: &str, data_dir: &Path) -> (PathBuf, PathGlob) {
+/// Splits a file capability into its literal root and the glob below it,
+/// compiled here, once per gateway; a relative root is under the plugin's
+/// data directory. `None` for a glob too large to compile.
+fn split_glob(path: &str, data_dir: &Path) -> Option<(PathBuf, PathGlob)> {
     let mut root = PathBuf::new();
     let mut rest = Vec::new();
     for (i, part) in path.split('/').enumerate() {
@@ -205,7 +206,7 @@ fn split_glob(path: &str, data_dir: &Path) -> (PathBuf, PathGlob) {
     // Resolve symlinks in the root itself (e.g. /tmp -> /private/tmp), so
     // that canonical request paths compare against a canonical root.
     let root = std::fs::canonicalize(&root).unwrap_or(root);
-    (root, PathGlob::new(&rest.join("/")))
+    Some((root, PathGlob::try_new(&rest.join("/"))?))
 }
 
 /// Removes `.` and resolves `..` without touching the file system.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::discovery::{Skipped, discover};
 use super::registry::Held;
-use super::resolver::{PassedOver, ResolveInput, resolve};
+use super::resolver::{PassedOver, ResolveError, ResolveInput, resolve};
 use super::{Host, HostError};
 use crate::PluginState;
 use crate::manifest::PluginId;
@@ -37,16 +37,54 @@ impl fmt::Display for Stage {
     }
 }
 
+/// Why [`Host::boot`] did not bring up an enabled plugin: a typed cause
+/// to `match` on; its text names plugins, versions and files.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum BootError {
+    /// Resolution refused it: not found, incompatible, a dependency
+    /// missing, disabled, out of range, or on a cycle. Every reason.
+    #[error("{}", join_errors(.0))]
+    Unresolved(Vec<ResolveError>),
+    /// Loading or starting it failed: the library, its config, a hook.
+    #[error(transparent)]
+    Host(#[from] HostError),
+    /// A dependency could not be loaded, so it was not loaded either.
+    #[error("dependency {dependency} could not be loaded: {source}")]
+    DependencyNotLoaded {
+        /// The dependency.
+        dependency: PluginId,
+        /// Why the dependency could not be loaded.
+        source: Box<BootError>,
+    },
+    /// A dependency is not active, so it was left `Inactive`.
+    #[error("dependency {dependency} failed to start: {}", source.as_ref().map_or_else(|| "it is not active".to_owned(), ToString::to_string))]
+    DependencyNotStarted {
+        /// The dependency.
+        dependency: PluginId,
+        /// Why the dependency did not start, when boot knows it.
+        source: Option<Box<BootError>>,
+    },
+}
+
+fn join_errors(errors: &[ResolveError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// An enabled plugin that [`Host::boot`] could not bring up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct BootFailure {
     /// The plugin.
     pub id: PluginId,
     /// Where it failed.
     pub stage: Stage,
-    /// Why, naming plugins, versions and files.
-    pub error: String,
+    /// Why.
+    pub error: BootError,
 }
 
 impl fmt::Display for BootFailure {
@@ -68,8 +106,8 @@ pub struct BootReport {
     /// Plugins started, in start order.
     pub started: Vec<PluginId>,
     /// Plugins loaded but left `Inactive` because a dependency failed to
-    /// start, with the reason.
-    pub held: Vec<(PluginId, String)>,
+    /// start, with the reason (a [`BootError::DependencyNotStarted`]).
+    pub held: Vec<(PluginId, BootError)>,
     /// Enabled plugins that failed.
     pub failed: Vec<BootFailure>,
     /// How long each phase took.
@@ -194,15 +232,15 @@ impl Host {
             disabled: resolution.disabled,
             ..BootReport::default()
         };
-        let mut broken: BTreeMap<PluginId, String> = BTreeMap::new();
+        let mut broken: BTreeMap<PluginId, BootError> = BTreeMap::new();
         for u in resolution.failed {
-            let error = u.to_string();
+            let error = BootError::Unresolved(u.errors);
             self.registry.hold(
                 u.id.clone(),
                 Held {
                     version: u.version,
                     path: u.path,
-                    reason: error.clone(),
+                    reason: error.to_string(),
                 },
             );
             broken.insert(u.id.clone(), error.clone());
@@ -228,8 +266,11 @@ impl Host {
                 .iter()
                 .find_map(|d| broken.get(&d.id).map(|why| (d.id.clone(), why.clone())));
             let result = match blocked {
-                Some((dep, why)) => Err(format!("dependency {dep} could not be loaded: {why}")),
-                None => self.load_file(chosen.file).await.map_err(|e| e.to_string()),
+                Some((dependency, why)) => Err(BootError::DependencyNotLoaded {
+                    dependency,
+                    source: Box::new(why),
+                }),
+                None => self.load_file(chosen.file).await.map_err(BootError::Host),
             };
             match result {
                 Ok(_) => loaded.push(id),
@@ -242,7 +283,7 @@ impl Host {
                             Held {
                                 version: Some(version),
                                 path: Some(path),
-                                reason: error.clone(),
+                                reason: error.to_string(),
                             },
                         );
                     }
@@ -271,13 +312,10 @@ impl Host {
                 let state = self.registry.get(&d.id).map(|s| s.state());
                 (state != Some(PluginState::Active)).then(|| d.id.clone())
             });
-            if let Some(dep) = not_active {
-                let why = broken
-                    .get(&dep)
-                    .cloned()
-                    .unwrap_or_else(|| "it is not active".to_owned());
-                let reason = format!("dependency {dep} failed to start: {why}");
-                slot.hold(reason.clone()).await;
+            if let Some(dependency) = not_active {
+                let source = broken.get(&dependency).cloned().map(Box::new);
+                let reason = BootError::DependencyNotStarted { dependency, source };
+                slot.hold(reason.to_string()).await;
                 broken.insert(id.clone(), reason.clone());
                 report.held.push((id, reason));
                 continue;
@@ -285,11 +323,12 @@ impl Host {
             match slot.start().await {
                 Ok(()) => report.started.push(id),
                 Err(e) => {
-                    broken.insert(id.clone(), e.to_string());
+                    let error = BootError::Host(e);
+                    broken.insert(id.clone(), error.clone());
                     report.failed.push(BootFailure {
                         id,
                         stage: Stage::Start,
-                        error: e.to_string(),
+                        error,
                     });
                 }
             }

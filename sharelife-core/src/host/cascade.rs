@@ -40,7 +40,7 @@ pub struct ReloadReport {
     pub restarted: Vec<PluginId>,
     /// Dependents that could not be started again, with the reason; they
     /// are left `Inactive`.
-    pub not_restarted: Vec<(PluginId, String)>,
+    pub not_restarted: Vec<(PluginId, HostError)>,
 }
 
 impl Host {
@@ -74,23 +74,10 @@ impl Host {
         let dependencies = match self.registry.dependencies_of(id) {
             Ok(deps) => deps,
             Err(unmet) => {
-                let unmet: Vec<String> = unmet
-                    .iter()
-                    .map(|u| match &u.found {
-                        Some(v) => format!(
-                            "it needs {} {}, found {} {v}",
-                            u.dependency.id, u.dependency.version, u.dependency.id
-                        ),
-                        None => format!(
-                            "it needs {} {}, which is not loaded",
-                            u.dependency.id, u.dependency.version
-                        ),
-                    })
-                    .collect();
-                slot.hold(format!("not started: {}", unmet.join("; ")))
-                    .await;
+                let text: Vec<String> = unmet.iter().map(ToString::to_string).collect();
+                slot.hold(format!("not started: {}", text.join("; "))).await;
                 return Err(HostError::UnmetDependencies {
-                    id: id.to_owned(),
+                    id: slot.id().clone(),
                     action: "start",
                     unmet,
                 });
@@ -108,8 +95,8 @@ impl Host {
                     }
                 }
                 return Err(HostError::DependencyFailed {
-                    id: id.to_owned(),
-                    dependency: dependency.id().to_string(),
+                    id: slot.id().clone(),
+                    dependency: dependency.id().clone(),
                     source: Box::new(e),
                 });
             }
@@ -143,7 +130,7 @@ impl Host {
             .filter(|d| d.state() == PluginState::Active)
             .collect();
         self.stop_dependents(
-            id,
+            slot.id(),
             "stop",
             &dependents,
             &format!("stopped because its dependency {id} stopped"),
@@ -154,7 +141,7 @@ impl Host {
 
     async fn stop_dependents(
         &self,
-        id: &str,
+        id: &PluginId,
         verb: &'static str,
         dependents: &[Arc<Slot>],
         reason: &str,
@@ -164,9 +151,9 @@ impl Host {
         }
         if self.options.on_dependents == super::DependentPolicy::Refuse {
             return Err(HostError::HasDependents {
-                id: id.to_owned(),
+                id: id.clone(),
                 verb,
-                dependents: dependents.iter().map(|d| d.id().to_string()).collect(),
+                dependents: dependents.iter().map(|d| d.id().clone()).collect(),
             });
         }
         for dependent in dependents {
@@ -174,7 +161,7 @@ impl Host {
                 dependent.set_reason(reason.to_owned());
                 continue;
             }
-            tracing::info!(plugin = %dependent.id(), dependency = id, "stopping a dependent first");
+            tracing::info!(plugin = %dependent.id(), dependency = %id, "stopping a dependent first");
             if let Err(e) = dependent.stop(Some(reason.to_owned())).await {
                 // Its stop hook failed: it is in Error, which stops it too.
                 tracing::warn!(plugin = %dependent.id(), error = %e, "dependent failed to stop cleanly");
@@ -199,7 +186,7 @@ impl Host {
         let slot = self.slot(id)?;
         let dependents = self.registry.dependents_of(id);
         let reason = format!("its dependency {id} was unloaded");
-        self.stop_dependents(id, "unload", &dependents, &reason)
+        self.stop_dependents(slot.id(), "unload", &dependents, &reason)
             .await?;
         for dependent in &dependents {
             dependent.hold(reason.clone()).await;
@@ -223,7 +210,7 @@ impl Host {
         let slot = self.slot(id)?;
         let source = slot.source().clone();
         if matches!(source, Source::Added) {
-            return Err(HostError::NotReloadable(id.to_owned()));
+            return Err(HostError::NotReloadable(slot.id().clone()));
         }
         let was_active = slot.state() == PluginState::Active;
         let old_version = slot.manifest().version.clone();
@@ -234,7 +221,7 @@ impl Host {
             .filter(|d| d.state() == PluginState::Active)
             .collect();
         self.stop_dependents(
-            id,
+            slot.id(),
             "unload",
             &active,
             &format!("its dependency {id} is reloading"),
@@ -257,7 +244,7 @@ impl Host {
         for dependent in stopped {
             match self.start(&dependent).await {
                 Ok(()) => restarted.push(dependent),
-                Err(e) => not_restarted.push((dependent, e.to_string())),
+                Err(e) => not_restarted.push((dependent, e)),
             }
         }
         Ok(ReloadReport {

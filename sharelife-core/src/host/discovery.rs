@@ -44,7 +44,7 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
                     path: folder.clone(),
                     reason: LoadError::Io {
                         path: folder.clone(),
-                        source,
+                        source: source.into(),
                     },
                 });
                 continue;

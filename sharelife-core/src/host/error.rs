@@ -1,16 +1,22 @@
 //! [`HostError`]: why a host operation failed.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::boot::BootFailure;
 use super::config::ConfigError;
 use crate::event::EventError;
 use crate::loader::LoadError;
-use crate::manifest::ManifestError;
+use crate::manifest::{Capability, Dependency, ManifestError, PluginId, Problem};
 use crate::{IllegalTransition, PluginError};
 
 /// Why a host operation failed.
-#[derive(Debug, thiserror::Error)]
+///
+/// Plugins are named by [`PluginId`] and every cause is typed, so a host
+/// can `match` on why; the `Display` text is for people. `Clone`, so the
+/// reports that carry these errors can be cloned.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum HostError {
     /// The library could not be loaded.
@@ -23,44 +29,49 @@ pub enum HostError {
     #[error(transparent)]
     Policy(#[from] crate::capability::PolicyError),
     /// A plugin with this id is already in the host.
-    #[error("plugin {id:?} is already loaded (from {existing}); unload it first")]
+    #[error("plugin {:?} is already loaded (from {existing}); unload it first", id.as_str())]
     DuplicateId {
         /// The id.
-        id: String,
+        id: PluginId,
         /// Where the loaded one came from.
         existing: String,
     },
-    /// No plugin with this id is in the host.
-    #[error("no plugin {0:?} is loaded")]
+    /// No plugin with this name is in the host. The name is the one asked
+    /// for, which need not be a valid plugin id.
+    #[error("no plugin {:?} is loaded", .0.as_str())]
     NotFound(String),
+    /// The plugin was unloaded while a hot reload of it was under way.
+    #[error("no plugin \"{0} (unloaded during the reload)\" is loaded")]
+    UnloadedDuringReload(PluginId),
     /// The lifecycle table does not allow the move.
     #[error(transparent)]
     Transition(#[from] IllegalTransition),
     /// A lifecycle hook failed or panicked; the plugin is now in `Error`.
-    #[error("plugin {id:?} failed in {hook}: {error}")]
+    #[error("plugin {:?} failed in {hook}: {error}", id.as_str())]
     Hook {
         /// The plugin.
-        id: String,
+        id: PluginId,
         /// The hook: `initialize`, `start`, `stop` or `cleanup`.
         hook: &'static str,
         /// What the plugin reported.
         error: PluginError,
     },
     /// A handler call failed.
-    #[error("plugin {id:?}, handler {handler:?}: {error}")]
+    #[error("plugin {:?}, handler {handler:?}: {error}", id.as_str())]
     Call {
         /// The plugin.
-        id: String,
+        id: PluginId,
         /// The handler name.
         handler: String,
         /// What the plugin reported.
         error: PluginError,
     },
     /// A manifest given to [`Host::add`](super::Host::add) is invalid.
-    #[error("plugin {id:?}: {source}")]
+    #[error("plugin {}: {source}", id.as_ref().map_or_else(|| "\"<static>\"".to_owned(), |id| format!("{:?}", id.as_str())))]
     InvalidManifest {
-        /// The plugin.
-        id: String,
+        /// The plugin; `None` for a statically registered plugin whose
+        /// manifest does not parse.
+        id: Option<PluginId>,
         /// The problems.
         source: ManifestError,
     },
@@ -73,9 +84,10 @@ pub enum HostError {
         /// The host config file, or `host builder`.
         file: String,
         /// The plugin.
-        id: String,
-        /// Each mismatch: `key: what is wrong`.
-        problems: Vec<String>,
+        id: PluginId,
+        /// Each mismatch: the key as written in the host config (path) and
+        /// what is wrong (message).
+        problems: Vec<Problem>,
     },
     /// A plugin directory could not be created.
     #[error("cannot create {}: {source}", path.display())]
@@ -83,7 +95,7 @@ pub enum HostError {
         /// The directory.
         path: PathBuf,
         /// The error.
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
     /// Publishing or subscribing failed.
     #[error(transparent)]
@@ -94,41 +106,43 @@ pub enum HostError {
     )]
     NoRuntime,
     /// Loading or starting a plugin whose dependencies are not met.
-    #[error("plugin {id:?} cannot {action}: {}", unmet.join("; "))]
+    #[error("plugin {:?} cannot {action}: {}", id.as_str(), unmet_text(*action, unmet))]
     UnmetDependencies {
         /// The plugin.
-        id: String,
-        /// `load` or `start`.
+        id: PluginId,
+        /// `be loaded` or `start`.
         action: &'static str,
-        /// Each dependency not met: `needs acme.a ^2, found acme.a 1.9.3`.
-        unmet: Vec<String>,
+        /// Each dependency not met.
+        unmet: Vec<Unmet>,
     },
     /// A dependency failed to start; the plugin is left `Inactive`.
     #[error(
-        "plugin {id:?} was not started: its dependency {dependency:?} failed to start: {source}"
+        "plugin {:?} was not started: its dependency {:?} failed to start: {source}",
+        id.as_str(),
+        dependency.as_str()
     )]
     DependencyFailed {
         /// The plugin.
-        id: String,
+        id: PluginId,
         /// The dependency.
-        dependency: String,
+        dependency: PluginId,
         /// Why the dependency failed.
         source: Box<HostError>,
     },
     /// Stopping or unloading a plugin others depend on, with the host set
     /// to refuse.
-    #[error("cannot {verb} plugin {id:?}: {} depend on it; {verb} them first, or set on_dependents = \"cascade\"", dependents.join(", "))]
+    #[error("cannot {verb} plugin {:?}: {} depend on it; {verb} them first, or set on_dependents = \"cascade\"", id.as_str(), join(dependents, ", "))]
     HasDependents {
         /// The plugin.
-        id: String,
+        id: PluginId,
         /// `stop` or `unload`.
         verb: &'static str,
         /// The plugins that depend on it.
-        dependents: Vec<String>,
+        dependents: Vec<PluginId>,
     },
     /// The plugin was added in code; the host cannot make it again.
-    #[error("plugin {0:?} was added in code and cannot be reloaded; unload it and add it again")]
-    NotReloadable(String),
+    #[error("plugin {:?} was added in code and cannot be reloaded; unload it and add it again", .0.as_str())]
+    NotReloadable(PluginId),
     /// Strict mode: an enabled plugin failed, so the host did not start.
     #[error("strict mode: the host did not start because {} enabled plugin{} failed:\n{}", failures.len(), if failures.len() == 1 { "" } else { "s" }, failures.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n"))]
     Strict {
@@ -137,16 +151,16 @@ pub enum HostError {
     },
     /// The manifest requests capabilities the policy does not grant, and
     /// the policy refuses such plugins (`ungranted = "refuse"`).
-    #[error("plugin {id:?} requests capabilities the policy does not grant: {}; grant them or remove them from the manifest", requests.join("; "))]
+    #[error("plugin {:?} requests capabilities the policy does not grant: {}; grant them or remove them from the manifest", id.as_str(), requests_text(requests))]
     Ungranted {
         /// The plugin.
-        id: String,
+        id: PluginId,
         /// The requests no allow rule grants.
-        requests: Vec<String>,
+        requests: Vec<Capability>,
     },
     /// The audit log could not be opened.
     #[error(transparent)]
-    Audit(#[from] crate::audit::AuditError),
+    Audit(Arc<crate::audit::AuditError>),
     /// A hot reload was given a library that is already open in this
     /// process: `dlopen` would hand back the old code.
     #[error("{} is already loaded in this process, so opening it again would run the old code; copy the new build to a fresh path and reload from there", path.display())]
@@ -155,31 +169,31 @@ pub enum HostError {
         path: PathBuf,
     },
     /// A hot reload was given a library of another plugin.
-    #[error("{} holds plugin {found:?}, not {expected:?}", path.display())]
+    #[error("{} holds plugin {:?}, not {:?}", path.display(), found.as_str(), expected.as_str())]
     WrongPlugin {
         /// The library.
         path: PathBuf,
         /// The plugin being reloaded.
-        expected: String,
+        expected: PluginId,
         /// The plugin the library holds.
-        found: String,
+        found: PluginId,
     },
     /// The new version does not satisfy the plugins that depend on the one
     /// being replaced.
-    #[error("version {version} of plugin {id:?} would break {}", dependents.join("; "))]
+    #[error("version {version} of plugin {:?} would break {}", id.as_str(), broken_text(id, dependents))]
     BreaksDependents {
         /// The plugin.
-        id: String,
+        id: PluginId,
         /// The new version.
         version: semver::Version,
-        /// Each dependent with the range it needs.
-        dependents: Vec<String>,
+        /// Each dependent with the range of `id` it needs.
+        dependents: Vec<(PluginId, semver::VersionReq)>,
     },
     /// A hot reload failed before the swap; the old version keeps running.
-    #[error("reload of plugin {id:?} from {} failed, version {kept} keeps running: {source}", path.display())]
+    #[error("reload of plugin {:?} from {} failed, version {kept} keeps running: {source}", id.as_str(), path.display())]
     ReloadFailed {
         /// The plugin.
-        id: String,
+        id: PluginId,
         /// The library of the new version.
         path: PathBuf,
         /// The version that keeps serving calls.
@@ -189,12 +203,73 @@ pub enum HostError {
     },
 }
 
-fn config_problems(file: &str, id: &str, problems: &[String]) -> String {
-    let mut text =
-        format!("{file}: the config of plugin {id:?} does not match the plugin's config schema:");
+impl From<crate::audit::AuditError> for HostError {
+    fn from(e: crate::audit::AuditError) -> Self {
+        HostError::Audit(Arc::new(e))
+    }
+}
+
+/// A dependency of a plugin that the plugins loaded now do not satisfy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Unmet {
+    /// The dependency: its id and the range required.
+    pub dependency: Dependency,
+    /// The version of it that is loaded, if one is (out of range then).
+    pub found: Option<semver::Version>,
+}
+
+impl fmt::Display for Unmet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Dependency { id, version } = &self.dependency;
+        match &self.found {
+            Some(v) => write!(f, "it needs {id} {version}, found {id} {v}"),
+            None => write!(f, "it needs {id} {version}, which is not loaded"),
+        }
+    }
+}
+
+fn unmet_text(action: &str, unmet: &[Unmet]) -> String {
+    let mut text = join(unmet, "; ");
+    if action == "be loaded" && unmet.iter().any(|u| u.found.is_none()) {
+        text.push_str("; load it first");
+    }
+    text
+}
+
+fn join<T: fmt::Display>(items: &[T], separator: &str) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
+/// Each request in its manifest (JSON) form.
+fn requests_text(requests: &[Capability]) -> String {
+    requests
+        .iter()
+        .map(|c| serde_json::to_string(c).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn broken_text(id: &PluginId, dependents: &[(PluginId, semver::VersionReq)]) -> String {
+    dependents
+        .iter()
+        .map(|(dependent, range)| format!("{dependent} (it needs {id} {range})"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn config_problems(file: &str, id: &PluginId, problems: &[Problem]) -> String {
+    let mut text = format!(
+        "{file}: the config of plugin {:?} does not match the plugin's config schema:",
+        id.as_str()
+    );
     for p in problems {
         text.push_str("\n  ");
-        text.push_str(p);
+        text.push_str(&p.to_string());
     }
     text
 }

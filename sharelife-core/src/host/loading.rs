@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::slot::{Slot, SlotParts, Source};
-use super::{Host, HostError, UnloadReport, plugin_config};
+use super::{Host, HostError, UnloadReport, Unmet, plugin_config};
 use crate::audit::{AuditEvent, What};
 use crate::capability::{Gateway, Ungranted};
 use crate::loader::{LibraryWatch, PluginFile, is_mapped};
@@ -75,7 +75,7 @@ impl Host {
         // Re-validate: a `Manifest` built field by field skipped the checks.
         let manifest = Manifest::from_json(&manifest.to_json()).map_err(|source| {
             HostError::InvalidManifest {
-                id: manifest.id.to_string(),
+                id: Some(manifest.id.clone()),
                 source,
             }
         })?;
@@ -98,10 +98,7 @@ impl Host {
                 )
                 .await
             }
-            Err(source) => Err(HostError::InvalidManifest {
-                id: "<static>".into(),
-                source,
-            }),
+            Err(source) => Err(HostError::InvalidManifest { id: None, source }),
         }
     }
 
@@ -120,7 +117,7 @@ impl Host {
     fn admit(&self, manifest: &Manifest) -> Result<serde_json::Value, HostError> {
         if let Some(existing) = self.registry.get(&manifest.id) {
             return Err(HostError::DuplicateId {
-                id: manifest.id.to_string(),
+                id: manifest.id.clone(),
                 existing: existing.origin().to_string(),
             });
         }
@@ -133,27 +130,23 @@ impl Host {
         &self,
         manifest: &Manifest,
     ) -> Result<serde_json::Value, HostError> {
-        let unmet: Vec<String> = self
+        let unmet: Vec<Unmet> = self
             .requires(manifest)
-            .iter()
-            .filter_map(|dep| {
-                let found = self.registry.get(&dep.id);
-                match found.as_ref().map(|s| &s.manifest().version) {
-                    Some(v) if dep.version.matches(v) => None,
-                    Some(v) => Some(format!(
-                        "it needs {} {}, found {} {v}",
-                        dep.id, dep.version, dep.id
-                    )),
-                    None => Some(format!(
-                        "it needs {} {}, which is not loaded; load it first",
-                        dep.id, dep.version
-                    )),
+            .into_iter()
+            .filter_map(|dependency| {
+                let found = self
+                    .registry
+                    .get(&dependency.id)
+                    .map(|s| s.manifest().version.clone());
+                match found {
+                    Some(v) if dependency.version.matches(&v) => None,
+                    found => Some(Unmet { dependency, found }),
                 }
             })
             .collect();
         if !unmet.is_empty() {
             return Err(HostError::UnmetDependencies {
-                id: manifest.id.to_string(),
+                id: manifest.id.clone(),
                 action: "be loaded",
                 unmet,
             });
@@ -217,7 +210,7 @@ impl Host {
         self.registry
             .insert(&binding, Arc::clone(&slot))
             .map_err(|existing| HostError::DuplicateId {
-                id: id.to_string(),
+                id: id.clone(),
                 existing: existing.origin().to_string(),
             })?;
         for topic in &topics {
@@ -246,16 +239,16 @@ impl Host {
         let gateway = Arc::new(Gateway::compile(manifest, &self.options.policy, &data_dir)?);
         let ungranted = gateway.ungranted().to_vec();
         if !ungranted.is_empty() {
+            if self.options.policy.ungranted == Ungranted::Refuse {
+                return Err(HostError::Ungranted {
+                    id: id.clone(),
+                    requests: ungranted,
+                });
+            }
             let requests: Vec<String> = ungranted
                 .iter()
                 .map(|c| serde_json::to_string(c).unwrap_or_default())
                 .collect();
-            if self.options.policy.ungranted == Ungranted::Refuse {
-                return Err(HostError::Ungranted {
-                    id: id.to_string(),
-                    requests,
-                });
-            }
             tracing::warn!(plugin = %id, requests = %requests.join("; "), "plugin requests capabilities the policy does not grant; they will be denied");
             self.options.audit.record(AuditEvent {
                 at: std::time::SystemTime::now(),
@@ -276,7 +269,7 @@ impl Host {
             };
             made.map_err(|source| HostError::Io {
                 path: dir.clone(),
-                source,
+                source: Arc::new(source),
             })?;
         }
         let services = GatedServices::new(

@@ -46,12 +46,12 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-pub use self::boot::{BootFailure, BootReport, BootTimings, Stage};
+pub use self::boot::{BootError, BootFailure, BootReport, BootTimings, Stage};
 pub use self::builder::HostBuilder;
 use self::builder::Options;
 pub use self::cascade::{DependentPolicy, ReloadReport};
-pub use self::config::{ConfigError, ConfigProblem, HostConfig, PluginSettings};
-pub use self::error::HostError;
+pub use self::config::{ConfigError, HostConfig, PluginSettings};
+pub use self::error::{HostError, Unmet};
 pub use self::handle::PluginHandle;
 pub use self::health::{
     CheckOutcome, HealthCheck, HealthOptions, HealthRecord, Recovery, RestartPolicy,
@@ -75,8 +75,9 @@ pub struct UnloadReport {
     pub id: PluginId,
     /// The library it came from, for a loaded plugin.
     pub library: Option<PathBuf>,
-    /// An error `stop` or `cleanup` returned (the unload went on).
-    pub hook_error: Option<String>,
+    /// The first error `stop` or `cleanup` returned (the unload went on):
+    /// a [`HostError::Hook`] naming the hook.
+    pub hook_error: Option<HostError>,
     /// Whether every object from the library was dropped and the library
     /// closed. `false` when handles to the plugin were still held after
     /// the unload timeout; it closes when the last one is dropped.
@@ -190,7 +191,7 @@ impl Host {
     pub fn call(&self, id: &str, handler: &str, input: &[u8]) -> Result<Buffer, HostError> {
         let handle = self.handle(id)?;
         let call_error = |error| HostError::Call {
-            id: id.to_owned(),
+            id: handle.id().clone(),
             handler: handler.to_owned(),
             error,
         };
@@ -213,7 +214,7 @@ impl Host {
     ) -> Result<Buffer, HostError> {
         let handle = self.handle(id)?;
         let call_error = |error| HostError::Call {
-            id: id.to_owned(),
+            id: handle.id().clone(),
             handler: handler.to_owned(),
             error,
         };
@@ -233,11 +234,12 @@ impl Host {
     ///
     /// [`HostError::NotFound`] or [`HostError::Call`].
     pub async fn send_event(&self, id: &str, topic: &str, payload: &[u8]) -> Result<(), HostError> {
-        self.handle(id)?
+        let handle = self.handle(id)?;
+        handle
             .send_event(topic, payload)
             .await
             .map_err(|error| HostError::Call {
-                id: id.to_owned(),
+                id: handle.id().clone(),
                 handler: format!("event {topic}"),
                 error,
             })

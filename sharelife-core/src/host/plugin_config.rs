@@ -2,7 +2,7 @@
 //! before any of its code runs.
 
 use super::HostError;
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, Problem};
 
 /// Checks `config` against `manifest.config_schema`, if the manifest has
 /// one. Messages name each key as written in the host config and never
@@ -15,17 +15,20 @@ pub(crate) fn check(
     let Some(schema) = &manifest.config_schema else {
         return Ok(());
     };
-    let id = manifest.id.to_string();
-    let base = format!("plugins.{id:?}.config");
+    let id = &manifest.id;
+    let base = format!("plugins.{:?}.config", id.as_str());
     let validator = jsonschema::validator_for(schema).map_err(|e| HostError::PluginConfig {
         file: file.to_owned(),
         id: id.clone(),
-        problems: vec![format!(
-            "the plugin's config_schema is not a valid JSON Schema ({}); report this to the plugin's authors",
-            e.masked()
+        problems: vec![Problem::new(
+            "",
+            format!(
+                "the plugin's config_schema is not a valid JSON Schema ({}); report this to the plugin's authors",
+                e.masked()
+            ),
         )],
     })?;
-    let mut problems: Vec<String> = validator
+    let mut problems: Vec<Problem> = validator
         .iter_errors(config)
         .map(|e| {
             let mut key = base.clone();
@@ -38,20 +41,19 @@ pub(crate) fn check(
                     key.push_str(&segment);
                 }
             }
-            format!(
-                "{key}: {} (schema: {})",
-                e.masked(),
-                e.schema_path().as_str()
+            Problem::new(
+                key,
+                format!("{} (schema: {})", e.masked(), e.schema_path().as_str()),
             )
         })
         .collect();
-    problems.sort();
+    problems.sort_by_cached_key(ToString::to_string);
     if problems.is_empty() {
         Ok(())
     } else {
         Err(HostError::PluginConfig {
             file: file.to_owned(),
-            id,
+            id: id.clone(),
             problems,
         })
     }

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use super::binding::Binding;
+use super::error::Unmet;
 use super::order::{Node, start_order};
 use super::slot::Slot;
 use crate::event::EventBus;
-use crate::manifest::{Dependency, Manifest, PluginId};
+use crate::manifest::{Manifest, PluginId};
 
 /// A plugin the host was asked to run but could not load, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,14 +20,6 @@ pub(crate) struct Held {
     pub(crate) version: Option<semver::Version>,
     pub(crate) path: Option<PathBuf>,
     pub(crate) reason: String,
-}
-
-/// A dependency of a loaded plugin that is not satisfied by the plugins
-/// loaded now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Unmet {
-    pub(crate) dependency: Dependency,
-    pub(crate) found: Option<semver::Version>,
 }
 
 /// Every id ever loaded keeps its [`Binding`] (empty while unloaded), so

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Host, UnloadReport};
+use super::{Host, HostError, UnloadReport};
 use crate::PluginState;
 use crate::manifest::PluginId;
 
@@ -17,7 +17,7 @@ pub struct ShutdownReport {
     /// shutdown went on without waiting for them.
     pub timed_out: Vec<PluginId>,
     /// Plugins whose `stop` or unload failed, with the error.
-    pub failed: Vec<(PluginId, String)>,
+    pub failed: Vec<(PluginId, HostError)>,
     /// The unloads, in order.
     pub unloaded: Vec<UnloadReport>,
 }
@@ -46,7 +46,7 @@ impl Host {
                 .await
             {
                 Ok(Ok(())) => report.stopped.push(id),
-                Ok(Err(e)) => report.failed.push((id, e.to_string())),
+                Ok(Err(e)) => report.failed.push((id, e)),
                 Err(_) => {
                     tracing::warn!(plugin = %id, timeout = ?limit, "plugin did not stop in time; shutdown goes on");
                     report.timed_out.push(id);
@@ -59,7 +59,7 @@ impl Host {
                 .await
             {
                 Ok(Ok(unload)) => report.unloaded.push(unload),
-                Ok(Err(e)) => report.failed.push((id, e.to_string())),
+                Ok(Err(e)) => report.failed.push((id, e)),
                 Err(_) => {
                     tracing::warn!(plugin = %id, timeout = ?limit, "plugin did not unload in time; shutdown goes on");
                     if !report.timed_out.contains(&id) {

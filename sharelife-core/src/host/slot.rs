@@ -280,7 +280,7 @@ impl Slot {
             Err(error) => {
                 self.fail(&format!("{hook} failed"), &error);
                 Err(HostError::Hook {
-                    id: self.manifest.id.to_string(),
+                    id: self.manifest.id.clone(),
                     hook,
                     error,
                 })
@@ -357,14 +357,17 @@ impl Slot {
         }
     }
 
-    /// Stops and cleans up, ending in `Unloading`. Hook errors are returned
-    /// as text; they do not stop the unload.
-    pub(crate) async fn prepare_unload(&self, reason: &str) -> Result<Option<String>, HostError> {
+    /// Stops and cleans up, ending in `Unloading`. The first hook error is
+    /// returned; hook errors do not stop the unload.
+    pub(crate) async fn prepare_unload(
+        &self,
+        reason: &str,
+    ) -> Result<Option<HostError>, HostError> {
         let _moving = self.moving.lock().await;
         let mut hook_error = None;
         if self.state() == PluginState::Active {
             if let Err(e) = self.stop_locked(Some(reason.to_owned())).await {
-                hook_error = Some(e.to_string());
+                hook_error = Some(e);
             }
         }
         self.move_to(PluginState::Unloading, None)?;
@@ -372,7 +375,11 @@ impl Slot {
             let cleanup = CatchUnwind::new(|| self.plugin.cleanup(&self.ctx)).await;
             if let Err(e) = cleanup {
                 tracing::warn!(plugin = %self.manifest.id, error = %e, "cleanup failed; unloading anyway");
-                hook_error.get_or_insert_with(|| format!("cleanup: {e}"));
+                hook_error.get_or_insert_with(|| HostError::Hook {
+                    id: self.manifest.id.clone(),
+                    hook: "cleanup",
+                    error: e,
+                });
             }
         }
         Ok(hook_error)

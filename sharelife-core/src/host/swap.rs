@@ -91,7 +91,7 @@ impl Host {
             .current()
             .ok_or_else(|| HostError::NotFound(id.to_owned()))?;
         let failed = |source: HostError| HostError::ReloadFailed {
-            id: id.to_owned(),
+            id: old.id().clone(),
             path: path.to_owned(),
             kept: old.manifest().version.clone(),
             source: Box::new(source),
@@ -107,9 +107,7 @@ impl Host {
         let swapped = Instant::now();
         if !self.registry.replace(&binding, &old, Arc::clone(&new)) {
             self.discard(new).await;
-            return Err(failed(HostError::NotFound(format!(
-                "{id} (unloaded during the reload)"
-            ))));
+            return Err(failed(HostError::UnloadedDuringReload(old.id().clone())));
         }
         let swap = swapped.elapsed();
         self.follow_topics(&binding, &old, &new);
@@ -155,11 +153,11 @@ impl Host {
         if manifest.id != *old.id() {
             return Err(HostError::WrongPlugin {
                 path: path.to_owned(),
-                expected: old.id().to_string(),
-                found: manifest.id.to_string(),
+                expected: old.id().clone(),
+                found: manifest.id.clone(),
             });
         }
-        let broken: Vec<String> = self
+        let broken: Vec<(PluginId, semver::VersionReq)> = self
             .registry
             .slots()
             .iter()
@@ -167,13 +165,13 @@ impl Host {
                 s.requires()
                     .iter()
                     .filter(|d| d.id == manifest.id && !d.version.matches(&manifest.version))
-                    .map(|d| format!("{} (it needs {} {})", s.id(), d.id, d.version))
+                    .map(|d| (s.id().clone(), d.version.clone()))
                     .collect::<Vec<_>>()
             })
             .collect();
         if !broken.is_empty() {
             return Err(HostError::BreaksDependents {
-                id: manifest.id.to_string(),
+                id: manifest.id.clone(),
                 version: manifest.version.clone(),
                 dependents: broken,
             });
@@ -220,7 +218,7 @@ impl Host {
         let mut handed = None;
         if from != PluginState::Error {
             let state = old.save_state().await.map_err(|error| HostError::Hook {
-                id: old.id().to_string(),
+                id: old.id().clone(),
                 hook: "save_state",
                 error,
             })?;
@@ -228,7 +226,7 @@ impl Host {
                 new.restore_state(&state)
                     .await
                     .map_err(|error| HostError::Hook {
-                        id: new.id().to_string(),
+                        id: new.id().clone(),
                         hook: "restore_state",
                         error,
                     })?;

@@ -1,10 +1,11 @@
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::PluginError;
 use crate::manifest::{ManifestError, section::SectionError};
 
 /// Why a library could not be loaded. Each variant names the file.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
     /// The file could not be read.
@@ -13,7 +14,7 @@ pub enum LoadError {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
     /// The file is not a shared library at all.
     #[error("{} is not a shared library: {reason}", path.display())]

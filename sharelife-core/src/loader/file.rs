@@ -37,7 +37,7 @@ impl PluginFile {
         let path = path.as_ref().to_owned();
         let file = File::open(&path).map_err(|source| LoadError::Io {
             path: path.clone(),
-            source,
+            source: source.into(),
         })?;
         let cache = ReadCache::new(file);
         let (bytes, build_id) = read_section(&cache, &path)?;
@@ -76,9 +76,7 @@ impl PluginFile {
 
     /// The linker's build id (hex), if the file carries one.
     pub fn build_id(&self) -> Option<String> {
-        self.build_id
-            .as_ref()
-            .map(|id| id.iter().map(|b| format!("{b:02x}")).collect())
+        self.build_id.as_ref().map(hex::encode)
     }
 
     /// The validated manifest.

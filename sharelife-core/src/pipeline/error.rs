@@ -1,25 +1,14 @@
 //! Why a pipeline file was refused, and why a run could not start.
 #![forbid(unsafe_code)]
 
-use std::fmt;
 use std::path::PathBuf;
 
-/// One problem in a pipeline file: where it is and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// 1-based line in the file.
-    pub line: usize,
-    /// Path of the offending value, e.g. `steps[1].plugin_ref`.
-    pub path: String,
-    /// What is wrong and what to do about it.
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}: {}", self.line, self.path, self.message)
-    }
-}
+/// One problem in a pipeline file: the validators' shared problem type.
+/// A pipeline problem has its `line`, the `path` of the offending value
+/// (e.g. `steps[1].plugin_ref`) and what to do about it; a syntax problem
+/// has its `line` and `column` and no path. The file is the error's
+/// `origin`. It reads `line L: path: message`.
+pub use crate::manifest::Problem;
 
 /// Why a pipeline file could not be read, validated or compiled.
 #[derive(Debug, thiserror::Error)]
@@ -75,11 +64,11 @@ impl PipelineError {
                 column,
                 message,
                 ..
-            } => vec![Problem {
-                line: *line,
-                path: format!("column {column}"),
-                message: message.clone(),
-            }],
+            } => vec![
+                Problem::new("", message.clone())
+                    .at_line(Some(*line))
+                    .at_column(Some(*column)),
+            ],
             PipelineError::Invalid { problems, .. } => problems.clone(),
         }
     }

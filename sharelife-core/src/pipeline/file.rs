@@ -98,28 +98,27 @@ impl PipelineFile {
                 Dialect::AstrAgentV1,
             ),
             Some(other) => {
-                return Err(invalid(Problem {
-                    line: lines.of("schema_version"),
-                    path: "schema_version".into(),
-                    message: format!(
-                        "unknown schema version {other:?}; write {SCHEMA_VERSION:?} (or {:?} for the seed format)",
-                        astr::SCHEMA_VERSION
-                    ),
-                }));
+                return Err(invalid(
+                    Problem::new(
+                        "schema_version",
+                        format!(
+                            "unknown schema version {other:?}; write {SCHEMA_VERSION:?} (or {:?} for the seed format)",
+                            astr::SCHEMA_VERSION
+                        ),
+                    )
+                    .at_line(Some(lines.of("schema_version"))),
+                ));
             }
             None => {
-                return Err(invalid(Problem {
-                    line: lines.of(""),
-                    path: "schema_version".into(),
-                    message: if value.is_object() {
-                        format!(
-                            "missing; the file must start with `schema_version: {SCHEMA_VERSION}`"
-                        )
-                    } else {
-                        "a pipeline file is a mapping with `schema_version`, `plugins` and `steps`"
-                            .to_owned()
-                    },
-                }));
+                let message = if value.is_object() {
+                    format!("missing; the file must start with `schema_version: {SCHEMA_VERSION}`")
+                } else {
+                    "a pipeline file is a mapping with `schema_version`, `plugins` and `steps`"
+                        .to_owned()
+                };
+                return Err(invalid(
+                    Problem::new("schema_version", message).at_line(Some(lines.of(""))),
+                ));
             }
         };
         Ok(PipelineFile {
@@ -162,11 +161,8 @@ impl PipelineFile {
             Dialect::Sharelife => path.to_owned(),
             Dialect::AstrAgentV1 => astr::seed_path(path),
         };
-        Problem {
-            line: self.lines.of(&path),
-            path,
-            message,
-        }
+        let line = self.lines.of(&path);
+        Problem::new(path, message).at_line(Some(line))
     }
 }
 
@@ -202,14 +198,10 @@ fn typed<T: DeserializeOwned>(value: serde_json::Value, lines: &Lines) -> Result
                 path = key;
             }
         }
-        Problem {
-            line: lines.of(&path),
-            path: if path.is_empty() {
-                "(root)".into()
-            } else {
-                path
-            },
-            message,
+        let line = lines.of(&path);
+        if path.is_empty() {
+            path = "(root)".into();
         }
+        Problem::new(path, message).at_line(Some(line))
     })
 }

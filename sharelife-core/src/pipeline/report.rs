@@ -327,7 +327,7 @@ pub fn output_text(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(text) => text.to_owned(),
         Err(_) if bytes.len() <= HEX_LIMIT => {
-            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let hex = hex::encode(bytes);
             format!("<{} bytes, not UTF-8: {hex}>", bytes.len())
         }
         Err(_) => format!("<{} bytes, not UTF-8>", bytes.len()),

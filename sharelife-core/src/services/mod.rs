@@ -258,10 +258,7 @@ impl McpBackend for InMemoryMcp {
 /// Lowercase hex SHA-256 of an MCP tool definition, as policies pin it.
 pub fn definition_sha256(definition: &str) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(definition.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(sha2::Sha256::digest(definition.as_bytes()))
 }
 
 /// The error for a service used where no gateway was configured.

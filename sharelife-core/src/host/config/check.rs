@@ -7,20 +7,15 @@ use semver::VersionReq;
 
 use super::env::{EnvProblem, expand};
 use super::raw::{RawDuration, RawEvents, RawPlugin, RawRestart, RawRestartKind};
-use super::{
-    Check, ConfigProblem, HostConfig, Path, PathBuf, PluginSettings, Spanned, key_part, line_col,
-};
+use super::{Check, HostConfig, Path, PathBuf, PluginSettings, Spanned, key_part, line_col};
 use crate::event::check_topic;
 use crate::host::RestartPolicy;
-use crate::manifest::{Dependency, PluginId};
+use crate::manifest::{Dependency, PluginId, Problem};
 
 impl Check<'_> {
     fn problem(&mut self, span: Option<Range<usize>>, key: &str, message: String) {
-        self.problems.push(ConfigProblem {
-            line: span.map(|s| line_col(self.text, s.start).0),
-            key: key.to_owned(),
-            message,
-        });
+        let line = span.map(|s| line_col(self.text, s.start).0);
+        self.problems.push(Problem::new(key, message).at_line(line));
     }
 
     fn env_problem(&mut self, key: &str, problem: &EnvProblem) {
@@ -28,11 +23,8 @@ impl Check<'_> {
             .text
             .find(&problem.needle())
             .map(|at| line_col(self.text, at).0);
-        self.problems.push(ConfigProblem {
-            line,
-            key: key.to_owned(),
-            message: problem.message(),
-        });
+        self.problems
+            .push(Problem::new(key, problem.message()).at_line(line));
     }
 
     pub(super) fn config(&mut self, raw: super::RawHostConfig, file: Option<&Path>) -> HostConfig {
@@ -150,17 +142,8 @@ impl Check<'_> {
         use std::time::Duration;
         let parsed = match raw.get_ref() {
             RawDuration::Seconds(s) => Some(Duration::from_secs(*s)),
-            RawDuration::Text(t) => {
-                let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-                let (n, unit) = t.split_at(digits);
-                n.parse::<u64>().ok().and_then(|n| match unit {
-                    "ms" => Some(Duration::from_millis(n)),
-                    "s" => Some(Duration::from_secs(n)),
-                    "m" => Some(Duration::from_secs(n.saturating_mul(60))),
-                    "h" => Some(Duration::from_secs(n.saturating_mul(3600))),
-                    _ => None,
-                })
-            }
+            // "500ms", "30s", "5m", "1h", and spans like "1h 30m".
+            RawDuration::Text(t) => humantime::parse_duration(t).ok(),
         };
         match parsed {
             Some(d) if !d.is_zero() => Some(d),

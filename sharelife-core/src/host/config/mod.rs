@@ -33,7 +33,7 @@ pub use self::raw::{
 };
 use super::{DependentPolicy, RestartPolicy};
 use crate::event::Overflow;
-use crate::manifest::{Dependency, PluginId};
+use crate::manifest::{Dependency, PluginId, Problem};
 
 /// A checked host config. Every field is optional: what is absent keeps
 /// the builder's default.
@@ -126,19 +126,8 @@ impl fmt::Debug for PluginSettings {
     }
 }
 
-/// One thing wrong in a config file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigProblem {
-    /// The line (1-based), when known.
-    pub line: Option<usize>,
-    /// The key, as a dotted TOML path: `plugins."acme.echo".priority`.
-    pub key: String,
-    /// What is wrong and how to fix it.
-    pub message: String,
-}
-
 /// Why a host config could not be used.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
@@ -147,7 +136,7 @@ pub enum ConfigError {
         /// The file.
         path: PathBuf,
         /// The error.
-        source: std::io::Error,
+        source: std::sync::Arc<std::io::Error>,
     },
     /// Not TOML, an unknown key, or a value of the wrong type.
     #[error("{file}:{line}:{column}: {message}")]
@@ -162,24 +151,45 @@ pub enum ConfigError {
         message: String,
     },
     /// Values that parse but are not valid; every problem is listed.
-    #[error("{}", lines(file, problems))]
+    #[error("{}", lines(problems))]
     Invalid {
         /// The file (or `<host config>` for text).
         file: String,
-        /// The problems, in file order.
-        problems: Vec<ConfigProblem>,
+        /// The problems, in file order. Each names the file, its line when
+        /// known, and the key as a dotted TOML path
+        /// (`plugins."acme.echo".priority`) as its `path`.
+        problems: Vec<Problem>,
     },
 }
 
-fn lines(file: &str, problems: &[ConfigProblem]) -> String {
+fn lines(problems: &[Problem]) -> String {
     problems
         .iter()
-        .map(|p| match p.line {
-            Some(line) => format!("{file}:{line}: {}: {}", p.key, p.message),
-            None => format!("{file}: {}: {}", p.key, p.message),
-        })
+        .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+impl ConfigError {
+    /// The individual problems: one for a syntax error (with its file,
+    /// line and column), none for I/O.
+    pub fn problems(&self) -> Vec<Problem> {
+        match self {
+            ConfigError::Io { .. } => Vec::new(),
+            ConfigError::Syntax {
+                file,
+                line,
+                column,
+                message,
+            } => vec![
+                Problem::new("", message.clone())
+                    .in_file(file.clone())
+                    .at_line(Some(*line))
+                    .at_column(Some(*column)),
+            ],
+            ConfigError::Invalid { problems, .. } => problems.clone(),
+        }
+    }
 }
 
 /// The host config's JSON Schema (draft 2020-12), pretty-printed. The
@@ -204,7 +214,7 @@ impl HostConfig {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
             path: path.to_owned(),
-            source,
+            source: source.into(),
         })?;
         Self::parse(&text, Some(path), &|var| std::env::var(var).ok())
     }
@@ -234,9 +244,14 @@ impl HostConfig {
             Ok(config)
         } else {
             check.problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+            let problems = check
+                .problems
+                .into_iter()
+                .map(|p| p.in_file(label.clone()))
+                .collect();
             Err(ConfigError::Invalid {
                 file: label,
-                problems: check.problems,
+                problems,
             })
         }
     }
@@ -332,7 +347,7 @@ struct Check<'a> {
     text: &'a str,
     env: &'a dyn Fn(&str) -> Option<String>,
     base: Option<PathBuf>,
-    problems: Vec<ConfigProblem>,
+    problems: Vec<Problem>,
 }
 
 mod check;

@@ -99,14 +99,21 @@ pub struct RawPolicy {
     pub ungranted: crate::capability::Ungranted,
 }
 
-/// A duration: whole seconds, or a number with a unit (`ms`, `s`, `m`, `h`).
+/// A duration: whole seconds, or numbers with units, added up: "500ms",
+/// "30s", "5m", "1h", "1h 30m" (also `ns`, `us`, `d`, `w`, and long names
+/// such as `minutes`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum RawDuration {
     /// Whole seconds.
     Seconds(#[schemars(range(min = 1))] u64),
-    /// A number and a unit, e.g. "250ms".
-    Text(#[schemars(regex(pattern = r"^[0-9]+(ms|s|m|h)$"))] String),
+    /// Numbers with units, e.g. "250ms", "30s", "1h 30m".
+    Text(
+        #[schemars(regex(
+            pattern = r"^\s*([0-9]+(\.[0-9]+)?\s*(nanos|nsec|ns|usec|us|µs|millis|msec|ms|seconds|second|secs|sec|s|minutes|minute|mins|min|m|hours|hour|hrs|hr|h|days|day|d|weeks|week|wks|wk|w|months|month|M|years|year|yrs|yr|y)\s*)+$"
+        ))]
+        String,
+    ),
 }
 
 /// The restart policy after a failed health check.
