@@ -1,6 +1,8 @@
 //! `unload` drops every object from the library and closes it for real:
 //! `/proc/self/maps` shows it gone.
 
+use std::future::Future;
+use std::task::Poll;
 use std::time::Duration;
 
 use sharelife_core::loader::is_mapped;
@@ -74,20 +76,23 @@ async fn a_call_in_flight_finishes_and_delays_the_close_until_it_returns() {
     let handle = host.handle("examples.timer").unwrap();
     let wait = handle.handler("wait").unwrap();
 
-    let call = tokio::spawn(async move {
+    let mut call = Box::pin(async move {
         let mut out = Buffer::new();
         let result = handle.call_async(wait, b"400", &mut out).await;
         (result, out)
     });
-    // One thread: the spawned call runs into the plugin's sleep as soon as
-    // this task waits.
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Poll the call once: it enters the plugin and parks on the host's
+    // timer, holding this version. Not polled again until after `unload`,
+    // it is in flight for as long as the unload takes, however slow or fast
+    // this machine is.
+    let pending = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx).is_pending())).await;
+    assert!(pending, "a 400 ms sleep does not finish on its first poll");
     let report = host.unload("examples.timer").await.unwrap();
     assert!(!report.closed, "a call is in flight: {report:?}");
     assert_eq!(report.still_mapped, None);
     assert_eq!(is_mapped(&path), Some(true));
 
-    let (result, out) = call.await.unwrap();
+    let (result, out) = call.await;
     result.expect("the call in flight finished on its version");
     assert!(out.starts_with(br#"{"requested_ms":400,"#), "{out:?}");
     assert_eq!(is_mapped(&path), Some(false));
