@@ -51,7 +51,7 @@ async fn main() -> Result<()> {
 }
 
 async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
-    section("0. read the host config");
+    section("read the host config");
     let text = std::fs::read_to_string(config_path)
         .with_context(|| format!("reading {}", config_path.display()))?;
     // The environment, with SHARELIFE_PLUGINS defaulting to our folder.
@@ -78,7 +78,7 @@ async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
         .build()?;
     let mut lifecycle = host.listen(&LIFECYCLE)?;
 
-    section("1. discover: read each library's manifest without running its code");
+    section("discover: read each library's manifest without running its code");
     let discovery = discover(&[plugins.to_owned()]);
     let mut libraries = Vec::new();
     for file in &discovery.found {
@@ -108,7 +108,7 @@ async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
         println!("  skipped: {}", skipped.reason);
     }
 
-    section("2. boot: resolve, open the enabled libraries, start in dependency and priority order");
+    section("boot: resolve, open the enabled libraries, start in dependency and priority order");
     let report = host.boot().await?;
     for line in report.to_string().lines() {
         println!("  {line}");
@@ -125,7 +125,7 @@ async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
         LIFECYCLE.name()
     );
 
-    section("3. call handlers across the library boundary");
+    section("call handlers across the library boundary");
     show(
         "examples.echo",
         "upper",
@@ -151,7 +151,7 @@ async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
         host.call_async("examples.timer", "wait", b"25").await,
     );
 
-    section("4. contain a panic: the plugin goes to Error, the host goes on");
+    section("contain a panic: the plugin goes to Error, the host goes on");
     show(
         "examples.panicky",
         "boom",
@@ -182,7 +182,7 @@ async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
 
     gateway_demo::run(&host, work).await?;
 
-    section("5. unload for real, then reload from a new path");
+    section("unload for real, then reload from a new path");
     let Some(echo) = libraries
         .iter()
         .find(|p| PluginFile::read(p).is_ok_and(|f| f.manifest().id.as_str() == "examples.echo"))
@@ -212,7 +212,7 @@ async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
     );
     println!("  (the counter restarted: a fresh instance from a fresh mapping)");
 
-    section("6. events: one bounded queue per subscriber, overflow counted per plugin");
+    section("events: one bounded queue per subscriber, overflow counted per plugin");
     let published = host.broadcast_event(
         "demo.news",
         b"{\"headline\":\"sharelife boots from a config file\"}",
@@ -226,7 +226,7 @@ async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
         );
     }
 
-    section("7. health checks and metrics");
+    section("health checks and metrics");
     for check in host.check_health().await {
         let outcome = match check.outcome {
             CheckOutcome::Healthy => "healthy".to_owned(),
@@ -248,7 +248,7 @@ async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
         }
     }
 
-    section("8. shut down: reverse start order, each plugin within its timeout");
+    section("shut down: reverse start order, each plugin within its timeout");
     let shutdown = host.shutdown().await;
     let stopped: Vec<&str> = shutdown.stopped.iter().map(|id| id.as_str()).collect();
     println!("  stopped in order: {}", stopped.join(", "));
@@ -261,8 +261,12 @@ async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
     gateway_demo::show_audit_log(&work.join("audit.jsonl"))?;
     pipeline_demo::run(work).await
 }
+/// Prints a section heading, numbered in the order the demo runs them
+/// (from 0), so the numbers cannot drift as sections come and go.
 fn section(title: &str) {
-    println!("\n== {title}");
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    println!("\n== {n}. {title}");
 }
 
 fn state(host: &Host, id: &str) -> String {

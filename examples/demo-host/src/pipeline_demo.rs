@@ -13,15 +13,15 @@ use sharelife_core::loader::PluginFile;
 use sharelife_core::manifest::{Capability, FileAccess};
 use sharelife_core::pipeline::{Grants, Pipeline, PipelineFile, selects};
 
+use crate::section;
+
 const DEMO: &str = include_str!("../../pipelines/demo.yaml");
 const SEED: &str = include_str!("../../../tests/data/seed/astr-agent.example.yaml");
 const LIBRARIES: [&str; 3] = ["example_upper", "example_suffix", "example_fetcher"];
 
 /// Runs the pipeline demo in `work`.
 pub(crate) async fn run(work: &Path) -> Result<()> {
-    println!(
-        "\n== 7. pipelines: a file of steps, run with retry/skip/abort and a gateway check per step"
-    );
+    section("pipelines: a file of steps, run with retry/skip/abort and a gateway check per step");
     let libraries = stage(&work.join("pipeline-plugins"))?;
     let demo = PipelineFile::from_yaml("examples/pipelines/demo.yaml", DEMO)?;
     let seed = PipelineFile::from_yaml("astr-agent.example.yaml", SEED)?;
