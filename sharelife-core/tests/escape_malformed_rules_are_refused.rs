@@ -73,7 +73,7 @@ host = "127.0.0.1:8080"
         panic!("expected an invalid config, got {err}");
     };
     assert_eq!(problems.len(), 1, "{err}");
-    assert_eq!(problems[0].key, "policy.rules[1].host");
+    assert_eq!(problems[0].path, "policy.rules[1].host");
     assert_eq!(problems[0].line, Some(8), "{err}");
     assert!(err.to_string().contains("127.0.0.1:8080"), "{err}");
 }
