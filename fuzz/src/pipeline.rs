@@ -47,10 +47,10 @@ fn check_error(error: Option<&PipelineError>, lines: usize) {
         assert!(!problems.is_empty(), "an invalid pipeline names a problem");
         for p in problems {
             // A line past the end is where "unexpected end of input" is.
+            let line = p.line.expect("a pipeline problem names its line");
             assert!(
-                (1..=lines + 1).contains(&p.line),
-                "line {} of a {lines}-line text: {p:?}",
-                p.line
+                (1..=lines + 1).contains(&line),
+                "line {line} of a {lines}-line text: {p:?}"
             );
         }
     }

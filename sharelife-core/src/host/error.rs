@@ -106,7 +106,7 @@ pub enum HostError {
     )]
     NoRuntime,
     /// Loading or starting a plugin whose dependencies are not met.
-    #[error("plugin {:?} cannot {action}: {}", id.as_str(), unmet_text(*action, unmet))]
+    #[error("plugin {:?} cannot {action}: {}", id.as_str(), unmet_text(action, unmet))]
     UnmetDependencies {
         /// The plugin.
         id: PluginId,
