@@ -42,10 +42,15 @@ struct Inner {
 }
 
 /// What the host does for a plugin beyond handing it data. Implemented by
-/// the host runtime and, on the plugin side of a library boundary, by a
-/// proxy that forwards across it. Not meant to be implemented outside
-/// sharelife.
-pub trait HostServices: Send + Sync + 'static {
+/// the host runtime ([`LocalServices`], `GatedServices`) and, on the plugin
+/// side of a library boundary, by a proxy that forwards across it.
+///
+/// Sealed: only this crate implements it, so methods can be added without
+/// breaking anyone. A host customises what plugins may reach through its
+/// policy and the backends ([`ProviderBackend`](crate::services::ProviderBackend),
+/// [`McpBackend`](crate::services::McpBackend)), and what is recorded
+/// through an [`AuditSink`](crate::audit::AuditSink).
+pub trait HostServices: sealed::Sealed + Send + Sync + 'static {
     /// Emits a log record for the plugin.
     fn log(&self, plugin_id: &str, level: Level, target: &str, message: &str);
     /// The most verbose level the host records.
@@ -299,6 +304,18 @@ impl std::fmt::Debug for PluginContext {
             .field("temp_dir", &self.inner.temp_dir)
             .finish_non_exhaustive()
     }
+}
+
+/// The seal on [`HostServices`]: public so it can bound a public trait, in
+/// a private module so no other crate can name it. Every implementation of
+/// `HostServices` is listed here.
+pub(crate) mod sealed {
+    pub trait Sealed {}
+
+    impl Sealed for super::LocalServices {}
+    #[cfg(feature = "host")]
+    impl Sealed for crate::services::GatedServices {}
+    impl Sealed for crate::abi::export::RemoteServices {}
 }
 
 /// Host services of this process.

@@ -8,9 +8,8 @@
 //! * [`PluginContext`] — config, directories, logging and timers for a
 //!   plugin.
 //! * [`manifest`] — the typed manifest (v2) with path-precise validation.
-//! * [`abi`] — the checked stable ABI between host and plugin libraries.
 //! * [`loader`] — reads, checks, opens and really closes plugin libraries
-//!   (feature `host`).
+//!   across a checked stable ABI (feature `host`).
 //! * [`Host`] — loads plugins, drives their lifecycle, calls handlers,
 //!   contains their panics; boots from a config file ([`host::config`]):
 //!   discovery, dependency resolution and order, health checks, metrics
@@ -56,13 +55,13 @@
 //!
 //! ## Safety
 //!
-//! `unsafe` code lives only in [`abi`] and [`loader`]. Note that a native
-//! plugin runs in the host's address space: the capability services are the
-//! sanctioned road to the outside world, but a plugin *can* bypass them with
-//! raw `std` calls. Load only libraries you trust, or wait for the sandbox
-//! tier.
+//! `unsafe` code lives only in the (private) `abi` module and [`loader`].
+//! Note that a native plugin runs in the host's address space: the
+//! capability services are the sanctioned road to the outside world, but a
+//! plugin *can* bypass them with raw `std` calls. Load only libraries you
+//! trust, or wait for the sandbox tier.
 
-pub mod abi;
+mod abi;
 pub mod audit;
 pub mod capability;
 mod context;
@@ -100,3 +99,13 @@ pub use registration::{HasManifest, StaticPlugin, static_plugins};
 
 /// Re-exported so generated code and hosts name one version.
 pub use async_trait::async_trait;
+
+/// What `#[plugin]`'s generated code names, through
+/// `sharelife_sdk::__private_v1`: the library header and module of the
+/// stable ABI. Not public API. The suffix is the version of this contract
+/// between the SDK and core; an incompatible change is a new module, so a
+/// mismatched pair fails to compile rather than to load.
+#[doc(hidden)]
+pub mod __private_v1 {
+    pub use crate::abi::{PluginHeader, PluginModule};
+}

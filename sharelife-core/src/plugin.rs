@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 
+use crate::manifest::Manifest;
 use crate::{PluginContext, PluginError};
 
 /// The byte buffer handlers write their output into.
@@ -17,11 +18,28 @@ pub type Buffer = abi_stable::std_types::RVec<u8>;
 /// Index of a handler in its plugin's manifest (`manifest.handlers[id]`).
 ///
 /// Hosts resolve a handler's name to an id once and call by id, so the hot
-/// path never compares strings.
+/// path never compares strings. Ids come from a manifest: from
+/// [`HandlerId::by_name`], or from the host (`PluginHandle::handler`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct HandlerId(pub u32);
+pub struct HandlerId(pub(crate) u32);
 
 impl HandlerId {
+    /// The id of the handler called `name` in `manifest`, if it has one.
+    ///
+    /// ```
+    /// # use sharelife_core::HandlerId;
+    /// # use sharelife_core::manifest::{Handler, Manifest};
+    /// let mut manifest = Manifest::new("acme.upper".parse()?, "1.0.0".parse()?, "^0.1".parse()?);
+    /// manifest.handlers.push(Handler { name: "upper".into(), is_async: false });
+    /// assert_eq!(HandlerId::by_name(&manifest, "upper").map(HandlerId::index), Some(0));
+    /// assert_eq!(HandlerId::by_name(&manifest, "lower"), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn by_name(manifest: &Manifest, name: &str) -> Option<Self> {
+        let i = manifest.handlers.iter().position(|h| h.name == name)?;
+        u32::try_from(i).ok().map(HandlerId)
+    }
+
     /// The index as `usize`.
     pub fn index(self) -> usize {
         self.0 as usize

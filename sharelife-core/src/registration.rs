@@ -16,7 +16,9 @@ pub struct StaticPlugin {
 inventory::collect!(StaticPlugin);
 
 impl StaticPlugin {
-    /// A registration; used by generated code.
+    /// A registration; used by generated code (through
+    /// `sharelife_sdk::__private_v1`), not public API.
+    #[doc(hidden)]
     pub const fn new(manifest_json: &'static str, create: fn() -> Box<dyn Plugin>) -> Self {
         StaticPlugin {
             manifest_json,

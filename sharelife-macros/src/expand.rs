@@ -43,7 +43,7 @@ pub(crate) fn plugin(args: TokenStream, item: TokenStream) -> TokenStream {
             all
         });
 
-    let p = quote!(::sharelife_sdk::__private);
+    let p = glue_path();
     let has_async_trait = item.attrs.iter().any(|a| {
         a.path()
             .segments
@@ -55,6 +55,7 @@ pub(crate) fn plugin(args: TokenStream, item: TokenStream) -> TokenStream {
     }
     if !extracted.writes_dispatch {
         item.items.push(syn::ImplItem::Verbatim(handlers::dispatch(
+            &p,
             &extracted.handlers,
         )));
     }
@@ -68,7 +69,7 @@ pub(crate) fn plugin(args: TokenStream, item: TokenStream) -> TokenStream {
     // One mistake, one error: on any error emit the user's code (so
     // nothing else fails) plus the errors, and no exports.
     let exports = match (&errors, manifest) {
-        (None, Some(json)) => exports(&item, &json),
+        (None, Some(json)) => exports(&p, &item, &json),
         _ => TokenStream::new(),
     };
     let errors = errors.map(syn::Error::into_compile_error);
@@ -131,9 +132,22 @@ fn check_trait(item: &ItemImpl) -> syn::Result<()> {
     }
 }
 
+/// The path of the SDK's glue module as the plugin crate names the SDK:
+/// `::sdk::__private_v1` for `sdk = { package = "sharelife-sdk", .. }`.
+///
+/// The SDK's own doctests and tests see `FoundCrate::Itself`; they link the
+/// SDK as `sharelife_sdk`, as does a crate whose manifest cannot be read.
+fn glue_path() -> TokenStream {
+    let name = match proc_macro_crate::crate_name("sharelife-sdk") {
+        Ok(proc_macro_crate::FoundCrate::Name(name)) => name,
+        Ok(proc_macro_crate::FoundCrate::Itself) | Err(_) => "sharelife_sdk".to_owned(),
+    };
+    let name = syn::Ident::new(&name, Span::call_site());
+    quote!(::#name::__private_v1)
+}
+
 /// The section record, header, module and inventory registration.
-fn exports(item: &ItemImpl, manifest_json: &str) -> TokenStream {
-    let p = quote!(::sharelife_sdk::__private);
+fn exports(p: &TokenStream, item: &ItemImpl, manifest_json: &str) -> TokenStream {
     let self_ty = &item.self_ty;
     let crate_name = std::env::var("CARGO_CRATE_NAME").unwrap_or_else(|_| "plugin".into());
     let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_else(|_| "0.0.0".into());

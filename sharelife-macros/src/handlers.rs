@@ -205,11 +205,10 @@ fn check(f: &ImplItemFn, attr: &syn::Attribute) -> syn::Result<HandlerFn> {
 }
 
 /// The `call` and `call_async` methods for `handlers`.
-pub(crate) fn dispatch(handlers: &[HandlerFn]) -> TokenStream {
+pub(crate) fn dispatch(p: &TokenStream, handlers: &[HandlerFn]) -> TokenStream {
     if handlers.is_empty() {
         return TokenStream::new();
     }
-    let p = quote!(::sharelife_sdk::__private);
     let invoke = |h: &HandlerFn| {
         let method = &h.method;
         let ctx = h.takes_ctx.then(|| quote!(__ctx,));
@@ -227,12 +226,13 @@ pub(crate) fn dispatch(handlers: &[HandlerFn]) -> TokenStream {
         };
         // Spanned on the return type, which is where an output that is not
         // `IntoOutput` is reported.
+        let p = respan(p, h.output_span);
         let write = quote_spanned! {h.output_span=>
-            ::sharelife_sdk::__private::IntoOutput::write_output(__result, __output)
+            #p::IntoOutput::write_output(__result, __output)
         };
         quote! {{ #decode let __result = #call; #write }}
     };
-    // Unsuffixed, so the literal takes the type of `HandlerId`'s index.
+    // Unsuffixed, so the literal takes the type of `HandlerId::index`.
     let index = proc_macro2::Literal::usize_unsuffixed;
     let sync_arms = handlers.iter().enumerate().map(|(i, h)| {
         let i = index(i);
@@ -263,9 +263,9 @@ pub(crate) fn dispatch(handlers: &[HandlerFn]) -> TokenStream {
             __output: &mut #p::Buffer,
         ) -> ::core::result::Result<(), #p::PluginError> {
             let _ = (&__ctx, &__input);
-            match __handler.0 {
+            match __handler.index() {
                 #(#sync_arms)*
-                __other => ::core::result::Result::Err(#p::unknown_handler(__other)),
+                _ => ::core::result::Result::Err(#p::unknown_handler(__handler)),
             }
         }
 
@@ -276,12 +276,30 @@ pub(crate) fn dispatch(handlers: &[HandlerFn]) -> TokenStream {
             __input: &[u8],
             __output: &mut #p::Buffer,
         ) -> ::core::result::Result<(), #p::PluginError> {
-            match __handler.0 {
+            match __handler.index() {
                 #(#async_arms)*
                 _ => self.call(__ctx, __handler, __input, __output),
             }
         }
     }
+}
+
+/// `tokens` with every token at `span`, so an error in them points there.
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(g) = &tree {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(&g.stream(), span));
+                group.set_span(span);
+                tree = group.into();
+            } else {
+                tree.set_span(span);
+            }
+            tree
+        })
+        .collect()
 }
 
 /// The input type as the dispatch names it: the handler's own lifetime

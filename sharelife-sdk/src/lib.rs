@@ -111,6 +111,16 @@
 //! host's subscriber with the plugin id), and sleep with
 //! [`PluginContext::sleep`] — never with a runtime of your own.
 //!
+//! ## Your crate's settings
+//!
+//! * The SDK may be renamed in `Cargo.toml` (`sdk = { package =
+//!   "sharelife-sdk", .. }`): `#[plugin]` reads your manifest to find it.
+//! * `#![forbid(unsafe_code)]` works: the library header and manifest
+//!   section need `#[unsafe(export_name)]` and `#[unsafe(link_section)]`,
+//!   but the `unsafe_code` lint does not look into code a procedural macro
+//!   from another crate generates, so your own code stays free of `unsafe`
+//!   and a plugin crate can prove it.
+//!
 //! ## What a plugin can do
 //!
 //! A native plugin runs in the host's process. The context's services are
@@ -144,23 +154,27 @@ pub mod prelude {
     pub use tracing::Level;
 }
 
-/// Items the `#[plugin]` macro's generated code names. Not public API: may
-/// change in any release.
+/// Items the `#[plugin]` macro's generated code names. Not public API. The
+/// suffix versions the contract between the macro and this crate: an
+/// incompatible change is a new module, so a plugin crate that somehow
+/// pairs a macro and an SDK of different versions fails to compile, naming
+/// the module it misses. The macro finds this crate under whatever name the
+/// plugin crate depends on it (`proc-macro-crate`).
 #[doc(hidden)]
-pub mod __private {
+pub mod __private_v1 {
     pub use async_trait::async_trait;
     pub use inventory;
-    pub use sharelife_core::abi::{PluginHeader, PluginModule};
+    pub use sharelife_core::__private_v1::{PluginHeader, PluginModule};
     pub use sharelife_core::{
         Buffer, FromPayload, HandlerId, HasManifest, IntoOutput, Plugin, PluginContext,
         PluginError, StaticPlugin,
     };
 
-    /// The error for a handler index the plugin does not have.
-    pub fn unknown_handler(index: u32) -> PluginError {
+    /// The error for a handler id the plugin does not have.
+    pub fn unknown_handler(handler: HandlerId) -> PluginError {
         PluginError::with_kind(
             sharelife_core::ErrorKind::UnknownHandler,
-            format!("this plugin has no handler #{index}"),
+            format!("this plugin has no handler #{}", handler.index()),
         )
     }
 

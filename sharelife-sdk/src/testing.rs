@@ -194,18 +194,13 @@ impl<P: HasManifest> TestHost<P> {
     }
 
     fn handler(&self, name: &str) -> Result<(HandlerId, bool), PluginError> {
-        let i = self
-            .manifest
-            .handlers
-            .iter()
-            .position(|h| h.name == name)
-            .ok_or_else(|| {
-                PluginError::with_kind(
-                    ErrorKind::UnknownHandler,
-                    format!("{} has no handler {name:?}", self.manifest.id),
-                )
-            })?;
-        Ok((HandlerId(i as u32), self.manifest.handlers[i].is_async))
+        let id = HandlerId::by_name(&self.manifest, name).ok_or_else(|| {
+            PluginError::with_kind(
+                ErrorKind::UnknownHandler,
+                format!("{} has no handler {name:?}", self.manifest.id),
+            )
+        })?;
+        Ok((id, self.manifest.handlers[id.index()].is_async))
     }
 
     fn check_active(&self) -> Result<(), PluginError> {

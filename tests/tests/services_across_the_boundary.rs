@@ -42,25 +42,17 @@ struct Loaded {
     plugin: Box<dyn Plugin>,
     ctx: PluginContext,
     audit: Arc<MemorySink>,
-    handlers: Vec<String>,
+    manifest: sharelife_core::manifest::Manifest,
     _library: sharelife_core::loader::OpenLibrary,
 }
 
 impl Loaded {
     async fn call(&self, handler: &str, input: &[u8]) -> Result<Vec<u8>, PluginError> {
-        let id = self
-            .handlers
-            .iter()
-            .position(|h| h == handler)
-            .expect("handler exists");
+        let id =
+            sharelife_core::HandlerId::by_name(&self.manifest, handler).expect("handler exists");
         let mut out = Buffer::new();
         self.plugin
-            .call_async(
-                &self.ctx,
-                sharelife_core::HandlerId(id as u32),
-                input,
-                &mut out,
-            )
+            .call_async(&self.ctx, id, input, &mut out)
             .await?;
         Ok(out.to_vec())
     }
@@ -136,12 +128,11 @@ async fn load(dir: &Scratch, port: u16) -> Loaded {
     );
     let plugin = library.instantiate(&ctx).unwrap();
     plugin.initialize(&ctx).await.unwrap();
-    let handlers = manifest.handlers.iter().map(|h| h.name.clone()).collect();
     Loaded {
         plugin,
         ctx,
         audit,
-        handlers,
+        manifest,
         _library: library,
     }
 }

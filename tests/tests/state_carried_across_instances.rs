@@ -23,14 +23,7 @@ async fn saved_state_restores_into_a_new_instance_of_another_file() {
         .unwrap()
         .open()
         .unwrap();
-    let count = HandlerId(
-        old_lib
-            .manifest()
-            .handlers
-            .iter()
-            .position(|h| h.name == "count")
-            .unwrap() as u32,
-    );
+    let count = HandlerId::by_name(old_lib.manifest(), "count").unwrap();
     let old = old_lib.instantiate(&ctx).unwrap();
     old.initialize(&ctx).await.unwrap();
     for _ in 0..3 {

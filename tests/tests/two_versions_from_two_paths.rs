@@ -35,9 +35,8 @@ async fn both_versions_run_their_own_code_side_by_side() {
     let p2 = v2.instantiate(&ctx).unwrap();
     let (mut o1, mut o2) = (Buffer::new(), Buffer::new());
     // Version 2 has a handler before `version`: index by name.
-    let version = |m: &sharelife_core::manifest::Manifest| {
-        HandlerId(m.handlers.iter().position(|h| h.name == "version").unwrap() as u32)
-    };
+    let version =
+        |m: &sharelife_core::manifest::Manifest| HandlerId::by_name(m, "version").unwrap();
     p1.call(&ctx, version(v1.manifest()), b"", &mut o1).unwrap();
     p2.call(&ctx, version(v2.manifest()), b"", &mut o2).unwrap();
     assert_eq!((o1.as_slice(), o2.as_slice()), (&b"v1"[..], &b"v2"[..]));

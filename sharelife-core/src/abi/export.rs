@@ -1,7 +1,7 @@
 //! The plugin side of the boundary: vtable shims for a plugin type `T`, and
 //! the proxy through which a loaded plugin reaches its host's services.
 //!
-//! Generated code names these through `sharelife_sdk::__private`; they are
+//! Generated code names these through `sharelife_sdk::__private_v1`; they are
 //! not meant to be called by hand.
 
 use std::marker::PhantomData;
@@ -228,7 +228,7 @@ unsafe extern "C" fn drop_glue<T: Plugin>(this: *const ErasedObject) -> FfiResul
 }
 
 /// Host services reached across the boundary.
-pub(super) struct RemoteServices {
+pub(crate) struct RemoteServices {
     pub(super) host: HostServicesBox,
 }
 

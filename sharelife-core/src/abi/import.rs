@@ -13,10 +13,10 @@ use abi_stable::std_types::{RResult, RSlice, RStr, RVec};
 use async_ffi::FfiFuture;
 use async_trait::async_trait;
 
+use super::services::{FfiFsOutput, HostServicesFfi, HostServicesFfi_TO};
 use super::{
-    FfiCommandOutput, FfiCommandRequest, FfiContextData, FfiFsOutput, FfiHttpRequest,
-    FfiHttpResponse, FfiResult, HostServicesBox, HostServicesFfi, HostServicesFfi_TO, PluginModule,
-    PluginObject,
+    FfiCommandOutput, FfiCommandRequest, FfiContextData, FfiHttpRequest, FfiHttpResponse,
+    FfiResult, HostServicesBox, PluginModule, PluginObject,
 };
 use crate::context::HostServices;
 use crate::loader::Library;

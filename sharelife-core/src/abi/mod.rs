@@ -20,9 +20,17 @@
 //! the loader `dlclose` a library for real once its plugin is dropped.
 //!
 //! This module and [`crate::loader`] are the only places with `unsafe`.
+//!
+//! The module is private: the loader uses it inside this crate, and the
+//! `#[plugin]` macro's generated code reaches [`PluginHeader`] and
+//! [`PluginModule`] only through the hidden, versioned
+//! `sharelife_core::__private_v1` (re-exported as
+//! `sharelife_sdk::__private_v1`), and can do no more with them than name
+//! them and call their `const` constructors: their fields and everything
+//! else here are crate-private.
 
 pub(crate) mod catch;
-pub mod export;
+pub(crate) mod export;
 #[cfg(feature = "host")]
 pub(crate) mod import;
 mod log_bridge;
@@ -38,10 +46,10 @@ use async_ffi::{BorrowingFfiFuture, FfiFuture};
 use crate::{ErrorKind, Health, PluginError};
 
 /// Identifies a sharelife plugin header in memory.
-pub const HEADER_MAGIC: [u8; 16] = *b"sharelife-plugin";
+pub(crate) const HEADER_MAGIC: [u8; 16] = *b"sharelife-plugin";
 
 /// Version of the [`PluginHeader`] layout itself.
-pub const HEADER_VERSION: u32 = 1;
+pub(crate) const HEADER_VERSION: u32 = 1;
 
 /// The frozen entry of a plugin library. Its fields are read before the
 /// module layout is checked, so this struct never changes; evolve
@@ -50,16 +58,16 @@ pub const HEADER_VERSION: u32 = 1;
 #[derive(Debug)]
 pub struct PluginHeader {
     /// Always [`HEADER_MAGIC`].
-    pub magic: [u8; 16],
+    pub(crate) magic: [u8; 16],
     /// Always [`HEADER_VERSION`] for this layout.
-    pub header_version: u32,
+    pub(crate) header_version: u32,
     /// The abi_stable version the plugin was built with.
-    pub abi_stable: AbiHeader,
+    pub(crate) abi_stable: AbiHeader,
     /// The layout of the plugin's [`PluginModule`].
-    pub module_layout: &'static TypeLayout,
+    pub(crate) module_layout: &'static TypeLayout,
     /// The plugin's [`PluginModule`]; only read once `module_layout` has
     /// been checked against the host's.
-    pub module: *const PluginModule,
+    pub(crate) module: *const PluginModule,
 }
 
 // SAFETY: `module` points to an immutable `static` that lives as long as the
@@ -87,11 +95,11 @@ impl PluginHeader {
 #[derive(StableAbi)]
 pub struct PluginModule {
     /// The version of `sharelife-core` the plugin was compiled against.
-    pub core_version: RStr<'static>,
+    pub(crate) core_version: RStr<'static>,
     /// The manifest JSON, byte for byte the one in the `.sharelife` section.
-    pub manifest: RStr<'static>,
+    pub(crate) manifest: RStr<'static>,
     /// Constructs the plugin object.
-    pub create:
+    pub(crate) create:
         extern "C" fn(data: &FfiContextData, services: HostServicesBox) -> FfiResult<PluginObject>,
 }
 
@@ -99,68 +107,70 @@ pub struct PluginModule {
 /// vtable.
 #[repr(C)]
 #[derive(StableAbi)]
-pub struct PluginObject {
+pub(crate) struct PluginObject {
     /// The plugin's instance, opaque to the host.
-    pub this: *const ErasedObject,
+    pub(crate) this: *const ErasedObject,
     /// The functions that operate on `this`.
-    pub vtable: &'static PluginVTable,
+    pub(crate) vtable: &'static PluginVTable,
 }
 
 /// The plugin's functions. All take the `this` pointer of the
 /// [`PluginObject`] they came with; the host guarantees it stays alive
-/// until every returned future has completed or been dropped.
+/// until every returned future has completed or been dropped. Each field
+/// mirrors the [`Plugin`](crate::Plugin) method of the same name.
 #[repr(C)]
 #[derive(StableAbi)]
-#[allow(
-    missing_docs,
-    reason = "each field mirrors the Plugin method of the same name"
-)]
-pub struct PluginVTable {
-    pub initialize: unsafe extern "C" fn(this: *const ErasedObject) -> FfiFuture<FfiResult<()>>,
-    pub start: unsafe extern "C" fn(this: *const ErasedObject) -> FfiFuture<FfiResult<()>>,
-    pub stop: unsafe extern "C" fn(this: *const ErasedObject) -> FfiFuture<FfiResult<()>>,
-    pub cleanup: unsafe extern "C" fn(this: *const ErasedObject) -> FfiFuture<FfiResult<()>>,
-    pub health: unsafe extern "C" fn(this: *const ErasedObject) -> FfiFuture<FfiResult<FfiHealth>>,
-    pub handle_event: for<'a> unsafe extern "C" fn(
+pub(crate) struct PluginVTable {
+    pub(crate) initialize:
+        unsafe extern "C" fn(this: *const ErasedObject) -> FfiFuture<FfiResult<()>>,
+    pub(crate) start: unsafe extern "C" fn(this: *const ErasedObject) -> FfiFuture<FfiResult<()>>,
+    pub(crate) stop: unsafe extern "C" fn(this: *const ErasedObject) -> FfiFuture<FfiResult<()>>,
+    pub(crate) cleanup: unsafe extern "C" fn(this: *const ErasedObject) -> FfiFuture<FfiResult<()>>,
+    pub(crate) health:
+        unsafe extern "C" fn(this: *const ErasedObject) -> FfiFuture<FfiResult<FfiHealth>>,
+    pub(crate) handle_event: for<'a> unsafe extern "C" fn(
         this: *const ErasedObject,
         topic: RStr<'a>,
         payload: RSlice<'a, u8>,
-    ) -> BorrowingFfiFuture<'a, FfiResult<()>>,
-    pub call: for<'a> unsafe extern "C" fn(
+    )
+        -> BorrowingFfiFuture<'a, FfiResult<()>>,
+    pub(crate) call: for<'a> unsafe extern "C" fn(
         this: *const ErasedObject,
         handler: u32,
         input: RSlice<'a, u8>,
         output: &'a mut RVec<u8>,
     ) -> FfiResult<()>,
-    pub save_state:
+    pub(crate) save_state:
         unsafe extern "C" fn(this: *const ErasedObject) -> FfiFuture<FfiResult<RVec<u8>>>,
-    pub restore_state: for<'a> unsafe extern "C" fn(
+    pub(crate) restore_state: for<'a> unsafe extern "C" fn(
         this: *const ErasedObject,
         state: RSlice<'a, u8>,
-    ) -> BorrowingFfiFuture<'a, FfiResult<()>>,
-    pub call_async: for<'a> unsafe extern "C" fn(
+    )
+        -> BorrowingFfiFuture<'a, FfiResult<()>>,
+    pub(crate) call_async: for<'a> unsafe extern "C" fn(
         this: *const ErasedObject,
         handler: u32,
         input: RSlice<'a, u8>,
         output: &'a mut RVec<u8>,
-    ) -> BorrowingFfiFuture<'a, FfiResult<()>>,
+    )
+        -> BorrowingFfiFuture<'a, FfiResult<()>>,
     /// Drops the instance. Called exactly once, after every future is gone.
-    pub drop: unsafe extern "C" fn(this: *const ErasedObject) -> FfiResult<()>,
+    pub(crate) drop: unsafe extern "C" fn(this: *const ErasedObject) -> FfiResult<()>,
 }
 
 /// A result crossing the boundary.
-pub type FfiResult<T> = RResult<T, FfiError>;
+pub(crate) type FfiResult<T> = RResult<T, FfiError>;
 
 /// [`PluginError`] as plain data.
 #[repr(C)]
 #[derive(StableAbi, Debug)]
-pub struct FfiError {
+pub(crate) struct FfiError {
     /// [`ErrorKind`] code; unknown codes read as `Failed`.
-    pub kind: u8,
+    pub(crate) kind: u8,
     /// Whether retrying may help.
-    pub retryable: bool,
+    pub(crate) retryable: bool,
     /// The message.
-    pub message: RString,
+    pub(crate) message: RString,
 }
 
 impl From<PluginError> for FfiError {
@@ -186,11 +196,11 @@ impl From<FfiError> for PluginError {
 /// [`Health`] as plain data.
 #[repr(C)]
 #[derive(StableAbi, Debug)]
-pub struct FfiHealth {
+pub(crate) struct FfiHealth {
     /// 0 healthy, 1 degraded, 2 unhealthy.
-    pub status: u8,
+    pub(crate) status: u8,
     /// Why, for degraded and unhealthy.
-    pub message: RString,
+    pub(crate) message: RString,
 }
 
 impl From<Health> for FfiHealth {
@@ -225,20 +235,19 @@ impl From<FfiHealth> for Health {
 /// [`crate::ContextData`] as plain data, handed to `create`.
 #[repr(C)]
 #[derive(StableAbi, Debug)]
-pub struct FfiContextData {
+pub(crate) struct FfiContextData {
     /// The plugin's id.
-    pub plugin_id: RString,
+    pub(crate) plugin_id: RString,
     /// The config as JSON text.
-    pub config_json: RString,
+    pub(crate) config_json: RString,
     /// The data directory.
-    pub data_dir: RString,
+    pub(crate) data_dir: RString,
     /// The temp directory.
-    pub temp_dir: RString,
+    pub(crate) temp_dir: RString,
 }
 
-pub use self::services::{
-    FfiCommandOutput, FfiCommandRequest, FfiFsOutput, FfiHttpRequest, FfiHttpResponse,
-    HostServicesBox, HostServicesFfi, HostServicesFfi_TO,
+pub(crate) use self::services::{
+    FfiCommandOutput, FfiCommandRequest, FfiHttpRequest, FfiHttpResponse, HostServicesBox,
 };
 
 pub(crate) fn level_to_u8(level: tracing::Level) -> u8 {

@@ -15,77 +15,77 @@ use super::FfiResult;
 /// [`crate::services::FsOutput`] across the boundary.
 #[repr(C)]
 #[derive(StableAbi, Debug, Default)]
-pub struct FfiFsOutput {
+pub(crate) struct FfiFsOutput {
     /// File contents.
-    pub bytes: RVec<u8>,
+    pub(crate) bytes: RVec<u8>,
     /// Entry names.
-    pub names: RVec<RString>,
+    pub(crate) names: RVec<RString>,
 }
 
 /// [`crate::services::HttpRequest`] across the boundary.
 #[repr(C)]
 #[derive(StableAbi, Debug)]
-pub struct FfiHttpRequest {
+pub(crate) struct FfiHttpRequest {
     /// Method.
-    pub method: RString,
+    pub(crate) method: RString,
     /// URL.
-    pub url: RString,
+    pub(crate) url: RString,
     /// Headers.
-    pub headers: RVec<Tuple2<RString, RString>>,
+    pub(crate) headers: RVec<Tuple2<RString, RString>>,
     /// Body.
-    pub body: RVec<u8>,
+    pub(crate) body: RVec<u8>,
     /// Timeout in milliseconds.
-    pub timeout_ms: u64,
+    pub(crate) timeout_ms: u64,
 }
 
 /// [`crate::services::HttpResponse`] across the boundary.
 #[repr(C)]
 #[derive(StableAbi, Debug)]
-pub struct FfiHttpResponse {
+pub(crate) struct FfiHttpResponse {
     /// Status code.
-    pub status: u16,
+    pub(crate) status: u16,
     /// Headers.
-    pub headers: RVec<Tuple2<RString, RString>>,
+    pub(crate) headers: RVec<Tuple2<RString, RString>>,
     /// Body.
-    pub body: RVec<u8>,
+    pub(crate) body: RVec<u8>,
 }
 
 /// [`crate::services::CommandRequest`] across the boundary.
 #[repr(C)]
 #[derive(StableAbi, Debug)]
-pub struct FfiCommandRequest {
+pub(crate) struct FfiCommandRequest {
     /// Program and arguments.
-    pub argv: RVec<RString>,
+    pub(crate) argv: RVec<RString>,
     /// Standard input.
-    pub stdin: RVec<u8>,
+    pub(crate) stdin: RVec<u8>,
     /// Timeout in milliseconds.
-    pub timeout_ms: u64,
+    pub(crate) timeout_ms: u64,
     /// Output limit per stream.
-    pub max_output: u64,
+    pub(crate) max_output: u64,
     /// Working directory, checked like a path the plugin reads.
-    pub cwd: ROption<RString>,
+    pub(crate) cwd: ROption<RString>,
 }
 
 /// [`crate::services::CommandOutput`] across the boundary.
 #[repr(C)]
 #[derive(StableAbi, Debug)]
-pub struct FfiCommandOutput {
+pub(crate) struct FfiCommandOutput {
     /// Exit code.
-    pub status: ROption<i32>,
+    pub(crate) status: ROption<i32>,
     /// Standard output.
-    pub stdout: RVec<u8>,
+    pub(crate) stdout: RVec<u8>,
     /// Standard error.
-    pub stderr: RVec<u8>,
+    pub(crate) stderr: RVec<u8>,
     /// Killed by the timeout.
-    pub timed_out: bool,
+    pub(crate) timed_out: bool,
     /// Output was cut.
-    pub truncated: bool,
+    pub(crate) truncated: bool,
 }
 
 /// Host services as seen across the boundary: what a plugin asks of the
 /// host while it runs.
 #[sabi_trait]
-pub trait HostServicesFfi: Send + Sync {
+pub(crate) trait HostServicesFfi: Send + Sync {
     /// Logs a record; `level` is 1 (error) to 5 (trace).
     fn log(&self, level: u8, target: RStr<'_>, message: RStr<'_>);
     /// The most verbose level the host records, 1 to 5.
@@ -107,4 +107,4 @@ pub trait HostServicesFfi: Send + Sync {
 }
 
 /// An owned [`HostServicesFfi`] trait object.
-pub type HostServicesBox = HostServicesFfi_TO<'static, RBox<()>>;
+pub(crate) type HostServicesBox = HostServicesFfi_TO<'static, RBox<()>>;

@@ -42,7 +42,7 @@ fn main() {
     assert_eq!(m.subscriptions, ["chat.message", "sharelife.lifecycle"]);
     let deps: Vec<_> = m.dependencies.iter().map(|d| (d.id.as_str(), d.version.to_string())).collect();
     assert_eq!(deps, [("acme.store", "^1.2".to_owned()), ("acme.clock", ">=0.3, <0.5".to_owned())]);
-    let kinds: Vec<_> = m.capabilities.iter().map(Capability::kind).collect();
+    let kinds: Vec<_> = m.capabilities.iter().map(|c| c.kind().as_str()).collect();
     assert_eq!(kinds, ["network", "file", "command", "provider", "mcp"]);
     assert_eq!(
         m.capabilities[0],
