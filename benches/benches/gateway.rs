@@ -11,6 +11,10 @@
 //!   against the same backend called directly; target ≤ 100 ns added.
 //! * `audit_throughput` — records made durable per second by the file sink
 //!   with group commit; target ≥ 1 M/s.
+//! * `glob/*` — path globs, compiled once per gateway: a typical
+//!   `data/**/*.json` match, and `*a*a*a*a*a*a*a*b` against a 10,000-byte
+//!   name of `a`s (a recursive backtracking matcher never finishes it; the
+//!   compiled automaton is linear in the path).
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -223,5 +227,26 @@ fn audit_throughput(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-criterion_group!(benches, decisions, audited_allow, audit_throughput);
+fn globs(c: &mut Criterion) {
+    use sharelife_core::capability::pattern::PathGlob;
+    let mut g = c.benchmark_group("glob");
+    g.measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
+    let typical = PathGlob::new("data/**/*.json");
+    let path = "data/2026/11/reports/summary.json";
+    assert!(typical.matches(path));
+    g.bench_function("typical_deep_match", |b| {
+        b.iter(|| typical.matches(black_box(path)))
+    });
+    let pathological = PathGlob::new("*a*a*a*a*a*a*a*b");
+    let name = "a".repeat(10_000);
+    assert!(!pathological.matches(&name));
+    g.throughput(Throughput::Bytes(name.len() as u64));
+    g.bench_function("pathological_10k", |b| {
+        b.iter(|| pathological.matches(black_box(&name)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, decisions, audited_allow, audit_throughput, globs);
 criterion_main!(benches);
