@@ -169,5 +169,6 @@ fn describe(c: &Capability) -> String {
             tool,
             sha256: None,
         } => format!("mcp {server}/{tool}"),
+        Capability::Event { topic } => format!("event publish {topic}"),
     }
 }

@@ -20,7 +20,9 @@ use crate::services::{
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The plugin's view of its host: its config, its directories, logging
-/// that lands in the host's `tracing` subscriber, and timers.
+/// that lands in the host's `tracing` subscriber, timers, the gated
+/// services (files, network, commands, providers, MCP tools), publishing
+/// events and background tasks.
 ///
 /// A dynamically loaded plugin has its own copy of every static, so it
 /// cannot use the host's async runtime or `tracing` dispatcher directly:
@@ -120,9 +122,33 @@ pub trait HostServices: sealed::Sealed + Send + Sync + 'static {
         Err(no_gateway("MCP access"))
     }
 
-    /// Denies every later request through these services: the host calls
-    /// this when the plugin version they belong to is unloaded or
-    /// replaced. Services without a gateway deny everything already.
+    /// Publishes `payload` on the host's event bus under `topic`.
+    ///
+    /// # Errors
+    ///
+    /// As [`fs`](Self::fs); a malformed topic is an invalid-input error.
+    fn publish(&self, topic: &str, payload: &[u8]) -> Result<(), PluginError> {
+        let _ = (topic, payload);
+        Err(no_gateway("publishing events"))
+    }
+
+    /// Runs `task` in the background on the host's runtime, tied to the
+    /// plugin version these services belong to: [`revoke`](Self::revoke)
+    /// stops (drops) it.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Denied`](crate::ErrorKind::Denied) when the services
+    /// are revoked or the plugin already runs as many tasks as it may.
+    fn spawn(&self, task: BoxFuture<'static, ()>) -> Result<(), PluginError> {
+        drop(task);
+        Err(no_gateway("spawning tasks"))
+    }
+
+    /// Denies every later request through these services, and stops the
+    /// tasks spawned through them: the host calls this when the plugin
+    /// version they belong to is unloaded or replaced. Services without a
+    /// gateway deny everything already.
     fn revoke(&self) {}
 }
 
@@ -280,6 +306,61 @@ impl PluginContext {
         self.inner.services.mcp(server, tool, args)
     }
 
+    /// Publishes `payload` on the host's event bus under `topic`, without
+    /// waiting for any subscriber (each has its own bounded queue).
+    ///
+    /// Gated like every service: the manifest must request the capability
+    /// `event` with a matching topic pattern (`#[plugin(publish("orders.*"))]`)
+    /// and the host's policy must grant it; every publish is audited.
+    /// Topics under `sharelife.` belong to the host and are refused.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Denied`](crate::ErrorKind::Denied) when refused
+    /// (also after the plugin was unloaded); invalid input for a malformed
+    /// topic.
+    pub fn publish(&self, topic: &str, payload: &[u8]) -> Result<(), PluginError> {
+        self.inner.services.publish(topic, payload)
+    }
+
+    /// Encodes `value` as JSON and [publishes](Self::publish) it.
+    ///
+    /// # Errors
+    ///
+    /// As [`publish`](Self::publish); an encoding failure is invalid input.
+    pub fn publish_json<T: serde::Serialize + ?Sized>(
+        &self,
+        topic: &str,
+        value: &T,
+    ) -> Result<(), PluginError> {
+        let payload = serde_json::to_vec(value).map_err(|e| {
+            PluginError::invalid_input(format!("cannot encode the event for {topic:?}: {e}"))
+        })?;
+        self.publish(topic, &payload)
+    }
+
+    /// Runs `task` in the background on the host's async runtime (a thread
+    /// of its own when the host runs none), for as long as this plugin
+    /// version is loaded: when the host unloads or replaces it, the task is
+    /// stopped (dropped at its next `.await`, or right away if idle) before
+    /// the plugin's library is closed. A panic in the task ends the task
+    /// only.
+    ///
+    /// Spawning needs no capability (a task reaches nothing the plugin
+    /// could not reach in a handler), but a plugin may run at most 64 tasks
+    /// at once.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Denied`](crate::ErrorKind::Denied) after the plugin
+    /// was unloaded, or when it already runs 64 tasks.
+    pub fn spawn(
+        &self,
+        task: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), PluginError> {
+        self.inner.services.spawn(Box::pin(task))
+    }
+
     #[cfg(feature = "host")]
     pub(crate) fn data(&self) -> ContextData {
         ContextData {
@@ -356,6 +437,14 @@ impl HostServices for LocalServices {
             return Box::pin(tokio::time::sleep(duration));
         }
         Box::pin(crate::timer::ThreadSleep::new(duration))
+    }
+
+    /// Runs the task on tokio when a runtime is running, on a thread
+    /// otherwise. Local services are never revoked, so nothing stops it
+    /// but its own end.
+    fn spawn(&self, task: BoxFuture<'static, ()>) -> Result<(), PluginError> {
+        crate::services::tasks::detached(task);
+        Ok(())
     }
 }
 

@@ -50,6 +50,13 @@ pub enum Capability {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sha256: Option<String>,
     },
+    /// Publishing events on topics matching `topic`: a topic name
+    /// (`orders.created`), a prefix ending in `.*` (`orders.*`: every topic
+    /// under `orders.`) or `*` (every topic). See [`topic_matches`].
+    Event {
+        /// The topic pattern.
+        topic: String,
+    },
 }
 
 /// File access modes.
@@ -169,7 +176,7 @@ impl std::fmt::Display for RiskLevel {
     }
 }
 
-/// The five capability kinds: the one list every room (manifest, macro,
+/// The six capability kinds: the one list every room (manifest, macro,
 /// gateway, audit records, pipelines, inspect) names kinds by.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
@@ -187,16 +194,19 @@ pub enum Kind {
     Provider = 3,
     /// MCP tools.
     Mcp = 4,
+    /// Publishing events.
+    Event = 5,
 }
 
 impl Kind {
     /// Every kind, in order.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Network,
         Kind::File,
         Kind::Command,
         Kind::Provider,
         Kind::Mcp,
+        Kind::Event,
     ];
 
     /// The kind's name as in manifests.
@@ -207,6 +217,7 @@ impl Kind {
             Kind::Command => "command",
             Kind::Provider => "provider",
             Kind::Mcp => "mcp",
+            Kind::Event => "event",
         }
     }
 }
@@ -226,7 +237,7 @@ impl std::str::FromStr for Kind {
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
                 format!(
-                    "{s:?} is not a capability kind; use one of network, file, command, provider, mcp"
+                    "{s:?} is not a capability kind; use one of network, file, command, provider, mcp, event"
                 )
             })
     }
@@ -254,17 +265,21 @@ pub enum CapabilityClass {
     /// Any MCP tool.
     #[serde(rename = "mcp.invoke")]
     McpInvoke,
+    /// Any event publish.
+    #[serde(rename = "event.publish")]
+    EventPublish,
 }
 
 impl CapabilityClass {
     /// Every class name, as written in files.
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 7] = [
         "network.outbound",
         "file.read",
         "file.write",
         "command.exec",
         "provider.access",
         "mcp.invoke",
+        "event.publish",
     ];
 
     /// The name as written in files.
@@ -276,6 +291,7 @@ impl CapabilityClass {
             CapabilityClass::CommandExec => "command.exec",
             CapabilityClass::ProviderAccess => "provider.access",
             CapabilityClass::McpInvoke => "mcp.invoke",
+            CapabilityClass::EventPublish => "event.publish",
         }
     }
 
@@ -311,6 +327,7 @@ impl std::fmt::Display for Capability {
             Capability::Command { argv } => write!(f, "command {argv:?}"),
             Capability::Provider { name, access } => write!(f, "provider {name} {access:?}"),
             Capability::Mcp { server, tool, .. } => write!(f, "mcp {server}/{tool}"),
+            Capability::Event { topic } => write!(f, "event publish {topic:?}"),
         }
     }
 }
@@ -324,6 +341,7 @@ impl Capability {
             Capability::Command { .. } => Kind::Command,
             Capability::Provider { .. } => Kind::Provider,
             Capability::Mcp { .. } => Kind::Mcp,
+            Capability::Event { .. } => Kind::Event,
         }
     }
 
@@ -342,6 +360,7 @@ impl Capability {
             Capability::Command { .. } => CapabilityClass::CommandExec,
             Capability::Provider { .. } => CapabilityClass::ProviderAccess,
             Capability::Mcp { .. } => CapabilityClass::McpInvoke,
+            Capability::Event { .. } => CapabilityClass::EventPublish,
         }
     }
 
@@ -372,6 +391,9 @@ impl Capability {
                 ..
             } => RiskLevel::High,
             Capability::Mcp { .. } => RiskLevel::Medium,
+            // Reaches only the host's own bus, whose subscribers chose
+            // the topic; it cannot leave the process.
+            Capability::Event { .. } => RiskLevel::Low,
         }
     }
 
@@ -442,6 +464,11 @@ impl Capability {
                     }
                 }
             }
+            Capability::Event { topic } => {
+                if let Err(reason) = check_topic_pattern(topic) {
+                    bad("topic", format!("{topic:?} {reason}"));
+                }
+            }
         }
     }
 }
@@ -455,4 +482,59 @@ fn is_valid_host(host: &str) -> bool {
 /// address classification the gateway uses.
 fn is_internal_host(host: &str) -> bool {
     crate::address::HostPattern::parse(host).is_some_and(|p| p.is_internal())
+}
+
+/// Checks an event topic pattern: a topic name (see
+/// [`check_topic`](crate::check_topic)), a topic name followed by `.*`, or
+/// `*` alone.
+///
+/// # Errors
+///
+/// The rule the pattern breaks, worded to follow the quoted pattern.
+pub fn check_topic_pattern(pattern: &str) -> Result<(), &'static str> {
+    if pattern == "*" {
+        return Ok(());
+    }
+    let name = pattern.strip_suffix(".*").unwrap_or(pattern);
+    if name.contains('*') {
+        return Err("is not a topic pattern: `*` may only stand alone or end the pattern as `.*`");
+    }
+    crate::check_topic(name)
+}
+
+/// Whether `topic` matches the topic `pattern`: equal to it; under it
+/// when the pattern ends in `.*` (`orders.*` matches `orders.created` and
+/// `orders.eu.created`, not `orders`); anything for `*`. Linear in the
+/// pattern's length.
+pub fn topic_matches(pattern: &str, topic: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    match pattern.strip_suffix('*') {
+        Some(prefix) if prefix.ends_with('.') => {
+            topic.len() > prefix.len() && topic.starts_with(prefix)
+        }
+        _ => pattern == topic,
+    }
+}
+
+#[cfg(test)]
+mod topic_tests {
+    use super::{check_topic_pattern, topic_matches};
+
+    #[test]
+    fn patterns() {
+        assert!(topic_matches("orders.created", "orders.created"));
+        assert!(!topic_matches("orders.created", "orders.created.eu"));
+        assert!(topic_matches("orders.*", "orders.created"));
+        assert!(topic_matches("orders.*", "orders.eu.created"));
+        assert!(!topic_matches("orders.*", "orders"));
+        assert!(!topic_matches("orders.*", "ordersx.created"));
+        assert!(topic_matches("*", "anything"));
+        assert!(check_topic_pattern("orders.*").is_ok());
+        assert!(check_topic_pattern("*").is_ok());
+        assert!(check_topic_pattern("orders*").is_err());
+        assert!(check_topic_pattern("*.created").is_err());
+        assert!(check_topic_pattern("").is_err());
+    }
 }

@@ -43,7 +43,10 @@ mod raw;
 mod schema;
 pub mod section;
 
-pub use capability::{Capability, CapabilityClass, FileAccess, Kind, ProviderAccess, RiskLevel};
+pub use capability::{
+    Capability, CapabilityClass, FileAccess, Kind, ProviderAccess, RiskLevel, check_topic_pattern,
+    topic_matches,
+};
 pub use error::{ManifestError, Problem};
 pub use id::{InvalidPluginId, PluginId};
 pub use raw::{RawDependency, RawHandler, RawManifest};

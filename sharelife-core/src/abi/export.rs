@@ -322,6 +322,33 @@ impl HostServices for RemoteServices {
             .map(|v| v.to_vec())
             .map_err(PluginError::from)
     }
+
+    fn publish(&self, topic: &str, payload: &[u8]) -> Result<(), PluginError> {
+        self.host
+            .publish(topic.into(), RSlice::from_slice(payload))
+            .into_result()
+            .map_err(PluginError::from)
+    }
+
+    fn spawn(&self, task: BoxFuture<'static, ()>) -> Result<(), PluginError> {
+        // A panic must not unwind into the host's runtime: it ends the
+        // task here, in the library, and is logged.
+        let task = CatchUnwind::new(move || -> BoxFuture<'static, Result<(), PluginError>> {
+            Box::pin(async move {
+                task.await;
+                Ok(())
+            })
+        });
+        let task = FfiFuture::new(async move {
+            if let Err(e) = task.await {
+                tracing::warn!(target: "sharelife::plugin", error = %e, "a plugin task failed; it is stopped");
+            }
+        });
+        self.host
+            .spawn(task)
+            .into_result()
+            .map_err(PluginError::from)
+    }
 }
 
 /// Takes ownership of a descriptor the host connected and handed over.

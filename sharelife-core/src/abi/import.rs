@@ -280,6 +280,22 @@ impl<F: Future> Future for LibraryWaking<F> {
     }
 }
 
+/// A task the plugin spawned, holding the plugin's library open while it
+/// exists. Field order matters: the task (whose code is the library's) is
+/// dropped before the library reference.
+struct LibraryTask {
+    task: FfiFuture<()>,
+    _library: Arc<Library>,
+}
+
+impl Future for LibraryTask {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.get_mut().task).poll(cx)
+    }
+}
+
 impl HostBridge {
     fn future<T: 'static>(&self, fut: impl Future<Output = T> + Send + 'static) -> FfiFuture<T> {
         FfiFuture::new(LibraryWaking {
@@ -374,6 +390,37 @@ impl HostServicesFfi for HostBridge {
         self.services
             .mcp(server.as_str(), tool.as_str(), args.as_slice())
             .map(Into::into)
+            .map_err(Into::into)
+            .into()
+    }
+
+    fn publish(&self, topic: RStr<'_>, payload: RSlice<'_, u8>) -> FfiResult<()> {
+        self.services
+            .publish(topic.as_str(), payload.as_slice())
+            .map_err(Into::into)
+            .into()
+    }
+
+    fn spawn(&self, task: FfiFuture<()>) -> FfiResult<()> {
+        // The plugin is calling, so its library is open: dropping `task`
+        // here (on a refusal) runs its code while it is mapped. The
+        // services drop a running task when they are revoked, before the
+        // host lets go of the library; the reference held with it makes
+        // that order hold even if they were not.
+        let Some(library) = self.library.upgrade() else {
+            return RResult::RErr(
+                PluginError::with_kind(
+                    crate::ErrorKind::Denied,
+                    "spawn denied: the plugin's library is being closed",
+                )
+                .into(),
+            );
+        };
+        self.services
+            .spawn(Box::pin(LibraryTask {
+                task,
+                _library: library,
+            }))
             .map_err(Into::into)
             .into()
     }

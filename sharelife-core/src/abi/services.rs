@@ -104,6 +104,12 @@ pub(crate) trait HostServicesFfi: Send + Sync {
     fn provider(&self, name: RStr<'_>, access: u8, input: RSlice<'_, u8>) -> FfiResult<RVec<u8>>;
     /// Calls an MCP tool.
     fn mcp(&self, server: RStr<'_>, tool: RStr<'_>, args: RSlice<'_, u8>) -> FfiResult<RVec<u8>>;
+    /// Publishes an event on the host's bus.
+    fn publish(&self, topic: RStr<'_>, payload: RSlice<'_, u8>) -> FfiResult<()>;
+    /// Runs `task` on the host's runtime until it ends or the plugin
+    /// version is revoked; the host drops it before closing the library.
+    /// Panics are caught on the plugin side, inside `task`.
+    fn spawn(&self, task: FfiFuture<()>) -> FfiResult<()>;
 }
 
 /// An owned [`HostServicesFfi`] trait object.

@@ -112,6 +112,9 @@ pub enum RecordedRequest {
         tool: String,
         definition_sha256: String,
     },
+    Publish {
+        topic: String,
+    },
 }
 
 impl RecordedRequest {
@@ -143,6 +146,9 @@ impl RecordedRequest {
                 tool: tool.to_owned(),
                 definition_sha256: definition_sha256.to_owned(),
             },
+            Request::Publish { topic } => RecordedRequest::Publish {
+                topic: topic.to_owned(),
+            },
         }
     }
 
@@ -172,6 +178,7 @@ impl RecordedRequest {
                 tool,
                 definition_sha256,
             },
+            RecordedRequest::Publish { topic } => Request::Publish { topic },
         }
     }
 }

@@ -39,6 +39,9 @@ enum Scope {
         tool: String,
         sha256: Option<String>,
     },
+    Event {
+        topic: String,
+    },
 }
 
 impl Scope {
@@ -69,6 +72,9 @@ impl Scope {
                 server: server.clone(),
                 tool: tool.clone(),
                 sha256: sha256.clone(),
+            },
+            Capability::Event { topic } => Scope::Event {
+                topic: topic.clone(),
             },
         })
     }
@@ -117,6 +123,9 @@ impl Scope {
                     server: s, tool: t, ..
                 },
             ) => server == s && tool == t,
+            (Scope::Event { topic }, Request::Publish { topic: t }) => {
+                crate::manifest::topic_matches(topic, t)
+            }
             _ => false,
         }
     }
@@ -160,8 +169,21 @@ impl Scope {
                     server: b, tool: y, ..
                 },
             ) => a == b && x == y,
+            (Scope::Event { topic: a }, Scope::Event { topic: b }) => topics_overlap(a, b),
             _ => false,
         }
+    }
+}
+
+/// Whether some topic matches both topic patterns.
+fn topics_overlap(a: &str, b: &str) -> bool {
+    match (a.strip_suffix('*'), b.strip_suffix('*')) {
+        (Some(""), _) | (_, Some("")) => true,
+        // Both `prefix.*`: one prefix lies under the other.
+        (Some(x), Some(y)) => x.starts_with(y) || y.starts_with(x),
+        (Some(_), None) => crate::manifest::topic_matches(a, b),
+        (None, Some(_)) => crate::manifest::topic_matches(b, a),
+        (None, None) => a == b,
     }
 }
 
@@ -248,7 +270,7 @@ impl Indexed {
             Request::Command { argv } => argv.first().map(String::as_str),
             Request::Provider { name, .. } => Some(name),
             Request::Mcp { server, .. } => Some(server),
-            Request::File { .. } => None,
+            Request::File { .. } | Request::Publish { .. } => None,
         }
     }
 
@@ -287,7 +309,7 @@ pub struct Gateway {
     /// Bit `k` set when kind `k` has at least one requested-and-allowed
     /// rule: the category-level fast path.
     granted_kinds: u8,
-    kinds: [KindRules; 5],
+    kinds: [KindRules; Kind::ALL.len()],
     limiters: HashMap<usize, Limiter>,
     ungranted: Vec<Capability>,
 }
@@ -307,7 +329,7 @@ impl Gateway {
         data_dir: &Path,
     ) -> Result<Gateway, PolicyError> {
         policy.validate()?;
-        let mut kinds: [KindRules; 5] = Default::default();
+        let mut kinds: [KindRules; Kind::ALL.len()] = Default::default();
         for cap in &manifest.capabilities {
             // A validated manifest's scopes compile; one that does not is
             // dropped from the *requests*, which can only deny more.

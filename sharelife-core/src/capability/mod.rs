@@ -82,6 +82,11 @@ pub enum Request<'a> {
         /// Lowercase hex SHA-256 of the tool's current definition.
         definition_sha256: &'a str,
     },
+    /// Publishing an event on a topic.
+    Publish {
+        /// The topic.
+        topic: &'a str,
+    },
 }
 
 impl Request<'_> {
@@ -93,6 +98,7 @@ impl Request<'_> {
             Request::Command { .. } => Kind::Command,
             Request::Provider { .. } => Kind::Provider,
             Request::Mcp { .. } => Kind::Mcp,
+            Request::Publish { .. } => Kind::Event,
         }
     }
 }
@@ -141,6 +147,7 @@ impl fmt::Display for Request<'_> {
                     &definition_sha256[..definition_sha256.len().min(12)]
                 )
             }
+            Request::Publish { topic } => write!(f, "publish {topic}"),
         }
     }
 }

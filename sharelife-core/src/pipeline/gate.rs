@@ -313,6 +313,10 @@ fn representative(cap: &Capability, data_dir: &Path) -> Option<RecordedRequest> 
             definition_sha256: sha.clone(),
         },
         Capability::Mcp { sha256: None, .. } => return None,
+        Capability::Event { topic } if !topic.ends_with('*') => RecordedRequest::Publish {
+            topic: topic.clone(),
+        },
+        Capability::Event { .. } => return None,
     })
 }
 

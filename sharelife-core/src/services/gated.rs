@@ -13,6 +13,7 @@ use super::{
 use crate::audit::{AuditEvent, AuditFailure, AuditSink, RecordedRequest, What};
 use crate::capability::{Decision, Gateway, Request, RuleRef};
 use crate::context::{BoxFuture, HostServices, LocalServices};
+use crate::event::EventBus;
 use crate::manifest::ProviderAccess;
 use crate::{ErrorKind, PluginError};
 
@@ -74,6 +75,8 @@ pub(super) struct Inner {
     backends: Backends,
     revoked: AtomicBool,
     on_audit_failure: AuditFailure,
+    events: Option<Arc<EventBus>>,
+    tasks: super::tasks::Tasks,
 }
 
 impl GatedServices {
@@ -95,6 +98,8 @@ impl GatedServices {
                 backends,
                 revoked: AtomicBool::new(false),
                 on_audit_failure: AuditFailure::Deny,
+                events: None,
+                tasks: super::tasks::Tasks::default(),
             }),
         }
     }
@@ -120,12 +125,25 @@ impl GatedServices {
         self
     }
 
+    /// The event bus the plugin publishes on (without one, every publish
+    /// is denied). Set before the services are shared.
+    #[must_use]
+    pub fn events(mut self, bus: Arc<EventBus>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.events = Some(bus);
+        }
+        self
+    }
+
     /// Denies every later request through these services (from any clone
     /// of the plugin's context, on any thread), each audited with the rule
-    /// `revoked`. The host calls this when the plugin version is unloaded
-    /// or replaced by a reload.
+    /// `revoked`, and stops the tasks the plugin spawned: when this
+    /// returns, their futures are dropped, so the plugin's library can be
+    /// closed. The host calls this when the plugin version is unloaded or
+    /// replaced by a reload.
     pub fn revoke(&self) {
         self.inner.revoked.store(true, Ordering::Release);
+        self.inner.tasks.revoke();
     }
 
     /// Whether [`revoke`](Self::revoke) was called.
@@ -331,6 +349,46 @@ impl HostServices for GatedServices {
             ))
         })?;
         backend.call(access, input)
+    }
+
+    fn publish(&self, topic: &str, payload: &[u8]) -> Result<(), PluginError> {
+        let req = Request::Publish { topic };
+        if let Err(e) = crate::event::check_topic(topic) {
+            return Err(self
+                .inner
+                .refuse(&req, PluginError::invalid_input(e.to_string())));
+        }
+        if topic.starts_with("sharelife.") {
+            return Err(self.inner.refuse(
+                &req,
+                PluginError::with_kind(
+                    ErrorKind::Denied,
+                    format!("publish {topic} denied: topics under `sharelife.` are the host's"),
+                ),
+            ));
+        }
+        let rule = self.inner.check(&req)?;
+        self.inner.charge(rule, payload.len(), &req)?;
+        let bus = self.inner.events.as_ref().ok_or_else(|| {
+            PluginError::new(format!(
+                "publish {topic}: the host gave this plugin no event bus"
+            ))
+        })?;
+        bus.publish_bytes(topic, payload)
+            .map(drop)
+            .map_err(|e| PluginError::invalid_input(e.to_string()))
+    }
+
+    fn spawn(&self, task: BoxFuture<'static, ()>) -> Result<(), PluginError> {
+        // Checked here as well as in `tasks`: a revoked context spawns
+        // nothing, even between the flag and the tasks' own revocation.
+        if self.is_revoked() {
+            return Err(PluginError::with_kind(
+                ErrorKind::Denied,
+                "spawn denied: the plugin version was unloaded or replaced",
+            ));
+        }
+        self.inner.tasks.spawn(task)
     }
 
     fn mcp(&self, server: &str, tool: &str, args: &[u8]) -> Result<Vec<u8>, PluginError> {

@@ -1,5 +1,6 @@
 //! The services a plugin reaches the outside world through: files, the
-//! network, commands, providers and MCP tools. Each asks the capability
+//! network, commands, providers, MCP tools and the host's event bus (plus
+//! background tasks, [`tasks`]). Each asks the capability
 //! gateway first and writes the decision to the audit log; see
 //! [`crate::capability`].
 //!
@@ -16,6 +17,7 @@ mod fs;
 mod gated;
 #[cfg(feature = "host")]
 mod net;
+pub(crate) mod tasks;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
