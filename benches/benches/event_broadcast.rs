@@ -78,7 +78,7 @@ fn event_broadcast(c: &mut Criterion) {
                 let n = (iters - chunk * 1000).min(1000);
                 let started = Instant::now();
                 for _ in 0..n {
-                    let report = host.broadcast_event("bench.news", PAYLOAD).unwrap();
+                    let report = host.events().publish_bytes("bench.news", PAYLOAD).unwrap();
                     debug_assert_eq!(report.queued, SUBSCRIBERS);
                 }
                 total += started.elapsed();
@@ -96,7 +96,7 @@ fn event_broadcast(c: &mut Criterion) {
             for chunk in 0..iters.div_ceil(1000) {
                 let n = (iters - chunk * 1000).min(1000);
                 for _ in 0..n {
-                    host.broadcast_event("bench.news", PAYLOAD).unwrap();
+                    host.events().publish_bytes("bench.news", PAYLOAD).unwrap();
                 }
                 target += n * SUBSCRIBERS as u64;
                 wait_for(target);

@@ -531,7 +531,7 @@ async fn call(
     boot: &BootReport,
     as_json: bool,
 ) -> Result<(), Failure> {
-    let handlers: Vec<String> = match (host.state(id), host.handle(id)) {
+    let handlers: Vec<String> = match (host.plugins().state(id), host.handle(id)) {
         (Some(PluginState::Active), Ok(handle)) => handle
             .manifest()
             .handlers
@@ -596,7 +596,7 @@ fn call_error(e: &HostError) -> String {
 
 /// Why plugin `id` cannot be called, and what is there instead.
 fn not_running(host: &Host, id: &str, folders: &[PathBuf]) -> Failure {
-    if let Some(status) = host.status(id) {
+    if let Some(status) = host.plugins().status(id) {
         let why = status
             .reason
             .or_else(|| status.last_error.map(|e| e.to_string()))
@@ -607,7 +607,7 @@ fn not_running(host: &Host, id: &str, folders: &[PathBuf]) -> Failure {
         ))
         .hint("the warnings above say why it did not start");
     }
-    let loaded: Vec<String> = host.list().iter().map(|p| p.id.to_string()).collect();
+    let loaded: Vec<String> = host.plugins().list().iter().map(|p| p.id.to_string()).collect();
     let folders = folders
         .iter()
         .map(|f| f.display().to_string())

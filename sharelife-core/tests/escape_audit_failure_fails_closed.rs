@@ -66,14 +66,14 @@ async fn a_synchronous_log_that_cannot_be_written_denies_the_decision() {
     let dir = Scratch::new();
     let (host, ctx, log) = host_with_log(&dir, Durability::Sync, AuditFailure::Deny).await;
     assert_eq!(ctx.fs().read("a.txt").unwrap(), b"a");
-    assert!(host.audit_health().is_healthy());
+    assert!(host.audit().health().is_healthy());
 
     break_the_disk(&log);
     let err = ctx.fs().read("a.txt").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Denied, "{err}");
     assert!(err.to_string().contains("audit record"), "{err}");
-    assert!(!host.audit_health().is_healthy());
-    assert!(host.flush_audit().is_err());
+    assert!(!host.audit().health().is_healthy());
+    assert!(host.audit().flush().is_err());
     // The sink stays failed: later decisions are denied too.
     assert_eq!(
         ctx.fs().read("a.txt").unwrap_err().kind(),
@@ -86,15 +86,15 @@ async fn a_group_commit_log_whose_writer_failed_denies_later_decisions() {
     let dir = Scratch::new();
     let (host, ctx, log) = host_with_log(&dir, Durability::GroupCommit, AuditFailure::Deny).await;
     assert_eq!(ctx.fs().read("a.txt").unwrap(), b"a");
-    host.flush_audit().unwrap();
+    host.audit().flush().unwrap();
 
     break_the_disk(&log);
     // This decision is queued (within bounded memory) before the writer
     // finds out; the flush reports the failure.
     let _ = ctx.fs().read("a.txt");
-    let flushed = host.flush_audit();
+    let flushed = host.audit().flush();
     assert!(flushed.is_err(), "{flushed:?}");
-    assert!(host.audit_health().failure.is_some());
+    assert!(host.audit().health().failure.is_some());
     let err = ctx.fs().read("a.txt").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Denied, "{err}");
 }
@@ -105,7 +105,7 @@ async fn allow_and_alert_lets_decisions_stand() {
     let (host, ctx, log) = host_with_log(&dir, Durability::Sync, AuditFailure::AllowAndAlert).await;
     break_the_disk(&log);
     assert_eq!(ctx.fs().read("a.txt").unwrap(), b"a");
-    assert!(!host.audit_health().is_healthy());
+    assert!(!host.audit().health().is_healthy());
 }
 
 #[test]

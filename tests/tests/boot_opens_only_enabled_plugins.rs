@@ -17,8 +17,8 @@ async fn a_disabled_plugin_is_read_but_never_opened() {
 
     assert_eq!(report.disabled.len(), 1);
     assert_eq!(report.disabled[0].as_str(), "examples.echo");
-    assert_eq!(host.state("examples.timer"), Some(PluginState::Active));
-    assert_eq!(host.state("examples.echo"), None);
+    assert_eq!(host.plugins().state("examples.timer"), Some(PluginState::Active));
+    assert_eq!(host.plugins().state("examples.echo"), None);
     assert_eq!(is_mapped(&timer), Some(true));
     assert_eq!(
         is_mapped(&echo),
@@ -39,5 +39,5 @@ async fn without_auto_load_only_plugins_enabled_in_the_config_are_loaded() {
     let report = host.boot().await.unwrap();
     let started: Vec<&str> = report.started.iter().map(|id| id.as_str()).collect();
     assert_eq!(started, ["examples.timer"]);
-    assert_eq!(host.state("examples.echo"), None);
+    assert_eq!(host.plugins().state("examples.echo"), None);
 }

@@ -132,5 +132,5 @@ config = {{ port = "${{PORT}}", token = "${{API_TOKEN}}", extra = "${{API_TOKEN}
         ),
         "{err}"
     );
-    assert_eq!(host.state("fixtures.configured"), None);
+    assert_eq!(host.plugins().state("fixtures.configured"), None);
 }

@@ -116,7 +116,7 @@ async fn a_plugin_config_that_breaks_its_schema_keeps_the_library_closed() {
     ]
     .join("\n");
     assert_eq!(error, &expected);
-    let status = host.status("fixtures.configured").unwrap();
+    let status = host.plugins().status("fixtures.configured").unwrap();
     assert_eq!(status.state, PluginState::Unloaded);
     assert_eq!(
         is_mapped(&plugins.join(library_file_name("fixture-configured"))),

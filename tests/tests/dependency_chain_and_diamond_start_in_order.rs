@@ -26,7 +26,7 @@ async fn a_diamond_starts_bottom_up_with_priority_breaking_ties() {
             .priority("fixtures.left", 90)
             .priority("fixtures.right", 10)
     });
-    let mut lifecycle = host.listen(&LIFECYCLE).unwrap();
+    let mut lifecycle = host.events().listen(&LIFECYCLE).unwrap();
 
     let report = host.boot().await.unwrap();
     assert!(report.is_complete(), "{report}");
@@ -55,7 +55,7 @@ async fn a_diamond_starts_bottom_up_with_priority_breaking_ties() {
             "fixtures.top"
         ]
     );
-    let top = host.status("fixtures.top").unwrap();
+    let top = host.plugins().status("fixtures.top").unwrap();
     let deps: Vec<String> = top
         .dependencies
         .iter()
@@ -63,7 +63,7 @@ async fn a_diamond_starts_bottom_up_with_priority_breaking_ties() {
         .collect();
     assert_eq!(deps, ["fixtures.left ^1", "fixtures.right ^1"]);
     assert_eq!(
-        ids(&host.status("fixtures.base").unwrap().dependents),
+        ids(&host.plugins().status("fixtures.base").unwrap().dependents),
         ["fixtures.top", "fixtures.left", "fixtures.right"],
         "dependents are listed in the order they would be stopped"
     );
@@ -80,7 +80,7 @@ async fn a_diamond_starts_bottom_up_with_priority_breaking_ties() {
     );
     assert!(shutdown.timed_out.is_empty() && shutdown.failed.is_empty());
     assert!(shutdown.unloaded.iter().all(|u| u.closed), "{shutdown:?}");
-    assert!(host.list().is_empty());
+    assert!(host.plugins().list().is_empty());
 }
 
 #[tokio::test]
@@ -94,11 +94,11 @@ async fn starting_a_plugin_starts_its_chain_of_dependencies_first() {
     host.load(plugins.join(sharelife_tests::library_file_name("fixture-left")))
         .await
         .unwrap();
-    assert_eq!(host.state("fixtures.base"), Some(PluginState::Loaded));
+    assert_eq!(host.plugins().state("fixtures.base"), Some(PluginState::Loaded));
 
     host.start("fixtures.left").await.unwrap();
-    assert_eq!(host.state("fixtures.base"), Some(PluginState::Active));
-    assert_eq!(host.state("fixtures.left"), Some(PluginState::Active));
+    assert_eq!(host.plugins().state("fixtures.base"), Some(PluginState::Active));
+    assert_eq!(host.plugins().state("fixtures.left"), Some(PluginState::Active));
     assert_eq!(
         host.call("fixtures.left", "ping", b"").unwrap().as_slice(),
         b"pong"

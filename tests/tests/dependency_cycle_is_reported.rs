@@ -30,7 +30,7 @@ async fn the_cycle_is_printed_and_the_rest_starts() {
             ("fixtures.cycle-b", Stage::Resolve, cycle.to_owned()),
         ]
     );
-    let status = host.status("fixtures.cycle-b").unwrap();
+    let status = host.plugins().status("fixtures.cycle-b").unwrap();
     assert_eq!(status.state, PluginState::Unloaded);
     assert_eq!(status.reason.as_deref(), Some(cycle));
     assert_eq!(status.version.unwrap().to_string(), "1.0.0");
@@ -60,5 +60,5 @@ async fn strict_mode_refuses_to_boot_on_a_cycle() {
         }
         other => panic!("expected a strict-mode refusal, got {other:?}"),
     }
-    assert!(host.list().is_empty(), "nothing was loaded");
+    assert!(host.plugins().list().is_empty(), "nothing was loaded");
 }

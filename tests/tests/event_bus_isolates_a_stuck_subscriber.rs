@@ -28,13 +28,13 @@ async fn one_stuck_plugin_loses_its_own_events_and_nobody_else_waits() {
     host.boot().await.unwrap();
     // Both fixtures subscribe to `news` in their manifests.
     assert_eq!(
-        host.status("fixtures.stuck").unwrap().subscriptions,
+        host.plugins().status("fixtures.stuck").unwrap().subscriptions,
         ["news"]
     );
 
     for i in 1..=20 {
         let report = host
-            .broadcast_event("news", format!("item {i}").as_bytes())
+            .events().publish_bytes("news", format!("item {i}").as_bytes())
             .unwrap();
         assert_eq!(
             report.queued, 3,
@@ -51,7 +51,7 @@ async fn one_stuck_plugin_loses_its_own_events_and_nobody_else_waits() {
             .as_slice(),
         b"1"
     );
-    let stuck = host.status("fixtures.stuck").unwrap().events.unwrap();
+    let stuck = host.plugins().status("fixtures.stuck").unwrap().events.unwrap();
     assert_eq!(
         (
             stuck.delivered,
@@ -70,13 +70,13 @@ async fn one_stuck_plugin_loses_its_own_events_and_nobody_else_waits() {
         host.events().stats_of("examples.echo").unwrap().delivered == 20
     })
     .await;
-    assert_eq!(host.metrics("fixtures.base").unwrap().events.calls, 20);
+    assert_eq!(host.metrics().of("fixtures.base").unwrap().events.calls, 20);
 
     // A runtime subscription to a topic that rejects on overflow: the
     // stuck plugin's full queue refuses, the others still get the event.
-    assert!(host.subscribe("fixtures.stuck", "jobs").unwrap());
-    assert!(host.subscribe("fixtures.base", "jobs").unwrap());
-    let report = host.broadcast_event("jobs", b"job 1").unwrap();
+    assert!(host.events().subscribe("fixtures.stuck", "jobs").unwrap());
+    assert!(host.events().subscribe("fixtures.base", "jobs").unwrap());
+    let report = host.events().publish_bytes("jobs", b"job 1").unwrap();
     assert_eq!((report.queued, report.rejected), (1, 1));
     let stuck = host.events().stats_of("fixtures.stuck").unwrap();
     assert_eq!(stuck.rejected, 1);
@@ -97,11 +97,11 @@ async fn stopped_plugins_get_no_events_and_unsubscribing_works() {
     host.boot().await.unwrap();
 
     host.stop("fixtures.base").await.unwrap();
-    let report = host.broadcast_event("news", b"missed").unwrap();
+    let report = host.events().publish_bytes("news", b"missed").unwrap();
     assert_eq!((report.queued, report.inactive), (0, 1));
 
     host.start("fixtures.base").await.unwrap();
-    assert!(host.unsubscribe("fixtures.base", "news").unwrap());
-    assert_eq!(host.broadcast_event("news", b"unheard").unwrap().queued, 0);
-    assert!(host.broadcast_event("bad topic", b"").is_err());
+    assert!(host.events().unsubscribe("fixtures.base", "news").unwrap());
+    assert_eq!(host.events().publish_bytes("news", b"unheard").unwrap().queued, 0);
+    assert!(host.events().publish_bytes("bad topic", b"").is_err());
 }

@@ -43,11 +43,11 @@ async fn boot_holds_back_what_depends_on_a_failed_start() {
         "{report}"
     );
 
-    let base = host.status("fixtures.base").unwrap();
+    let base = host.plugins().status("fixtures.base").unwrap();
     assert_eq!(base.state, PluginState::Error);
     assert!(base.reason.unwrap().starts_with("start failed: "));
     for id in ["fixtures.left", "fixtures.right"] {
-        let status = host.status(id).unwrap();
+        let status = host.plugins().status(id).unwrap();
         assert_eq!(status.state, PluginState::Inactive, "{id}");
         let reason = status.reason.unwrap();
         assert!(
@@ -57,7 +57,7 @@ async fn boot_holds_back_what_depends_on_a_failed_start() {
             "{id}: {reason}"
         );
     }
-    let top = host.status("fixtures.top").unwrap();
+    let top = host.plugins().status("fixtures.top").unwrap();
     assert_eq!(top.state, PluginState::Inactive);
     assert!(
         top.reason
@@ -108,6 +108,6 @@ async fn starting_a_dependent_reports_the_failed_dependency() {
         }
         other => panic!("expected a failed dependency, got {other:?}"),
     }
-    assert_eq!(host.state("fixtures.base"), Some(PluginState::Error));
-    assert_eq!(host.state("fixtures.left"), Some(PluginState::Inactive));
+    assert_eq!(host.plugins().state("fixtures.base"), Some(PluginState::Error));
+    assert_eq!(host.plugins().state("fixtures.left"), Some(PluginState::Inactive));
 }

@@ -37,5 +37,5 @@ async fn a_plugin_that_hangs_in_stop_is_reported_and_the_rest_stop() {
         3,
         "even the one that hung is unloaded"
     );
-    assert!(host.list().is_empty());
+    assert!(host.plugins().list().is_empty());
 }

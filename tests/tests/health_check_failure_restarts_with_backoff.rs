@@ -28,7 +28,7 @@ async fn an_unhealthy_plugin_is_restarted_until_the_policy_gives_up() {
     host.boot().await.unwrap();
 
     for attempt in 1..=2 {
-        let checks = host.check_health().await;
+        let checks = host.health().check_all().await;
         assert_eq!(checks.len(), 2);
         assert_eq!(checks[1].plugin.as_str(), "fixtures.base");
         assert_eq!(checks[0].outcome, CheckOutcome::Healthy, "echo is fine");
@@ -48,12 +48,12 @@ async fn an_unhealthy_plugin_is_restarted_until_the_policy_gives_up() {
             }
             other => panic!("expected a failure, got {other:?}"),
         }
-        let status = host.status("fixtures.base").unwrap();
+        let status = host.plugins().status("fixtures.base").unwrap();
         assert_eq!(status.state, PluginState::Active);
         assert_eq!(status.health.restarts, attempt);
     }
 
-    let checks = host.check_health().await;
+    let checks = host.health().check_all().await;
     assert!(matches!(
         &checks[1].outcome,
         CheckOutcome::Failed {
@@ -61,7 +61,7 @@ async fn an_unhealthy_plugin_is_restarted_until_the_policy_gives_up() {
             ..
         }
     ));
-    let status = host.status("fixtures.base").unwrap();
+    let status = host.plugins().status("fixtures.base").unwrap();
     assert_eq!(status.state, PluginState::Error);
     assert!(status.health.gave_up);
     assert_eq!(
@@ -77,13 +77,13 @@ async fn an_unhealthy_plugin_is_restarted_until_the_policy_gives_up() {
             .starts_with("gave up after 2 restarts in a row; last: health check failed")
     );
     // A plugin the monitor gave up on is no longer checked or restarted...
-    assert_eq!(host.check_health().await.len(), 1);
+    assert_eq!(host.health().check_all().await.len(), 1);
     // ...but can be restarted by hand, and the policy counts afresh.
     host.start("fixtures.base").await.unwrap();
-    let status = host.status("fixtures.base").unwrap();
+    let status = host.plugins().status("fixtures.base").unwrap();
     assert_eq!(status.state, PluginState::Active);
     assert!(!status.health.gave_up);
-    let checks = host.check_health().await;
+    let checks = host.health().check_all().await;
     assert!(matches!(
         &checks[1].outcome,
         CheckOutcome::Failed {
@@ -109,7 +109,7 @@ async fn a_check_that_times_out_or_panics_is_a_failure() {
     });
     host.boot().await.unwrap();
 
-    let checks = host.check_health().await;
+    let checks = host.health().check_all().await;
     let reasons: Vec<(&str, &str, &Recovery)> = checks
         .iter()
         .map(|c| match &c.outcome {
@@ -132,10 +132,10 @@ async fn a_check_that_times_out_or_panics_is_a_failure() {
     );
     assert!(reasons.iter().all(|r| *r.2 == Recovery::Left));
     for id in ["examples.panicky", "fixtures.stuck"] {
-        assert_eq!(host.state(id), Some(PluginState::Error), "{id}");
+        assert_eq!(host.plugins().state(id), Some(PluginState::Error), "{id}");
     }
     host.start("fixtures.stuck").await.unwrap();
-    assert_eq!(host.state("fixtures.stuck"), Some(PluginState::Active));
+    assert_eq!(host.plugins().state("fixtures.stuck"), Some(PluginState::Active));
 }
 
 #[tokio::test]
@@ -150,10 +150,10 @@ async fn the_periodic_monitor_runs_at_the_configured_interval() {
     });
     host.boot().await.unwrap();
     eventually("the monitor to restart, then give up", || {
-        host.status("fixtures.base").unwrap().health.gave_up
+        host.plugins().status("fixtures.base").unwrap().health.gave_up
     })
     .await;
-    let status = host.status("fixtures.base").unwrap();
+    let status = host.plugins().status("fixtures.base").unwrap();
     assert_eq!(status.health.restarts, 1);
     assert_eq!(status.state, PluginState::Error);
 }

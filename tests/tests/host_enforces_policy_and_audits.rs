@@ -50,7 +50,7 @@ async fn a_policy_in_code_grants_one_thing_and_the_audit_shows_everything() {
     }
 
     // Everything the manifest requests beyond the one grant is reported.
-    assert_eq!(host.ungranted(&id).len(), 7, "{:?}", host.ungranted(&id));
+    assert_eq!(host.plugins().ungranted(&id).len(), 7, "{:?}", host.plugins().ungranted(&id));
     let decisions = audit.query(&AuditQuery {
         plugin: Some(ID.into()),
         ..AuditQuery::default()
@@ -111,7 +111,7 @@ async fn a_policy_that_refuses_ungranted_requests_refuses_the_plugin() {
         }
         other => panic!("expected Ungranted, got {other:?}"),
     }
-    assert!(host.list().is_empty());
+    assert!(host.plugins().list().is_empty());
 }
 
 #[tokio::test]

@@ -26,7 +26,7 @@ async fn the_call_counter_survives_a_reload() {
     let count: Count = handle.call_json("count", &()).await.unwrap();
     assert_eq!(count["calls"], 4, "the new instance went on from 3");
     // And the new instance is a new instance: its metrics start afresh.
-    let metrics = host.metrics("examples.echo").unwrap();
+    let metrics = host.metrics().of("examples.echo").unwrap();
     assert_eq!(metrics.handler("count").unwrap().calls, 1);
 }
 
@@ -54,7 +54,7 @@ async fn a_stopped_plugin_hands_its_state_over_and_stays_stopped() {
         "an inactive plugin's state is handed over"
     );
     assert_eq!(
-        host.state("examples.echo"),
+        host.plugins().state("examples.echo"),
         Some(sharelife_core::PluginState::Inactive),
         "a stopped plugin stays stopped"
     );

@@ -16,7 +16,7 @@ async fn serving_v1(dir: &Scratch, host: &sharelife_core::Host) {
 
 fn still_v1(host: &sharelife_core::Host) {
     assert_eq!(host.call(ID, "version", b"").unwrap().as_slice(), b"v1");
-    assert_eq!(host.state(ID), Some(PluginState::Active));
+    assert_eq!(host.plugins().state(ID), Some(PluginState::Active));
 }
 
 /// The error a failed reload wraps, checking the wrapper says what kept
@@ -105,7 +105,7 @@ async fn a_version_its_dependents_cannot_use_is_refused() {
     );
     still_v1(&host);
     assert_eq!(
-        host.state("fixtures.versioned-user"),
+        host.plugins().state("fixtures.versioned-user"),
         Some(PluginState::Active)
     );
     assert_eq!(is_mapped(&v2), Some(false), "never opened");

@@ -39,7 +39,7 @@ async fn handles_taken_before_a_reload_reach_the_new_version() {
     assert!(report.retired.closed, "{report:?}");
     assert_eq!(report.retired.still_mapped, Some(false));
     assert_eq!(is_mapped(&v1), Some(false));
-    assert_eq!(host.state(ID), Some(PluginState::Active));
+    assert_eq!(host.plugins().state(ID), Some(PluginState::Active));
     assert_eq!(handle.manifest().version.to_string(), "2.0.0");
 
     assert_eq!(call(&handle, version), "v2");

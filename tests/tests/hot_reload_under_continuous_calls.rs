@@ -99,7 +99,7 @@ async fn no_call_fails_while_versions_are_swapped() {
         );
     }
     assert_eq!(is_mapped(last), Some(true));
-    assert_eq!(host.state(ID), Some(PluginState::Active));
+    assert_eq!(host.plugins().state(ID), Some(PluginState::Active));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

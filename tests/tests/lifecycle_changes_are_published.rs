@@ -13,7 +13,7 @@ async fn host_listeners_and_plugins_see_every_move() {
         b.plugin_path(&plugins)
             .subscription("fixtures.base", "sharelife.lifecycle")
     });
-    let mut listener = host.listen(&LIFECYCLE).unwrap();
+    let mut listener = host.events().listen(&LIFECYCLE).unwrap();
     host.boot().await.unwrap();
     host.stop("examples.echo").await.unwrap();
     host.unload("examples.echo").await.unwrap();

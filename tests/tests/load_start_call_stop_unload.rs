@@ -13,7 +13,7 @@ async fn a_loaded_library_goes_through_its_whole_lifecycle() {
 
     let id = host.load(&lib).await.expect("echo loads");
     assert_eq!(id.as_str(), "examples.echo");
-    assert_eq!(host.state("examples.echo"), Some(PluginState::Loaded));
+    assert_eq!(host.plugins().state("examples.echo"), Some(PluginState::Loaded));
 
     // Handlers are refused until the plugin is started.
     match host.call("examples.echo", "upper", b"x") {
@@ -22,7 +22,7 @@ async fn a_loaded_library_goes_through_its_whole_lifecycle() {
     }
 
     host.start("examples.echo").await.expect("starts");
-    assert_eq!(host.state("examples.echo"), Some(PluginState::Active));
+    assert_eq!(host.plugins().state("examples.echo"), Some(PluginState::Active));
     assert_eq!(
         host.call("examples.echo", "echo", b"bytes")
             .unwrap()
@@ -69,16 +69,16 @@ async fn a_loaded_library_goes_through_its_whole_lifecycle() {
     }
 
     host.stop("examples.echo").await.expect("stops");
-    assert_eq!(host.state("examples.echo"), Some(PluginState::Inactive));
+    assert_eq!(host.plugins().state("examples.echo"), Some(PluginState::Inactive));
     host.start("examples.echo").await.expect("restarts");
-    assert_eq!(host.state("examples.echo"), Some(PluginState::Active));
+    assert_eq!(host.plugins().state("examples.echo"), Some(PluginState::Active));
 
     let report = host.unload("examples.echo").await.expect("unloads");
     assert!(report.closed, "{report:?}");
     assert!(report.hook_error.is_none(), "{:?}", report.hook_error);
     assert_eq!(report.still_mapped, Some(false), "{report:?}");
-    assert_eq!(host.state("examples.echo"), None);
-    assert!(host.list().is_empty());
+    assert_eq!(host.plugins().state("examples.echo"), None);
+    assert!(host.plugins().list().is_empty());
 }
 
 #[tokio::test]

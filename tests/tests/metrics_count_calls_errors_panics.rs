@@ -38,18 +38,18 @@ async fn each_handler_counts_its_calls_errors_panics_and_latency() {
         .await
         .unwrap();
 
-    let echo = host.metrics("examples.echo").unwrap();
+    let echo = host.metrics().of("examples.echo").unwrap();
     let upper = echo.handler("upper").unwrap();
     assert_eq!((upper.calls, upper.errors, upper.panics), (4, 1, 0));
     assert_eq!(upper.latency.count(), 4);
     assert!(upper.latency.quantile(0.5).is_some());
     assert_eq!(echo.handler("echo").unwrap().calls, 0);
 
-    let boom = host.metrics("examples.panicky").unwrap();
+    let boom = host.metrics().of("examples.panicky").unwrap();
     let boom = boom.handler("boom").unwrap();
     assert_eq!((boom.calls, boom.errors, boom.panics), (1, 1, 1));
 
-    let wait = host.metrics("examples.timer").unwrap();
+    let wait = host.metrics().of("examples.timer").unwrap();
     let wait = wait.handler("wait").unwrap();
     assert_eq!(wait.calls, 1);
     assert!(
@@ -64,7 +64,7 @@ async fn each_handler_counts_its_calls_errors_panics_and_latency() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    tracing::subscriber::with_default(subscriber, || host.emit_metrics());
+    tracing::subscriber::with_default(subscriber, || host.metrics().emit());
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let line = text
         .lines()

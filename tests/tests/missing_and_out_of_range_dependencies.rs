@@ -57,7 +57,7 @@ async fn boot_names_the_plugins_and_versions_involved() {
             ),
         ]
     );
-    let picky = host.status("fixtures.picky").unwrap();
+    let picky = host.plugins().status("fixtures.picky").unwrap();
     assert_eq!(picky.state, PluginState::Unloaded);
     assert!(
         picky

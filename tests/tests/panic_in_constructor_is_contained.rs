@@ -27,5 +27,5 @@ async fn panic_in_the_constructor_is_a_create_error() {
         }
         other => panic!("expected a create error, got {other:?}"),
     }
-    assert!(host.list().is_empty());
+    assert!(host.plugins().list().is_empty());
 }

@@ -55,9 +55,9 @@ async fn panic_in_initialize() {
         .await
         .map(drop);
     assert_hook_panicked(result, "initialize", "initialize");
-    assert_eq!(host.state(PANICKY), Some(PluginState::Error));
+    assert_eq!(host.plugins().state(PANICKY), Some(PluginState::Error));
     assert_eq!(
-        host.last_error(PANICKY).unwrap().kind(),
+        host.plugins().last_error(PANICKY).unwrap().kind(),
         ErrorKind::Panicked
     );
     // A plugin in Error can still be unloaded, and its library closed.
@@ -70,7 +70,7 @@ async fn panic_in_start() {
     let dir = Scratch::new();
     let host = host_with_panicky(&dir, "start").await;
     assert_hook_panicked(host.start(PANICKY).await, "start", "start");
-    assert_eq!(host.state(PANICKY), Some(PluginState::Error));
+    assert_eq!(host.plugins().state(PANICKY), Some(PluginState::Error));
     assert_host_goes_on(&host);
 }
 
@@ -80,7 +80,7 @@ async fn panic_in_stop() {
     let host = host_with_panicky(&dir, "stop").await;
     host.start(PANICKY).await.unwrap();
     assert_hook_panicked(host.stop(PANICKY).await, "stop", "stop");
-    assert_eq!(host.state(PANICKY), Some(PluginState::Error));
+    assert_eq!(host.plugins().state(PANICKY), Some(PluginState::Error));
     assert_host_goes_on(&host);
 }
 
@@ -111,13 +111,13 @@ async fn panic_in_health() {
     let dir = Scratch::new();
     let host = host_with_panicky(&dir, "health").await;
     host.start(PANICKY).await.unwrap();
-    match host.health(PANICKY).await.unwrap() {
+    match host.health().check(PANICKY).await.unwrap() {
         Health::Unhealthy(why) => {
             assert!(why.contains("panicky: asked to panic in health"), "{why}")
         }
         other => panic!("expected unhealthy, got {other:?}"),
     }
-    assert_eq!(host.state(PANICKY), Some(PluginState::Error));
+    assert_eq!(host.plugins().state(PANICKY), Some(PluginState::Error));
     assert_host_goes_on(&host);
 }
 
@@ -126,11 +126,11 @@ async fn panic_in_handle_event() {
     let dir = Scratch::new();
     let host = host_with_panicky(&dir, "event").await;
     host.start(PANICKY).await.unwrap();
-    match host.send_event(PANICKY, "chat.message", b"{}").await {
+    match host.events().send(PANICKY, "chat.message", b"{}").await {
         Err(HostError::Call { error, .. }) => assert_eq!(error.kind(), ErrorKind::Panicked),
         other => panic!("expected a panic, got {other:?}"),
     }
-    assert_eq!(host.state(PANICKY), Some(PluginState::Error));
+    assert_eq!(host.plugins().state(PANICKY), Some(PluginState::Error));
     assert_host_goes_on(&host);
 }
 
@@ -146,7 +146,7 @@ async fn panic_in_a_sync_handler_then_restart_from_error() {
         }
         other => panic!("expected a panic, got {other:?}"),
     }
-    assert_eq!(host.state(PANICKY), Some(PluginState::Error));
+    assert_eq!(host.plugins().state(PANICKY), Some(PluginState::Error));
     assert_host_goes_on(&host);
     // A plugin in Error can be restarted.
     host.start(PANICKY).await.unwrap();
@@ -165,7 +165,7 @@ async fn panic_in_an_async_handler_after_an_await() {
         }
         other => panic!("expected a panic, got {other:?}"),
     }
-    assert_eq!(host.state(PANICKY), Some(PluginState::Error));
+    assert_eq!(host.plugins().state(PANICKY), Some(PluginState::Error));
     assert_host_goes_on(&host);
 }
 

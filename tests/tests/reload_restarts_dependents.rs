@@ -32,9 +32,9 @@ async fn a_reload_picks_up_a_rebuilt_library_and_restarts_dependents() {
     let restarted: Vec<&str> = report.restarted.iter().map(|id| id.as_str()).collect();
     assert_eq!(restarted, ["fixtures.versioned-user"]);
     assert!(report.not_restarted.is_empty());
-    assert_eq!(host.state("fixtures.versioned"), Some(PluginState::Active));
+    assert_eq!(host.plugins().state("fixtures.versioned"), Some(PluginState::Active));
     assert_eq!(
-        host.state("fixtures.versioned-user"),
+        host.plugins().state("fixtures.versioned-user"),
         Some(PluginState::Active)
     );
 }
@@ -80,7 +80,7 @@ async fn a_reload_into_an_out_of_range_version_leaves_the_dependent_inactive() {
         report.not_restarted[0].1.to_string(),
         r#"plugin "fixtures.versioned-user" cannot start: it needs fixtures.versioned ^1, found fixtures.versioned 2.0.0"#
     );
-    let user = host.status("fixtures.versioned-user").unwrap();
+    let user = host.plugins().status("fixtures.versioned-user").unwrap();
     assert_eq!(user.state, PluginState::Inactive);
     assert_eq!(
         user.reason.as_deref(),

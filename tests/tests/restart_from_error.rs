@@ -12,7 +12,7 @@ async fn a_panicked_plugin_restarts_and_serves_again() {
     host.boot().await.unwrap();
 
     assert!(host.call("examples.panicky", "boom", b"").is_err());
-    let status = host.status("examples.panicky").unwrap();
+    let status = host.plugins().status("examples.panicky").unwrap();
     assert_eq!(status.state, PluginState::Error);
     assert_eq!(
         status.reason.as_deref(),
@@ -21,7 +21,7 @@ async fn a_panicked_plugin_restarts_and_serves_again() {
     assert!(status.last_error.is_some());
 
     host.start("examples.panicky").await.unwrap();
-    let status = host.status("examples.panicky").unwrap();
+    let status = host.plugins().status("examples.panicky").unwrap();
     assert_eq!(status.state, PluginState::Active);
     assert_eq!(status.reason, None);
     assert_eq!(status.last_error, None);

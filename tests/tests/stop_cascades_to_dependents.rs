@@ -20,7 +20,7 @@ async fn stopping_the_bottom_stops_the_chain_top_down() {
     let plugins = dir.plugin_folder("plugins", CHAIN);
     let host = dir.host_with(|b| b.plugin_path(&plugins));
     host.boot().await.unwrap();
-    let mut lifecycle = host.listen(&LIFECYCLE).unwrap();
+    let mut lifecycle = host.events().listen(&LIFECYCLE).unwrap();
 
     host.stop("fixtures.base").await.unwrap();
 
@@ -42,7 +42,7 @@ async fn stopping_the_bottom_stops_the_chain_top_down() {
             ("fixtures.base".to_owned(), None),
         ]
     );
-    assert_eq!(host.status("fixtures.left").unwrap().reason, because);
+    assert_eq!(host.plugins().status("fixtures.left").unwrap().reason, because);
 
     // Starting the top again brings its whole chain back.
     host.start("fixtures.top").await.unwrap();
@@ -52,7 +52,7 @@ async fn stopping_the_bottom_stops_the_chain_top_down() {
         "fixtures.right",
         "fixtures.top",
     ] {
-        assert_eq!(host.state(id), Some(PluginState::Active), "{id}");
+        assert_eq!(host.plugins().state(id), Some(PluginState::Active), "{id}");
     }
 }
 
@@ -77,8 +77,8 @@ async fn with_refuse_the_stop_is_refused_and_nothing_changes() {
         host.unload("fixtures.base").await,
         Err(HostError::HasDependents { .. })
     ));
-    assert_eq!(host.state("fixtures.base"), Some(PluginState::Active));
-    assert_eq!(host.state("fixtures.left"), Some(PluginState::Active));
+    assert_eq!(host.plugins().state("fixtures.base"), Some(PluginState::Active));
+    assert_eq!(host.plugins().state("fixtures.left"), Some(PluginState::Active));
 
     host.stop("fixtures.left").await.unwrap();
     host.stop("fixtures.base").await.unwrap();
@@ -93,7 +93,7 @@ async fn unloading_a_dependency_leaves_dependents_inactive_with_the_reason() {
 
     let report = host.unload("fixtures.base").await.unwrap();
     assert!(report.closed);
-    let left = host.status("fixtures.left").unwrap();
+    let left = host.plugins().status("fixtures.left").unwrap();
     assert_eq!(left.state, PluginState::Inactive);
     assert_eq!(
         left.reason.as_deref(),

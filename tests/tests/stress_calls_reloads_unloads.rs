@@ -170,8 +170,8 @@ async fn calls_survive_reloads_unloads_and_reloads() {
             path.display()
         );
     }
-    assert!(host.lingering_libraries().is_empty());
-    host.flush_audit().unwrap();
+    assert!(host.plugins().lingering_libraries().is_empty());
+    host.audit().flush().unwrap();
     let verified = sharelife_core::audit::verify(&log).unwrap();
     assert!(verified.records > 0);
     eprintln!(

@@ -12,7 +12,7 @@ async fn the_default_starts_the_rest_and_reports() {
     let host = dir.host_with(|b| b.plugin_path(&plugins));
     let report = host.boot().await.unwrap();
     assert!(!report.is_complete());
-    assert_eq!(host.state("fixtures.base"), Some(PluginState::Active));
+    assert_eq!(host.plugins().state("fixtures.base"), Some(PluginState::Active));
     assert_eq!(report.failed[0].id.as_str(), "fixtures.orphan");
 }
 
@@ -31,7 +31,7 @@ async fn strict_mode_refuses_a_missing_dependency_before_loading_anything() {
         }
         other => panic!("expected a strict refusal, got {other:?}"),
     }
-    assert!(host.list().is_empty());
+    assert!(host.plugins().list().is_empty());
 }
 
 #[tokio::test]
@@ -51,7 +51,7 @@ async fn strict_mode_shuts_down_what_started_when_a_start_fails() {
         other => panic!("expected a strict refusal, got {other:?}"),
     }
     assert!(
-        host.list().is_empty(),
+        host.plugins().list().is_empty(),
         "echo was started, then shut down again"
     );
 }

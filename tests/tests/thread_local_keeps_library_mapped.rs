@@ -36,7 +36,7 @@ async fn a_pinned_library_is_reported_as_still_mapped() {
         Some(true),
         "glibc keeps it mapped: {report:?}"
     );
-    assert_eq!(host.lingering_libraries(), vec![path.clone()]);
+    assert_eq!(host.plugins().lingering_libraries(), vec![path.clone()]);
     assert_eq!(is_mapped(&path), Some(true));
 
     exit_tx.send(()).unwrap();

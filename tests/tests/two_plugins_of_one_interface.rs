@@ -19,7 +19,7 @@ async fn three_libraries_load_and_answer_independently() {
     }
     for id in ["examples.echo", "examples.timer", "examples.panicky"] {
         host.start(id).await.unwrap();
-        assert_eq!(host.state(id), Some(PluginState::Active));
+        assert_eq!(host.plugins().state(id), Some(PluginState::Active));
     }
     assert_eq!(
         host.call("examples.echo", "upper", b"one")
@@ -41,6 +41,6 @@ async fn three_libraries_load_and_answer_independently() {
         waited.as_slice().starts_with(br#"{"requested_ms":1"#),
         "{waited:?}"
     );
-    let ids: Vec<String> = host.list().into_iter().map(|p| p.id.to_string()).collect();
+    let ids: Vec<String> = host.plugins().list().into_iter().map(|p| p.id.to_string()).collect();
     assert_eq!(ids, ["examples.echo", "examples.panicky", "examples.timer"]);
 }

@@ -22,7 +22,7 @@ async fn an_unloaded_library_is_no_longer_mapped() {
     host.call_async("examples.timer", "wait", b"2")
         .await
         .unwrap();
-    assert!(host.health("examples.timer").await.is_ok());
+    assert!(host.health().check("examples.timer").await.is_ok());
 
     let report = host.unload("examples.timer").await.unwrap();
     assert!(report.closed);
@@ -33,7 +33,7 @@ async fn an_unloaded_library_is_no_longer_mapped() {
         "the maps still list {}",
         path.display()
     );
-    assert!(host.lingering_libraries().is_empty());
+    assert!(host.plugins().lingering_libraries().is_empty());
 }
 
 #[tokio::test]

@@ -20,7 +20,7 @@ pub(crate) async fn run(host: &Host, work: &Path) -> Result<()> {
     std::fs::write(notes.join("private-diary.txt"), "a deny rule covers this")?;
     std::fs::write(work.join("secret.txt"), "outside the grant")?;
 
-    let ungranted = host.ungranted(FETCHER);
+    let ungranted = host.plugins().ungranted(FETCHER);
     println!(
         "  {FETCHER} requests {} capabilities the policy does not grant (they will be denied)",
         ungranted.len()

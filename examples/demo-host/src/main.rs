@@ -76,7 +76,7 @@ async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
         .data_root(work.join("data"))
         .temp_root(work.join("tmp"))
         .build()?;
-    let mut lifecycle = host.listen(&LIFECYCLE)?;
+    let mut lifecycle = host.events().listen(&LIFECYCLE)?;
 
     section("discover: read each library's manifest without running its code");
     let discovery = discover(&[plugins.to_owned()]);
@@ -113,7 +113,7 @@ async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
     for line in report.to_string().lines() {
         println!("  {line}");
     }
-    for p in host.list() {
+    for p in host.plugins().list() {
         println!("  {:<18} {:<8} from {}", p.id, p.state, p.origin);
     }
     let mut moves = 0;
@@ -213,7 +213,7 @@ async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
     println!("  (the counter restarted: a fresh instance from a fresh mapping)");
 
     section("events: one bounded queue per subscriber, overflow counted per plugin");
-    let published = host.broadcast_event(
+    let published = host.events().publish_bytes(
         "demo.news",
         b"{\"headline\":\"sharelife boots from a config file\"}",
     )?;
@@ -227,14 +227,14 @@ async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
     }
 
     section("health checks and metrics");
-    for check in host.check_health().await {
+    for check in host.health().check_all().await {
         let outcome = match check.outcome {
             CheckOutcome::Healthy => "healthy".to_owned(),
             other => format!("{other:?}"),
         };
         println!("  {:<18} {outcome}", check.plugin);
     }
-    for m in host.all_metrics() {
+    for m in host.metrics().all() {
         for (handler, stats) in m.handlers.iter().filter(|(_, s)| s.calls > 0) {
             println!(
                 "  {:<18} {:<8} calls {:>3}, errors {}, panics {}, p50 < {:?}",
@@ -270,7 +270,7 @@ fn section(title: &str) {
 }
 
 fn state(host: &Host, id: &str) -> String {
-    host.state(id)
+    host.plugins().state(id)
         .map_or("not loaded".to_owned(), |s| s.to_string())
 }
 

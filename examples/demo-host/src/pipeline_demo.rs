@@ -96,7 +96,7 @@ pub(crate) async fn run(work: &Path) -> Result<()> {
     // A compiled pipeline holds handles to its plugins: drop it first, so
     // that unloading closes the libraries at once.
     drop((pipeline, seeded));
-    for p in host.list() {
+    for p in host.plugins().list() {
         let unloaded = host.unload(&p.id).await?;
         println!("  {:<18} closed = {}", unloaded.id, unloaded.closed);
     }

@@ -367,7 +367,7 @@ impl Session {
             // The host config loaded this plugin already (from its plugin
             // folder): take that one over rather than fail to load it twice.
             if self.host.handle(id).is_ok() {
-                let library = self.host.status(id).and_then(|s| s.library);
+                let library = self.host.plugins().status(id).and_then(|s| s.library);
                 return self
                     .swap_in(id.clone(), copy, Previous::Host(library), build_time, None)
                     .await;

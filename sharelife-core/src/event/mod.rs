@@ -3,7 +3,7 @@
 //!
 //! A plugin subscribes through its manifest (`#[plugin(subscribe("..."))]`),
 //! through the host config (`plugins.<id>.subscriptions`) or at run time
-//! ([`Host::subscribe`](crate::Host::subscribe)); host code listens with
+//! ([`Events::subscribe`](crate::host::Events::subscribe)); host code listens with
 //! [`EventBus::listen`]. Publishing never waits: each subscriber has its own
 //! bounded queue drained by its own task, so a slow or stuck plugin only
 //! loses its own events, by the topic's [`Overflow`] policy, and the loss

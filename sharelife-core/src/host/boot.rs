@@ -175,6 +175,16 @@ impl fmt::Display for BootReport {
     }
 }
 
+impl Host {
+    /// A plugin's priority, as its settings give it.
+    fn priority_of(&self, id: &str) -> u8 {
+        self.options
+            .plugins
+            .get(id)
+            .map_or(super::config::DEFAULT_PRIORITY, |s| s.priority())
+    }
+}
+
 fn join(ids: &[PluginId]) -> String {
     ids.iter()
         .map(PluginId::as_str)
@@ -208,7 +218,7 @@ impl Host {
         let discovery = discover(&self.options.plugin_paths);
         let discover_time = lap();
         let present: BTreeMap<PluginId, semver::Version> = self
-            .registry
+            .registry()
             .slots()
             .iter()
             .map(|s| (s.id().clone(), s.manifest().version.clone()))
@@ -235,12 +245,13 @@ impl Host {
         let mut broken: BTreeMap<PluginId, BootError> = BTreeMap::new();
         for u in resolution.failed {
             let error = BootError::Unresolved(u.errors);
-            self.registry.hold(
+            self.registry().hold(
                 u.id.clone(),
                 Held {
                     version: u.version,
                     path: u.path,
                     reason: error.to_string(),
+                    priority: self.priority_of(&u.id),
                 },
             );
             broken.insert(u.id.clone(), error.clone());
@@ -277,13 +288,14 @@ impl Host {
                 Err(error) => {
                     // When `initialize` failed the plugin stays listed, in
                     // Error; otherwise it is held with the reason.
-                    if self.registry.get(&id).is_none() {
-                        self.registry.hold(
+                    if self.registry().get(&id).is_none() {
+                        self.registry().hold(
                             id.clone(),
                             Held {
                                 version: Some(version),
                                 path: Some(path),
                                 reason: error.to_string(),
+                                priority: self.priority_of(&id),
                             },
                         );
                     }
@@ -305,11 +317,11 @@ impl Host {
         }
 
         for id in loaded {
-            let Some(slot) = self.registry.get(&id) else {
+            let Some(slot) = self.registry().get(&id) else {
                 continue;
             };
             let not_active = slot.requires().iter().find_map(|d| {
-                let state = self.registry.get(&d.id).map(|s| s.state());
+                let state = self.registry().get(&d.id).map(|s| s.state());
                 (state != Some(PluginState::Active)).then(|| d.id.clone())
             });
             if let Some(dependency) = not_active {
@@ -344,7 +356,7 @@ impl Host {
             self.shutdown().await;
             return Err(HostError::Strict { failures });
         }
-        self.start_health_checks();
+        self.health.start();
         for line in report.to_string().lines() {
             tracing::info!(target: "sharelife::boot", "{line}");
         }

@@ -5,15 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
-
 use super::config::{HostConfig, PluginSettings};
 use super::health::{HealthOptions, RestartPolicy};
-use super::registry::Registry;
 use super::{DependentPolicy, Host, HostError};
 use crate::audit::{AuditFailure, AuditSink, Durability, FileSink, NullSink};
 use crate::capability::Policy;
-use crate::event::{EventBus, EventOptions, Overflow};
+use crate::event::{EventOptions, Overflow};
 use crate::manifest::{Dependency, PluginId};
 use crate::services::{Backends, McpBackend, ProviderBackend};
 
@@ -297,7 +294,7 @@ impl HostBuilder {
 
     /// Records to a hash-chained JSON Lines file, opened (and verified, if
     /// it exists) when the host is built, written with group commit: a
-    /// record is durable once [`Host::flush_audit`] (or shutdown, or
+    /// record is durable once [`Audit::flush`](super::Audit::flush) (or shutdown, or
     /// dropping the host) returns; a batch is written and `fsync`ed as soon
     /// as the writer thread wakes, typically well under a millisecond
     /// after the decision.
@@ -310,7 +307,7 @@ impl HostBuilder {
     /// written or queued (disk full, file size limit, read-only file
     /// system, a writer that cannot keep up): [`AuditFailure::Deny`] (the
     /// default) denies it; [`AuditFailure::AllowAndAlert`] lets it stand
-    /// and logs an error. [`Host::audit_health`] reports the sink's state.
+    /// and logs an error. [`Audit::health`](super::Audit::health) reports the sink's state.
     pub fn audit_failure(mut self, what: AuditFailure) -> Self {
         self.o.audit_failure = what;
         self
@@ -345,13 +342,6 @@ impl HostBuilder {
         for (id, settings) in plugins {
             o.plugins.insert(PluginId::new(id)?, settings);
         }
-        let events = Arc::new(EventBus::new(o.events.clone()));
-        Ok(Host {
-            options: o,
-            registry: Arc::new(Registry::default()),
-            events,
-            monitor: Mutex::new(None),
-            lingering: Mutex::new(Vec::new()),
-        })
+        Ok(Host::from_parts(o))
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::binding::Binding;
 use super::slot::{Slot, Source};
-use super::{Host, HostError, UnloadReport};
+use super::{Host, HostError, UnloadReport, Unmet};
 use crate::PluginState;
 use crate::manifest::PluginId;
 
@@ -45,13 +45,13 @@ pub struct ReloadReport {
 
 impl Host {
     pub(crate) fn slot(&self, id: &str) -> Result<Arc<Slot>, HostError> {
-        self.registry
+        self.registry()
             .get(id)
             .ok_or_else(|| HostError::NotFound(id.to_owned()))
     }
 
     pub(crate) fn bound(&self, id: &str) -> Result<Arc<Binding>, HostError> {
-        self.registry
+        self.registry()
             .bound(id)
             .ok_or_else(|| HostError::NotFound(id.to_owned()))
     }
@@ -71,11 +71,11 @@ impl Host {
         if !slot.state().can_move_to(PluginState::Active) {
             return slot.start().await;
         }
-        let dependencies = match self.registry.dependencies_of(id) {
+        let dependencies = match self.registry().dependencies_of(id) {
             Ok(deps) => deps,
             Err(unmet) => {
-                let text: Vec<String> = unmet.iter().map(ToString::to_string).collect();
-                slot.hold(format!("not started: {}", text.join("; "))).await;
+                slot.hold(format!("not started: {}", Unmet::describe(&unmet)))
+                    .await;
                 return Err(HostError::UnmetDependencies {
                     id: slot.id().clone(),
                     action: "start",
@@ -89,7 +89,7 @@ impl Host {
             }
             if let Err(e) = dependency.start().await {
                 let reason = format!("dependency {} failed to start: {e}", dependency.id());
-                for held in self.registry.dependents_of(dependency.id()) {
+                for held in self.registry().dependents_of(dependency.id()) {
                     if held.state() == PluginState::Loaded || held.id().as_str() == id {
                         held.hold(reason.clone()).await;
                     }
@@ -102,10 +102,7 @@ impl Host {
             }
         }
         slot.start().await?;
-        // Started by hand: the restart policy counts afresh.
-        let mut health = slot.health.lock();
-        health.failures_in_a_row = 0;
-        health.gave_up = false;
+        slot.health.lock().started_by_hand();
         Ok(())
     }
 
@@ -124,7 +121,7 @@ impl Host {
             return slot.stop(None).await;
         }
         let dependents: Vec<_> = self
-            .registry
+            .registry()
             .dependents_of(id)
             .into_iter()
             .filter(|d| d.state() == PluginState::Active)
@@ -184,7 +181,7 @@ impl Host {
     /// lifecycle move.
     pub async fn unload(&self, id: &str) -> Result<UnloadReport, HostError> {
         let slot = self.slot(id)?;
-        let dependents = self.registry.dependents_of(id);
+        let dependents = self.registry().dependents_of(id);
         let reason = format!("its dependency {id} was unloaded");
         self.stop_dependents(slot.id(), "unload", &dependents, &reason)
             .await?;
@@ -215,7 +212,7 @@ impl Host {
         let was_active = slot.state() == PluginState::Active;
         let old_version = slot.manifest().version.clone();
         let active: Vec<_> = self
-            .registry
+            .registry()
             .dependents_of(id)
             .into_iter()
             .filter(|d| d.state() == PluginState::Active)

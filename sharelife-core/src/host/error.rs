@@ -219,6 +219,26 @@ pub struct Unmet {
     pub found: Option<semver::Version>,
 }
 
+impl Unmet {
+    /// Whether `found` (the version of the dependency loaded now, if any)
+    /// satisfies `dependency`; the unmet dependency if it does not.
+    pub(crate) fn check(dependency: &Dependency, found: Option<&semver::Version>) -> Option<Unmet> {
+        match found {
+            Some(v) if dependency.version.matches(v) => None,
+            found => Some(Unmet {
+                dependency: dependency.clone(),
+                found: found.cloned(),
+            }),
+        }
+    }
+
+    /// Every unmet dependency in one line, the one wording of them all
+    /// (errors, held plugins' reasons).
+    pub(crate) fn describe(unmet: &[Unmet]) -> String {
+        join(unmet, "; ")
+    }
+}
+
 impl fmt::Display for Unmet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Dependency { id, version } = &self.dependency;
@@ -230,7 +250,7 @@ impl fmt::Display for Unmet {
 }
 
 fn unmet_text(action: &str, unmet: &[Unmet]) -> String {
-    let mut text = join(unmet, "; ");
+    let mut text = Unmet::describe(unmet);
     if action == "be loaded" && unmet.iter().any(|u| u.found.is_none()) {
         text.push_str("; load it first");
     }
@@ -272,4 +292,29 @@ fn config_problems(file: &str, id: &PluginId, problems: &[Problem]) -> String {
         text.push_str(&p.to_string());
     }
     text
+}
+
+#[cfg(test)]
+mod unmet_tests {
+    use super::*;
+
+    fn dep(id: &str, range: &str) -> Dependency {
+        Dependency {
+            id: PluginId::new(id).unwrap(),
+            version: semver::VersionReq::parse(range).unwrap(),
+        }
+    }
+
+    #[test]
+    fn check_and_describe() {
+        let d = dep("acme.base", "^1.2");
+        assert_eq!(Unmet::check(&d, Some(&semver::Version::new(1, 3, 0))), None);
+        let out = Unmet::check(&d, Some(&semver::Version::new(2, 0, 0))).unwrap();
+        let missing = Unmet::check(&d, None).unwrap();
+        assert_eq!(
+            Unmet::describe(&[out, missing]),
+            "it needs acme.base ^1.2, found acme.base 2.0.0; \
+             it needs acme.base ^1.2, which is not loaded"
+        );
+    }
 }

@@ -1,10 +1,17 @@
 //! Health checks: each active plugin's `health` at an interval, with a
 //! timeout; a failure moves the plugin to `Error`, and the restart policy
 //! decides whether the host tries again.
+//!
+//! The part is [`HealthMonitor`] (`host.health()`): checks on demand, the
+//! periodic monitor, and the counters of each plugin's [`HealthRecord`]
+//! (failures in a row, restarts, giving up), which only this file changes.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use parking_lot::Mutex;
+
+use super::HostError;
 use super::registry::Registry;
 use super::slot::Slot;
 use crate::manifest::PluginId;
@@ -63,7 +70,7 @@ impl Default for RestartPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HealthOptions {
     /// Time between rounds; `None`: no periodic checks (call
-    /// [`Host::check_health`](super::Host::check_health) yourself).
+    /// [`HealthMonitor::check_all`] yourself).
     pub interval: Option<Duration>,
     /// How long one check (and one restart) may take.
     pub timeout: Duration,
@@ -93,6 +100,103 @@ pub struct HealthRecord {
     pub restarts: u32,
     /// The policy's restarts ran out; the plugin stays in `Error`.
     pub gave_up: bool,
+}
+
+impl HealthRecord {
+    /// A healthy (or degraded) check: the failures in a row end.
+    fn passed(&mut self, health: Health) {
+        self.last = Some(health);
+        self.failures_in_a_row = 0;
+    }
+
+    /// Whether a previous round failed to restart the plugin and the
+    /// policy has not given up: the next round tries again.
+    fn restart_pending(&self) -> bool {
+        self.failures_in_a_row > 0 && !self.gave_up
+    }
+
+    /// Counts a failure; the restart attempt it allows (restarts in a
+    /// row, this one included), or `None` when the `max_restarts` ran out
+    /// (the record has given up then).
+    fn failed(&mut self, max_restarts: u32) -> Option<u32> {
+        self.failures_in_a_row += 1;
+        if self.failures_in_a_row > max_restarts {
+            self.gave_up = true;
+            None
+        } else {
+            Some(self.failures_in_a_row)
+        }
+    }
+
+    /// A restart by the monitor succeeded.
+    fn restarted(&mut self) {
+        self.restarts += 1;
+    }
+
+    /// Started by hand: the restart policy counts afresh.
+    pub(crate) fn started_by_hand(&mut self) {
+        self.failures_in_a_row = 0;
+        self.gave_up = false;
+    }
+}
+
+/// The health part of a host (`host.health()`): runs checks now, and the
+/// periodic monitor when an interval is set.
+#[derive(Debug)]
+pub struct HealthMonitor {
+    registry: Arc<Registry>,
+    options: HealthOptions,
+    monitor: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl HealthMonitor {
+    pub(crate) fn new(registry: Arc<Registry>, options: HealthOptions) -> Self {
+        HealthMonitor {
+            registry,
+            options,
+            monitor: Mutex::new(None),
+        }
+    }
+
+    /// Runs plugin `id`'s health check now. A panic moves it to `Error`;
+    /// nothing else changes (see [`check_all`](Self::check_all) for the
+    /// policy).
+    ///
+    /// # Errors
+    ///
+    /// [`HostError::NotFound`].
+    pub async fn check(&self, id: &str) -> Result<Health, HostError> {
+        let slot = self
+            .registry
+            .get(id)
+            .ok_or_else(|| HostError::NotFound(id.to_owned()))?;
+        Ok(slot.health().await)
+    }
+
+    /// Runs one round of health checks now, as the periodic monitor does:
+    /// every active plugin is checked within the health timeout, and a
+    /// failure moves it to `Error` and applies the restart policy
+    /// (including the backoff wait).
+    pub async fn check_all(&self) -> Vec<HealthCheck> {
+        round(&self.registry, self.options).await
+    }
+
+    /// Starts the periodic health checks if an interval is set and they
+    /// are not running; [`Host::boot`](super::Host::boot) calls this.
+    pub fn start(&self) {
+        let mut monitor = self.monitor.lock();
+        if monitor.as_ref().is_some_and(|m| !m.is_finished()) {
+            return;
+        }
+        *monitor = spawn(Arc::downgrade(&self.registry), self.options);
+    }
+
+    /// Ends the periodic checks (shutdown, drop).
+    pub(crate) fn stop(&self) {
+        if let Some(monitor) = self.monitor.lock().take() {
+            monitor.abort();
+        }
+    }
 }
 
 /// What one health check found and did.
@@ -155,10 +259,7 @@ pub(crate) async fn round(registry: &Registry, options: HealthOptions) -> Vec<He
     let mut tasks = tokio::task::JoinSet::new();
     for slot in registry.slots() {
         let state = slot.state();
-        let retry = state == PluginState::Error && {
-            let r = slot.health.lock();
-            r.failures_in_a_row > 0 && !r.gave_up
-        };
+        let retry = state == PluginState::Error && slot.health.lock().restart_pending();
         if state == PluginState::Active || retry {
             tasks.spawn(check(slot, options, retry));
         }
@@ -186,9 +287,7 @@ async fn check(slot: Arc<Slot>, options: HealthOptions, retry: bool) -> HealthCh
     }
     let error = match tokio::time::timeout(options.timeout, slot.check_health()).await {
         Ok(Ok(health @ (Health::Healthy | Health::Degraded(_)))) => {
-            let mut record = slot.health.lock();
-            record.last = Some(health.clone());
-            record.failures_in_a_row = 0;
+            slot.health.lock().passed(health.clone());
             let outcome = match health {
                 Health::Degraded(m) => CheckOutcome::Degraded(m),
                 _ => CheckOutcome::Healthy,
@@ -218,16 +317,7 @@ async fn recover(slot: &Slot, options: HealthOptions) -> Recovery {
     let RestartPolicy::Backoff { max_restarts, .. } = options.restart else {
         return Recovery::Left;
     };
-    let attempt = {
-        let mut record = slot.health.lock();
-        record.failures_in_a_row += 1;
-        if record.failures_in_a_row > max_restarts {
-            record.gave_up = true;
-            None
-        } else {
-            Some(record.failures_in_a_row)
-        }
-    };
+    let attempt = slot.health.lock().failed(max_restarts);
     let Some(attempt) = attempt else {
         let reason = format!(
             "gave up after {max_restarts} restarts in a row; last: {}",
@@ -247,7 +337,7 @@ async fn recover(slot: &Slot, options: HealthOptions) -> Recovery {
     }
     match tokio::time::timeout(options.timeout, slot.start()).await {
         Ok(Ok(())) => {
-            slot.health.lock().restarts += 1;
+            slot.health.lock().restarted();
             tracing::warn!(plugin = %slot.id(), attempt, ?after, "plugin restarted after a failed health check");
             Recovery::Restarted { attempt, after }
         }
@@ -264,10 +354,7 @@ async fn recover(slot: &Slot, options: HealthOptions) -> Recovery {
 
 /// Runs a round every `interval` until the registry is gone, emitting every
 /// plugin's metrics after each round.
-pub(crate) fn spawn(
-    registry: Weak<Registry>,
-    options: HealthOptions,
-) -> Option<tokio::task::JoinHandle<()>> {
+fn spawn(registry: Weak<Registry>, options: HealthOptions) -> Option<tokio::task::JoinHandle<()>> {
     let interval = options.interval?;
     let runtime = tokio::runtime::Handle::try_current().ok()?;
     Some(runtime.spawn(async move {
@@ -284,9 +371,62 @@ pub(crate) fn spawn(
                     tracing::warn!(plugin = %check.plugin, %reason, ?recovery, "health check failed");
                 }
             }
-            for slot in registry.slots() {
-                slot.metrics.snapshot(slot.manifest()).emit();
-            }
+            super::metrics::Metrics::emit_all(&registry);
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_count_up_to_the_policy_then_give_up() {
+        let mut record = HealthRecord::default();
+        assert!(!record.restart_pending());
+        assert_eq!(record.failed(2), Some(1));
+        assert!(record.restart_pending());
+        assert_eq!(record.failed(2), Some(2));
+        record.restarted();
+        assert_eq!(record.failed(2), None);
+        assert!(record.gave_up);
+        assert!(!record.restart_pending());
+        assert_eq!((record.failures_in_a_row, record.restarts), (3, 1));
+    }
+
+    #[test]
+    fn a_healthy_check_ends_the_failures_in_a_row() {
+        let mut record = HealthRecord::default();
+        record.failed(3);
+        record.passed(Health::Degraded("slow".into()));
+        assert_eq!(record.failures_in_a_row, 0);
+        assert_eq!(record.last, Some(Health::Degraded("slow".into())));
+    }
+
+    #[test]
+    fn a_start_by_hand_counts_afresh_but_keeps_the_totals() {
+        let mut record = HealthRecord::default();
+        record.failed(0);
+        record.restarted();
+        assert!(record.gave_up);
+        record.started_by_hand();
+        assert!(!record.gave_up);
+        assert_eq!((record.failures_in_a_row, record.restarts), (0, 1));
+        assert_eq!(record.failed(1), Some(1));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_limit() {
+        let policy = RestartPolicy::Backoff {
+            max_restarts: 9,
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(300),
+        };
+        let delays: Vec<_> = (1..=4).map(|a| policy.delay(a)).collect();
+        assert_eq!(
+            delays,
+            [100, 200, 300, 300].map(Duration::from_millis).to_vec()
+        );
+        assert_eq!(RestartPolicy::Leave.delay(3), Duration::ZERO);
+    }
 }

@@ -4,8 +4,9 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use super::dirs::Directories;
 use super::slot::{Slot, SlotParts, Source};
 use super::{Host, HostError, UnloadReport, Unmet, plugin_config};
 use crate::audit::{AuditEvent, What};
@@ -115,7 +116,7 @@ impl Host {
 
     /// The checks before any code of the plugin runs; returns its config.
     fn admit(&self, manifest: &Manifest) -> Result<serde_json::Value, HostError> {
-        if let Some(existing) = self.registry.get(&manifest.id) {
+        if let Some(existing) = self.registry().get(&manifest.id) {
             return Err(HostError::DuplicateId {
                 id: manifest.id.clone(),
                 existing: existing.origin().to_string(),
@@ -132,16 +133,10 @@ impl Host {
     ) -> Result<serde_json::Value, HostError> {
         let unmet: Vec<Unmet> = self
             .requires(manifest)
-            .into_iter()
+            .iter()
             .filter_map(|dependency| {
-                let found = self
-                    .registry
-                    .get(&dependency.id)
-                    .map(|s| s.manifest().version.clone());
-                match found {
-                    Some(v) if dependency.version.matches(&v) => None,
-                    found => Some(Unmet { dependency, found }),
-                }
+                let found = self.registry().get(&dependency.id);
+                Unmet::check(dependency, found.as_ref().map(|s| &s.manifest().version))
             })
             .collect();
         if !unmet.is_empty() {
@@ -192,7 +187,7 @@ impl Host {
         let settings = self.options.plugins.get(&id).cloned().unwrap_or_default();
         let mut topics = manifest.subscriptions.clone();
         topics.extend(settings.subscriptions.iter().cloned());
-        let binding = self.registry.binding(&manifest, &self.events);
+        let binding = self.registry().binding(&manifest, self.events.bus());
         let slot = Arc::new(Slot::new(SlotParts {
             binding: Arc::clone(&binding),
             requires: self.requires(&manifest),
@@ -202,12 +197,12 @@ impl Host {
             ctx,
             watch,
             source,
-            events: Arc::clone(&self.events),
+            events: Arc::clone(self.events.bus()),
             timed: self.options.time_calls,
             audit: Arc::clone(&self.options.audit),
             ungranted,
         }));
-        self.registry
+        self.registry()
             .insert(&binding, Arc::clone(&slot))
             .map_err(|existing| HostError::DuplicateId {
                 id: id.clone(),
@@ -216,7 +211,7 @@ impl Host {
         for topic in &topics {
             if let Err(e) = binding.subscribe(topic) {
                 binding.end_subscription();
-                self.registry.remove(&id);
+                self.registry().remove(&id);
                 return Err(e);
             }
         }
@@ -234,8 +229,8 @@ impl Host {
         config: serde_json::Value,
     ) -> Result<(PluginContext, Vec<Capability>), HostError> {
         let id = &manifest.id;
-        let data_dir = self.options.data_root.join(id.as_str());
-        let temp_dir = self.options.temp_root.join(id.as_str());
+        let dirs = self.dirs.of(id.as_str());
+        let (data_dir, temp_dir) = (dirs.data.clone(), dirs.temp.clone());
         let gateway = Arc::new(Gateway::compile(manifest, &self.options.policy, &data_dir)?);
         let ungranted = gateway.ungranted().to_vec();
         if !ungranted.is_empty() {
@@ -259,19 +254,7 @@ impl Host {
                 },
             });
         }
-        for dir in [&data_dir, &temp_dir] {
-            // One mkdir in the common case (the root exists); the full walk
-            // only when it does not. A boot makes two directories per plugin.
-            let made = match std::fs::create_dir(dir) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
-                other => other,
-            };
-            made.map_err(|source| HostError::Io {
-                path: dir.clone(),
-                source: Arc::new(source),
-            })?;
-        }
+        dirs.create()?;
         let services = GatedServices::new(
             gateway,
             Arc::clone(&self.options.audit),
@@ -279,8 +262,7 @@ impl Host {
             self.options.backends.clone(),
         )
         .temp_dir(&temp_dir)
-        .on_audit_failure(self.options.audit_failure)
-        .events(Arc::clone(&self.events));
+        .on_audit_failure(self.options.audit_failure);
         let ctx = PluginContext::new(
             ContextData {
                 plugin_id: id.to_string(),
@@ -298,15 +280,15 @@ impl Host {
     /// dependents: callers do.
     pub(crate) async fn unload_slot(&self, slot: Arc<Slot>) -> Result<UnloadReport, HostError> {
         let deadline = Instant::now() + self.options.unload_timeout;
-        if let Some(binding) = self.registry.bound(slot.id()) {
+        if let Some(binding) = self.registry().bound(slot.id()) {
             if binding.is_current(&slot) {
                 binding.end_subscription();
-                self.registry.remove(slot.id());
+                self.registry().remove(slot.id());
             }
         }
-        let report = self.retire(slot, deadline, "unloading").await?;
-        let _ = std::fs::remove_dir_all(&report.1);
-        Ok(report.0)
+        let (report, temp_dir) = self.retire(slot, deadline, "unloading").await?;
+        Directories::remove_temp(&temp_dir);
+        Ok(report)
     }
 
     /// Takes out a version no call can reach any more: waits (until
@@ -326,17 +308,7 @@ impl Host {
         let temp_dir = slot.context().temp_dir().to_owned();
 
         // Calls in flight finish on this version before its `stop` runs.
-        // Most take nanoseconds: spin (yielding) briefly before sleeping,
-        // since the timer's resolution is a millisecond.
-        let mut spins = 0;
-        while Arc::strong_count(&slot) > 1 && Instant::now() < deadline {
-            if spins < 1_000 {
-                spins += 1;
-                tokio::task::yield_now().await;
-            } else {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        }
+        Slot::wait_for_calls(&slot, deadline).await;
         let hook_error = slot.prepare_unload(reason).await;
         // From here on the version is gone for the world too: a thread it
         // started that still holds a clone of its context is denied (and
@@ -346,35 +318,15 @@ impl Host {
 
         // Anything still holding the version (a call stuck past the
         // deadline) keeps the library open until it lets go.
-        let mut slot = slot;
-        let closed = loop {
-            match Arc::try_unwrap(slot) {
-                Ok(owned) => {
-                    owned.finish_unload();
-                    break true;
-                }
-                Err(shared) if Instant::now() >= deadline => {
-                    tracing::warn!(plugin = %plugin_id, handles = Arc::strong_count(&shared) - 1, "unload timed out waiting for calls in flight; the library closes when the last returns");
-                    break false;
-                }
-                Err(shared) => {
-                    slot = shared;
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-            }
-        };
+        let closed = Slot::release(slot, deadline).await;
 
         let still_mapped = match (&watch, closed) {
             (Some(w), true) if !w.is_open() => is_mapped(w.path()),
             _ => None,
         };
-        if still_mapped == Some(true) {
-            let path = watch
-                .as_ref()
-                .map(|w| w.path().display().to_string())
-                .unwrap_or_default();
-            tracing::warn!(plugin = %plugin_id, library = %path, "library closed but still mapped: the platform keeps it loaded (a live thread holds a thread-local destructor from it); reloading this path would run the old code");
-            self.lingering.lock().extend(watch);
+        if let (Some(true), Some(w)) = (still_mapped, watch) {
+            tracing::warn!(plugin = %plugin_id, library = %w.path().display(), "library closed but still mapped: the platform keeps it loaded (a live thread holds a thread-local destructor from it); reloading this path would run the old code");
+            self.table.linger(w);
         }
         Ok((
             UnloadReport {

@@ -1,11 +1,12 @@
 //! Per-plugin and per-handler call metrics: calls, errors, panics and a
 //! latency histogram, kept in atomics on the call path and read as
-//! snapshots.
+//! snapshots. The part is [`Metrics`] (`host.metrics()`).
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use super::registry::Registry;
 use crate::manifest::{Manifest, PluginId};
 use crate::{ErrorKind, PluginError};
 
@@ -230,7 +231,49 @@ impl PluginMetrics {
     }
 }
 
-/// A plugin's metrics, read by [`Host::metrics`](crate::Host::metrics).
+/// The metrics part of a host (`host.metrics()`): snapshots of the
+/// counters each loaded plugin keeps on its call path.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+}
+
+impl Metrics {
+    pub(crate) fn new(registry: Arc<Registry>) -> Self {
+        Metrics { registry }
+    }
+
+    /// Plugin `id`'s metrics: per handler and for events, calls, errors,
+    /// panics and a latency histogram. `None` if it is not loaded.
+    pub fn of(&self, id: &str) -> Option<PluginMetricsSnapshot> {
+        self.registry
+            .get(id)
+            .map(|s| s.metrics.snapshot(s.manifest()))
+    }
+
+    /// Every loaded plugin's metrics, by id.
+    pub fn all(&self) -> Vec<PluginMetricsSnapshot> {
+        self.registry
+            .slots()
+            .iter()
+            .map(|s| s.metrics.snapshot(s.manifest()))
+            .collect()
+    }
+
+    /// Emits every plugin's metrics through `tracing` (target
+    /// `sharelife::metrics`); the health monitor does this each round.
+    pub fn emit(&self) {
+        Self::emit_all(&self.registry);
+    }
+
+    pub(crate) fn emit_all(registry: &Registry) {
+        for slot in registry.slots() {
+            slot.metrics.snapshot(slot.manifest()).emit();
+        }
+    }
+}
+
+/// A plugin's metrics, read by [`Metrics::of`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PluginMetricsSnapshot {

@@ -1,33 +1,50 @@
 //! The host runtime.
 //!
-//! [`Host`] is a conductor over separate parts, each in its own file:
+//! [`Host`] is a thin façade over parts that each own their state and
+//! logic. The parts a host author reaches:
 //!
-//! | part | does |
+//! | part | accessor | owns |
+//! |---|---|---|
+//! | [`PluginTable`] | `host.plugins()` | the plugins, loaded or held back: list, status, lingering libraries |
+//! | [`Events`] | `host.events()` | the event bus; subscribing plugins, delivering to one |
+//! | [`HealthMonitor`] | `host.health()` | checks now, the periodic monitor, the restart policy and its counters |
+//! | [`Metrics`] | `host.metrics()` | per-handler calls, errors, panics, latency |
+//! | [`Audit`] | `host.audit()` | the audit sink: flush, health |
+//!
+//! and inside, each in its own file:
+//!
+//! | part | owns |
 //! |---|---|
-//! | [`config`] | the config file: TOML, `${VAR}`, unknown keys refused, JSON Schema |
-//! | [`HostBuilder`] | every setting, in code or from a config |
-//! | [`discovery`] | scans folders, reads manifests without running code |
-//! | [`resolver`] | chooses versions, checks dependencies, orders the start |
-//! | `registry` | the loaded plugins and who depends on whom |
-//! | `slot` | one plugin: its lifecycle moves and hooks |
-//! | `cascade` | start/stop/unload/reload respecting dependencies |
-//! | `boot`, `shutdown` | bring everything up, and down in reverse |
-//! | [`crate::event`] | the event bus; `delivery` feeds plugins from it |
-//! | `health` | periodic checks and the restart policy |
-//! | `metrics` | per-handler calls, errors, panics, latency |
+//! | [`config`], [`HostBuilder`] | the config file and every setting |
+//! | [`discovery`], [`resolver`] | scanning folders, choosing versions, the start order, [`Unmet`] and its wording |
+//! | `registry`, `binding` | the table's storage: each id's binding (handles follow it across reloads) and who depends on whom |
+//! | `slot` | one plugin version: its lifecycle moves, hooks, and waiting for its calls before it is released |
+//! | `dirs` | each plugin's data and temp directories: made at load, the temp one removed at unload |
+//! | `loading`, `cascade`, `swap`, `boot`, `shutdown` | the verbs below, which only sequence the parts |
 //!
-//! The loader checks and opens libraries and the lifecycle table decides
-//! which moves are legal; the host only sequences them.
+//! The host's own methods are the verbs: [`Host::load`], [`Host::add`],
+//! [`Host::load_static`], [`Host::start`], [`Host::stop`],
+//! [`Host::unload`], [`Host::reload`], [`Host::reload_in_place`],
+//! [`Host::boot`], [`Host::shutdown`], and the calls ([`Host::handle`],
+//! [`Host::call`], [`Host::call_async`]).
+//!
+//! A new part (install sync, the sandbox broker) is a struct in its own
+//! file holding what it needs of the others (the shared `Registry`, the
+//! bus, the audit sink), made in [`HostBuilder::build`] and reached by an
+//! accessor, not another `impl Host` block.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod binding;
 mod boot;
 mod builder;
 mod cascade;
 pub mod config;
 mod delivery;
+mod dirs;
 pub mod discovery;
 mod error;
+mod events;
 mod handle;
 mod health;
 mod loading;
@@ -38,34 +55,36 @@ mod registry;
 pub mod resolver;
 mod shutdown;
 mod slot;
-mod status;
 mod swap;
+mod table;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+pub use self::audit::Audit;
 
 pub use self::boot::{BootError, BootFailure, BootReport, BootTimings, Stage};
 pub use self::builder::HostBuilder;
 use self::builder::Options;
 pub use self::cascade::{DependentPolicy, ReloadReport};
 pub use self::config::{ConfigError, HostConfig, PluginSettings};
+use self::dirs::Directories;
 pub use self::error::{HostError, Unmet};
+pub use self::events::Events;
 pub use self::handle::PluginHandle;
 pub use self::health::{
-    CheckOutcome, HealthCheck, HealthOptions, HealthRecord, Recovery, RestartPolicy,
+    CheckOutcome, HealthCheck, HealthMonitor, HealthOptions, HealthRecord, Recovery, RestartPolicy,
 };
-pub use self::metrics::{CallStats, LatencyBucket, LatencyHistogram, PluginMetricsSnapshot};
+pub use self::metrics::{
+    CallStats, LatencyBucket, LatencyHistogram, Metrics, PluginMetricsSnapshot,
+};
 use self::registry::Registry;
 pub use self::shutdown::ShutdownReport;
 pub use self::slot::Origin;
-pub use self::status::{PluginInfo, PluginStatus};
 pub use self::swap::SwapReport;
-use crate::event::{EventBus, Listener, PublishReport, Topic};
-use crate::loader::{LibraryWatch, is_mapped};
+pub use self::table::{PluginInfo, PluginStatus, PluginTable};
+use crate::Buffer;
 use crate::manifest::PluginId;
-use crate::{Buffer, Health};
 
 /// What happened when a plugin was unloaded.
 #[derive(Debug, Clone)]
@@ -90,7 +109,10 @@ pub struct UnloadReport {
     pub still_mapped: Option<bool>,
 }
 
-/// The plugin host.
+/// The plugin host: a façade over its parts ([`plugins`](Self::plugins),
+/// [`events`](Self::events), [`health`](Self::health),
+/// [`metrics`](Self::metrics), [`audit`](Self::audit)) with the lifecycle
+/// verbs (load, start, stop, unload, reload, boot, shutdown) and calls.
 ///
 /// Every method takes `&self`; share a host between tasks with an `Arc`.
 /// Lifecycle methods are `async` and expect a tokio runtime (plugins'
@@ -98,10 +120,12 @@ pub struct UnloadReport {
 #[derive(Debug)]
 pub struct Host {
     options: Options,
-    registry: Arc<Registry>,
-    events: Arc<EventBus>,
-    monitor: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    lingering: Mutex<Vec<LibraryWatch>>,
+    table: PluginTable,
+    events: Events,
+    health: HealthMonitor,
+    metrics: Metrics,
+    audit: Audit,
+    dirs: Directories,
 }
 
 impl Host {
@@ -112,63 +136,51 @@ impl Host {
         HostBuilder::default()
     }
 
-    /// The event bus: publish, listen, read per-subscriber counters.
-    pub fn events(&self) -> &Arc<EventBus> {
+    /// The parts, from the builder's settings.
+    fn from_parts(options: Options) -> Host {
+        let registry = Arc::new(Registry::default());
+        let bus = Arc::new(crate::event::EventBus::new(options.events.clone()));
+        Host {
+            table: PluginTable::new(Arc::clone(&registry), Arc::clone(&bus)),
+            events: Events::new(bus, Arc::clone(&registry)),
+            health: HealthMonitor::new(Arc::clone(&registry), options.health),
+            metrics: Metrics::new(registry),
+            audit: Audit::new(Arc::clone(&options.audit)),
+            dirs: Directories::new(options.data_root.clone(), options.temp_root.clone()),
+            options,
+        }
+    }
+
+    /// The plugins: list, status, state, last error, ungranted requests,
+    /// lingering libraries.
+    pub fn plugins(&self) -> &PluginTable {
+        &self.table
+    }
+
+    /// The events: publish, listen, subscribe plugins, deliver to one,
+    /// read per-subscriber counters.
+    pub fn events(&self) -> &Events {
         &self.events
     }
 
-    /// Publishes `payload` on `topic` to every active subscriber, without
-    /// waiting for any of them.
-    ///
-    /// # Errors
-    ///
-    /// [`HostError::Event`] for a bad topic name.
-    pub fn broadcast_event(&self, topic: &str, payload: &[u8]) -> Result<PublishReport, HostError> {
-        Ok(self.events.publish_bytes(topic, payload)?)
+    /// Health: check one plugin or all now, start the periodic monitor.
+    pub fn health(&self) -> &HealthMonitor {
+        &self.health
     }
 
-    /// Publishes `value` as JSON on a typed topic.
-    ///
-    /// # Errors
-    ///
-    /// [`HostError::Event`].
-    pub fn publish<T: serde::Serialize>(
-        &self,
-        topic: &Topic<T>,
-        value: &T,
-    ) -> Result<PublishReport, HostError> {
-        Ok(self.events.publish(topic, value)?)
+    /// Call metrics: per plugin, all, emitted through `tracing`.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
-    /// A host-side listener on a typed topic (for example
-    /// [`LIFECYCLE`](crate::event::LIFECYCLE)).
-    ///
-    /// # Errors
-    ///
-    /// [`HostError::Event`] for a bad topic name.
-    pub fn listen<T>(&self, topic: &Topic<T>) -> Result<Listener<T>, HostError> {
-        Ok(self.events.listen(topic)?)
+    /// The audit sink: flush, health.
+    pub fn audit(&self) -> &Audit {
+        &self.audit
     }
 
-    /// Subscribes plugin `id` to `topic` at run time; `false` if it was
-    /// subscribed already.
-    ///
-    /// # Errors
-    ///
-    /// [`HostError::NotFound`], [`HostError::Event`], or
-    /// [`HostError::NoRuntime`] outside a tokio runtime.
-    pub fn subscribe(&self, id: &str, topic: &str) -> Result<bool, HostError> {
-        self.bound(id)?.subscribe(topic)
-    }
-
-    /// Unsubscribes plugin `id` from `topic`; `false` if it was not
-    /// subscribed.
-    ///
-    /// # Errors
-    ///
-    /// [`HostError::NotFound`].
-    pub fn unsubscribe(&self, id: &str, topic: &str) -> Result<bool, HostError> {
-        Ok(self.bound(id)?.unsubscribe(topic))
+    /// The registry the parts share.
+    fn registry(&self) -> &Arc<Registry> {
+        self.table.registry()
     }
 
     /// A handle for calling plugin `id` repeatedly without looking it up.
@@ -226,105 +238,6 @@ impl Host {
             .map_err(call_error)?;
         Ok(out)
     }
-
-    /// Delivers an event to plugin `id` directly (when active), bypassing
-    /// the bus; [`Host::broadcast_event`] goes through subscriptions.
-    ///
-    /// # Errors
-    ///
-    /// [`HostError::NotFound`] or [`HostError::Call`].
-    pub async fn send_event(&self, id: &str, topic: &str, payload: &[u8]) -> Result<(), HostError> {
-        let handle = self.handle(id)?;
-        handle
-            .send_event(topic, payload)
-            .await
-            .map_err(|error| HostError::Call {
-                id: handle.id().clone(),
-                handler: format!("event {topic}"),
-                error,
-            })
-    }
-
-    /// Runs plugin `id`'s health check now. A panic moves it to `Error`;
-    /// nothing else changes (see [`Host::check_health`] for the policy).
-    ///
-    /// # Errors
-    ///
-    /// [`HostError::NotFound`].
-    pub async fn health(&self, id: &str) -> Result<Health, HostError> {
-        Ok(self.slot(id)?.health().await)
-    }
-
-    /// Runs one round of health checks now, as the periodic monitor does:
-    /// every active plugin is checked within the health timeout, and a
-    /// failure moves it to `Error` and applies the restart policy
-    /// (including the backoff wait).
-    pub async fn check_health(&self) -> Vec<HealthCheck> {
-        health::round(&self.registry, self.options.health).await
-    }
-
-    /// Starts the periodic health checks if an interval is set and they
-    /// are not running; [`Host::boot`] calls this.
-    pub fn start_health_checks(&self) {
-        let mut monitor = self.monitor.lock();
-        if monitor.as_ref().is_some_and(|m| !m.is_finished()) {
-            return;
-        }
-        *monitor = health::spawn(Arc::downgrade(&self.registry), self.options.health);
-    }
-
-    /// Plugin `id`'s metrics: per handler and for events, calls, errors,
-    /// panics and a latency histogram.
-    pub fn metrics(&self, id: &str) -> Option<PluginMetricsSnapshot> {
-        self.registry
-            .get(id)
-            .map(|s| s.metrics.snapshot(s.manifest()))
-    }
-
-    /// Every loaded plugin's metrics, by id.
-    pub fn all_metrics(&self) -> Vec<PluginMetricsSnapshot> {
-        self.registry
-            .slots()
-            .iter()
-            .map(|s| s.metrics.snapshot(s.manifest()))
-            .collect()
-    }
-
-    /// Emits every plugin's metrics through `tracing` (target
-    /// `sharelife::metrics`); the health monitor does this each round.
-    pub fn emit_metrics(&self) {
-        for m in self.all_metrics() {
-            m.emit();
-        }
-    }
-
-    /// Blocks until every audit record made so far is durable (written and
-    /// `fsync`ed): read the log after this to see all of it.
-    ///
-    /// # Errors
-    ///
-    /// The sink's failure ([`AuditError::WriterStopped`](crate::audit::AuditError::WriterStopped)
-    /// once it has stopped).
-    pub fn flush_audit(&self) -> Result<(), crate::audit::AuditError> {
-        self.options.audit.flush()
-    }
-
-    /// The audit sink's health: whether it is writing (a sink that failed
-    /// stays failed, and decisions are then denied unless the host was
-    /// built with [`AuditFailure::AllowAndAlert`](crate::audit::AuditFailure)),
-    /// and how many records wait to be made durable.
-    pub fn audit_health(&self) -> crate::audit::AuditHealth {
-        self.options.audit.health()
-    }
-
-    /// Libraries that were closed but that the platform still keeps mapped,
-    /// re-checked now (a library leaves this list once the threads holding
-    /// it have exited).
-    pub fn lingering_libraries(&self) -> Vec<PathBuf> {
-        let mut lingering = self.lingering.lock();
-        lingering.retain(|w| is_mapped(w.path()) == Some(true));
-        lingering.iter().map(|w| w.path().to_owned()).collect()
-    }
 }
 
 impl Drop for Host {
@@ -332,12 +245,7 @@ impl Drop for Host {
     /// hold plugins; plugins still loaded are then dropped with the host.
     /// Call [`Host::shutdown`] first to stop them in order.
     fn drop(&mut self) {
-        if let Some(monitor) = self.monitor.lock().take() {
-            monitor.abort();
-        }
-        for binding in self.registry.bindings() {
-            binding.end_subscription();
-        }
+        self.health.stop();
         self.events.close();
     }
 }

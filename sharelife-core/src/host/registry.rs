@@ -20,6 +20,8 @@ pub(crate) struct Held {
     pub(crate) version: Option<semver::Version>,
     pub(crate) path: Option<PathBuf>,
     pub(crate) reason: String,
+    /// Its priority, as its settings give it.
+    pub(crate) priority: u8,
 }
 
 /// Every id ever loaded keeps its [`Binding`] (empty while unloaded), so
@@ -179,16 +181,15 @@ impl Registry {
         let mut frontier: Vec<Arc<Slot>> = self.get(id).into_iter().collect();
         while let Some(current) = frontier.pop() {
             for dep in current.requires() {
-                match self.get(&dep.id) {
-                    Some(s) if dep.version.matches(&s.manifest().version) => {
-                        if found.insert(s.id().clone()) {
-                            frontier.push(s);
-                        }
+                let slot = self.get(&dep.id);
+                if let Some(missing) =
+                    Unmet::check(dep, slot.as_ref().map(|s| &s.manifest().version))
+                {
+                    unmet.push(missing);
+                } else if let Some(s) = slot {
+                    if found.insert(s.id().clone()) {
+                        frontier.push(s);
                     }
-                    other => unmet.push(Unmet {
-                        dependency: dep.clone(),
-                        found: other.map(|s| s.manifest().version.clone()),
-                    }),
                 }
             }
         }

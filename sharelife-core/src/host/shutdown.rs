@@ -30,12 +30,10 @@ impl Host {
     /// goes on. Health checks end and host listeners see the end of their
     /// streams.
     pub async fn shutdown(&self) -> ShutdownReport {
-        if let Some(monitor) = self.monitor.lock().take() {
-            monitor.abort();
-        }
+        self.health.stop();
         let limit = self.options.shutdown_timeout;
         let mut report = ShutdownReport::default();
-        let mut order = self.registry.start_order();
+        let mut order = self.registry().start_order();
         order.reverse();
         for slot in &order {
             if slot.state() != PluginState::Active {
@@ -68,7 +66,7 @@ impl Host {
                 }
             }
         }
-        self.events.close();
+        self.events.bus().close();
         if let Err(e) = self.options.audit.flush() {
             tracing::error!(error = %e, "the audit log could not be flushed at shutdown");
         }

@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -385,8 +386,30 @@ impl Slot {
         Ok(hook_error)
     }
 
-    /// The last step of an unload: the caller owns the only reference.
-    pub(crate) fn finish_unload(self) {
+    /// Waits (until `deadline`) for the calls in flight on this version to
+    /// return: each holds a reference to it.
+    pub(crate) async fn wait_for_calls(slot: &Arc<Slot>, deadline: Instant) {
+        wait_until_sole(slot, deadline).await;
+    }
+
+    /// The last step of an unload: once nothing else holds this version
+    /// (waiting until `deadline`), moves it to `Unloaded` and drops it,
+    /// closing its library; `false` if it is still held then (it closes
+    /// when the last holder lets go).
+    pub(crate) async fn release(slot: Arc<Slot>, deadline: Instant) -> bool {
+        match take_sole(slot, deadline).await {
+            Ok(owned) => {
+                owned.finish_unload();
+                true
+            }
+            Err(shared) => {
+                tracing::warn!(plugin = %shared.id(), handles = Arc::strong_count(&shared) - 1, "unload timed out waiting for calls in flight; the library closes when the last returns");
+                false
+            }
+        }
+    }
+
+    fn finish_unload(self) {
         if let Err(e) = self.move_to(PluginState::Unloaded, None) {
             tracing::warn!(error = %e, "unexpected state at the end of unload");
         }
@@ -424,5 +447,65 @@ impl Slot {
                 Health::Unhealthy(error.to_string())
             }
         }
+    }
+}
+
+/// Waits until `arc` is the only reference, or `deadline`. Most calls take
+/// nanoseconds: spin (yielding) briefly before sleeping, since the timer's
+/// resolution is a millisecond.
+async fn wait_until_sole<T>(arc: &Arc<T>, deadline: Instant) {
+    let mut spins = 0;
+    while Arc::strong_count(arc) > 1 && Instant::now() < deadline {
+        if spins < 1_000 {
+            spins += 1;
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+/// The value, once `arc` is its only reference; the `Arc` back if it is
+/// still shared at `deadline`.
+async fn take_sole<T>(mut arc: Arc<T>, deadline: Instant) -> Result<T, Arc<T>> {
+    loop {
+        match Arc::try_unwrap(arc) {
+            Ok(owned) => return Ok(owned),
+            Err(shared) if Instant::now() >= deadline => return Err(shared),
+            Err(shared) => {
+                arc = shared;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn waits_for_the_other_holders_until_the_deadline() {
+        let arc = Arc::new(7_u8);
+        let call = Arc::clone(&arc);
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            drop(call);
+        });
+        wait_until_sole(&arc, Instant::now() + Duration::from_secs(60)).await;
+        assert_eq!(Arc::strong_count(&arc), 1);
+        release.await.unwrap();
+        assert_eq!(take_sole(arc, Instant::now()).await, Ok(7));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_holder_past_the_deadline_gets_the_arc_back() {
+        let arc = Arc::new(7_u8);
+        let stuck = Arc::clone(&arc);
+        let deadline = Instant::now() + Duration::from_millis(3);
+        wait_until_sole(&arc, deadline).await;
+        let back = take_sole(arc, deadline).await.unwrap_err();
+        assert_eq!(Arc::strong_count(&back), 2);
+        drop(stuck);
     }
 }

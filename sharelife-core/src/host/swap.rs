@@ -105,7 +105,7 @@ impl Host {
         let prepare = started.elapsed();
 
         let swapped = Instant::now();
-        if !self.registry.replace(&binding, &old, Arc::clone(&new)) {
+        if !self.registry().replace(&binding, &old, Arc::clone(&new)) {
             self.discard(new).await;
             return Err(failed(HostError::UnloadedDuringReload(old.id().clone())));
         }
@@ -158,7 +158,7 @@ impl Host {
             });
         }
         let broken: Vec<(PluginId, semver::VersionReq)> = self
-            .registry
+            .registry()
             .slots()
             .iter()
             .flat_map(|s| {
@@ -195,7 +195,7 @@ impl Host {
             ctx,
             watch: Some(library.watch()),
             source: Source::Library(library.path().to_owned()),
-            events: Arc::clone(&self.events),
+            events: Arc::clone(self.events.bus()),
             timed: self.options.time_calls,
             audit: Arc::clone(&self.options.audit),
             ungranted,

@@ -106,7 +106,7 @@ impl Plugins for Host {
     }
 
     fn ids(&self) -> Vec<String> {
-        self.list().into_iter().map(|p| p.id.to_string()).collect()
+        self.plugins().list().into_iter().map(|p| p.id.to_string()).collect()
     }
 }
 

@@ -1,16 +1,31 @@
-//! What the host reports about its plugins: [`Host::list`] and
-//! [`Host::status`].
+//! The plugin table (`host.plugins()`): every plugin in the host, loaded
+//! or held back, and what the host reports about each: [`PluginTable::list`]
+//! and [`PluginTable::status`]. It owns the [`Registry`] the other parts
+//! share, and the list of libraries the platform kept mapped.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use parking_lot::Mutex;
+
+use super::Origin;
 use super::health::HealthRecord;
+use super::registry::Registry;
 use super::slot::Slot;
-use super::{Host, Origin};
-use crate::event::SubscriberStats;
+use crate::event::{EventBus, SubscriberStats};
+use crate::loader::{LibraryWatch, is_mapped};
 use crate::manifest::{Dependency, PluginId};
 use crate::{PluginError, PluginState};
 
-/// A line of [`Host::list`].
+/// The plugins in a host (`host.plugins()`).
+#[derive(Debug)]
+pub struct PluginTable {
+    registry: Arc<Registry>,
+    bus: Arc<EventBus>,
+    lingering: Mutex<Vec<LibraryWatch>>,
+}
+
+/// A line of [`PluginTable::list`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginInfo {
     /// The id.
@@ -56,7 +71,20 @@ pub struct PluginStatus {
     pub events: Option<SubscriberStats>,
 }
 
-impl Host {
+impl PluginTable {
+    pub(crate) fn new(registry: Arc<Registry>, bus: Arc<EventBus>) -> Self {
+        PluginTable {
+            registry,
+            bus,
+            lingering: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The registry the parts share.
+    pub(crate) fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
     /// Every plugin in the host, ordered by id.
     pub fn list(&self) -> Vec<PluginInfo> {
         self.registry
@@ -86,11 +114,7 @@ impl Host {
             reason: Some(held.reason),
             last_error: None,
             library: held.path,
-            priority: self
-                .options
-                .plugins
-                .get(id)
-                .map_or(super::config::DEFAULT_PRIORITY, |s| s.priority()),
+            priority: held.priority,
             dependencies: Vec::new(),
             dependents: Vec::new(),
             health: HealthRecord::default(),
@@ -141,7 +165,7 @@ impl Host {
                 .collect(),
             health: slot.health.lock().clone(),
             events: (!subscriptions.is_empty())
-                .then(|| self.events.stats_of(slot.id()))
+                .then(|| self.bus.stats_of(slot.id()))
                 .flatten(),
             subscriptions,
         }
@@ -164,5 +188,75 @@ impl Host {
             .get(id)
             .map(|s| s.ungranted().to_vec())
             .unwrap_or_default()
+    }
+
+    /// Libraries that were closed but that the platform still keeps mapped,
+    /// re-checked now (a library leaves this list once the threads holding
+    /// it have exited).
+    pub fn lingering_libraries(&self) -> Vec<PathBuf> {
+        let mut lingering = self.lingering.lock();
+        lingering.retain(|w| is_mapped(w.path()) == Some(true));
+        lingering.iter().map(|w| w.path().to_owned()).collect()
+    }
+
+    /// Remembers a library the platform kept mapped after its close.
+    pub(crate) fn linger(&self, watch: LibraryWatch) {
+        self.lingering.lock().push(watch);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventOptions;
+    use crate::host::registry::Held;
+
+    fn table() -> PluginTable {
+        PluginTable::new(
+            Arc::new(Registry::default()),
+            Arc::new(EventBus::new(EventOptions::default())),
+        )
+    }
+
+    #[test]
+    fn an_empty_table_knows_nothing() {
+        let t = table();
+        assert!(t.list().is_empty() && t.statuses().is_empty());
+        assert_eq!(t.state("acme.echo"), None);
+        assert_eq!(t.status("acme.echo"), None);
+        assert!(t.ungranted("acme.echo").is_empty());
+        assert!(t.lingering_libraries().is_empty());
+    }
+
+    #[test]
+    fn a_plugin_held_back_is_unloaded_with_its_reason_and_priority() {
+        let t = table();
+        for (id, priority) in [("acme.zeta", 7), ("acme.alpha", 90)] {
+            t.registry().hold(
+                PluginId::new(id).unwrap(),
+                Held {
+                    version: Some(semver::Version::new(1, 0, 0)),
+                    path: Some(PathBuf::from(format!("/plugins/{id}.so"))),
+                    reason: "it needs acme.base ^1, which is not loaded".into(),
+                    priority,
+                },
+            );
+        }
+        let status = t.status("acme.zeta").unwrap();
+        assert_eq!(status.state, PluginState::Unloaded);
+        assert_eq!(status.priority, 7);
+        assert_eq!(status.library, Some(PathBuf::from("/plugins/acme.zeta.so")));
+        assert_eq!(
+            status.reason.as_deref(),
+            Some("it needs acme.base ^1, which is not loaded")
+        );
+        let ids: Vec<_> = t.statuses().into_iter().map(|s| s.id).collect();
+        assert_eq!(
+            ids,
+            ["acme.alpha", "acme.zeta"].map(|i| PluginId::new(i).unwrap())
+        );
+        // Held back is not loaded.
+        assert!(t.list().is_empty());
+        assert_eq!(t.state("acme.zeta"), None);
     }
 }
