@@ -262,7 +262,8 @@ impl Host {
             self.options.backends.clone(),
         )
         .temp_dir(&temp_dir)
-        .on_audit_failure(self.options.audit_failure);
+        .on_audit_failure(self.options.audit_failure)
+        .events(Arc::clone(self.events.bus()));
         let ctx = PluginContext::new(
             ContextData {
                 plugin_id: id.to_string(),
