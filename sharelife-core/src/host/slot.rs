@@ -438,7 +438,7 @@ impl Slot {
     }
 
     /// [`check_health`](Self::check_health), with a panic moving the plugin
-    /// to `Error` (what [`Host::health`](super::Host::health) does).
+    /// to `Error` (what [`HealthMonitor::check`](super::HealthMonitor::check) does).
     pub(crate) async fn health(&self) -> Health {
         match self.check_health().await {
             Ok(health) => health,
