@@ -87,10 +87,10 @@ fn compile(file: &PipelineFile, lines: usize) {
         });
         for step in spec.steps.iter().filter(|s| s.plugin_ref == use_.alias) {
             if manifest.handler(&step.handler).is_none() {
-                manifest.handlers.push(Handler {
-                    name: step.handler.clone(),
-                    is_async: step.handler.starts_with("async"),
-                });
+                manifest.handlers.push(Handler::new(
+                    step.handler.clone(),
+                    step.handler.starts_with("async"),
+                ));
             }
         }
         for grant in &use_.capabilities {
@@ -103,8 +103,8 @@ fn compile(file: &PipelineFile, lines: usize) {
         .into_values()
         .map(|m| Stand(Arc::new(m)))
         .collect();
-    let grants = Grants::new(policy).data_root("/nonexistent/sharelife-fuzz/data");
-    match Pipeline::compile(file, &plugins[..], &grants) {
+    let grants = Grants::new(policy, "/nonexistent/sharelife-fuzz/data");
+    match Pipeline::compile_with(file, &plugins[..], &grants) {
         Ok(pipeline) => {
             let _ = format!("{pipeline:?}");
             let _ = pipeline.is_sync();

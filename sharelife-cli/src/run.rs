@@ -53,7 +53,7 @@ use sharelife_core::host::discovery::discover;
 use sharelife_core::host::{BootReport, ConfigError, HostConfig, ShutdownReport};
 use sharelife_core::manifest::Problem;
 use sharelife_core::pipeline::{
-    CancelToken, Grants, Pipeline, PipelineError, PipelineFile, RunReport, RunStatus, StepStatus,
+    CancelToken, Pipeline, PipelineError, PipelineFile, RunReport, RunStatus, StepStatus,
     human_duration as duration, output_text, selects,
 };
 use sharelife_core::{Host, HostBuilder, HostError, PluginState};
@@ -210,12 +210,10 @@ fn read_input(input: Option<&str>) -> Result<Vec<u8>, Failure> {
     }
 }
 
-/// The host, what it grants pipelines, and the directory to remove after.
+/// The host's settings and the directory to remove after.
 struct Setup {
     /// The host's builder, configured.
     builder: HostBuilder,
-    /// The config's policy, data root and audit sink, for pipelines.
-    grants: Grants,
     /// The plugin folders, named in hints.
     folders: Vec<PathBuf>,
     /// Data and temp directories made for this run, removed when dropped.
@@ -226,7 +224,6 @@ impl Setup {
     /// Builds the host's settings from `config` and, for a pipeline, the
     /// plugin configs the file gives.
     fn new(mut config: HostConfig, target: &Target) -> Result<Self, Failure> {
-        let mut grants = Grants::new(config.policy.clone().unwrap_or_default());
         // The config joins each relative folder to its own folder: `./`
         // (the default config) and `./plugins` made `././plugins`, which
         // discovery, warnings and hints then showed. `components()` drops
@@ -261,21 +258,16 @@ impl Setup {
         } else {
             None
         };
-        let data_root = match (data_dir, &scratch) {
-            (Some(dir), _) => dir,
-            (None, Some(scratch)) => {
-                let dir = scratch.path().join("data");
-                builder = builder.data_root(&dir);
-                dir
-            }
+        match (data_dir, &scratch) {
+            (Some(_), _) => {}
+            (None, Some(scratch)) => builder = builder.data_root(scratch.path().join("data")),
             (None, None) => unreachable!("a scratch directory is made when data_dir is unset"),
-        };
+        }
         if let (None, Some(scratch)) = (temp_dir, &scratch) {
             builder = builder.temp_root(scratch.path().join("tmp"));
         }
-        grants = grants.data_root(data_root);
 
-        // One sink for the host and the pipeline's step decisions.
+        // One sink for the host, and so for its pipelines' step decisions.
         if let Some(log) = audit_log {
             let sink: Arc<dyn AuditSink> =
                 Arc::new(FileSink::open(&log, Durability::GroupCommit).map_err(|e| {
@@ -283,7 +275,6 @@ impl Setup {
                         .hint("the log is verified when opened: move a damaged one aside")
                 })?);
             builder = builder.audit_sink(Arc::clone(&sink));
-            grants = grants.audit(sink);
         }
 
         if let Target::Pipeline(file) = target {
@@ -305,7 +296,6 @@ impl Setup {
         }
         Ok(Setup {
             builder,
-            grants,
             folders,
             _scratch: scratch,
         })
@@ -347,16 +337,7 @@ async fn execute(
 
     let outcome = match target {
         Target::Pipeline(file) => {
-            run_pipeline(
-                &host,
-                &file,
-                &setup.grants,
-                &setup.folders,
-                input,
-                &boot,
-                as_json,
-            )
-            .await
+            run_pipeline(&host, &file, &setup.folders, input, &boot, as_json).await
         }
         Target::Call { id, handler } => {
             call(&host, &id, &handler, &setup.folders, input, &boot, as_json).await
@@ -425,14 +406,13 @@ fn boot_json(boot: &BootReport) -> Value {
 async fn run_pipeline(
     host: &Host,
     file: &PipelineFile,
-    grants: &Grants,
     folders: &[PathBuf],
     input: &[u8],
     boot: &BootReport,
     as_json: bool,
 ) -> Result<(), Failure> {
     let origin = file.origin();
-    let pipeline: Pipeline = Pipeline::compile(file, host, grants).map_err(|e| {
+    let pipeline: Pipeline = Pipeline::compile(file, host).map_err(|e| {
         let problems = e.problems();
         Failure::new(format!(
             "pipeline {origin} cannot run on this host: {}",
@@ -607,7 +587,12 @@ fn not_running(host: &Host, id: &str, folders: &[PathBuf]) -> Failure {
         ))
         .hint("the warnings above say why it did not start");
     }
-    let loaded: Vec<String> = host.plugins().list().iter().map(|p| p.id.to_string()).collect();
+    let loaded: Vec<String> = host
+        .plugins()
+        .list()
+        .iter()
+        .map(|p| p.id.to_string())
+        .collect();
     let folders = folders
         .iter()
         .map(|f| f.display().to_string())
@@ -648,9 +633,8 @@ fn count(n: usize, noun: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use sharelife_core::capability::Policy;
     use sharelife_core::manifest::{Capability, FileAccess, Handler, Manifest};
-    use sharelife_core::pipeline::{Grants, Pipeline, PipelineFile};
+    use sharelife_core::pipeline::{Pipeline, PipelineFile};
     use sharelife_core::{Buffer, HandlerId, Host, Plugin, PluginContext, PluginError};
 
     use super::run_failure;
@@ -680,10 +664,7 @@ mod tests {
             "1.0.0".parse().unwrap(),
             "^0.1".parse().unwrap(),
         );
-        manifest.handlers.push(Handler {
-            name: "run".into(),
-            is_async: false,
-        });
+        manifest.handlers.push(Handler::new("run", false));
         manifest.capabilities.push(Capability::File {
             access: FileAccess::Read,
             path: "notes/*.txt".into(),
@@ -702,8 +683,7 @@ mod tests {
             ),
         )
         .unwrap();
-        let grants = Grants::new(Policy::new()).data_root(dir.path().join("data"));
-        let pipeline: Pipeline = Pipeline::compile(&file, &host, &grants).unwrap();
+        let pipeline: Pipeline = Pipeline::compile(&file, &host).unwrap();
         let report = pipeline.run(b"x").await;
         drop(pipeline);
         let failure = run_failure(&report);

@@ -157,15 +157,22 @@ fn target(config: Option<&Path>, plugins: &[PathBuf]) -> Result<Target, Failure>
             None => manifests.push(m.clone()),
         }
     }
-    let mut grants = Grants::new(
+    // The policy and data root a host booted on this config would use (a
+    // host's default data root when the config sets none).
+    let grants = Grants::new(
         config
             .as_ref()
             .and_then(|c| c.policy.clone())
             .unwrap_or_else(Policy::new),
+        config
+            .as_ref()
+            .and_then(|c| c.data_dir.clone())
+            .unwrap_or_else(|| {
+                std::env::temp_dir()
+                    .join(format!("sharelife-{}", std::process::id()))
+                    .join("data")
+            }),
     );
-    if let Some(dir) = config.as_ref().and_then(|c| c.data_dir.clone()) {
-        grants = grants.data_root(dir);
-    }
     let plugins = match manifests.len() {
         1 => "1 plugin".to_owned(),
         n => format!("{n} plugins"),

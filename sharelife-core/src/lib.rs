@@ -40,7 +40,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut manifest = Manifest::new("acme.upper".parse()?, "1.0.0".parse()?, "^0.1".parse()?);
-//! manifest.handlers.push(Handler { name: "upper".into(), is_async: false });
+//! manifest.handlers.push(Handler::new("upper", false));
 //!
 //! let host = Host::builder().build()?;
 //! let id = host.add(manifest, Box::new(Upper)).await?;

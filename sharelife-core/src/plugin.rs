@@ -30,7 +30,7 @@ impl HandlerId {
     /// # use sharelife_core::HandlerId;
     /// # use sharelife_core::manifest::{Handler, Manifest};
     /// let mut manifest = Manifest::new("acme.upper".parse()?, "1.0.0".parse()?, "^0.1".parse()?);
-    /// manifest.handlers.push(Handler { name: "upper".into(), is_async: false });
+    /// manifest.handlers.push(Handler::new("upper", false));
     /// assert_eq!(HandlerId::by_name(&manifest, "upper").map(HandlerId::index), Some(0));
     /// assert_eq!(HandlerId::by_name(&manifest, "lower"), None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -10,6 +10,9 @@ pub(crate) struct HandlerFn {
     pub(crate) name: String,
     pub(crate) name_span: Span,
     pub(crate) is_async: bool,
+    /// `uses(file.read, ...)`, the capability classes as written, each with
+    /// its span; `None` when the handler declares none.
+    pub(crate) uses: Option<Vec<(String, Span)>>,
     method: syn::Ident,
     takes_ctx: bool,
     input: Option<Type>,
@@ -113,20 +116,61 @@ pub(crate) fn extract(item: &mut ItemImpl) -> Extracted {
     out
 }
 
+/// `(file.read, network.outbound)`: capability classes, `kind.action`.
+fn parse_uses(input: syn::parse::ParseStream<'_>) -> syn::Result<Vec<(String, Span)>> {
+    let content;
+    syn::parenthesized!(content in input);
+    let mut out = Vec::new();
+    while !content.is_empty() {
+        let kind: syn::Ident = content.parse()?;
+        content.parse::<syn::Token![.]>()?;
+        let action: syn::Ident = content.parse()?;
+        let span = kind.span().join(action.span()).unwrap_or(kind.span());
+        let class = format!("{kind}.{action}");
+        if !CLASSES.contains(&class.as_str()) {
+            return Err(syn::Error::new(
+                span,
+                format!(
+                    "`{class}` is not a capability class; use one of {}",
+                    CLASSES.join(", ")
+                ),
+            ));
+        }
+        out.push((class, span));
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<syn::Token![,]>()?;
+    }
+    Ok(out)
+}
+
+/// The capability classes a handler can declare.
+const CLASSES: &[&str] = &sharelife_manifest::CapabilityClass::NAMES;
+
 fn check(f: &ImplItemFn, attr: &syn::Attribute) -> syn::Result<HandlerFn> {
     let mut name = LitStr::new(&f.sig.ident.to_string(), f.sig.ident.span());
+    let mut uses = None;
     if !matches!(attr.meta, syn::Meta::Path(_)) {
-        let usage =
-            "#[handler] takes only a name: write `#[handler]` or `#[handler(name = \"greet\")]`";
+        let usage = "#[handler] takes a name and the capability classes it uses: write `#[handler]`, `#[handler(name = \"greet\")]` or `#[handler(uses(file.read, network.outbound))]`";
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("name") {
                 name = meta.value()?.parse()?;
+                Ok(())
+            } else if meta.path.is_ident("uses") {
+                uses = Some(parse_uses(meta.input)?);
                 Ok(())
             } else {
                 Err(meta.error(usage))
             }
         })
-        .map_err(|e| syn::Error::new(e.span(), usage))?;
+        .map_err(|e| {
+            if e.to_string().contains("capability class") {
+                e
+            } else {
+                syn::Error::new(e.span(), usage)
+            }
+        })?;
     }
     if let Some(param) = f
         .sig
@@ -194,6 +238,7 @@ fn check(f: &ImplItemFn, attr: &syn::Attribute) -> syn::Result<HandlerFn> {
         name: name.value(),
         name_span: name.span(),
         is_async: f.sig.asyncness.is_some(),
+        uses,
         method: f.sig.ident.clone(),
         takes_ctx,
         input,

@@ -134,6 +134,9 @@ pub(crate) fn build(args: &Args, handlers: &[HandlerFn], attribute: Span) -> syn
     }
     for (i, h) in handlers.iter().enumerate() {
         places.push((format!("handlers[{i}]"), Place::Token(h.name_span)));
+        for (j, (_, span)) in h.uses.iter().flatten().enumerate() {
+            places.push((format!("handlers[{i}].uses[{j}]"), Place::Token(*span)));
+        }
     }
     for (field, value) in [
         ("name", &args.name),
@@ -189,6 +192,11 @@ pub(crate) fn build(args: &Args, handlers: &[HandlerFn], attribute: Span) -> syn
             .map(|h| RawHandler {
                 name: h.name.clone(),
                 is_async: h.is_async,
+                uses: h.uses.as_ref().map(|uses| {
+                    uses.iter()
+                        .filter_map(|(class, _)| class.parse().ok())
+                        .collect()
+                }),
             })
             .collect(),
         config_schema,

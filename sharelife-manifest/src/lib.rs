@@ -131,6 +131,44 @@ pub struct Handler {
     /// Whether the handler completes synchronously or returns a future.
     #[serde(rename = "async")]
     pub is_async: bool,
+    /// The capability classes the handler uses, when it declares them
+    /// (`#[handler(uses(file.read))]`): a pipeline step calling it needs
+    /// only the plugin's requests of these classes. `None`: undeclared, the
+    /// step needs every request of the plugin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uses: Option<Vec<CapabilityClass>>,
+}
+
+impl Handler {
+    /// A handler that declares no capability use.
+    pub fn new(name: impl Into<String>, is_async: bool) -> Self {
+        Handler {
+            name: name.into(),
+            is_async,
+            uses: None,
+        }
+    }
+
+    /// Whether a call of this handler may use `capability`: it belongs to a
+    /// class the handler declared, or the handler declared none.
+    pub fn may_use(&self, capability: &Capability) -> bool {
+        self.uses
+            .as_ref()
+            .is_none_or(|uses| uses.contains(&capability.class()))
+    }
+}
+
+impl Manifest {
+    /// The plugin's requests that a call of `handler` may use (all of them
+    /// for a handler that declares no `uses`, or one not in the manifest).
+    pub fn capabilities_of(&self, handler: &str) -> Vec<Capability> {
+        let handler = self.handlers.iter().find(|h| h.name == handler);
+        self.capabilities
+            .iter()
+            .filter(|c| handler.is_none_or(|h| h.may_use(c)))
+            .cloned()
+            .collect()
+    }
 }
 
 impl Manifest {

@@ -90,6 +90,10 @@ pub struct RawHandler {
     /// Whether it is async.
     #[serde(rename = "async", default)]
     pub is_async: bool,
+    /// The capability classes the handler uses (`file.read`, ...); each
+    /// must cover a capability the plugin requests. Absent: undeclared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uses: Option<Vec<crate::CapabilityClass>>,
 }
 
 const KNOWN_PLATFORMS: &[&str] = &[
@@ -232,6 +236,18 @@ impl RawManifest {
                     format!("{:?} is declared twice", handler.name),
                 );
             }
+            for (j, class) in handler.uses.iter().flatten().enumerate() {
+                if !self.capabilities.iter().any(|c| c.class() == *class) {
+                    bad(
+                        format!("handlers[{i}].uses[{j}]"),
+                        format!(
+                            "handler {:?} uses {}, which the plugin does not request: request a capability of that class, or drop it from `uses`",
+                            handler.name,
+                            class.as_str()
+                        ),
+                    );
+                }
+            }
         }
         for (i, topic) in self.subscriptions.iter().enumerate() {
             if let Err(reason) = crate::check_topic(topic) {
@@ -275,6 +291,7 @@ impl RawManifest {
                     .map(|h| Handler {
                         name: h.name.clone(),
                         is_async: h.is_async,
+                        uses: h.uses.clone(),
                     })
                     .collect(),
                 config_schema: self.config_schema.clone(),

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use sharelife_core::audit::MemorySink;
+use sharelife_core::audit::{AuditRecord, MemorySink};
 use sharelife_core::capability::Policy;
-use sharelife_core::pipeline::{Grants, Pipeline, PipelineError, PipelineFile};
+use sharelife_core::pipeline::{Pipeline, PipelineError, PipelineFile};
 use sharelife_core::{Host, HostBuilder};
 
 use crate::Scratch;
@@ -37,14 +37,26 @@ pub async fn host_with(
     host
 }
 
-/// Grants of `policy`, with data directories where `dir`'s hosts put
-/// them, recording into a fresh memory sink (returned too).
-pub fn grants(dir: &Scratch, policy: Policy) -> (Grants, Arc<MemorySink>) {
+/// A host granting `policy`, recording into a fresh memory sink (returned
+/// too), with these crates' plugins loaded and started. Pipelines
+/// compiled against it use exactly that policy and sink.
+pub async fn host_granting(
+    dir: &Scratch,
+    crates: &[&str],
+    policy: Policy,
+) -> (Host, Arc<MemorySink>) {
     let sink = Arc::new(MemorySink::new());
-    let grants = Grants::new(policy)
-        .data_root(dir.path().join("data"))
-        .audit(sink.clone());
-    (grants, sink)
+    let recorder = Arc::clone(&sink);
+    let host = host_with(dir, crates, move |b| b.policy(policy).audit_sink(recorder)).await;
+    (host, sink)
+}
+
+/// The gateway decisions `sink` recorded (not lifecycle records).
+pub fn decisions(sink: &MemorySink) -> Vec<AuditRecord> {
+    sink.records()
+        .into_iter()
+        .filter(|r| r.event == "decision")
+        .collect()
 }
 
 /// Reads YAML text named `test.yaml`.
@@ -56,14 +68,13 @@ pub fn yaml(text: &str) -> PipelineFile {
     PipelineFile::from_yaml("test.yaml", text).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Compiles YAML text against `host` with an empty policy.
+/// Compiles YAML text against `host` (and so under its policy).
 ///
 /// # Panics
 ///
 /// When it does not compile.
-pub fn compile(host: &Host, dir: &Scratch, text: &str) -> Pipeline {
-    let (grants, _) = grants(dir, Policy::new());
-    Pipeline::compile(&yaml(text), host, &grants).unwrap_or_else(|e| panic!("{e}"))
+pub fn compile(host: &Host, _dir: &Scratch, text: &str) -> Pipeline {
+    Pipeline::compile(&yaml(text), host).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The problems of a file that must not compile, as `line N: path: message`.

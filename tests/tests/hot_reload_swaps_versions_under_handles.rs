@@ -81,8 +81,7 @@ async fn a_pipeline_compiled_before_a_reload_calls_the_new_version() {
 }"#,
     )
     .unwrap();
-    let (grants, _) = sharelife_tests::pipelines::grants(&dir, Default::default());
-    let pipeline = Pipeline::compile(&file, &host, &grants).unwrap();
+    let pipeline = Pipeline::compile(&file, &host).unwrap();
     let report = pipeline.run(b"").await;
     assert_eq!(report.final_output(), Some(&b"v1"[..]), "{report:?}");
 

@@ -73,8 +73,7 @@ async fn the_same_structure_as_json_runs_the_same() {
   ]
 }"#;
     let file = PipelineFile::from_json("chain.json", json).unwrap();
-    let (grants, _) = sharelife_tests::pipelines::grants(&dir, Default::default());
-    let pipeline = sharelife_core::Pipeline::compile(&file, &host, &grants).unwrap();
+    let pipeline = sharelife_core::Pipeline::compile(&file, &host).unwrap();
     let report = pipeline.run(b"json").await;
     assert_eq!(report.status(), RunStatus::Completed);
     assert_eq!(report.final_output(), Some(&b"JSON"[..]));

@@ -11,7 +11,7 @@ use sharelife_core::capability::{Policy, RuleRef};
 use sharelife_core::manifest::{Capability, FileAccess};
 use sharelife_core::pipeline::{GateRule, Pipeline, RunStatus, StepStatus};
 use sharelife_tests::Scratch;
-use sharelife_tests::pipelines::{grants, host_with, problems, yaml};
+use sharelife_tests::pipelines::{decisions, host_granting, problems, yaml};
 
 const ID: &str = "fixtures.guarded";
 
@@ -49,9 +49,8 @@ steps:
 #[tokio::test]
 async fn no_grant_denies_under_every_failure_policy() {
     let dir = Scratch::new();
-    let host = host_with(&dir, &["fixture-guarded"], |b| b).await;
-    let (grants, audit) = grants(&dir, Policy::new());
-    let pipeline = Pipeline::compile(&yaml(&pipeline("[]")), &host, &grants).unwrap();
+    let (host, audit) = host_granting(&dir, &["fixture-guarded"], Policy::new()).await;
+    let pipeline = Pipeline::compile(&yaml(&pipeline("[]")), &host).unwrap();
 
     let report = pipeline.run(b"x").await;
     assert_eq!(report.status(), RunStatus::Failed, "{report}");
@@ -99,17 +98,12 @@ async fn no_grant_denies_under_every_failure_policy() {
 #[tokio::test]
 async fn a_grant_of_something_else_does_not_cover_the_request() {
     let dir = Scratch::new();
-    let host = host_with(&dir, &["fixture-guarded"], |b| b).await;
     let policy = Policy::new()
         .allow(ID, notes())
         .allow(ID, api("other.example.com"));
-    let (grants, audit) = grants(&dir, policy);
-    let pipeline = Pipeline::compile(
-        &yaml(&pipeline("[file.read, network.outbound]")),
-        &host,
-        &grants,
-    )
-    .unwrap();
+    let (host, audit) = host_granting(&dir, &["fixture-guarded"], policy).await;
+    let pipeline =
+        Pipeline::compile(&yaml(&pipeline("[file.read, network.outbound]")), &host).unwrap();
 
     let report = pipeline.run_sync(b"x").unwrap();
     assert_eq!(report.status(), RunStatus::Failed);
@@ -118,7 +112,7 @@ async fn a_grant_of_something_else_does_not_cover_the_request() {
     // plugin's network requests.
     assert_eq!(decision.rule, GateRule::HostDenied(RuleRef::NoGrantOfKind));
     assert_eq!(decision.capability, Some(api("api.example.com")));
-    let records = audit.records();
+    let records = decisions(&audit);
     assert_eq!(records.len(), 3);
     assert_eq!(records[0].request, "connect api.example.com:443");
     assert_eq!(records[0].rule, "default deny: no grant of this kind");
@@ -127,38 +121,32 @@ async fn a_grant_of_something_else_does_not_cover_the_request() {
 #[tokio::test]
 async fn a_deny_rule_beats_the_grant() {
     let dir = Scratch::new();
-    let host = host_with(&dir, &["fixture-guarded"], |b| b).await;
     let policy = Policy::new()
         .allow(ID, notes())
         .allow(ID, api("api.example.com"))
         .deny("*", api("api.example.com"));
-    let (grants, audit) = grants(&dir, policy);
-    let pipeline = Pipeline::compile(
-        &yaml(&pipeline("[file.read, network.outbound]")),
-        &host,
-        &grants,
-    )
-    .unwrap();
+    let (host, audit) = host_granting(&dir, &["fixture-guarded"], policy).await;
+    let pipeline =
+        Pipeline::compile(&yaml(&pipeline("[file.read, network.outbound]")), &host).unwrap();
 
     let report = pipeline.run(b"x").await;
     let decision = report.step("third").unwrap().decision().unwrap();
     assert_eq!(decision.rule, GateRule::HostDenied(RuleRef::Deny(2)));
-    assert_eq!(audit.records()[2].rule, "policy.rules[2] (deny)");
+    assert_eq!(decisions(&audit)[2].rule, "policy.rules[2] (deny)");
 }
 
 #[tokio::test]
 async fn the_pipeline_narrows_what_the_host_grants() {
     let dir = Scratch::new();
-    let host = host_with(&dir, &["fixture-guarded"], |b| b).await;
     let policy = Policy::new()
         .allow(ID, notes())
         .allow(ID, api("api.example.com"));
-    let (grants, audit) = grants(&dir, policy);
+    let (host, audit) = host_granting(&dir, &["fixture-guarded"], policy).await;
 
     // The host grants both requests; this pipeline allows only file reads.
     // Every start of every step would be denied by the pipeline's own
     // list: compiling refuses it, at each step's line, before any run.
-    let narrow = Pipeline::compile(&yaml(&pipeline("[file.read]")), &host, &grants);
+    let narrow = Pipeline::compile(&yaml(&pipeline("[file.read]")), &host);
     let found = problems(narrow);
     assert_eq!(found.len(), 3, "{found:?}");
     for (i, (found, line)) in found.iter().zip([6, 8, 11]).enumerate() {
@@ -169,7 +157,7 @@ async fn the_pipeline_narrows_what_the_host_grants() {
             "{found}"
         );
     }
-    assert!(audit.records().is_empty(), "nothing ran");
+    assert!(decisions(&audit).is_empty(), "nothing ran");
 
     // Allowing both (one as a class, one exactly), the steps run.
     let wide = Pipeline::compile(
@@ -177,7 +165,6 @@ async fn the_pipeline_narrows_what_the_host_grants() {
             "[file.read, {kind: network, host: api.example.com, ports: [443]}]",
         )),
         &host,
-        &grants,
     )
     .unwrap();
     let report = wide.run(b"through").await;

@@ -14,7 +14,7 @@ use sharelife_core::pipeline::{
     RunStatus, StepStatus, selects,
 };
 use sharelife_tests::Scratch;
-use sharelife_tests::pipelines::{grants, load};
+use sharelife_tests::pipelines::load;
 
 fn copy(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -98,7 +98,16 @@ async fn the_seed_example_runs_end_to_end() {
 
     // The host configures each plugin with the config the file gives it.
     let ids = ["examples.upper", "examples.suffix"];
+    // The seed declares `file.read` for both plugins: the host grants it.
+    let policy = Policy::new().allow(
+        "examples.*",
+        Capability::File {
+            access: FileAccess::Read,
+            path: "**".into(),
+        },
+    );
     let host = dir.host_with(|mut b| {
+        b = b.policy(policy);
         for (selector, config) in file.plugins() {
             for id in ids.iter().filter(|id| selects(selector, id)) {
                 b = b.plugin_config(*id, config.clone());
@@ -109,16 +118,7 @@ async fn the_seed_example_runs_end_to_end() {
     load(&host, &dir, "example-upper").await;
     load(&host, &dir, "example-suffix").await;
 
-    // The seed declares `file.read` for both plugins: the host grants it.
-    let policy = Policy::new().allow(
-        "examples.*",
-        Capability::File {
-            access: FileAccess::Read,
-            path: "**".into(),
-        },
-    );
-    let (grants, _) = grants(&dir, policy);
-    let pipeline = Pipeline::compile(&file, &host, &grants).unwrap();
+    let pipeline = Pipeline::compile(&file, &host).unwrap();
     let report = pipeline.run(b"hello world").await;
 
     assert_eq!(report.status(), RunStatus::Completed, "{report}");

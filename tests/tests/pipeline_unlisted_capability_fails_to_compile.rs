@@ -7,8 +7,8 @@
 use sharelife_core::capability::Policy;
 use sharelife_core::loader::PluginFile;
 use sharelife_core::manifest::{Capability, FileAccess};
-use sharelife_core::pipeline::{GateRule, Pipeline, RunStatus};
-use sharelife_tests::pipelines::{grants, host_with, problems, yaml};
+use sharelife_core::pipeline::{GateRule, Grants, Pipeline, RunStatus};
+use sharelife_tests::pipelines::{decisions, host_granting, problems, yaml};
 use sharelife_tests::{Scratch, built_library};
 
 const ID: &str = "fixtures.guarded";
@@ -54,14 +54,9 @@ const NOT_ALLOWED: &str = "plugin \"fixtures.guarded\" requests network api.exam
 #[tokio::test]
 async fn a_request_the_pipeline_does_not_list_is_a_compile_error_at_each_step() {
     let dir = Scratch::new();
-    let host = host_with(&dir, &["fixture-guarded"], |b| b).await;
-    let (grants, audit) = grants(&dir, both());
+    let (host, audit) = host_granting(&dir, &["fixture-guarded"], both()).await;
 
-    let found = problems(Pipeline::compile(
-        &yaml(&pipeline("[file.read]")),
-        &host,
-        &grants,
-    ));
+    let found = problems(Pipeline::compile(&yaml(&pipeline("[file.read]")), &host));
     assert_eq!(
         found,
         [
@@ -69,10 +64,10 @@ async fn a_request_the_pipeline_does_not_list_is_a_compile_error_at_each_step() 
             format!("line 8: steps[1].plugin_ref: {NOT_ALLOWED}"),
         ]
     );
-    assert!(audit.records().is_empty(), "nothing ran, nothing audited");
+    assert!(decisions(&audit).is_empty(), "nothing ran, nothing audited");
 
     // With no list at all, the first request is the one named.
-    let found = problems(Pipeline::compile(&yaml(&pipeline("[]")), &host, &grants));
+    let found = problems(Pipeline::compile(&yaml(&pipeline("[]")), &host));
     assert_eq!(found.len(), 2, "{found:?}");
     assert!(
         found[0].starts_with("line 6: steps[0].plugin_ref: plugin \"fixtures.guarded\" requests file read \"notes/*.txt\", which the host grants but plugins[0].capabilities (line 4) does not allow")
@@ -81,22 +76,17 @@ async fn a_request_the_pipeline_does_not_list_is_a_compile_error_at_each_step() 
     );
 
     // Listing both, it compiles and runs.
-    let pipeline = Pipeline::compile(
-        &yaml(&pipeline("[file.read, network.outbound]")),
-        &host,
-        &grants,
-    )
-    .unwrap();
+    let pipeline =
+        Pipeline::compile(&yaml(&pipeline("[file.read, network.outbound]")), &host).unwrap();
     assert_eq!(pipeline.run(b"x").await.status(), RunStatus::Completed);
 }
 
 #[tokio::test]
 async fn it_is_reported_with_every_other_problem_at_once() {
     let dir = Scratch::new();
-    let host = host_with(&dir, &["fixture-guarded"], |b| b).await;
-    let (grants, _) = grants(&dir, both());
+    let (host, _) = host_granting(&dir, &["fixture-guarded"], both()).await;
     let text = pipeline("[file.read]").replace("input_from: first", "input_from: nowhere");
-    let found = problems(Pipeline::compile(&yaml(&text), &host, &grants));
+    let found = problems(Pipeline::compile(&yaml(&text), &host));
     assert_eq!(found.len(), 3, "{found:?}");
     assert!(found[0].starts_with("line 6: steps[0].plugin_ref: "));
     assert!(found[1].starts_with("line 8: steps[1].plugin_ref: "));
@@ -109,22 +99,21 @@ async fn a_request_the_host_denies_stays_the_gateways_decision_at_run_time() {
     // before the pipeline's list is consulted. That denial is the host
     // policy's, applied and audited at each start, as before.
     let dir = Scratch::new();
-    let host = host_with(&dir, &["fixture-guarded"], |b| b).await;
-    let (grants, audit) = grants(&dir, Policy::new());
-    let pipeline = Pipeline::compile(&yaml(&pipeline("[]")), &host, &grants).unwrap();
+    let (host, audit) = host_granting(&dir, &["fixture-guarded"], Policy::new()).await;
+    let pipeline = Pipeline::compile(&yaml(&pipeline("[]")), &host).unwrap();
     assert!(matches!(
         pipeline.decision("first").unwrap().rule,
         GateRule::HostDenied(_)
     ));
     let report = pipeline.run(b"x").await;
     assert_eq!(report.status(), RunStatus::Failed);
-    assert_eq!(audit.records().len(), 2);
+    assert_eq!(decisions(&audit).len(), 2);
 }
 
 #[test]
 fn manifests_alone_are_checked_by_the_same_rules() {
     let dir = Scratch::new();
-    let (grants, _) = grants(&dir, both());
+    let grants = Grants::new(both(), dir.path().join("data"));
     let manifest = PluginFile::read(built_library("fixture-guarded"))
         .unwrap()
         .manifest()

@@ -5,7 +5,7 @@ use sharelife_core::capability::Policy;
 use sharelife_core::manifest::{Capability, FileAccess};
 use sharelife_core::pipeline::{Pipeline, PipelineFile};
 use sharelife_tests::Scratch;
-use sharelife_tests::pipelines::{grants, host_with, problems, yaml};
+use sharelife_tests::pipelines::{host_granting, problems, yaml};
 
 const BROKEN: &str = r#"schema_version: sharelife.pipeline.v1
 plugins:
@@ -41,7 +41,6 @@ steps:
 #[tokio::test]
 async fn every_problem_is_reported_with_its_line_and_path() {
     let dir = Scratch::new();
-    let host = host_with(&dir, &["example-upper", "example-suffix"], |b| b).await;
     let policy = Policy::new().allow(
         "examples.suffix",
         Capability::File {
@@ -49,8 +48,8 @@ async fn every_problem_is_reported_with_its_line_and_path() {
             path: "**".into(),
         },
     );
-    let (grants, _) = grants(&dir, policy);
-    let result = Pipeline::compile(&yaml(BROKEN), &host, &grants);
+    let (host, _) = host_granting(&dir, &["example-upper", "example-suffix"], policy).await;
+    let result = Pipeline::compile(&yaml(BROKEN), &host);
     assert_eq!(
         problems(result),
         [
@@ -71,8 +70,7 @@ async fn every_problem_is_reported_with_its_line_and_path() {
 #[tokio::test]
 async fn a_forward_reference_and_a_bare_name_matching_nothing() {
     let dir = Scratch::new();
-    let host = host_with(&dir, &["example-upper"], |b| b).await;
-    let (grants, _) = grants(&dir, Policy::new());
+    let (host, _) = host_granting(&dir, &["example-upper"], Policy::new()).await;
     let text = r#"schema_version: sharelife.pipeline.v1
 plugins:
   - { alias: up, plugin: upper }
@@ -82,7 +80,7 @@ steps:
   - { step_id: b, plugin_ref: up, on_failure: skip, retry: { retries: 2 } }
 "#;
     assert_eq!(
-        problems(Pipeline::compile(&yaml(text), &host, &grants)),
+        problems(Pipeline::compile(&yaml(text), &host)),
         [
             r#"line 4: plugins[1].plugin: no loaded plugin has the id "lower" or an id ending in ".lower" (loaded: examples.upper); load it or fix the name"#,
             r#"line 6: steps[0].input_from: "b" is not "$input" nor the id or output key of an earlier step"#,
@@ -158,8 +156,7 @@ fn checks_that_need_no_host_run_on_the_file_alone() {
 #[tokio::test]
 async fn problems_in_a_seed_file_point_at_the_seed_text() {
     let dir = Scratch::new();
-    let host = host_with(&dir, &["example-upper"], |b| b).await;
-    let (grants, _) = grants(&dir, Policy::new());
+    let (host, _) = host_granting(&dir, &["example-upper"], Policy::new()).await;
     let text = r#"schema_version: astr-agent.v1
 agent: { id: seed-agent, name: Seed, persona: terse }
 plugins:
@@ -177,7 +174,7 @@ pipeline:
 "#;
     let file = PipelineFile::from_yaml("seed.yaml", text).unwrap();
     assert_eq!(
-        problems(Pipeline::compile(&file, &host, &grants)),
+        problems(Pipeline::compile(&file, &host)),
         [
             r#"line 6: plugins[0].declared_capabilities[0]: the host never granted plugin "examples.upper" file.read; a pipeline can only narrow what the host's policy allows"#,
             r#"line 12: pipeline.steps[0].retry: 0 retries is out of bounds: on_failure is retry, so retry 1 to 10 times"#,

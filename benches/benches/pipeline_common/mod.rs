@@ -3,8 +3,7 @@
 
 use std::path::PathBuf;
 
-use sharelife_core::capability::Policy;
-use sharelife_core::pipeline::{Grants, Pipeline, PipelineFile};
+use sharelife_core::pipeline::{Pipeline, PipelineFile};
 use sharelife_core::{Host, PluginHandle};
 
 /// A current-thread runtime with a timer: one core, as the targets say.
@@ -64,5 +63,5 @@ pub(crate) fn chain(host: &Host, handlers: &[&str]) -> Pipeline {
         ));
     }
     let file = PipelineFile::from_yaml("bench.yaml", &text).expect("the bench pipeline parses");
-    Pipeline::compile(&file, host, &Grants::new(Policy::new())).expect("it compiles")
+    Pipeline::compile(&file, host).expect("it compiles")
 }

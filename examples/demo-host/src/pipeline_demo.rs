@@ -11,7 +11,7 @@ use sharelife_core::audit::MemorySink;
 use sharelife_core::capability::Policy;
 use sharelife_core::loader::PluginFile;
 use sharelife_core::manifest::{Capability, FileAccess};
-use sharelife_core::pipeline::{Grants, Pipeline, PipelineFile, selects};
+use sharelife_core::pipeline::{Pipeline, PipelineFile, selects};
 
 use crate::section;
 
@@ -26,27 +26,10 @@ pub(crate) async fn run(work: &Path) -> Result<()> {
     let demo = PipelineFile::from_yaml("examples/pipelines/demo.yaml", DEMO)?;
     let seed = PipelineFile::from_yaml("astr-agent.example.yaml", SEED)?;
 
-    // A host holds one configured instance per plugin: configure each with
-    // what the file gives it, matched by id without running plugin code.
-    let mut builder = Host::builder()
-        .data_root(work.join("pipeline-data"))
-        .temp_root(work.join("pipeline-tmp"));
-    for path in &libraries {
-        let id = PluginFile::read(path)?.manifest().id.to_string();
-        for (selector, config) in demo.plugins() {
-            if selects(selector, &id) && !config.is_null() {
-                builder = builder.plugin_config(id.clone(), config.clone());
-            }
-        }
-    }
-    let host = builder.build()?;
-    for path in &libraries {
-        let id = host.load(path).await?;
-        host.start(&id).await?;
-    }
-
     // The host grants the fetcher file reads of its notes, nothing more;
     // the seed asks `file.read` for upper and suffix, so grant them that.
+    // Pipelines compiled against this host use this very policy and audit
+    // sink: there is no second one.
     let policy = Policy::new()
         .allow(
             "examples.fetcher",
@@ -63,15 +46,37 @@ pub(crate) async fn run(work: &Path) -> Result<()> {
             },
         );
     let audit = Arc::new(MemorySink::new());
-    let grants = Grants::new(policy)
-        .data_root(work.join("pipeline-data"))
-        .audit(audit.clone());
 
-    let pipeline = Pipeline::compile(&demo, &host, &grants)?;
+    // A host holds one configured instance per plugin: configure each with
+    // what the file gives it, matched by id without running plugin code.
+    let mut builder = Host::builder()
+        .data_root(work.join("pipeline-data"))
+        .temp_root(work.join("pipeline-tmp"))
+        .policy(policy)
+        .audit_sink(audit.clone());
+    for path in &libraries {
+        let id = PluginFile::read(path)?.manifest().id.to_string();
+        for (selector, config) in demo.plugins() {
+            if selects(selector, &id) && !config.is_null() {
+                builder = builder.plugin_config(id.clone(), config.clone());
+            }
+        }
+    }
+    let host = builder.build()?;
+    for path in &libraries {
+        let id = host.load(path).await?;
+        host.start(&id).await?;
+    }
+
+    let pipeline = Pipeline::compile(&demo, &host)?;
     let report = pipeline.run(b"hello world").await;
     print!("{}", indent(&report.to_string()));
     println!("  audit records of the run:");
-    for r in audit.records() {
+    for r in audit
+        .records()
+        .into_iter()
+        .filter(|r| r.event == "decision")
+    {
         println!(
             "    #{} {} {} {:?} {} -> {:?}{}",
             r.seq,
@@ -85,7 +90,7 @@ pub(crate) async fn run(work: &Path) -> Result<()> {
     }
 
     println!("  the seed's astr-agent.example.yaml, loaded unchanged:");
-    let seeded = Pipeline::compile(&seed, &host, &grants)?;
+    let seeded = Pipeline::compile(&seed, &host)?;
     let report = seeded.run(b"hello world").await;
     println!(
         "    {} -> {:?}",

@@ -334,9 +334,7 @@ impl Gateway {
             // A validated manifest's scopes compile; one that does not is
             // dropped from the *requests*, which can only deny more.
             if let Some(scope) = Scope::compile(cap, data_dir) {
-                kinds[cap.kind() as usize]
-                    .requested
-                    .push(scope, usize::MAX);
+                kinds[cap.kind() as usize].requested.push(scope, usize::MAX);
             }
         }
         let mut limiters = HashMap::new();

@@ -178,6 +178,17 @@ impl Host {
         &self.audit
     }
 
+    /// What this host grants, for pipelines compiled against it: its
+    /// policy, data root and audit sink (never a copy built elsewhere).
+    #[cfg(feature = "pipeline")]
+    pub(crate) fn grants(&self) -> crate::pipeline::Grants {
+        crate::pipeline::Grants::of_host(
+            Arc::clone(&self.options.policy),
+            self.options.data_root.clone(),
+            Arc::clone(&self.options.audit),
+        )
+    }
+
     /// The registry the parts share.
     fn registry(&self) -> &Arc<Registry> {
         self.table.registry()

@@ -109,7 +109,7 @@ impl PipelineFile {
 }
 
 /// What validation against plugins yields: the planned steps, one
-/// resolved plugin per use and one capability decision per use.
+/// resolved plugin per use and one capability decision per step.
 struct Checked<P> {
     planned: Vec<PlannedStep>,
     resolved: Vec<Option<P>>,
@@ -132,27 +132,28 @@ where
     let resolved = validate::check_host(file, plugins, grants, &mut planned, &mut problems);
 
     let spec = file.spec();
-    // One gateway per plugin id, one decision per plugin use.
+    // One gateway per plugin id, one decision per step: a step needs only
+    // what its handler declares it uses (least privilege per step).
     let mut gateways = HashMap::new();
-    let decisions: Vec<_> = resolved
+    let decisions: Vec<_> = planned
         .iter()
-        .enumerate()
-        .map(|(u, plugin)| {
-            let manifest = plugin.as_ref()?.manifest();
+        .zip(&spec.steps)
+        .map(|(p, step)| {
+            let manifest = resolved.get(p.plugin_use)?.as_ref()?.manifest();
             let gateway = gateways
                 .entry(manifest.id.clone())
                 .or_insert_with(|| grants.gateway(&manifest));
             Some(gate::decide(
-                &manifest,
+                &manifest.capabilities_of(&step.handler),
                 gateway,
                 &grants.data_dir(manifest.id.as_str()),
-                &spec.plugins[u].capabilities,
-                u,
+                &spec.plugins[p.plugin_use].capabilities,
+                p.plugin_use,
             ))
         })
         .collect();
-    for (i, p) in planned.iter().enumerate() {
-        let Some(Some((decision, _))) = decisions.get(p.plugin_use) else {
+    for i in 0..planned.len() {
+        let Some(Some((decision, _))) = decisions.get(i) else {
             continue;
         };
         if let (GateRule::NotInPipeline { plugin_use }, Some(cap)) =
@@ -212,9 +213,25 @@ impl StepPlugin for Described {
     }
 }
 
+impl Pipeline<PluginHandle> {
+    /// Validates `file` against the plugins `host` has loaded and what
+    /// **that host** grants (its capability policy, its plugins' data
+    /// directories and its audit sink), and compiles it. A pipeline can
+    /// only narrow what the host grants, never widen it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pipeline::compile_with`].
+    pub fn compile(file: &PipelineFile, host: &crate::Host) -> Result<Self, PipelineError> {
+        Self::compile_with(file, &super::target::HostPlugins(host), &host.grants())
+    }
+}
+
 impl<P: StepPlugin> Pipeline<P> {
-    /// Validates `file` against the plugins there are and what the host
-    /// grants, and compiles it.
+    /// Validates `file` against the plugins of a registry of your own (or
+    /// stand-ins) and the given grants, and compiles it. For a
+    /// [`Host`](crate::Host) use [`Pipeline::compile`], which takes the
+    /// host's own grants.
     ///
     /// # Errors
     ///
@@ -225,7 +242,7 @@ impl<P: StepPlugin> Pipeline<P> {
     /// plugin with different configs, and a step that this pipeline's own
     /// `capabilities` list would deny at every start (the host grants what
     /// the plugin requests, the pipeline does not allow it).
-    pub fn compile<PL>(
+    pub fn compile_with<PL>(
         file: &PipelineFile,
         plugins: &PL,
         grants: &Grants,
@@ -242,14 +259,12 @@ impl<P: StepPlugin> Pipeline<P> {
 
         let mut infos = Vec::with_capacity(planned.len());
         let mut steps = Vec::with_capacity(planned.len());
-        for (s, p) in spec.steps.iter().zip(planned) {
+        for (i, (s, p)) in spec.steps.iter().zip(planned).enumerate() {
             let plugin = resolved[p.plugin_use]
                 .as_ref()
                 .expect("validation resolved every plugin");
             let manifest = plugin.manifest();
-            let (decision, audit) = decisions[p.plugin_use]
-                .clone()
-                .expect("validation decided every plugin use");
+            let (decision, audit) = decisions[i].clone().expect("validation decided every step");
             steps.push(Step {
                 plugin: plugin.clone(),
                 handler: p.handler,

@@ -17,22 +17,35 @@ use crate::manifest::{Capability, Manifest, PluginId};
 /// them) and the audit sink that step decisions are written to.
 #[derive(Debug, Clone)]
 pub struct Grants {
-    policy: Policy,
+    policy: Arc<Policy>,
     data_root: PathBuf,
     audit: Arc<dyn AuditSink>,
 }
 
 impl Grants {
-    /// The grants of `policy`, with data directories where
-    /// [`HostBuilder`](crate::HostBuilder) puts them by default and no
-    /// audit sink.
-    pub fn new(policy: Policy) -> Self {
+    /// The grants of `policy` for plugins whose data directories are
+    /// `<data_root>/<id>` (relative file capabilities are under them), with
+    /// no audit sink. For a [`Host`](crate::Host) there is nothing to build:
+    /// [`Pipeline::compile`](super::Pipeline::compile) takes the host's own.
+    pub fn new(policy: Policy, data_root: impl Into<PathBuf>) -> Self {
+        Grants {
+            policy: Arc::new(policy),
+            data_root: data_root.into(),
+            audit: Arc::new(NullSink),
+        }
+    }
+
+    /// A host's grants: the very policy, data root and audit sink its
+    /// plugins' gateways use.
+    pub(crate) fn of_host(
+        policy: Arc<Policy>,
+        data_root: PathBuf,
+        audit: Arc<dyn AuditSink>,
+    ) -> Self {
         Grants {
             policy,
-            data_root: std::env::temp_dir()
-                .join(format!("sharelife-{}", std::process::id()))
-                .join("data"),
-            audit: Arc::new(NullSink),
+            data_root,
+            audit,
         }
     }
 
@@ -147,18 +160,19 @@ impl fmt::Display for StepDecision {
     }
 }
 
-/// Decides whether a step of the plugin described by `manifest` may run.
-/// Returns the decision and what to audit at each start (nothing when the
-/// plugin requests nothing).
+/// Decides whether a step may run: `needed` are the requests its handler
+/// may use (the plugin's requests of the classes the handler declares in
+/// `uses`, or all of them). Returns the decision and what to audit at each
+/// start (nothing when the step needs nothing).
 pub(crate) fn decide(
-    manifest: &Manifest,
+    needed: &[Capability],
     gateway: &Gateway,
     data_dir: &Path,
     allowed_here: &[CapabilityGrant],
     plugin_use: usize,
 ) -> (StepDecision, Option<What>) {
     let mut first_rule = None;
-    for cap in &manifest.capabilities {
+    for cap in needed {
         let (decision, request) = host_decision(gateway, cap, data_dir);
         if !decision.allowed {
             let what = match request {

@@ -3,9 +3,8 @@
 //!
 //! ```
 //! use sharelife_core::{Buffer, Host, HandlerId, Plugin, PluginContext, PluginError};
-//! use sharelife_core::capability::Policy;
 //! use sharelife_core::manifest::{Handler, Manifest};
-//! use sharelife_core::pipeline::{Grants, Pipeline, PipelineFile, RunStatus};
+//! use sharelife_core::pipeline::{Pipeline, PipelineFile, RunStatus};
 //!
 //! struct Upper;
 //! impl Plugin for Upper {
@@ -18,7 +17,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut manifest = Manifest::new("acme.upper".parse()?, "1.2.0".parse()?, "^0.1".parse()?);
-//! manifest.handlers.push(Handler { name: "run".into(), is_async: false });
+//! manifest.handlers.push(Handler::new("run", false));
 //! let host = Host::builder().build()?;
 //! let id = host.add(manifest, Box::new(Upper)).await?;
 //! host.start(&id).await?;
@@ -31,7 +30,8 @@
 //!   - { step_id: once, plugin_ref: up }
 //!   - { step_id: twice, plugin_ref: up, input_from: once, on_failure: skip }
 //! "#)?;
-//! let pipeline = Pipeline::compile(&file, &host, &Grants::new(Policy::new()))?;
+//! // The host's own policy, data directories and audit sink apply.
+//! let pipeline = Pipeline::compile(&file, &host)?;
 //! let report = pipeline.run(b"hello").await;
 //! assert_eq!(report.status(), RunStatus::Completed);
 //! assert_eq!(report.output("twice"), Some(&b"HELLO"[..]));
@@ -113,8 +113,11 @@
 //!
 //! A step's capability check happens at the step's start, before any
 //! call, and goes through the host's [`Gateway`](crate::capability::Gateway)
-//! for the plugin (compiled from the plugin's manifest and the host's
-//! [`Policy`](crate::capability::Policy), given as [`Grants`]):
+//! for the plugin (compiled from the plugin's manifest and **the host's own**
+//! [`Policy`](crate::capability::Policy), data directories and audit sink:
+//! [`Pipeline::compile`] takes them from the host; there is no second
+//! policy. [`Grants`] exist only for [`Pipeline::compile_with`] over
+//! plugins of your own registry or stand-ins):
 //!
 //! 1. *Validation* refuses a pipeline capability the host never granted
 //!    the plugin: a pipeline only ever narrows.

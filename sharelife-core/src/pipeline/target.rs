@@ -84,8 +84,12 @@ impl StepPlugin for PluginHandle {
     }
 }
 
-/// Where a pipeline finds its plugins. Implemented for [`Host`]; implement
-/// it for your own registry, or use a slice of [`StepPlugin`]s.
+/// Where a pipeline finds its plugins: a registry of your own, or a slice
+/// of [`StepPlugin`]s, for [`Pipeline::compile_with`](super::Pipeline::compile_with).
+/// A [`Host`] is not one: a pipeline compiled against a host goes through
+/// [`Pipeline::compile`](super::Pipeline::compile), which takes the host's
+/// own grants, so that no pipeline runs a host's plugins under another
+/// policy.
 pub trait Plugins {
     /// The plugin type steps call.
     type Plugin: StepPlugin;
@@ -98,15 +102,24 @@ pub trait Plugins {
     fn ids(&self) -> Vec<String>;
 }
 
-impl Plugins for Host {
+/// A host's plugins, as only [`Pipeline::compile`](super::Pipeline::compile)
+/// sees them.
+pub(crate) struct HostPlugins<'a>(pub(crate) &'a Host);
+
+impl Plugins for HostPlugins<'_> {
     type Plugin = PluginHandle;
 
     fn get(&self, id: &str) -> Option<PluginHandle> {
-        self.handle(id).ok()
+        self.0.handle(id).ok()
     }
 
     fn ids(&self) -> Vec<String> {
-        self.plugins().list().into_iter().map(|p| p.id.to_string()).collect()
+        self.0
+            .plugins()
+            .list()
+            .into_iter()
+            .map(|p| p.id.to_string())
+            .collect()
     }
 }
 
