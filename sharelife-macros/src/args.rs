@@ -43,7 +43,7 @@ pub(crate) struct Dependency {
     pub(crate) version: At<String>,
 }
 
-const KNOWN: &str = "id, api, name, description, homepage, keywords(..), platforms(..), subscribe(..), dependency(id = .., version = ..), capability(kind, ..), config_schema";
+const KNOWN: &str = "id, api, name, description, homepage, keywords(..), platforms(..), subscribe(..), publish(..), dependency(id = .., version = ..), capability(kind, ..), config_schema";
 
 /// Manifest fields that come from Cargo.toml's `[package]` section.
 const FROM_CARGO: &[&str] = &["version", "authors", "license", "repository"];
@@ -126,6 +126,11 @@ impl Args {
             "subscribe" => self.subscriptions.extend(string_list(meta)?),
             "dependency" => self.dependencies.push(dependency(meta)?),
             "capability" => self.capabilities.push(capability(meta)?),
+            // `publish("orders.*")`: the capability `event` per topic
+            // pattern, checked by the manifest like any capability.
+            "publish" => self
+                .capabilities
+                .extend(string_list(meta)?.iter().map(capability::event)),
             _ if FROM_CARGO.contains(&key.as_str()) => {
                 return Err(meta.error(format!(
                     "`{key}` is not a #[plugin] argument: the manifest takes it from Cargo.toml, so set `{key}` in its [package] section"
@@ -174,6 +179,7 @@ fn closest(key: &str) -> Option<&'static str> {
         "keywords",
         "platforms",
         "subscribe",
+        "publish",
         "dependency",
         "capability",
         "config_schema",

@@ -9,6 +9,14 @@
 //! slot empty and ends. Nothing here depends on which runtime drives the
 //! runner: tokio's when one is running, a thread of its own otherwise.
 
+#![cfg_attr(
+    not(feature = "host"),
+    expect(
+        dead_code,
+        reason = "only the host revokes tasks; a plugin build only runs detached ones"
+    )
+)]
+
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;

@@ -25,6 +25,25 @@ pub(crate) struct CapabilityField {
     pub(crate) value_span: Span,
 }
 
+/// `publish("orders.*")`'s topic pattern as the capability
+/// `{"kind": "event", "topic": "orders.*"}`, every part placed at the
+/// literal.
+pub(super) fn event(topic: &super::At<String>) -> CapabilityArg {
+    let lit = syn::LitStr::new(&topic.value, topic.span);
+    CapabilityArg {
+        value: serde_json::json!({"kind": "event", "topic": topic.value}),
+        tokens: lit.to_token_stream(),
+        fields: ["kind", "topic"]
+            .into_iter()
+            .map(|key| CapabilityField {
+                key: key.into(),
+                key_span: topic.span,
+                value_span: topic.span,
+            })
+            .collect(),
+    }
+}
+
 const CAPABILITY_SYNTAX: &str =
     "write the kind, then its fields: `capability(network, host = \"example.com\", ports = [443])`";
 
