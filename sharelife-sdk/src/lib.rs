@@ -60,8 +60,9 @@
 //! | `name`, `description`, `homepage` | override Cargo's |
 //! | `keywords("a", "b")`, `platforms("linux")` | lists |
 //! | `dependency(id = "acme.other", version = "^1")` | repeatable |
-//! | `capability(network, host = "api.example.com", ports = [443])` | repeatable; kinds: `network`, `file` (`access`, `path`), `command` (`argv`), `provider` (`name`, `access`), `mcp` (`server`, `tool`, `sha256`) |
+//! | `capability(network, host = "api.example.com", ports = [443])` | repeatable; kinds: `network`, `file` (`access`, `path`), `command` (`argv`), `provider` (`name`, `access`), `mcp` (`server`, `tool`, `sha256`), `event` (`topic`) |
 //! | `subscribe("chat.message", "jobs/done")` | event topics delivered to [`Plugin::handle_event`] (letters, digits, `.`, `_`, `-`, `/`); a host config's `subscriptions` adds more |
+//! | `publish("orders.*", "jobs/done")` | event topics the plugin may publish with [`PluginContext::publish`]: a topic, `prefix.*` (every topic under `prefix.`) or `*`; each is the capability `event` with that `topic`, which the host's policy must grant. Topics under `sharelife.` are the host's |
 //! | `config_schema = "config.schema.json"` | JSON Schema file, relative to the crate; the host checks the plugin's config against it before opening the library |
 //!
 //! `sharelife inspect` on the built library shows all of it, subscriptions
@@ -93,6 +94,29 @@
 //! host.send_event("chat.message", b"hi").await.unwrap();
 //! assert_eq!(host.plugin().heard.load(Ordering::Relaxed), 1);
 //! # }
+//! ```
+//!
+//! A plugin publishes through its context, gated like every service: the
+//! manifest requests the topics (`publish(..)` above), the host's policy
+//! grants them (a rule of kind `event`), and every publish is audited.
+//! `ctx.spawn(future)` runs background work on the host's runtime (a
+//! loaded plugin cannot use it directly) until the plugin is unloaded or
+//! replaced: then the task is dropped, before its library is closed. At
+//! most 64 tasks run per plugin.
+//!
+//! ```
+//! use sharelife_sdk::prelude::*;
+//!
+//! #[derive(Default)]
+//! pub struct Orders;
+//!
+//! #[plugin(id = "acme.orders", publish("orders.*"))]
+//! impl Plugin for Orders {
+//!     #[handler]
+//!     fn create(&self, ctx: &PluginContext, id: &str) -> Result<(), PluginError> {
+//!         ctx.publish("orders.created", id.as_bytes())
+//!     }
+//! }
 //! ```
 //!
 //! ## Handlers
