@@ -123,7 +123,7 @@ fn shape_errors_name_their_line() {
     let err = PipelineFile::from_yaml("p.yaml", class).unwrap_err();
     assert_eq!(
         err.problems()[0].to_string(),
-        r#"line 5: plugins[0].capabilities[0]: "file.readx" is not a capability class; use one of network.outbound, file.read, file.write, command.exec, provider.access, mcp.invoke"#
+        r#"line 5: plugins[0].capabilities[0]: "file.readx" is not a capability class; use one of network.outbound, file.read, file.write, command.exec, provider.access, mcp.invoke, event.publish"#
     );
 }
 
