@@ -20,6 +20,8 @@
 //! only the sandbox tier (a later issue) closes the others.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "host")]
+pub(crate) mod declared;
 mod gateway;
 mod limits;
 pub mod pattern;
@@ -99,6 +101,25 @@ impl Request<'_> {
             Request::Provider { .. } => Kind::Provider,
             Request::Mcp { .. } => Kind::Mcp,
             Request::Publish { .. } => Kind::Event,
+        }
+    }
+    /// The coarse class, as handlers declare what they use.
+    pub fn class(&self) -> crate::manifest::CapabilityClass {
+        use crate::manifest::{CapabilityClass as C, FileAccess};
+        match self {
+            Request::Connect { .. } => C::NetworkOutbound,
+            Request::File {
+                access: FileAccess::Read,
+                ..
+            } => C::FileRead,
+            Request::File {
+                access: FileAccess::Write,
+                ..
+            } => C::FileWrite,
+            Request::Command { .. } => C::CommandExec,
+            Request::Provider { .. } => C::ProviderAccess,
+            Request::Mcp { .. } => C::McpInvoke,
+            Request::Publish { .. } => C::EventPublish,
         }
     }
 }
@@ -187,6 +208,9 @@ pub enum RuleRef {
     /// The plugin version these services belong to was unloaded or
     /// replaced: its contexts are revoked.
     Revoked,
+    /// The handler running on this thread declared the capability classes
+    /// it uses (`#[handler(uses(..))]`), and this is not one of them.
+    Undeclared,
     /// The request is not well formed (an empty path, a host that is not
     /// a host name, a URL that is not http); refused before any rule.
     Malformed,
@@ -212,6 +236,9 @@ impl fmt::Display for RuleRef {
                 "policy.rules[{i}]: has a byte budget, which a raw stream cannot be metered against (use http)"
             ),
             RuleRef::Revoked => f.write_str("revoked: the plugin version was unloaded or replaced"),
+            RuleRef::Undeclared => {
+                f.write_str("undeclared: the calling handler does not declare this class in `uses`")
+            }
             RuleRef::Malformed => f.write_str("malformed request"),
         }
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::binding::Binding;
 use super::slot::Slot;
 use crate::abi::catch::{CatchUnwind, catch};
+use crate::capability::declared::{self, Declared};
 use crate::manifest::{Manifest, PluginId};
 use crate::{Buffer, ErrorKind, Event, HandlerId, PluginError, PluginState};
 
@@ -184,8 +185,16 @@ impl PluginHandle {
                 ),
             ));
         }
+        let declared = slot
+            .manifest()
+            .handlers
+            .get(local.index())
+            .and_then(Declared::of);
         let started = slot.metrics.start();
-        let result = catch(|| slot.plugin.call(&slot.ctx, local, input, output));
+        let result = {
+            let _marked = declared::Scope::enter(declared);
+            catch(|| slot.plugin.call(&slot.ctx, local, input, output))
+        };
         if let Some(m) = slot.metrics.handler(local.index()) {
             m.record(started, &result);
         }
@@ -207,9 +216,17 @@ impl PluginHandle {
         let slot = self.current()?;
         slot.check_active()?;
         let local = slot.dispatch(handler)?;
+        let declared = slot
+            .manifest()
+            .handlers
+            .get(local.index())
+            .and_then(Declared::of);
         let started = slot.metrics.start();
-        let result =
-            CatchUnwind::new(|| slot.plugin.call_async(&slot.ctx, local, input, output)).await;
+        let result = declared::Marked::new(
+            declared,
+            CatchUnwind::new(|| slot.plugin.call_async(&slot.ctx, local, input, output)),
+        )
+        .await;
         if let Some(m) = slot.metrics.handler(local.index()) {
             m.record(started, &result);
         }

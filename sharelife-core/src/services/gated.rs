@@ -158,6 +158,10 @@ impl Inner {
     pub(super) fn check(&self, req: &Request<'_>) -> Result<RuleRef, PluginError> {
         let decision = if self.revoked.load(Ordering::Acquire) {
             Decision::deny(RuleRef::Revoked)
+        } else if crate::capability::declared::current()
+            .is_some_and(|declared| !declared.allows(req.class()))
+        {
+            Decision::deny(RuleRef::Undeclared)
         } else {
             self.gateway.check(req)
         };
