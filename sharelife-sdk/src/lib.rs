@@ -128,6 +128,16 @@
 //! [`IntoOutput`] (`()`, bytes, text, `Json<T>`, or a `Result` of those).
 //! Handlers may be `async`.
 //!
+//! A handler may declare the capability classes it uses:
+//! `#[handler(uses(file.read, network.outbound))]` (classes:
+//! `network.outbound`, `file.read`, `file.write`, `command.exec`,
+//! `provider.access`, `mcp.invoke`, `event.publish`). The manifest records
+//! it; each class must cover a capability the plugin requests. A pipeline
+//! step calling the handler then needs only those of the plugin's requests,
+//! and while the handler runs, a request of another class made on the
+//! calling thread is denied (audited as `undeclared`). A handler without
+//! `uses` may use everything the plugin is granted.
+//!
 //! ## Logging and timers
 //!
 //! A loaded plugin has its own copy of every static: log with
