@@ -295,6 +295,20 @@ impl CapabilityClass {
         }
     }
 
+    /// The class of a capability (or request) of `kind`; file access is
+    /// split by `file_access` (read when not given).
+    pub fn of(kind: Kind, file_access: Option<FileAccess>) -> CapabilityClass {
+        match kind {
+            Kind::Network => CapabilityClass::NetworkOutbound,
+            Kind::File if file_access == Some(FileAccess::Write) => CapabilityClass::FileWrite,
+            Kind::File => CapabilityClass::FileRead,
+            Kind::Command => CapabilityClass::CommandExec,
+            Kind::Provider => CapabilityClass::ProviderAccess,
+            Kind::Mcp => CapabilityClass::McpInvoke,
+            Kind::Event => CapabilityClass::EventPublish,
+        }
+    }
+
     /// Whether `capability` belongs to this class.
     pub fn covers(self, capability: &Capability) -> bool {
         capability.class() == self
@@ -347,21 +361,11 @@ impl Capability {
 
     /// The coarse class the capability belongs to.
     pub fn class(&self) -> CapabilityClass {
-        match self {
-            Capability::Network { .. } => CapabilityClass::NetworkOutbound,
-            Capability::File {
-                access: FileAccess::Read,
-                ..
-            } => CapabilityClass::FileRead,
-            Capability::File {
-                access: FileAccess::Write,
-                ..
-            } => CapabilityClass::FileWrite,
-            Capability::Command { .. } => CapabilityClass::CommandExec,
-            Capability::Provider { .. } => CapabilityClass::ProviderAccess,
-            Capability::Mcp { .. } => CapabilityClass::McpInvoke,
-            Capability::Event { .. } => CapabilityClass::EventPublish,
-        }
+        let access = match self {
+            Capability::File { access, .. } => Some(*access),
+            _ => None,
+        };
+        CapabilityClass::of(self.kind(), access)
     }
 
     /// The risk of this request.

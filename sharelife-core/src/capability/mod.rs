@@ -103,24 +103,14 @@ impl Request<'_> {
             Request::Publish { .. } => Kind::Event,
         }
     }
+
     /// The coarse class, as handlers declare what they use.
     pub fn class(&self) -> crate::manifest::CapabilityClass {
-        use crate::manifest::{CapabilityClass as C, FileAccess};
-        match self {
-            Request::Connect { .. } => C::NetworkOutbound,
-            Request::File {
-                access: FileAccess::Read,
-                ..
-            } => C::FileRead,
-            Request::File {
-                access: FileAccess::Write,
-                ..
-            } => C::FileWrite,
-            Request::Command { .. } => C::CommandExec,
-            Request::Provider { .. } => C::ProviderAccess,
-            Request::Mcp { .. } => C::McpInvoke,
-            Request::Publish { .. } => C::EventPublish,
-        }
+        let access = match self {
+            Request::File { access, .. } => Some(*access),
+            _ => None,
+        };
+        crate::manifest::CapabilityClass::of(self.kind(), access)
     }
 }
 
