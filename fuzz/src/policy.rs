@@ -145,6 +145,7 @@ enum Owned {
     Command(Vec<String>),
     Provider(String, ProviderAccess),
     Mcp(String, String, String),
+    Publish(String),
 }
 
 impl Owned {
@@ -169,6 +170,7 @@ impl Owned {
                 tool,
                 definition_sha256: sha,
             },
+            Owned::Publish(topic) => Request::Publish { topic },
         }
     }
 }
@@ -248,6 +250,17 @@ fn requests_for(capability: &Capability) -> Vec<Owned> {
             let pinned = sha256.clone().unwrap_or_default();
             out.push(Owned::Mcp(server.clone(), tool.clone(), pinned));
             out.push(Owned::Mcp(server.clone(), tool.clone(), "00".repeat(32)));
+        }
+        Capability::Event { topic } => {
+            let name = topic.strip_suffix(".*").unwrap_or(topic);
+            for t in [
+                topic.replace('*', "x"),
+                name.to_owned(),
+                format!("{name}.a.b"),
+                format!("{name}x"),
+            ] {
+                out.push(Owned::Publish(t));
+            }
         }
     }
     out
