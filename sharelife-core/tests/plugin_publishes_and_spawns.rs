@@ -174,7 +174,11 @@ async fn after_unload_nothing_is_published_and_tasks_are_stopped() {
         .unwrap();
     assert_eq!(got, serde_json::json!(1));
     assert!(ran.load(Ordering::SeqCst));
-    assert_eq!(dropped.load(Ordering::SeqCst), 0, "the task is still running");
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        0,
+        "the task is still running"
+    );
 
     let report = host.unload(PLUGIN).await.unwrap();
     assert!(report.closed, "{report:?}");

@@ -17,7 +17,10 @@ async fn a_disabled_plugin_is_read_but_never_opened() {
 
     assert_eq!(report.disabled.len(), 1);
     assert_eq!(report.disabled[0].as_str(), "examples.echo");
-    assert_eq!(host.plugins().state("examples.timer"), Some(PluginState::Active));
+    assert_eq!(
+        host.plugins().state("examples.timer"),
+        Some(PluginState::Active)
+    );
     assert_eq!(host.plugins().state("examples.echo"), None);
     assert_eq!(is_mapped(&timer), Some(true));
     assert_eq!(

@@ -94,11 +94,20 @@ async fn starting_a_plugin_starts_its_chain_of_dependencies_first() {
     host.load(plugins.join(sharelife_tests::library_file_name("fixture-left")))
         .await
         .unwrap();
-    assert_eq!(host.plugins().state("fixtures.base"), Some(PluginState::Loaded));
+    assert_eq!(
+        host.plugins().state("fixtures.base"),
+        Some(PluginState::Loaded)
+    );
 
     host.start("fixtures.left").await.unwrap();
-    assert_eq!(host.plugins().state("fixtures.base"), Some(PluginState::Active));
-    assert_eq!(host.plugins().state("fixtures.left"), Some(PluginState::Active));
+    assert_eq!(
+        host.plugins().state("fixtures.base"),
+        Some(PluginState::Active)
+    );
+    assert_eq!(
+        host.plugins().state("fixtures.left"),
+        Some(PluginState::Active)
+    );
     assert_eq!(
         host.call("fixtures.left", "ping", b"").unwrap().as_slice(),
         b"pong"

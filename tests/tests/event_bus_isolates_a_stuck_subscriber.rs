@@ -28,13 +28,17 @@ async fn one_stuck_plugin_loses_its_own_events_and_nobody_else_waits() {
     host.boot().await.unwrap();
     // Both fixtures subscribe to `news` in their manifests.
     assert_eq!(
-        host.plugins().status("fixtures.stuck").unwrap().subscriptions,
+        host.plugins()
+            .status("fixtures.stuck")
+            .unwrap()
+            .subscriptions,
         ["news"]
     );
 
     for i in 1..=20 {
         let report = host
-            .events().publish_bytes("news", format!("item {i}").as_bytes())
+            .events()
+            .publish_bytes("news", format!("item {i}").as_bytes())
             .unwrap();
         assert_eq!(
             report.queued, 3,
@@ -51,7 +55,12 @@ async fn one_stuck_plugin_loses_its_own_events_and_nobody_else_waits() {
             .as_slice(),
         b"1"
     );
-    let stuck = host.plugins().status("fixtures.stuck").unwrap().events.unwrap();
+    let stuck = host
+        .plugins()
+        .status("fixtures.stuck")
+        .unwrap()
+        .events
+        .unwrap();
     assert_eq!(
         (
             stuck.delivered,
@@ -102,6 +111,12 @@ async fn stopped_plugins_get_no_events_and_unsubscribing_works() {
 
     host.start("fixtures.base").await.unwrap();
     assert!(host.events().unsubscribe("fixtures.base", "news").unwrap());
-    assert_eq!(host.events().publish_bytes("news", b"unheard").unwrap().queued, 0);
+    assert_eq!(
+        host.events()
+            .publish_bytes("news", b"unheard")
+            .unwrap()
+            .queued,
+        0
+    );
     assert!(host.events().publish_bytes("bad topic", b"").is_err());
 }

@@ -108,6 +108,12 @@ async fn starting_a_dependent_reports_the_failed_dependency() {
         }
         other => panic!("expected a failed dependency, got {other:?}"),
     }
-    assert_eq!(host.plugins().state("fixtures.base"), Some(PluginState::Error));
-    assert_eq!(host.plugins().state("fixtures.left"), Some(PluginState::Inactive));
+    assert_eq!(
+        host.plugins().state("fixtures.base"),
+        Some(PluginState::Error)
+    );
+    assert_eq!(
+        host.plugins().state("fixtures.left"),
+        Some(PluginState::Inactive)
+    );
 }

@@ -135,7 +135,10 @@ async fn a_check_that_times_out_or_panics_is_a_failure() {
         assert_eq!(host.plugins().state(id), Some(PluginState::Error), "{id}");
     }
     host.start("fixtures.stuck").await.unwrap();
-    assert_eq!(host.plugins().state("fixtures.stuck"), Some(PluginState::Active));
+    assert_eq!(
+        host.plugins().state("fixtures.stuck"),
+        Some(PluginState::Active)
+    );
 }
 
 #[tokio::test]
@@ -150,7 +153,11 @@ async fn the_periodic_monitor_runs_at_the_configured_interval() {
     });
     host.boot().await.unwrap();
     eventually("the monitor to restart, then give up", || {
-        host.plugins().status("fixtures.base").unwrap().health.gave_up
+        host.plugins()
+            .status("fixtures.base")
+            .unwrap()
+            .health
+            .gave_up
     })
     .await;
     let status = host.plugins().status("fixtures.base").unwrap();

@@ -50,7 +50,12 @@ async fn a_policy_in_code_grants_one_thing_and_the_audit_shows_everything() {
     }
 
     // Everything the manifest requests beyond the one grant is reported.
-    assert_eq!(host.plugins().ungranted(&id).len(), 7, "{:?}", host.plugins().ungranted(&id));
+    assert_eq!(
+        host.plugins().ungranted(&id).len(),
+        7,
+        "{:?}",
+        host.plugins().ungranted(&id)
+    );
     let decisions = audit.query(&AuditQuery {
         plugin: Some(ID.into()),
         ..AuditQuery::default()

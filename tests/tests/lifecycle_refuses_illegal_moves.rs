@@ -19,7 +19,10 @@ async fn illegal_moves_are_refused_with_both_states_named() {
         }
         other => panic!("expected an illegal transition, got {other:?}"),
     }
-    assert_eq!(host.plugins().state("examples.echo"), Some(PluginState::Loaded));
+    assert_eq!(
+        host.plugins().state("examples.echo"),
+        Some(PluginState::Loaded)
+    );
 
     host.start("examples.echo").await.unwrap();
     match host.start("examples.echo").await {
@@ -31,7 +34,10 @@ async fn illegal_moves_are_refused_with_both_states_named() {
         }
         other => panic!("expected an illegal transition, got {other:?}"),
     }
-    assert_eq!(host.plugins().state("examples.echo"), Some(PluginState::Active));
+    assert_eq!(
+        host.plugins().state("examples.echo"),
+        Some(PluginState::Active)
+    );
 
     match host.start("examples.missing").await {
         Err(err @ HostError::NotFound(_)) => {

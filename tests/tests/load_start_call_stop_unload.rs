@@ -13,7 +13,10 @@ async fn a_loaded_library_goes_through_its_whole_lifecycle() {
 
     let id = host.load(&lib).await.expect("echo loads");
     assert_eq!(id.as_str(), "examples.echo");
-    assert_eq!(host.plugins().state("examples.echo"), Some(PluginState::Loaded));
+    assert_eq!(
+        host.plugins().state("examples.echo"),
+        Some(PluginState::Loaded)
+    );
 
     // Handlers are refused until the plugin is started.
     match host.call("examples.echo", "upper", b"x") {
@@ -22,7 +25,10 @@ async fn a_loaded_library_goes_through_its_whole_lifecycle() {
     }
 
     host.start("examples.echo").await.expect("starts");
-    assert_eq!(host.plugins().state("examples.echo"), Some(PluginState::Active));
+    assert_eq!(
+        host.plugins().state("examples.echo"),
+        Some(PluginState::Active)
+    );
     assert_eq!(
         host.call("examples.echo", "echo", b"bytes")
             .unwrap()
@@ -69,9 +75,15 @@ async fn a_loaded_library_goes_through_its_whole_lifecycle() {
     }
 
     host.stop("examples.echo").await.expect("stops");
-    assert_eq!(host.plugins().state("examples.echo"), Some(PluginState::Inactive));
+    assert_eq!(
+        host.plugins().state("examples.echo"),
+        Some(PluginState::Inactive)
+    );
     host.start("examples.echo").await.expect("restarts");
-    assert_eq!(host.plugins().state("examples.echo"), Some(PluginState::Active));
+    assert_eq!(
+        host.plugins().state("examples.echo"),
+        Some(PluginState::Active)
+    );
 
     let report = host.unload("examples.echo").await.expect("unloads");
     assert!(report.closed, "{report:?}");

@@ -7,12 +7,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sharelife_core::{ErrorKind, HostError};
 use sharelife_core::audit::{MemorySink, Outcome};
 use sharelife_core::capability::Policy;
 use sharelife_core::event::Topic;
 use sharelife_core::loader::is_mapped;
 use sharelife_core::manifest::Capability;
+use sharelife_core::{ErrorKind, HostError};
 use sharelife_tests::Scratch;
 
 const ID: &str = "fixtures.publisher";
@@ -65,9 +65,11 @@ async fn a_loaded_plugin_publishes_and_its_task_stops_at_unload() {
         .filter(|r| r.event == "decision")
         .collect();
     assert!(
-        decisions.iter().any(|r| r.request == "publish orders.created"
-            && r.outcome == Outcome::Allow
-            && r.capability.as_deref() == Some("event")),
+        decisions
+            .iter()
+            .any(|r| r.request == "publish orders.created"
+                && r.outcome == Outcome::Allow
+                && r.capability.as_deref() == Some("event")),
         "{decisions:#?}"
     );
     assert!(

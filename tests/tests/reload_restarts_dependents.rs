@@ -32,7 +32,10 @@ async fn a_reload_picks_up_a_rebuilt_library_and_restarts_dependents() {
     let restarted: Vec<&str> = report.restarted.iter().map(|id| id.as_str()).collect();
     assert_eq!(restarted, ["fixtures.versioned-user"]);
     assert!(report.not_restarted.is_empty());
-    assert_eq!(host.plugins().state("fixtures.versioned"), Some(PluginState::Active));
+    assert_eq!(
+        host.plugins().state("fixtures.versioned"),
+        Some(PluginState::Active)
+    );
     assert_eq!(
         host.plugins().state("fixtures.versioned-user"),
         Some(PluginState::Active)

@@ -27,7 +27,10 @@ async fn linked_plugins_are_found_and_run_without_a_file() {
         .collect();
     assert!(loaded.contains(&"examples.echo".to_owned()), "{loaded:?}");
     host.start("examples.echo").await.unwrap();
-    assert_eq!(host.plugins().state("examples.echo"), Some(PluginState::Active));
+    assert_eq!(
+        host.plugins().state("examples.echo"),
+        Some(PluginState::Active)
+    );
     assert_eq!(
         host.call("examples.echo", "upper", b"static")
             .unwrap()

@@ -42,7 +42,10 @@ async fn stopping_the_bottom_stops_the_chain_top_down() {
             ("fixtures.base".to_owned(), None),
         ]
     );
-    assert_eq!(host.plugins().status("fixtures.left").unwrap().reason, because);
+    assert_eq!(
+        host.plugins().status("fixtures.left").unwrap().reason,
+        because
+    );
 
     // Starting the top again brings its whole chain back.
     host.start("fixtures.top").await.unwrap();
@@ -77,8 +80,14 @@ async fn with_refuse_the_stop_is_refused_and_nothing_changes() {
         host.unload("fixtures.base").await,
         Err(HostError::HasDependents { .. })
     ));
-    assert_eq!(host.plugins().state("fixtures.base"), Some(PluginState::Active));
-    assert_eq!(host.plugins().state("fixtures.left"), Some(PluginState::Active));
+    assert_eq!(
+        host.plugins().state("fixtures.base"),
+        Some(PluginState::Active)
+    );
+    assert_eq!(
+        host.plugins().state("fixtures.left"),
+        Some(PluginState::Active)
+    );
 
     host.stop("fixtures.left").await.unwrap();
     host.stop("fixtures.base").await.unwrap();

@@ -12,7 +12,10 @@ async fn the_default_starts_the_rest_and_reports() {
     let host = dir.host_with(|b| b.plugin_path(&plugins));
     let report = host.boot().await.unwrap();
     assert!(!report.is_complete());
-    assert_eq!(host.plugins().state("fixtures.base"), Some(PluginState::Active));
+    assert_eq!(
+        host.plugins().state("fixtures.base"),
+        Some(PluginState::Active)
+    );
     assert_eq!(report.failed[0].id.as_str(), "fixtures.orphan");
 }
 

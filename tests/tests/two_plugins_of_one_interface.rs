@@ -41,6 +41,11 @@ async fn three_libraries_load_and_answer_independently() {
         waited.as_slice().starts_with(br#"{"requested_ms":1"#),
         "{waited:?}"
     );
-    let ids: Vec<String> = host.plugins().list().into_iter().map(|p| p.id.to_string()).collect();
+    let ids: Vec<String> = host
+        .plugins()
+        .list()
+        .into_iter()
+        .map(|p| p.id.to_string())
+        .collect();
     assert_eq!(ids, ["examples.echo", "examples.panicky", "examples.timer"]);
 }

@@ -270,7 +270,8 @@ fn section(title: &str) {
 }
 
 fn state(host: &Host, id: &str) -> String {
-    host.plugins().state(id)
+    host.plugins()
+        .state(id)
         .map_or("not loaded".to_owned(), |s| s.to_string())
 }
 
