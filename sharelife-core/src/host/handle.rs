@@ -84,6 +84,13 @@ impl PluginHandle {
             .ok_or_else(|| not_loaded(&self.binding))
     }
 
+    /// The gateway of the version loaded now.
+    pub(crate) fn gateway(&self) -> Option<Arc<crate::capability::Gateway>> {
+        self.binding
+            .current()
+            .map(|slot| Arc::clone(slot.gateway()))
+    }
+
     /// The plugin's id.
     pub fn id(&self) -> &PluginId {
         self.binding.id()

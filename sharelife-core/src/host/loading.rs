@@ -12,7 +12,7 @@ use super::{Host, HostError, UnloadReport, Unmet, plugin_config};
 use crate::audit::{AuditEvent, What};
 use crate::capability::{Gateway, Ungranted};
 use crate::loader::{LibraryWatch, PluginFile, is_mapped};
-use crate::manifest::{Capability, Dependency, Manifest, PluginId};
+use crate::manifest::{Dependency, Manifest, PluginId};
 use crate::services::GatedServices;
 use crate::{ContextData, Plugin, PluginContext, StaticPlugin};
 
@@ -38,7 +38,7 @@ impl Host {
     pub(crate) async fn load_file(&self, file: PluginFile) -> Result<PluginId, HostError> {
         let config = self.admit(file.manifest())?;
         let library = file.open()?;
-        let (ctx, ungranted) = self.context_for(library.manifest(), config)?;
+        let (ctx, gateway) = self.context_for(library.manifest(), config)?;
         let plugin = library.instantiate(&ctx)?;
         let source = Source::Library(library.path().to_owned());
         self.install(
@@ -47,7 +47,7 @@ impl Host {
             ctx,
             Some(library.watch()),
             source,
-            ungranted,
+            gateway,
         )
         .await
     }
@@ -81,8 +81,8 @@ impl Host {
             }
         })?;
         let config = self.admit(&manifest)?;
-        let (ctx, ungranted) = self.context_for(&manifest, config)?;
-        self.install(manifest, plugin, ctx, None, source, ungranted)
+        let (ctx, gateway) = self.context_for(&manifest, config)?;
+        self.install(manifest, plugin, ctx, None, source, gateway)
             .await
     }
 
@@ -181,7 +181,7 @@ impl Host {
         ctx: PluginContext,
         watch: Option<LibraryWatch>,
         source: Source,
-        ungranted: Vec<Capability>,
+        gateway: Arc<Gateway>,
     ) -> Result<PluginId, HostError> {
         let id = manifest.id.clone();
         let settings = self.options.plugins.get(&id).cloned().unwrap_or_default();
@@ -200,7 +200,7 @@ impl Host {
             events: Arc::clone(self.events.bus()),
             timed: self.options.time_calls,
             audit: Arc::clone(&self.options.audit),
-            ungranted,
+            gateway,
         }));
         self.registry()
             .insert(&binding, Arc::clone(&slot))
@@ -227,7 +227,7 @@ impl Host {
         &self,
         manifest: &Manifest,
         config: serde_json::Value,
-    ) -> Result<(PluginContext, Vec<Capability>), HostError> {
+    ) -> Result<(PluginContext, Arc<Gateway>), HostError> {
         let id = &manifest.id;
         let dirs = self.dirs.of(id.as_str());
         let (data_dir, temp_dir) = (dirs.data.clone(), dirs.temp.clone());
@@ -256,7 +256,7 @@ impl Host {
         }
         dirs.create()?;
         let services = GatedServices::new(
-            gateway,
+            Arc::clone(&gateway),
             Arc::clone(&self.options.audit),
             &data_dir,
             self.options.backends.clone(),
@@ -273,7 +273,7 @@ impl Host {
             },
             Arc::new(services),
         );
-        Ok((ctx, ungranted))
+        Ok((ctx, gateway))
     }
 
     /// Unbinds the plugin (new calls find it not loaded), ends its event

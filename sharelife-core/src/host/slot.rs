@@ -17,6 +17,7 @@ use super::health::HealthRecord;
 use super::metrics::PluginMetrics;
 use crate::abi::catch::CatchUnwind;
 use crate::audit::{AuditEvent, AuditSink, What};
+use crate::capability::Gateway;
 use crate::event::{EventBus, LIFECYCLE, LifecycleEvent};
 use crate::loader::LibraryWatch;
 use crate::manifest::{Capability, Dependency, Manifest, PluginId};
@@ -66,8 +67,9 @@ pub(crate) struct SlotParts {
     pub(crate) timed: bool,
     /// Where lifecycle changes and failures are recorded.
     pub(crate) audit: Arc<dyn AuditSink>,
-    /// Manifest requests the policy does not grant.
-    pub(crate) ungranted: Vec<Capability>,
+    /// The plugin's gateway, compiled once at load: its context's services
+    /// and the pipelines compiled against the host decide by it.
+    pub(crate) gateway: Arc<Gateway>,
     /// The id's binding (the slot is not bound to it yet).
     pub(crate) binding: Arc<Binding>,
 }
@@ -95,7 +97,7 @@ pub(crate) struct Slot {
     moving: tokio::sync::Mutex<()>,
     audit: Arc<dyn AuditSink>,
     audit_id: (Arc<str>, Arc<str>),
-    ungranted: Vec<Capability>,
+    gateway: Arc<Gateway>,
 }
 
 impl fmt::Debug for Slot {
@@ -119,7 +121,7 @@ impl Slot {
                 parts.manifest.version.to_string().into(),
             ),
             audit: parts.audit,
-            ungranted: parts.ungranted,
+            gateway: parts.gateway,
             lifecycle: Lifecycle::new(parts.manifest.id.as_str()),
             metrics: PluginMetrics::new(&parts.manifest, parts.timed),
             dispatch: parts.binding.dispatch_table(&parts.manifest),
@@ -263,7 +265,12 @@ impl Slot {
 
     /// Manifest requests the policy does not grant.
     pub(crate) fn ungranted(&self) -> &[Capability] {
-        &self.ungranted
+        self.gateway.ungranted()
+    }
+
+    /// The gateway this version's requests are decided by.
+    pub(crate) fn gateway(&self) -> &Arc<Gateway> {
+        &self.gateway
     }
 
     /// Runs a hook with panics contained; a failure moves the plugin to

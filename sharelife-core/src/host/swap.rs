@@ -178,7 +178,7 @@ impl Host {
         }
         let config = self.admit_version(manifest)?;
         let library = file.open()?;
-        let (ctx, ungranted) = self.context_for(library.manifest(), config)?;
+        let (ctx, gateway) = self.context_for(library.manifest(), config)?;
         let plugin = library.instantiate(&ctx)?;
         let settings = self
             .options
@@ -198,7 +198,7 @@ impl Host {
             events: Arc::clone(self.events.bus()),
             timed: self.options.time_calls,
             audit: Arc::clone(&self.options.audit),
-            ungranted,
+            gateway,
         }));
         drop(library);
         match self.bring_up(old, &new).await {

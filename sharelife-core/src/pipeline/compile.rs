@@ -139,10 +139,15 @@ where
         .iter()
         .zip(&spec.steps)
         .map(|(p, step)| {
-            let manifest = resolved.get(p.plugin_use)?.as_ref()?.manifest();
-            let gateway = gateways
-                .entry(manifest.id.clone())
-                .or_insert_with(|| grants.gateway(&manifest));
+            let plugin = resolved.get(p.plugin_use)?.as_ref()?;
+            let manifest = plugin.manifest();
+            // A host's plugin brings the gateway the host compiled at load;
+            // only stand-ins get one compiled from the grants here.
+            let gateway = gateways.entry(manifest.id.clone()).or_insert_with(|| {
+                plugin
+                    .gateway()
+                    .unwrap_or_else(|| Arc::new(grants.gateway(&manifest)))
+            });
             Some(gate::decide(
                 &manifest.capabilities_of(&step.handler),
                 gateway,

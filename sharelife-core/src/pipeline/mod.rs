@@ -113,10 +113,10 @@
 //!
 //! A step's capability check happens at the step's start, before any
 //! call, and goes through the host's [`Gateway`](crate::capability::Gateway)
-//! for the plugin (compiled from the plugin's manifest and **the host's own**
-//! [`Policy`](crate::capability::Policy), data directories and audit sink:
-//! [`Pipeline::compile`] takes them from the host; there is no second
-//! policy. [`Grants`] exist only for [`Pipeline::compile_with`] over
+//! for the plugin — the very gateway the host compiled when it loaded the
+//! plugin, from its manifest and **the host's own**
+//! [`Policy`](crate::capability::Policy); [`Pipeline::compile`] also takes
+//! the host's data directories and audit sink: there is no second policy. [`Grants`] exist only for [`Pipeline::compile_with`] over
 //! plugins of your own registry or stand-ins):
 //!
 //! 1. *Validation* refuses a pipeline capability the host never granted

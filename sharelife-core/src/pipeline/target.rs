@@ -31,6 +31,14 @@ pub trait StepPlugin: Clone + Send + Sync + 'static {
         ))
     }
 
+    /// The gateway the plugin's own requests are decided by, when it has
+    /// one (a plugin a host loaded); steps are then decided by the very
+    /// same gateway. `None` (the default): the pipeline compiles one from
+    /// the grants it was given.
+    fn gateway(&self) -> Option<Arc<crate::capability::Gateway>> {
+        None
+    }
+
     /// Calls a synchronous handler, appending its output to `output`.
     ///
     /// # Errors
@@ -56,6 +64,12 @@ pub trait StepPlugin: Clone + Send + Sync + 'static {
 impl StepPlugin for PluginHandle {
     fn manifest(&self) -> Arc<Manifest> {
         PluginHandle::manifest(self)
+    }
+
+    /// The gateway the host compiled for the loaded version: a step is
+    /// decided by exactly what decides the plugin's own requests.
+    fn gateway(&self) -> Option<Arc<crate::capability::Gateway>> {
+        PluginHandle::gateway(self)
     }
 
     /// The id stays valid across hot reloads (see [`PluginHandle`]).
