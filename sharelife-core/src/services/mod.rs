@@ -1,6 +1,6 @@
 //! The services a plugin reaches the outside world through: files, the
 //! network, commands, providers, MCP tools and the host's event bus (plus
-//! background tasks, [`tasks`]). Each asks the capability
+//! background tasks, `tasks`). Each asks the capability
 //! gateway first and writes the decision to the audit log; see
 //! [`crate::capability`].
 //!
