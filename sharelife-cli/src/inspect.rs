@@ -7,7 +7,6 @@ use std::path::Path;
 
 use serde_json::json;
 use sharelife_core::loader::{LoadError, PluginFile};
-use sharelife_core::manifest::Capability;
 
 use crate::Failure;
 
@@ -90,7 +89,7 @@ pub(crate) fn run(library: &Path, as_json: bool) -> Result<(), Failure> {
         println!("  capabilities none");
     }
     for c in &m.capabilities {
-        println!("  capability   {:<6} {}", c.risk(), describe(c));
+        println!("  capability   {:<6} {}", c.risk(), c);
     }
     println!("  risk label   {}", m.risk());
     println!(
@@ -148,27 +147,4 @@ fn config_fields(schema: &serde_json::Value) -> Vec<String> {
             format!("{name:<12} {kind}, {need}")
         })
         .collect()
-}
-
-fn describe(c: &Capability) -> String {
-    match c {
-        Capability::Network { host, ports } if ports.is_empty() => format!("network {host}"),
-        Capability::Network { host, ports } => format!("network {host} ports {ports:?}"),
-        Capability::File { access, path } => format!("file {access:?} {path}").to_lowercase(),
-        Capability::Command { argv } => format!("command {argv:?}"),
-        Capability::Provider { name, access } => {
-            format!("provider {name} {access:?}").to_lowercase()
-        }
-        Capability::Mcp {
-            server,
-            tool,
-            sha256: Some(h),
-        } => format!("mcp {server}/{tool} pinned {}", &h[..12.min(h.len())]),
-        Capability::Mcp {
-            server,
-            tool,
-            sha256: None,
-        } => format!("mcp {server}/{tool}"),
-        Capability::Event { topic } => format!("event publish {topic}"),
-    }
 }

@@ -324,8 +324,9 @@ impl std::str::FromStr for CapabilityClass {
 }
 
 impl std::fmt::Display for Capability {
-    /// A capability in a few words, for messages: `network api.example.com
-    /// ports [443]`, `file read "notes/*.txt"`, `command ["git", "status"]`.
+    /// A capability in a few words, for messages and `sharelife inspect`:
+    /// `network api.example.com ports [443]`, `file read "notes/*.txt"`,
+    /// `command ["git", "status"]`, `mcp web/search pinned 3f2a…`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Capability::Network { host, ports } if ports.is_empty() => write!(f, "network {host}"),
@@ -339,7 +340,24 @@ impl std::fmt::Display for Capability {
                 }
             ),
             Capability::Command { argv } => write!(f, "command {argv:?}"),
-            Capability::Provider { name, access } => write!(f, "provider {name} {access:?}"),
+            Capability::Provider { name, access } => write!(
+                f,
+                "provider {name} {}",
+                match access {
+                    ProviderAccess::Read => "read",
+                    ProviderAccess::Write => "write",
+                    ProviderAccess::Rotate => "rotate",
+                }
+            ),
+            Capability::Mcp {
+                server,
+                tool,
+                sha256: Some(pin),
+            } => write!(
+                f,
+                "mcp {server}/{tool} pinned {}",
+                &pin[..pin.len().min(12)]
+            ),
             Capability::Mcp { server, tool, .. } => write!(f, "mcp {server}/{tool}"),
             Capability::Event { topic } => write!(f, "event publish {topic:?}"),
         }

@@ -11,6 +11,8 @@ use super::limits::{Limiter, Refusal};
 use super::pattern::{HostPattern, PathGlob, argv_has_prefix, is_internal};
 use super::policy::selects;
 use super::{Decision, Effect, Policy, PolicyError, Request, RuleRef};
+#[cfg(feature = "host")]
+use crate::audit::RecordedRequest;
 use crate::manifest::{Capability, FileAccess, Manifest, ProviderAccess};
 
 pub use crate::manifest::Kind;
@@ -229,6 +231,58 @@ fn split_glob(path: &str, data_dir: &Path) -> Option<(PathBuf, PathGlob)> {
     // that canonical request paths compare against a canonical root.
     let root = std::fs::canonicalize(&root).unwrap_or(root);
     Some((root, PathGlob::try_new(&rest.join("/"))?))
+}
+
+/// The request a capability's literal scope makes (a name below a
+/// `*.suffix` pattern, the first address of a block, the first port, a
+/// path relative to `data_dir`); `None` where there is no single such
+/// request (an unpinned MCP tool, a topic pattern). Pipelines decide a
+/// step by asking the gateway about it.
+#[cfg(feature = "host")]
+pub(crate) fn representative(cap: &Capability, data_dir: &Path) -> Option<RecordedRequest> {
+    Some(match cap {
+        Capability::Network { host, ports } => {
+            let port = ports.first().copied().unwrap_or(443);
+            let (name, ip) = match HostPattern::parse(host)? {
+                HostPattern::Ip(ip) => (None, Some(ip)),
+                HostPattern::Cidr(net) => (None, Some(net.network())),
+                HostPattern::Name(name) => (Some(name), None),
+                HostPattern::Below(suffix) => (Some(format!("any.{suffix}")), None),
+            };
+            RecordedRequest::Connect { name, ip, port }
+        }
+        Capability::File { access, path } => {
+            let p = Path::new(path);
+            let full = if p.is_absolute() {
+                p.to_owned()
+            } else {
+                data_dir.join(p)
+            };
+            RecordedRequest::File {
+                access: *access,
+                path: normalize_lexically(&full),
+            }
+        }
+        Capability::Command { argv } => RecordedRequest::Command { argv: argv.clone() },
+        Capability::Provider { name, access } => RecordedRequest::Provider {
+            name: name.clone(),
+            access: *access,
+        },
+        Capability::Mcp {
+            server,
+            tool,
+            sha256: Some(sha),
+        } => RecordedRequest::Mcp {
+            server: server.clone(),
+            tool: tool.clone(),
+            definition_sha256: sha.clone(),
+        },
+        Capability::Mcp { sha256: None, .. } => return None,
+        Capability::Event { topic } if !topic.ends_with('*') => RecordedRequest::Publish {
+            topic: topic.clone(),
+        },
+        Capability::Event { .. } => return None,
+    })
 }
 
 /// Removes `.` and resolves `..` without touching the file system.

@@ -31,9 +31,9 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
 
-#[cfg(feature = "host")]
-pub(crate) use self::gateway::normalize_lexically;
 pub use self::gateway::{Gateway, Kind};
+#[cfg(feature = "host")]
+pub(crate) use self::gateway::{normalize_lexically, representative};
 pub use self::policy::{Effect, Limits, Policy, PolicyError, Rule, RuleProblem, Ungranted};
 use crate::manifest::{FileAccess, ProviderAccess};
 

@@ -249,7 +249,7 @@ fn host_decision(
     data_dir: &Path,
 ) -> (Decision, Option<RecordedRequest>) {
     let kind = cap.kind();
-    let request = representative(cap, data_dir);
+    let request = crate::capability::representative(cap, data_dir);
     let recorded = request.clone();
     if gateway.ungranted().contains(cap) {
         let rule = if gateway.grants_kind(kind) {
@@ -283,55 +283,6 @@ fn host_decision(
             None,
         ),
     }
-}
-
-/// The request a capability's literal scope makes; `None` where there is
-/// no single such request (an unpinned MCP tool).
-fn representative(cap: &Capability, data_dir: &Path) -> Option<RecordedRequest> {
-    use crate::manifest::address::HostPattern;
-    Some(match cap {
-        Capability::Network { host, ports } => {
-            let port = ports.first().copied().unwrap_or(443);
-            let (name, ip) = match HostPattern::parse(host)? {
-                HostPattern::Ip(ip) => (None, Some(ip)),
-                HostPattern::Cidr(net) => (None, Some(net.network())),
-                HostPattern::Name(name) => (Some(name), None),
-                HostPattern::Below(suffix) => (Some(format!("any.{suffix}")), None),
-            };
-            RecordedRequest::Connect { name, ip, port }
-        }
-        Capability::File { access, path } => {
-            let p = Path::new(path);
-            let full = if p.is_absolute() {
-                p.to_owned()
-            } else {
-                data_dir.join(p)
-            };
-            RecordedRequest::File {
-                access: *access,
-                path: crate::capability::normalize_lexically(&full),
-            }
-        }
-        Capability::Command { argv } => RecordedRequest::Command { argv: argv.clone() },
-        Capability::Provider { name, access } => RecordedRequest::Provider {
-            name: name.clone(),
-            access: *access,
-        },
-        Capability::Mcp {
-            server,
-            tool,
-            sha256: Some(sha),
-        } => RecordedRequest::Mcp {
-            server: server.clone(),
-            tool: tool.clone(),
-            definition_sha256: sha.clone(),
-        },
-        Capability::Mcp { sha256: None, .. } => return None,
-        Capability::Event { topic } if !topic.ends_with('*') => RecordedRequest::Publish {
-            topic: topic.clone(),
-        },
-        Capability::Event { .. } => return None,
-    })
 }
 
 /// The audit sink and what a step's start records.
