@@ -579,6 +579,7 @@ fn not_running(host: &Host, id: &str, folders: &[PathBuf]) -> Failure {
     if let Some(status) = host.plugins().status(id) {
         let why = status
             .reason
+            .map(|r| r.to_string())
             .or_else(|| status.last_error.map(|e| e.to_string()))
             .unwrap_or_else(|| "it did not start".to_owned());
         return Failure::new(format!(

@@ -1,7 +1,8 @@
 //! A dependency cycle is an error that prints the cycle; the plugins on it
 //! are not loaded, the others start.
 
-use sharelife_core::host::Stage;
+use sharelife_core::host::resolver::ResolveError;
+use sharelife_core::host::{BootError, Stage, StateReason};
 use sharelife_core::{HostError, PluginState};
 use sharelife_tests::Scratch;
 
@@ -32,7 +33,13 @@ async fn the_cycle_is_printed_and_the_rest_starts() {
     );
     let status = host.plugins().status("fixtures.cycle-b").unwrap();
     assert_eq!(status.state, PluginState::Unloaded);
-    assert_eq!(status.reason.as_deref(), Some(cycle));
+    let reason = status.reason.unwrap();
+    assert_eq!(reason.to_string(), cycle);
+    assert!(matches!(
+        reason,
+        StateReason::Boot(BootError::Unresolved(ref errors))
+            if matches!(&errors[..], [ResolveError::Cycle { cycle }] if cycle.len() == 3)
+    ));
     assert_eq!(status.version.unwrap().to_string(), "1.0.0");
 }
 

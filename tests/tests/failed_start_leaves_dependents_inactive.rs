@@ -1,7 +1,7 @@
 //! A dependency that fails to start leaves its dependents `Inactive`, with
 //! the reason in their status; the plugin that failed is in `Error`.
 
-use sharelife_core::host::{BootError, Stage};
+use sharelife_core::host::{BootError, Stage, StateReason};
 use sharelife_core::{HostError, PluginState};
 use sharelife_tests::Scratch;
 
@@ -45,11 +45,24 @@ async fn boot_holds_back_what_depends_on_a_failed_start() {
 
     let base = host.plugins().status("fixtures.base").unwrap();
     assert_eq!(base.state, PluginState::Error);
-    assert!(base.reason.unwrap().starts_with("start failed: "));
+    let base_reason = base.reason.unwrap();
+    assert!(base_reason.to_string().starts_with("start failed: "));
+    assert!(
+        matches!(base_reason, StateReason::Failed { ref place, .. } if place == "start failed")
+    );
     for id in ["fixtures.left", "fixtures.right"] {
         let status = host.plugins().status(id).unwrap();
         assert_eq!(status.state, PluginState::Inactive, "{id}");
         let reason = status.reason.unwrap();
+        assert!(
+            matches!(
+                &reason,
+                StateReason::Boot(BootError::DependencyNotStarted { dependency, .. })
+                    if dependency.as_str() == "fixtures.base"
+            ),
+            "{id}: {reason:?}"
+        );
+        let reason = reason.to_string();
         assert!(
             reason.starts_with(
                 "dependency fixtures.base failed to start: plugin \"fixtures.base\" failed in start"
@@ -62,6 +75,7 @@ async fn boot_holds_back_what_depends_on_a_failed_start() {
     assert!(
         top.reason
             .unwrap()
+            .to_string()
             .starts_with("dependency fixtures.left failed to start: dependency fixtures.base")
     );
     let held: Vec<&str> = report.held.iter().map(|(id, _)| id.as_str()).collect();

@@ -74,6 +74,7 @@ async fn an_unhealthy_plugin_is_restarted_until_the_policy_gives_up() {
         status
             .reason
             .unwrap()
+            .to_string()
             .starts_with("gave up after 2 restarts in a row; last: health check failed")
     );
     // A plugin the monitor gave up on is no longer checked or restarted...

@@ -57,6 +57,21 @@ async fn boot_names_the_plugins_and_versions_involved() {
             ),
         ]
     );
+    // Which dependency is unmet, typed: left needs orphan, which cannot be
+    // loaded because absent is nowhere.
+    match &report.failed[0].error {
+        BootError::Unresolved(errors) => match &errors[..] {
+            [ResolveError::DependencyUnavailable { needs, because, .. }] => {
+                assert_eq!(needs.as_str(), "fixtures.orphan");
+                assert!(matches!(
+                    &because[..],
+                    [ResolveError::Missing { needs, .. }] if needs.as_str() == "fixtures.absent"
+                ));
+            }
+            other => panic!("expected an unavailable dependency, got {other:?}"),
+        },
+        other => panic!("expected a resolution error, got {other:?}"),
+    }
     let picky = host.plugins().status("fixtures.picky").unwrap();
     assert_eq!(picky.state, PluginState::Unloaded);
     assert!(

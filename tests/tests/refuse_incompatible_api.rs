@@ -26,3 +26,33 @@ async fn a_plugin_for_api_9_is_refused_by_an_api_0_1_host() {
         "the library must not have been opened"
     );
 }
+
+#[tokio::test]
+async fn boot_passes_over_an_incompatible_library_with_the_typed_reason() {
+    use sharelife_core::host::BootError;
+    use sharelife_core::host::resolver::{PassedOverReason, ResolveError};
+
+    let dir = Scratch::new();
+    let plugins = dir.plugin_folder("plugins", &["fixture-api-mismatch"]);
+    let host = dir.host_with(|b| b.plugin_path(&plugins));
+    let report = host.boot().await.unwrap();
+    assert!(matches!(
+        &report.passed_over[..],
+        [p] if matches!(&p.reason, PassedOverReason::Incompatible(LoadError::IncompatibleApi { .. }))
+    ));
+    match &report.failed[..] {
+        [failure] => match &failure.error {
+            BootError::Unresolved(errors) => assert!(
+                matches!(
+                    &errors[..],
+                    [ResolveError::Incompatible {
+                        reason: LoadError::IncompatibleApi { .. }
+                    }]
+                ),
+                "{errors:?}"
+            ),
+            other => panic!("expected a resolution error, got {other:?}"),
+        },
+        other => panic!("expected one failure, got {other:?}"),
+    }
+}

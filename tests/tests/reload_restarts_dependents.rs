@@ -1,6 +1,7 @@
 //! Reloading a plugin stops its dependents, unloads it, loads its library
 //! again (new code if the file changed), and starts them all again.
 
+use sharelife_core::host::StateReason;
 use sharelife_core::{HostError, PluginState};
 use sharelife_tests::{Scratch, built_library, library_file_name};
 
@@ -85,10 +86,19 @@ async fn a_reload_into_an_out_of_range_version_leaves_the_dependent_inactive() {
     );
     let user = host.plugins().status("fixtures.versioned-user").unwrap();
     assert_eq!(user.state, PluginState::Inactive);
+    let reason = user.reason.unwrap();
     assert_eq!(
-        user.reason.as_deref(),
-        Some("not started: it needs fixtures.versioned ^1, found fixtures.versioned 2.0.0")
+        reason.to_string(),
+        "not started: it needs fixtures.versioned ^1, found fixtures.versioned 2.0.0"
     );
+    match &reason {
+        StateReason::UnmetDependencies(unmet) => {
+            assert_eq!(unmet[0].dependency.id.as_str(), "fixtures.versioned");
+            let found = unmet[0].found.as_ref().map(ToString::to_string);
+            assert_eq!(found.as_deref(), Some("2.0.0"));
+        }
+        other => panic!("expected unmet dependencies, got {other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ async fn a_panicked_plugin_restarts_and_serves_again() {
     let status = host.plugins().status("examples.panicky").unwrap();
     assert_eq!(status.state, PluginState::Error);
     assert_eq!(
-        status.reason.as_deref(),
+        status.reason.as_ref().map(ToString::to_string).as_deref(),
         Some("handler panicked: panicked: panicky: boom")
     );
     assert!(status.last_error.is_some());
@@ -23,7 +23,7 @@ async fn a_panicked_plugin_restarts_and_serves_again() {
     host.start("examples.panicky").await.unwrap();
     let status = host.plugins().status("examples.panicky").unwrap();
     assert_eq!(status.state, PluginState::Active);
-    assert_eq!(status.reason, None);
+    assert!(status.reason.is_none());
     assert_eq!(status.last_error, None);
     assert_eq!(
         host.call("examples.panicky", "ping", b"")

@@ -3,7 +3,7 @@
 //! host is set to refuse.
 
 use sharelife_core::event::LIFECYCLE;
-use sharelife_core::host::DependentPolicy;
+use sharelife_core::host::{DependentPolicy, StateReason};
 use sharelife_core::{HostError, PluginState};
 use sharelife_tests::Scratch;
 
@@ -43,7 +43,11 @@ async fn stopping_the_bottom_stops_the_chain_top_down() {
         ]
     );
     assert_eq!(
-        host.plugins().status("fixtures.left").unwrap().reason,
+        host.plugins()
+            .status("fixtures.left")
+            .unwrap()
+            .reason
+            .map(|r| r.to_string()),
         because
     );
 
@@ -104,10 +108,12 @@ async fn unloading_a_dependency_leaves_dependents_inactive_with_the_reason() {
     assert!(report.closed);
     let left = host.plugins().status("fixtures.left").unwrap();
     assert_eq!(left.state, PluginState::Inactive);
+    let reason = left.reason.unwrap();
     assert_eq!(
-        left.reason.as_deref(),
-        Some("its dependency fixtures.base was unloaded")
+        reason.to_string(),
+        "its dependency fixtures.base was unloaded"
     );
+    assert!(matches!(&reason, StateReason::DependencyUnloaded(d) if d.as_str() == "fixtures.base"));
 
     match host.start("fixtures.left").await {
         Err(err @ HostError::UnmetDependencies { .. }) => assert_eq!(

@@ -1,6 +1,7 @@
 //! Two versions of one plugin in the folders: the highest one that every
 //! dependent accepts is loaded; the other is passed over with the reason.
 
+use sharelife_core::host::resolver::PassedOverReason;
 use sharelife_tests::Scratch;
 
 #[tokio::test]
@@ -22,9 +23,13 @@ async fn the_highest_version_wins_when_nothing_constrains_it() {
     assert_eq!(p.version.to_string(), "1.0.0");
     assert!(p.path.starts_with(&old));
     assert_eq!(
-        p.reason,
+        p.reason.to_string(),
         "fixtures.versioned 2.0.0 is higher and compatible"
     );
+    assert!(matches!(
+        &p.reason,
+        PassedOverReason::Lower { chosen, .. } if chosen.to_string() == "2.0.0"
+    ));
 }
 
 #[tokio::test]
@@ -45,8 +50,15 @@ async fn a_dependent_range_picks_the_highest_compatible_version() {
     assert_eq!(report.passed_over.len(), 1);
     let p = &report.passed_over[0];
     assert_eq!(p.version.to_string(), "2.0.0");
+    match &p.reason {
+        PassedOverReason::OutOfRange { needed_by, .. } => {
+            assert_eq!(needed_by.len(), 1);
+            assert_eq!(needed_by[0].0.as_str(), "fixtures.versioned-user");
+        }
+        other => panic!("expected out of range, got {other:?}"),
+    }
     assert_eq!(
-        p.reason,
+        p.reason.to_string(),
         "fixtures.versioned 1.0.0 was chosen instead: fixtures.versioned-user 1.0.0 needs fixtures.versioned ^1"
     );
     let started: Vec<&str> = report.started.iter().map(|id| id.as_str()).collect();

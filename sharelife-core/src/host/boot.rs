@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use super::discovery::{Skipped, discover};
 use super::registry::Held;
-use super::resolver::{PassedOver, ResolveError, ResolveInput, resolve};
-use super::{Host, HostError};
+use super::resolver::{PassedOver, ResolveError, ResolveInput, join_errors, resolve};
+use super::{Host, HostError, StateReason};
 use crate::PluginState;
 use crate::manifest::PluginId;
 
@@ -65,14 +65,6 @@ pub enum BootError {
         /// Why the dependency did not start, when boot knows it.
         source: Option<Box<BootError>>,
     },
-}
-
-fn join_errors(errors: &[ResolveError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// An enabled plugin that [`Host::boot`] could not bring up.
@@ -250,7 +242,7 @@ impl Host {
                 Held {
                     version: u.version,
                     path: u.path,
-                    reason: error.to_string(),
+                    reason: StateReason::Boot(error.clone()),
                     priority: self.priority_of(&u.id),
                 },
             );
@@ -294,7 +286,7 @@ impl Host {
                             Held {
                                 version: Some(version),
                                 path: Some(path),
-                                reason: error.to_string(),
+                                reason: StateReason::Boot(error.clone()),
                                 priority: self.priority_of(&id),
                             },
                         );
@@ -327,7 +319,7 @@ impl Host {
             if let Some(dependency) = not_active {
                 let source = broken.get(&dependency).cloned().map(Box::new);
                 let reason = BootError::DependencyNotStarted { dependency, source };
-                slot.hold(reason.to_string()).await;
+                slot.hold(StateReason::Boot(reason.clone())).await;
                 broken.insert(id.clone(), reason.clone());
                 report.held.push((id, reason));
                 continue;

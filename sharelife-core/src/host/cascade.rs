@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::binding::Binding;
 use super::slot::{Slot, Source};
-use super::{Host, HostError, UnloadReport, Unmet};
+use super::{Host, HostError, StateReason, UnloadReport};
 use crate::PluginState;
 use crate::manifest::PluginId;
 
@@ -74,7 +74,7 @@ impl Host {
         let dependencies = match self.registry().dependencies_of(id) {
             Ok(deps) => deps,
             Err(unmet) => {
-                slot.hold(format!("not started: {}", Unmet::describe(&unmet)))
+                slot.hold(StateReason::UnmetDependencies(unmet.clone()))
                     .await;
                 return Err(HostError::UnmetDependencies {
                     id: slot.id().clone(),
@@ -88,7 +88,10 @@ impl Host {
                 continue;
             }
             if let Err(e) = dependency.start().await {
-                let reason = format!("dependency {} failed to start: {e}", dependency.id());
+                let reason = StateReason::DependencyFailed {
+                    dependency: dependency.id().clone(),
+                    error: Box::new(e.clone()),
+                };
                 for held in self.registry().dependents_of(dependency.id()) {
                     if held.state() == PluginState::Loaded || held.id().as_str() == id {
                         held.hold(reason.clone()).await;
@@ -130,7 +133,7 @@ impl Host {
             slot.id(),
             "stop",
             &dependents,
-            &format!("stopped because its dependency {id} stopped"),
+            &StateReason::DependencyStopped(slot.id().clone()),
         )
         .await?;
         slot.stop(None).await
@@ -141,7 +144,7 @@ impl Host {
         id: &PluginId,
         verb: &'static str,
         dependents: &[Arc<Slot>],
-        reason: &str,
+        reason: &StateReason,
     ) -> Result<(), HostError> {
         if dependents.is_empty() {
             return Ok(());
@@ -155,11 +158,11 @@ impl Host {
         }
         for dependent in dependents {
             if dependent.state() != PluginState::Active {
-                dependent.set_reason(reason.to_owned());
+                dependent.set_reason(reason.clone());
                 continue;
             }
             tracing::info!(plugin = %dependent.id(), dependency = %id, "stopping a dependent first");
-            if let Err(e) = dependent.stop(Some(reason.to_owned())).await {
+            if let Err(e) = dependent.stop(Some(reason.clone())).await {
                 // Its stop hook failed: it is in Error, which stops it too.
                 tracing::warn!(plugin = %dependent.id(), error = %e, "dependent failed to stop cleanly");
             }
@@ -182,7 +185,7 @@ impl Host {
     pub async fn unload(&self, id: &str) -> Result<UnloadReport, HostError> {
         let slot = self.slot(id)?;
         let dependents = self.registry().dependents_of(id);
-        let reason = format!("its dependency {id} was unloaded");
+        let reason = StateReason::DependencyUnloaded(slot.id().clone());
         self.stop_dependents(slot.id(), "unload", &dependents, &reason)
             .await?;
         for dependent in &dependents {
@@ -221,7 +224,7 @@ impl Host {
             slot.id(),
             "unload",
             &active,
-            &format!("its dependency {id} is reloading"),
+            &StateReason::DependencyReloading(slot.id().clone()),
         )
         .await?;
         let stopped: Vec<PluginId> = active.iter().rev().map(|d| d.id().clone()).collect();

@@ -12,6 +12,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::HostError;
+use super::reason::StateReason;
 use super::registry::Registry;
 use super::slot::Slot;
 use crate::manifest::PluginId;
@@ -278,7 +279,7 @@ pub(crate) async fn round(registry: &Registry, options: HealthOptions) -> Vec<He
 async fn check(slot: Arc<Slot>, options: HealthOptions, retry: bool) -> HealthCheck {
     let plugin = slot.id().clone();
     if retry {
-        let reason = slot.reason().unwrap_or_default();
+        let reason = slot.reason().map(|r| r.to_string()).unwrap_or_default();
         let recovery = recover(&slot, options).await;
         return HealthCheck {
             plugin,
@@ -319,10 +320,10 @@ async fn recover(slot: &Slot, options: HealthOptions) -> Recovery {
     };
     let attempt = slot.health.lock().failed(max_restarts);
     let Some(attempt) = attempt else {
-        let reason = format!(
-            "gave up after {max_restarts} restarts in a row; last: {}",
-            slot.reason().unwrap_or_default()
-        );
+        let reason = StateReason::GaveUp {
+            restarts: max_restarts,
+            last: slot.reason().map(Box::new),
+        };
         tracing::error!(plugin = %slot.id(), %reason, "plugin left in error");
         slot.set_reason(reason);
         return Recovery::GaveUp {

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::dirs::Directories;
 use super::slot::{Slot, SlotParts, Source};
-use super::{Host, HostError, UnloadReport, Unmet, plugin_config};
+use super::{Host, HostError, StateReason, UnloadReport, Unmet, plugin_config};
 use crate::audit::{AuditEvent, What};
 use crate::capability::{Gateway, Ungranted};
 use crate::loader::{LibraryWatch, PluginFile, is_mapped};
@@ -287,7 +287,7 @@ impl Host {
                 self.registry().remove(slot.id());
             }
         }
-        let (report, temp_dir) = self.retire(slot, deadline, "unloading").await?;
+        let (report, temp_dir) = self.retire(slot, deadline, StateReason::Unloading).await?;
         Directories::remove_temp(&temp_dir);
         Ok(report)
     }
@@ -301,7 +301,7 @@ impl Host {
         &self,
         slot: Arc<Slot>,
         deadline: Instant,
-        reason: &str,
+        reason: StateReason,
     ) -> Result<(UnloadReport, std::path::PathBuf), HostError> {
         let plugin_id = slot.id().clone();
         let library = slot.library_path().map(Path::to_owned);

@@ -51,6 +51,7 @@ mod loading;
 mod metrics;
 mod order;
 mod plugin_config;
+mod reason;
 mod registry;
 pub mod resolver;
 mod shutdown;
@@ -78,6 +79,7 @@ pub use self::health::{
 pub use self::metrics::{
     CallStats, LatencyBucket, LatencyHistogram, Metrics, PluginMetricsSnapshot,
 };
+pub use self::reason::StateReason;
 use self::registry::Registry;
 pub use self::shutdown::ShutdownReport;
 pub use self::slot::Origin;

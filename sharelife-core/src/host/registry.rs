@@ -10,16 +10,17 @@ use parking_lot::RwLock;
 use super::binding::Binding;
 use super::error::Unmet;
 use super::order::{Node, start_order};
+use super::reason::StateReason;
 use super::slot::Slot;
 use crate::event::EventBus;
 use crate::manifest::{Manifest, PluginId};
 
 /// A plugin the host was asked to run but could not load, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Held {
     pub(crate) version: Option<semver::Version>,
     pub(crate) path: Option<PathBuf>,
-    pub(crate) reason: String,
+    pub(crate) reason: StateReason,
     /// Its priority, as its settings give it.
     pub(crate) priority: u8,
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Host, HostError, UnloadReport};
+use super::{Host, HostError, StateReason, UnloadReport};
 use crate::PluginState;
 use crate::manifest::PluginId;
 
@@ -40,9 +40,7 @@ impl Host {
                 continue;
             }
             let id = slot.id().clone();
-            match tokio::time::timeout(limit, slot.stop(Some("the host is shutting down".into())))
-                .await
-            {
+            match tokio::time::timeout(limit, slot.stop(Some(StateReason::ShuttingDown))).await {
                 Ok(Ok(())) => report.stopped.push(id),
                 Ok(Err(e)) => report.failed.push((id, e)),
                 Err(_) => {

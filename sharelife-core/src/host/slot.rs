@@ -15,6 +15,7 @@ use super::HostError;
 use super::binding::{Binding, NO_HANDLER};
 use super::health::HealthRecord;
 use super::metrics::PluginMetrics;
+use super::reason::StateReason;
 use crate::abi::catch::CatchUnwind;
 use crate::audit::{AuditEvent, AuditSink, What};
 use crate::capability::Gateway;
@@ -89,7 +90,7 @@ pub(crate) struct Slot {
     requires: Vec<Dependency>,
     initialized: AtomicBool,
     last_error: Mutex<Option<PluginError>>,
-    reason: Mutex<Option<String>>,
+    reason: Mutex<Option<StateReason>>,
     pub(crate) metrics: PluginMetrics,
     pub(crate) health: Mutex<HealthRecord>,
     pub(super) events: Arc<EventBus>,
@@ -205,11 +206,11 @@ impl Slot {
     }
 
     /// Why the plugin is in its state, when the host knows.
-    pub(crate) fn reason(&self) -> Option<String> {
+    pub(crate) fn reason(&self) -> Option<StateReason> {
         self.reason.lock().clone()
     }
 
-    pub(crate) fn set_reason(&self, reason: String) {
+    pub(crate) fn set_reason(&self, reason: StateReason) {
         *self.reason.lock() = Some(reason);
     }
 
@@ -218,14 +219,15 @@ impl Slot {
     pub(crate) fn move_to(
         &self,
         to: PluginState,
-        reason: Option<String>,
+        reason: Option<StateReason>,
     ) -> Result<PluginState, IllegalTransition> {
         let from = self.lifecycle.move_to(to)?;
         self.record(What::Lifecycle {
             from: from.to_string(),
             to: to.to_string(),
         });
-        *self.reason.lock() = reason.clone();
+        let text = reason.as_ref().map(ToString::to_string);
+        *self.reason.lock() = reason;
         if let Some(binding) = self.binding.upgrade() {
             binding.state_changed(self, to);
         }
@@ -235,7 +237,7 @@ impl Slot {
                 version: self.manifest.version.to_string(),
                 from,
                 to,
-                reason,
+                reason: text,
             };
             if let Err(e) = self.events.publish(&LIFECYCLE, &event) {
                 tracing::warn!(plugin = %self.manifest.id, error = %e, "lifecycle event not published");
@@ -251,7 +253,11 @@ impl Slot {
         self.record(What::Error {
             message: format!("{place}: {error}"),
         });
-        let _ = self.move_to(PluginState::Error, Some(format!("{place}: {error}")));
+        let reason = StateReason::Failed {
+            place: place.to_owned(),
+            error: error.clone(),
+        };
+        let _ = self.move_to(PluginState::Error, Some(reason));
     }
 
     fn record(&self, what: What) {
@@ -328,7 +334,7 @@ impl Slot {
 
     /// Stops an active plugin; `reason` says why, when it was not asked for
     /// directly (a dependency stopped, the host is shutting down).
-    pub(crate) async fn stop(&self, reason: Option<String>) -> Result<(), HostError> {
+    pub(crate) async fn stop(&self, reason: Option<StateReason>) -> Result<(), HostError> {
         let _moving = self.moving.lock().await;
         let from = self.state();
         if from != PluginState::Active {
@@ -337,7 +343,7 @@ impl Slot {
         self.stop_locked(reason).await
     }
 
-    async fn stop_locked(&self, reason: Option<String>) -> Result<(), HostError> {
+    async fn stop_locked(&self, reason: Option<StateReason>) -> Result<(), HostError> {
         // Inactive first, so that no new call starts while `stop` runs.
         self.move_to(PluginState::Inactive, reason)?;
         self.run_hook("stop", || self.plugin.stop(&self.ctx)).await
@@ -346,7 +352,7 @@ impl Slot {
     /// Keeps a plugin that was never started from starting: `Loaded →
     /// Inactive` with the reason (a dependency failed). An already inactive
     /// plugin only gets the new reason.
-    pub(crate) async fn hold(&self, reason: String) {
+    pub(crate) async fn hold(&self, reason: StateReason) {
         let _moving = self.moving.lock().await;
         match self.state() {
             PluginState::Loaded => {
@@ -369,12 +375,12 @@ impl Slot {
     /// returned; hook errors do not stop the unload.
     pub(crate) async fn prepare_unload(
         &self,
-        reason: &str,
+        reason: StateReason,
     ) -> Result<Option<HostError>, HostError> {
         let _moving = self.moving.lock().await;
         let mut hook_error = None;
         if self.state() == PluginState::Active {
-            if let Err(e) = self.stop_locked(Some(reason.to_owned())).await {
+            if let Err(e) = self.stop_locked(Some(reason)).await {
                 hook_error = Some(e);
             }
         }

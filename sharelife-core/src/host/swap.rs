@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::binding::Binding;
 use super::slot::{Slot, SlotParts, Source};
-use super::{Host, HostError, UnloadReport};
+use super::{Host, HostError, StateReason, UnloadReport};
 use crate::PluginState;
 use crate::loader::{PluginFile, is_mapped};
 use crate::manifest::PluginId;
@@ -115,13 +115,12 @@ impl Host {
 
         let retiring = Instant::now();
         let old_version = old.manifest().version.clone();
-        let reason = format!(
-            "replaced by version {} from {}",
-            new.manifest().version,
-            path.display()
-        );
+        let reason = StateReason::Replaced {
+            version: new.manifest().version.clone(),
+            library: path.to_owned(),
+        };
         let deadline = retiring + self.options.unload_timeout;
-        let (retired, _temp_dir) = self.retire(old, deadline, &reason).await?;
+        let (retired, _temp_dir) = self.retire(old, deadline, reason).await?;
         Ok(SwapReport {
             id: new.id().clone(),
             old_version,
@@ -237,11 +236,8 @@ impl Host {
             PluginState::Active | PluginState::Error => new.start().await?,
             // Stopped stays stopped, for the same reason.
             PluginState::Inactive => {
-                new.hold(
-                    old.reason()
-                        .unwrap_or_else(|| "stopped before the reload".into()),
-                )
-                .await;
+                new.hold(old.reason().unwrap_or(StateReason::StoppedBeforeReload))
+                    .await;
             }
             _ => {}
         }
@@ -252,7 +248,10 @@ impl Host {
     /// the old version's too, so it stays.
     async fn discard(&self, new: Arc<Slot>) {
         let version = new.manifest().version.clone();
-        match self.retire(new, Instant::now(), "reload failed").await {
+        match self
+            .retire(new, Instant::now(), StateReason::ReloadFailed)
+            .await
+        {
             Ok((report, _)) if !report.closed => {
                 tracing::warn!(plugin = %report.id, %version, "the discarded version is still referenced; its library closes when it is dropped");
             }

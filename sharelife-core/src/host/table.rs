@@ -10,6 +10,7 @@ use parking_lot::Mutex;
 
 use super::Origin;
 use super::health::HealthRecord;
+use super::reason::StateReason;
 use super::registry::Registry;
 use super::slot::Slot;
 use crate::event::{EventBus, SubscriberStats};
@@ -39,7 +40,7 @@ pub struct PluginInfo {
 }
 
 /// Everything the host knows about one plugin.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct PluginStatus {
     /// The id.
@@ -52,7 +53,7 @@ pub struct PluginStatus {
     pub state: PluginState,
     /// Why it is in that state, when the host knows: a failed dependency,
     /// a failed health check, a resolution error.
-    pub reason: Option<String>,
+    pub reason: Option<StateReason>,
     /// The last error from a hook, a panic or a health check.
     pub last_error: Option<PluginError>,
     /// Its library, or `None` for a static plugin.
@@ -209,7 +210,9 @@ impl PluginTable {
 mod tests {
     use super::*;
     use crate::event::EventOptions;
+    use crate::host::BootError;
     use crate::host::registry::Held;
+    use crate::host::resolver::ResolveError;
 
     fn table() -> PluginTable {
         PluginTable::new(
@@ -223,7 +226,7 @@ mod tests {
         let t = table();
         assert!(t.list().is_empty() && t.statuses().is_empty());
         assert_eq!(t.state("acme.echo"), None);
-        assert_eq!(t.status("acme.echo"), None);
+        assert!(t.status("acme.echo").is_none());
         assert!(t.ungranted("acme.echo").is_empty());
         assert!(t.lingering_libraries().is_empty());
     }
@@ -237,7 +240,11 @@ mod tests {
                 Held {
                     version: Some(semver::Version::new(1, 0, 0)),
                     path: Some(PathBuf::from(format!("/plugins/{id}.so"))),
-                    reason: "it needs acme.base ^1, which is not loaded".into(),
+                    reason: StateReason::Boot(BootError::Unresolved(vec![
+                        ResolveError::NotFound {
+                            plugin: PluginId::new("acme.base").unwrap(),
+                        },
+                    ])),
                     priority,
                 },
             );
@@ -246,10 +253,11 @@ mod tests {
         assert_eq!(status.state, PluginState::Unloaded);
         assert_eq!(status.priority, 7);
         assert_eq!(status.library, Some(PathBuf::from("/plugins/acme.zeta.so")));
-        assert_eq!(
-            status.reason.as_deref(),
-            Some("it needs acme.base ^1, which is not loaded")
-        );
+        assert!(matches!(
+            status.reason,
+            Some(StateReason::Boot(BootError::Unresolved(ref errors)))
+                if matches!(&errors[..], [ResolveError::NotFound { plugin }] if plugin.as_str() == "acme.base")
+        ));
         let ids: Vec<_> = t.statuses().into_iter().map(|s| s.id).collect();
         assert_eq!(
             ids,

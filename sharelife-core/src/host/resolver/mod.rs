@@ -8,7 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use semver::{Version, VersionReq};
 
-pub use self::report::{Chosen, PassedOver, Resolution, ResolveError, Unresolved};
+pub(crate) use self::report::join_errors;
+pub use self::report::{
+    Chosen, PassedOver, PassedOverReason, Resolution, ResolveError, Unresolved,
+};
 use super::config::PluginSettings;
 use crate::loader::PluginFile;
 use crate::manifest::{Dependency, PluginId};
@@ -111,7 +114,10 @@ impl Resolver<'_> {
             let all_versions = files.iter().map(|f| f.manifest().version.clone()).collect();
             if let Some(v) = self.input.present.get(&id) {
                 for f in files {
-                    let reason = format!("{id} {v} is already loaded in the host");
+                    let reason = PassedOverReason::AlreadyLoaded {
+                        id: id.clone(),
+                        version: v.clone(),
+                    };
                     self.report.passed_over.push(passed(&f, reason));
                 }
                 continue;
@@ -122,22 +128,18 @@ impl Resolver<'_> {
                 continue;
             }
             let mut compatible = Vec::new();
+            let mut errors = Vec::new();
             for f in files {
                 match f.check_compatible() {
                     Ok(()) => compatible.push(f),
-                    Err(e) => self.report.passed_over.push(passed(&f, e.to_string())),
+                    Err(e) => {
+                        errors.push(ResolveError::Incompatible { reason: e.clone() });
+                        let reason = PassedOverReason::Incompatible(e);
+                        self.report.passed_over.push(passed(&f, reason));
+                    }
                 }
             }
             if compatible.is_empty() {
-                let errors = self
-                    .report
-                    .passed_over
-                    .iter()
-                    .filter(|p| p.id == id)
-                    .map(|p| ResolveError::Incompatible {
-                        reason: p.reason.clone(),
-                    })
-                    .collect();
                 self.report.failed.push(Unresolved {
                     id: id.clone(),
                     version: None,
@@ -225,19 +227,24 @@ impl Resolver<'_> {
             for (_, f) in others {
                 let version = &f.manifest().version;
                 let reason = if version > picked {
-                    let unmet: Vec<String> = constraints
-                        .iter()
-                        .filter(|(_, _, req)| !req.matches(version))
-                        .map(|(dep, dv, req)| format!("{dep} {dv} needs {id} {req}"))
-                        .collect();
-                    format!("{id} {picked} was chosen instead: {}", unmet.join(", "))
+                    PassedOverReason::OutOfRange {
+                        id: id.clone(),
+                        chosen: picked.clone(),
+                        needed_by: constraints
+                            .iter()
+                            .filter(|(_, _, req)| !req.matches(version))
+                            .cloned()
+                            .collect(),
+                    }
                 } else if version == picked {
-                    format!(
-                        "the same version from {} was chosen (found first)",
-                        files[pick].path().display()
-                    )
+                    PassedOverReason::Duplicate {
+                        chosen: files[pick].path().to_owned(),
+                    }
                 } else {
-                    format!("{id} {picked} is higher and compatible")
+                    PassedOverReason::Lower {
+                        id: id.clone(),
+                        chosen: picked.clone(),
+                    }
                 };
                 passed_over.push(passed(f, reason));
             }
@@ -246,7 +253,7 @@ impl Resolver<'_> {
     }
 }
 
-fn passed(file: &PluginFile, reason: String) -> PassedOver {
+fn passed(file: &PluginFile, reason: PassedOverReason) -> PassedOver {
     PassedOver {
         id: file.manifest().id.clone(),
         version: file.manifest().version.clone(),

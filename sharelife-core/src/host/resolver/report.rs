@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use semver::{Version, VersionReq};
 
-use crate::loader::PluginFile;
+use crate::loader::{LoadError, PluginFile};
 use crate::manifest::{Dependency, PluginId};
 
 /// A plugin chosen to load.
@@ -22,7 +22,7 @@ pub struct Chosen {
 }
 
 /// A library not chosen although its plugin was.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct PassedOver {
     /// The plugin.
@@ -32,11 +32,63 @@ pub struct PassedOver {
     /// The file.
     pub path: PathBuf,
     /// Why another was chosen, or why this one cannot run here.
-    pub reason: String,
+    pub reason: PassedOverReason,
+}
+
+/// Why a library was passed over: a typed cause to `match` on; its text
+/// names plugins, versions and files.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum PassedOverReason {
+    /// A version of the plugin is in the host already.
+    #[error("{id} {version} is already loaded in the host")]
+    AlreadyLoaded {
+        /// The plugin.
+        id: PluginId,
+        /// The version loaded.
+        version: Version,
+    },
+    /// This library cannot run on this host (plugin API, platform).
+    #[error(transparent)]
+    Incompatible(LoadError),
+    /// A higher version, passed over because plugins chosen need a range
+    /// it is not in.
+    #[error("{id} {chosen} was chosen instead: {}", needs_text(id, needed_by))]
+    OutOfRange {
+        /// The plugin.
+        id: PluginId,
+        /// The version chosen instead.
+        chosen: Version,
+        /// Each chosen plugin (and its version) whose range excludes this
+        /// version, with that range.
+        needed_by: Vec<(PluginId, Version, VersionReq)>,
+    },
+    /// The same version, found again in another file.
+    #[error("the same version from {} was chosen (found first)", chosen.display())]
+    Duplicate {
+        /// The file chosen.
+        chosen: PathBuf,
+    },
+    /// A lower version: the chosen one is higher and compatible.
+    #[error("{id} {chosen} is higher and compatible")]
+    Lower {
+        /// The plugin.
+        id: PluginId,
+        /// The version chosen.
+        chosen: Version,
+    },
+}
+
+fn needs_text(id: &PluginId, needed_by: &[(PluginId, Version, VersionReq)]) -> String {
+    needed_by
+        .iter()
+        .map(|(dep, dv, req)| format!("{dep} {dv} needs {id} {req}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// An enabled plugin that will not be loaded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Unresolved {
     /// The plugin.
@@ -51,9 +103,17 @@ pub struct Unresolved {
 
 impl fmt::Display for Unresolved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let errors: Vec<String> = self.errors.iter().map(ToString::to_string).collect();
-        f.write_str(&errors.join("; "))
+        f.write_str(&join_errors(&self.errors))
     }
+}
+
+/// Errors in one line, `; ` between them.
+pub(crate) fn join_errors(errors: &[ResolveError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn versions(found: &[Version]) -> String {
@@ -73,7 +133,7 @@ fn path_of(cycle: &[(PluginId, Version)]) -> String {
 }
 
 /// Why an enabled plugin cannot be loaded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ResolveError {
     /// The config enables a plugin that no folder has.
@@ -87,8 +147,10 @@ pub enum ResolveError {
     /// No version of the plugin can run on this host.
     #[error("{reason}")]
     Incompatible {
-        /// The loader's reason (naming the file).
-        reason: String,
+        /// The loader's reason (naming the file): an
+        /// [`IncompatibleApi`](LoadError::IncompatibleApi) or
+        /// [`UnsupportedPlatform`](LoadError::UnsupportedPlatform).
+        reason: LoadError,
     },
     /// A dependency is nowhere.
     #[error(
@@ -145,7 +207,10 @@ pub enum ResolveError {
         cycle: Vec<(PluginId, Version)>,
     },
     /// A dependency cannot be loaded itself.
-    #[error("{plugin} {version} needs {needs}, which cannot be loaded: {because}")]
+    #[error(
+        "{plugin} {version} needs {needs}, which cannot be loaded: {}",
+        join_errors(because)
+    )]
     DependencyUnavailable {
         /// The plugin.
         plugin: PluginId,
@@ -153,8 +218,8 @@ pub enum ResolveError {
         version: Version,
         /// The dependency.
         needs: PluginId,
-        /// Why the dependency cannot be loaded.
-        because: String,
+        /// Why the dependency cannot be loaded: its own errors.
+        because: Vec<ResolveError>,
     },
 }
 

@@ -67,7 +67,7 @@ impl Resolver<'_> {
                 .failed
                 .iter()
                 .find(|u| u.id == needs)
-                .map(ToString::to_string)
+                .map(|u| u.errors.clone())
                 .unwrap_or_default();
             return Some(ResolveError::DependencyUnavailable {
                 plugin,
@@ -99,11 +99,7 @@ impl Resolver<'_> {
                     .into_iter()
                     .find_map(|d| self.errors.get(&d.id).map(|e| (d.id.clone(), e)));
                 if let Some((needs, dep_errors)) = failed_dep {
-                    let because = dep_errors
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ");
+                    let because = dep_errors.clone();
                     more.push((
                         id.clone(),
                         ResolveError::DependencyUnavailable {
