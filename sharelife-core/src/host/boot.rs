@@ -4,12 +4,16 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::builder::Options;
+use super::cascade::Lifecycle;
 use super::discovery::{Skipped, discover};
-use super::registry::Held;
+use super::loading::Loader;
+use super::registry::{Held, Registry};
 use super::resolver::{PassedOver, ResolveError, ResolveInput, join_errors, resolve};
-use super::{Host, HostError, StateReason};
+use super::{HealthMonitor, HostError, StateReason};
 use crate::PluginState;
 use crate::manifest::PluginId;
 
@@ -37,7 +41,7 @@ impl fmt::Display for Stage {
     }
 }
 
-/// Why [`Host::boot`] did not bring up an enabled plugin: a typed cause
+/// Why [`Host::boot`](super::Host::boot) did not bring up an enabled plugin: a typed cause
 /// to `match` on; its text names plugins, versions and files.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -67,7 +71,7 @@ pub enum BootError {
     },
 }
 
-/// An enabled plugin that [`Host::boot`] could not bring up.
+/// An enabled plugin that [`Host::boot`](super::Host::boot) could not bring up.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct BootFailure {
@@ -85,7 +89,7 @@ impl fmt::Display for BootFailure {
     }
 }
 
-/// What [`Host::boot`] did.
+/// What [`Host::boot`](super::Host::boot) did.
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct BootReport {
@@ -106,7 +110,7 @@ pub struct BootReport {
     pub timings: BootTimings,
 }
 
-/// How long each phase of [`Host::boot`] took.
+/// How long each phase of [`Host::boot`](super::Host::boot) took.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BootTimings {
@@ -167,7 +171,19 @@ impl fmt::Display for BootReport {
     }
 }
 
-impl Host {
+/// Boot: discover, resolve, load what is enabled through the [`Loader`],
+/// start in dependency order; on a strict failure, shut down through the
+/// [`Lifecycle`]; then start the [`HealthMonitor`].
+#[derive(Debug)]
+pub(crate) struct Boot {
+    pub(super) options: Arc<Options>,
+    pub(super) registry: Arc<Registry>,
+    pub(super) loader: Arc<Loader>,
+    pub(super) lifecycle: Arc<Lifecycle>,
+    pub(super) health: Arc<HealthMonitor>,
+}
+
+impl Boot {
     /// A plugin's priority, as its settings give it.
     fn priority_of(&self, id: &str) -> u8 {
         self.options
@@ -184,22 +200,9 @@ fn join(ids: &[PluginId]) -> String {
         .join(", ")
 }
 
-impl Host {
-    /// Brings the host up from its settings: scans the plugin folders,
-    /// reads every manifest (no plugin code runs), resolves versions and
-    /// dependencies, opens and initializes only the enabled plugins, and
-    /// starts them in dependency order (`priority` breaking ties). Then
-    /// starts the periodic health checks, if an interval is set.
-    ///
-    /// A plugin that fails is reported and the others go on; what depends
-    /// on it is not loaded, or is left `Inactive` with the reason. In
-    /// strict mode any failure stops the boot instead, and everything
-    /// started is shut down again.
-    ///
-    /// # Errors
-    ///
-    /// [`HostError::Strict`], in strict mode only.
-    pub async fn boot(&self) -> Result<BootReport, HostError> {
+impl Boot {
+    /// [`Host::boot`](super::Host::boot).
+    pub(crate) async fn boot(&self) -> Result<BootReport, HostError> {
         let mut clock = Instant::now();
         let mut lap = || {
             let now = Instant::now();
@@ -210,7 +213,7 @@ impl Host {
         let discovery = discover(&self.options.plugin_paths);
         let discover_time = lap();
         let present: BTreeMap<PluginId, semver::Version> = self
-            .registry()
+            .registry
             .slots()
             .iter()
             .map(|s| (s.id().clone(), s.manifest().version.clone()))
@@ -237,7 +240,7 @@ impl Host {
         let mut broken: BTreeMap<PluginId, BootError> = BTreeMap::new();
         for u in resolution.failed {
             let error = BootError::Unresolved(u.errors);
-            self.registry().hold(
+            self.registry.hold(
                 u.id.clone(),
                 Held {
                     version: u.version,
@@ -273,15 +276,19 @@ impl Host {
                     dependency,
                     source: Box::new(why),
                 }),
-                None => self.load_file(chosen.file).await.map_err(BootError::Host),
+                None => self
+                    .loader
+                    .load_file(chosen.file)
+                    .await
+                    .map_err(BootError::Host),
             };
             match result {
                 Ok(_) => loaded.push(id),
                 Err(error) => {
                     // When `initialize` failed the plugin stays listed, in
                     // Error; otherwise it is held with the reason.
-                    if self.registry().get(&id).is_none() {
-                        self.registry().hold(
+                    if self.registry.get(&id).is_none() {
+                        self.registry.hold(
                             id.clone(),
                             Held {
                                 version: Some(version),
@@ -302,18 +309,18 @@ impl Host {
         }
         report.timings.load = lap();
         if self.options.strict && !report.failed.is_empty() {
-            self.shutdown().await;
+            self.lifecycle.shutdown().await;
             return Err(HostError::Strict {
                 failures: report.failed,
             });
         }
 
         for id in loaded {
-            let Some(slot) = self.registry().get(&id) else {
+            let Some(slot) = self.registry.get(&id) else {
                 continue;
             };
             let not_active = slot.requires().iter().find_map(|d| {
-                let state = self.registry().get(&d.id).map(|s| s.state());
+                let state = self.registry.get(&d.id).map(|s| s.state());
                 (state != Some(PluginState::Active)).then(|| d.id.clone())
             });
             if let Some(dependency) = not_active {
@@ -345,7 +352,7 @@ impl Host {
                 stage: Stage::Start,
                 error,
             }));
-            self.shutdown().await;
+            self.lifecycle.shutdown().await;
             return Err(HostError::Strict { failures });
         }
         self.health.start();

@@ -1,16 +1,20 @@
-//! Host-level lifecycle that respects dependencies: start a plugin's
-//! dependencies first, stop or unload its dependents first (or refuse),
-//! reload it and bring its dependents back.
+//! The [`Lifecycle`] part: lifecycle moves that respect dependencies.
+//! Start a plugin's dependencies first, stop or unload its dependents
+//! first (or refuse), reload it in place and bring its dependents back,
+//! and shut everything down in order (`shutdown.rs`).
 
 use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::binding::Binding;
+use super::builder::Options;
+use super::loading::Loader;
+use super::registry::Registry;
 use super::slot::{Slot, Source};
-use super::{Host, HostError, StateReason, UnloadReport};
+use super::{HealthMonitor, HostError, StateReason, UnloadReport};
 use crate::PluginState;
+use crate::event::EventBus;
 use crate::manifest::PluginId;
 
 /// What stopping or unloading a plugin that others depend on does.
@@ -24,7 +28,7 @@ pub enum DependentPolicy {
     Refuse,
 }
 
-/// What [`Host::reload_in_place`] did.
+/// What [`Host::reload_in_place`](super::Host::reload_in_place) did.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct ReloadReport {
@@ -43,35 +47,31 @@ pub struct ReloadReport {
     pub not_restarted: Vec<(PluginId, HostError)>,
 }
 
-impl Host {
-    pub(crate) fn slot(&self, id: &str) -> Result<Arc<Slot>, HostError> {
-        self.registry()
-            .get(id)
-            .ok_or_else(|| HostError::NotFound(id.to_owned()))
+/// Starts, stops, unloads, reloads in place and shuts down, in dependency
+/// order: dependencies before dependents on the way up, dependents first
+/// (or a refusal) on the way down. Loads and retires through the
+/// [`Loader`].
+#[derive(Debug)]
+pub(crate) struct Lifecycle {
+    pub(super) options: Arc<Options>,
+    pub(super) registry: Arc<Registry>,
+    pub(super) loader: Arc<Loader>,
+    pub(super) health: Arc<HealthMonitor>,
+    pub(super) bus: Arc<EventBus>,
+}
+
+impl Lifecycle {
+    fn slot(&self, id: &str) -> Result<Arc<Slot>, HostError> {
+        self.registry.find(id)
     }
 
-    pub(crate) fn bound(&self, id: &str) -> Result<Arc<Binding>, HostError> {
-        self.registry()
-            .bound(id)
-            .ok_or_else(|| HostError::NotFound(id.to_owned()))
-    }
-
-    /// Starts plugin `id` (from `Loaded`, `Inactive`, or `Error` to restart
-    /// it), starting the plugins it depends on first. If one of those fails
-    /// to start, `id` is left `Inactive` with the reason. On failure of its
-    /// own `start` the plugin is in `Error`.
-    ///
-    /// # Errors
-    ///
-    /// [`HostError::NotFound`], [`HostError::Transition`],
-    /// [`HostError::UnmetDependencies`] when a dependency is not loaded or
-    /// out of range, [`HostError::DependencyFailed`], [`HostError::Hook`].
-    pub async fn start(&self, id: &str) -> Result<(), HostError> {
+    /// [`Host::start`](super::Host::start).
+    pub(crate) async fn start(&self, id: &str) -> Result<(), HostError> {
         let slot = self.slot(id)?;
         if !slot.state().can_move_to(PluginState::Active) {
             return slot.start().await;
         }
-        let dependencies = match self.registry().dependencies_of(id) {
+        let dependencies = match self.registry.dependencies_of(id) {
             Ok(deps) => deps,
             Err(unmet) => {
                 slot.hold(StateReason::UnmetDependencies(unmet.clone()))
@@ -92,7 +92,7 @@ impl Host {
                     dependency: dependency.id().clone(),
                     error: Box::new(e.clone()),
                 };
-                for held in self.registry().dependents_of(dependency.id()) {
+                for held in self.registry.dependents_of(dependency.id()) {
                     if held.state() == PluginState::Loaded || held.id().as_str() == id {
                         held.hold(reason.clone()).await;
                     }
@@ -109,22 +109,14 @@ impl Host {
         Ok(())
     }
 
-    /// Stops plugin `id` (`Active → Inactive`). Active plugins that depend
-    /// on it are stopped first (or, with [`DependentPolicy::Refuse`], the
-    /// stop is refused). New calls are refused from the moment a stop
-    /// begins.
-    ///
-    /// # Errors
-    ///
-    /// [`HostError::NotFound`], [`HostError::Transition`],
-    /// [`HostError::HasDependents`], [`HostError::Hook`].
-    pub async fn stop(&self, id: &str) -> Result<(), HostError> {
+    /// [`Host::stop`](super::Host::stop).
+    pub(crate) async fn stop(&self, id: &str) -> Result<(), HostError> {
         let slot = self.slot(id)?;
         if slot.state() != PluginState::Active {
             return slot.stop(None).await;
         }
         let dependents: Vec<_> = self
-            .registry()
+            .registry
             .dependents_of(id)
             .into_iter()
             .filter(|d| d.state() == PluginState::Active)
@@ -170,43 +162,21 @@ impl Host {
         Ok(())
     }
 
-    /// Unloads plugin `id` (stopping it if active, then `cleanup`) and
-    /// closes its library, checking that the platform unmapped it. Loaded
-    /// plugins that depend on it are stopped first and left `Inactive` with
-    /// the reason (or, with [`DependentPolicy::Refuse`], the unload is
-    /// refused). Hook errors are reported in the [`UnloadReport`]; the
-    /// unload goes on.
-    ///
-    /// # Errors
-    ///
-    /// [`HostError::NotFound`], [`HostError::HasDependents`], or
-    /// [`HostError::Transition`] if the plugin is mid-way through another
-    /// lifecycle move.
-    pub async fn unload(&self, id: &str) -> Result<UnloadReport, HostError> {
+    /// [`Host::unload`](super::Host::unload).
+    pub(crate) async fn unload(&self, id: &str) -> Result<UnloadReport, HostError> {
         let slot = self.slot(id)?;
-        let dependents = self.registry().dependents_of(id);
+        let dependents = self.registry.dependents_of(id);
         let reason = StateReason::DependencyUnloaded(slot.id().clone());
         self.stop_dependents(slot.id(), "unload", &dependents, &reason)
             .await?;
         for dependent in &dependents {
             dependent.hold(reason.clone()).await;
         }
-        self.unload_slot(slot).await
+        self.loader.unload_slot(slot).await
     }
 
-    /// A cold reload: unloads plugin `id` and loads it again from the same
-    /// library path (picking up a rebuilt file) or static registration,
-    /// then starts it if it was active, and starts again the dependents
-    /// that were stopped for the reload. The plugin is down in between
-    /// (calls fail with `NotActive`) and no state is carried; handles
-    /// taken before work again after. [`Host::reload`] swaps a new version
-    /// in without downtime instead.
-    ///
-    /// # Errors
-    ///
-    /// [`HostError::NotReloadable`] for a plugin added in code, the errors
-    /// of [`Host::unload`], [`Host::load`] and [`Host::start`].
-    pub async fn reload_in_place(&self, id: &str) -> Result<ReloadReport, HostError> {
+    /// [`Host::reload_in_place`](super::Host::reload_in_place).
+    pub(crate) async fn reload_in_place(&self, id: &str) -> Result<ReloadReport, HostError> {
         let slot = self.slot(id)?;
         let source = slot.source().clone();
         if matches!(source, Source::Added) {
@@ -215,7 +185,7 @@ impl Host {
         let was_active = slot.state() == PluginState::Active;
         let old_version = slot.manifest().version.clone();
         let active: Vec<_> = self
-            .registry()
+            .registry
             .dependents_of(id)
             .into_iter()
             .filter(|d| d.state() == PluginState::Active)
@@ -229,10 +199,10 @@ impl Host {
         .await?;
         let stopped: Vec<PluginId> = active.iter().rev().map(|d| d.id().clone()).collect();
         drop(active);
-        let unload = self.unload_slot(slot).await?;
+        let unload = self.loader.unload_slot(slot).await?;
         let new_id = match source {
-            Source::Library(path) => self.load(&path).await?,
-            Source::Registered(registered) => self.add_registered(registered).await?,
+            Source::Library(path) => self.loader.load(&path).await?,
+            Source::Registered(registered) => self.loader.add_registered(registered).await?,
             Source::Added => unreachable!("refused above"),
         };
         if was_active {
@@ -255,5 +225,121 @@ impl Host {
             restarted,
             not_restarted,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventOptions;
+    use crate::host::{HostBuilder, PluginTable};
+    use crate::manifest::{Dependency, Manifest};
+
+    struct Nothing;
+
+    #[async_trait::async_trait]
+    impl crate::Plugin for Nothing {}
+
+    fn manifest(id: &str, needs: Option<&str>) -> Manifest {
+        let mut m = Manifest::new(
+            id.parse().unwrap(),
+            "1.0.0".parse().unwrap(),
+            "^0.1".parse().unwrap(),
+        );
+        if let Some(needs) = needs {
+            m.dependencies.push(Dependency {
+                id: needs.parse().unwrap(),
+                version: "^1".parse().unwrap(),
+            });
+        }
+        m
+    }
+
+    /// A loader and a lifecycle over one registry, without a `Host`.
+    fn parts(name: &str) -> (Arc<Registry>, Arc<Loader>, Lifecycle) {
+        let root =
+            std::env::temp_dir().join(format!("sharelife-parts-{}-{name}", std::process::id()));
+        let options = Arc::new(
+            HostBuilder::default()
+                .data_root(root.join("data"))
+                .temp_root(root.join("tmp"))
+                .o,
+        );
+        let registry = Arc::new(Registry::default());
+        let bus = Arc::new(EventBus::new(EventOptions::default()));
+        let table = Arc::new(PluginTable::new(Arc::clone(&registry), Arc::clone(&bus)));
+        let loader = Arc::new(Loader::new(Arc::clone(&options), table, Arc::clone(&bus)));
+        let lifecycle = Lifecycle {
+            health: Arc::new(HealthMonitor::new(Arc::clone(&registry), options.health)),
+            options,
+            registry: Arc::clone(&registry),
+            loader: Arc::clone(&loader),
+            bus,
+        };
+        (registry, loader, lifecycle)
+    }
+
+    #[tokio::test]
+    async fn the_loader_admits_only_what_its_dependencies_allow() {
+        let (registry, loader, _) = parts("loader");
+        let err = loader
+            .add(manifest("acme.top", Some("acme.base")), Box::new(Nothing))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, HostError::UnmetDependencies { unmet, .. } if unmet[0].found.is_none()),
+            "{err}"
+        );
+        loader
+            .add(manifest("acme.base", None), Box::new(Nothing))
+            .await
+            .unwrap();
+        loader
+            .add(manifest("acme.top", Some("acme.base")), Box::new(Nothing))
+            .await
+            .unwrap();
+        assert_eq!(
+            registry.find("acme.top").unwrap().state(),
+            PluginState::Loaded
+        );
+        let report = loader
+            .unload_slot(registry.find("acme.base").unwrap())
+            .await
+            .unwrap();
+        assert!(report.closed && report.hook_error.is_none());
+        assert!(matches!(
+            registry.find("acme.base"),
+            Err(HostError::NotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_lifecycle_starts_dependencies_first_and_stops_dependents_first() {
+        let (registry, loader, lifecycle) = parts("lifecycle");
+        for (id, needs) in [("acme.base", None), ("acme.top", Some("acme.base"))] {
+            loader
+                .add(manifest(id, needs), Box::new(Nothing))
+                .await
+                .unwrap();
+        }
+        lifecycle.start("acme.top").await.unwrap();
+        let state = |id| registry.find(id).unwrap().state();
+        assert_eq!(state("acme.base"), PluginState::Active);
+
+        lifecycle.stop("acme.base").await.unwrap();
+        assert_eq!(state("acme.top"), PluginState::Inactive);
+        assert!(matches!(
+            registry.find("acme.top").unwrap().reason(),
+            Some(StateReason::DependencyStopped(d)) if d.as_str() == "acme.base"
+        ));
+
+        lifecycle.unload("acme.base").await.unwrap();
+        assert!(matches!(
+            registry.find("acme.top").unwrap().reason(),
+            Some(StateReason::DependencyUnloaded(d)) if d.as_str() == "acme.base"
+        ));
+        let report = lifecycle.shutdown().await;
+        let unloaded: Vec<&str> = report.unloaded.iter().map(|u| u.id.as_str()).collect();
+        assert_eq!(unloaded, ["acme.top"]);
     }
 }

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
+use super::HostError;
 use super::binding::Binding;
+use super::registry::Registry;
 use super::slot::Slot;
 use crate::abi::catch::{CatchUnwind, catch};
 use crate::capability::declared::{self, Declared};
@@ -75,6 +77,46 @@ fn not_loaded(binding: &Binding) -> PluginError {
 impl PluginHandle {
     pub(crate) fn new(binding: Arc<Binding>) -> Self {
         PluginHandle { binding }
+    }
+
+    /// A handle to plugin `id` if a version of it is loaded
+    /// ([`Host::handle`](super::Host::handle)).
+    pub(crate) fn find(registry: &Registry, id: &str) -> Result<Self, HostError> {
+        registry.find_bound(id).map(PluginHandle::new)
+    }
+
+    /// Calls synchronous handler `handler` by name
+    /// ([`Host::call`](super::Host::call)).
+    pub(crate) fn call_by_name(&self, handler: &str, input: &[u8]) -> Result<Buffer, HostError> {
+        let call_error = |error| HostError::Call {
+            id: self.id().clone(),
+            handler: handler.to_owned(),
+            error,
+        };
+        let hid = self.handler(handler).map_err(call_error)?;
+        let mut out = Buffer::new();
+        self.call(hid, input, &mut out).map_err(call_error)?;
+        Ok(out)
+    }
+
+    /// Calls handler `handler` (sync or async) by name
+    /// ([`Host::call_async`](super::Host::call_async)).
+    pub(crate) async fn call_async_by_name(
+        &self,
+        handler: &str,
+        input: &[u8],
+    ) -> Result<Buffer, HostError> {
+        let call_error = |error| HostError::Call {
+            id: self.id().clone(),
+            handler: handler.to_owned(),
+            error,
+        };
+        let hid = self.handler(handler).map_err(call_error)?;
+        let mut out = Buffer::new();
+        self.call_async(hid, input, &mut out)
+            .await
+            .map_err(call_error)?;
+        Ok(out)
     }
 
     /// The version calls go to now.

@@ -1,36 +1,53 @@
-//! Bringing plugins in and taking them out: load a library or add a static
-//! plugin (dependencies present, config checked against its schema), and
-//! the unload that really closes the library.
+//! The [`Loader`] part: bringing plugins in and taking them out. Load a
+//! library or add a static plugin (dependencies present, config checked
+//! against its schema, a context with gated services), and retire a
+//! version: the unload that really closes the library.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::builder::Options;
 use super::dirs::Directories;
+use super::registry::Registry;
 use super::slot::{Slot, SlotParts, Source};
-use super::{Host, HostError, StateReason, UnloadReport, Unmet, plugin_config};
+use super::{HostError, PluginTable, StateReason, UnloadReport, Unmet, plugin_config};
 use crate::audit::{AuditEvent, What};
 use crate::capability::{Gateway, Ungranted};
+use crate::event::EventBus;
 use crate::loader::{LibraryWatch, PluginFile, is_mapped};
 use crate::manifest::{Dependency, Manifest, PluginId};
 use crate::services::GatedServices;
 use crate::{ContextData, Plugin, PluginContext, StaticPlugin};
 
-impl Host {
-    /// Loads the plugin library at `path`: reads and validates its manifest
-    /// without running its code, checks that its id is new here, that the
-    /// plugins it depends on are loaded in range, and its config against
-    /// its config schema; then opens it, checks its ABI, creates and
-    /// initializes the plugin. The plugin ends `Loaded` (or `Error` if
-    /// `initialize` failed, in which case the error is returned and the
-    /// plugin stays listed).
-    ///
-    /// # Errors
-    ///
-    /// [`HostError::Load`], [`HostError::DuplicateId`],
-    /// [`HostError::UnmetDependencies`], [`HostError::PluginConfig`],
-    /// [`HostError::Hook`].
-    pub async fn load(&self, path: impl AsRef<Path>) -> Result<PluginId, HostError> {
+/// Loads and unloads plugin versions: admission checks, the context and
+/// its gateway, the slot in the registry, and the retirement that closes
+/// a library. The lifecycle, reload and boot parts load through it.
+#[derive(Debug)]
+pub(crate) struct Loader {
+    options: Arc<Options>,
+    table: Arc<PluginTable>,
+    bus: Arc<EventBus>,
+    dirs: Directories,
+}
+
+impl Loader {
+    pub(crate) fn new(options: Arc<Options>, table: Arc<PluginTable>, bus: Arc<EventBus>) -> Self {
+        let dirs = Directories::new(options.data_root.clone(), options.temp_root.clone());
+        Loader {
+            options,
+            table,
+            bus,
+            dirs,
+        }
+    }
+
+    fn registry(&self) -> &Arc<Registry> {
+        self.table.registry()
+    }
+
+    /// [`Host::load`](super::Host::load).
+    pub(crate) async fn load(&self, path: impl AsRef<Path>) -> Result<PluginId, HostError> {
         let file = PluginFile::read(path.as_ref())?;
         self.load_file(file).await
     }
@@ -52,14 +69,8 @@ impl Host {
         .await
     }
 
-    /// Adds a plugin constructed in code, with its manifest. It cannot be
-    /// reloaded (the host cannot construct another).
-    ///
-    /// # Errors
-    ///
-    /// As [`Host::load`], with [`HostError::InvalidManifest`] instead of
-    /// [`HostError::Load`].
-    pub async fn add(
+    /// [`Host::add`](super::Host::add).
+    pub(crate) async fn add(
         &self,
         manifest: Manifest,
         plugin: Box<dyn Plugin>,
@@ -103,10 +114,8 @@ impl Host {
         }
     }
 
-    /// Adds every plugin linked into this binary with `#[plugin]` (see
-    /// [`crate::static_plugins`]) that is not loaded yet. Returns one result
-    /// per registered plugin.
-    pub async fn load_static(&self) -> Vec<Result<PluginId, HostError>> {
+    /// [`Host::load_static`](super::Host::load_static).
+    pub(crate) async fn load_static(&self) -> Vec<Result<PluginId, HostError>> {
         let mut results = Vec::new();
         for registered in crate::static_plugins() {
             results.push(self.add_registered(registered).await);
@@ -187,7 +196,7 @@ impl Host {
         let settings = self.options.plugins.get(&id).cloned().unwrap_or_default();
         let mut topics = manifest.subscriptions.clone();
         topics.extend(settings.subscriptions.iter().cloned());
-        let binding = self.registry().binding(&manifest, self.events.bus());
+        let binding = self.registry().binding(&manifest, &self.bus);
         let slot = Arc::new(Slot::new(SlotParts {
             binding: Arc::clone(&binding),
             requires: self.requires(&manifest),
@@ -197,7 +206,7 @@ impl Host {
             ctx,
             watch,
             source,
-            events: Arc::clone(self.events.bus()),
+            events: Arc::clone(&self.bus),
             timed: self.options.time_calls,
             audit: Arc::clone(&self.options.audit),
             gateway,
@@ -263,7 +272,7 @@ impl Host {
         )
         .temp_dir(&temp_dir)
         .on_audit_failure(self.options.audit_failure)
-        .events(Arc::clone(self.events.bus()));
+        .events(Arc::clone(&self.bus));
         let ctx = PluginContext::new(
             ContextData {
                 plugin_id: id.to_string(),

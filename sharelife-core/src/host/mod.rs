@@ -20,18 +20,25 @@
 //! | `registry`, `binding` | the table's storage: each id's binding (handles follow it across reloads) and who depends on whom |
 //! | `slot` | one plugin version: its lifecycle moves, hooks, and waiting for its calls before it is released |
 //! | `dirs` | each plugin's data and temp directories: made at load, the temp one removed at unload |
-//! | `loading`, `cascade`, `swap`, `boot`, `shutdown` | the verbs below, which only sequence the parts |
+//! | `Loader` (`loading.rs`) | admission (id new, dependencies in range, config against its schema), the context and its gateway, the slot in the registry, and retiring a version (calls drained, `stop`/`cleanup`, services revoked, library closed and checked unmapped) |
+//! | `Lifecycle` (`cascade.rs`, `shutdown.rs`) | start, stop, unload and cold reload in dependency order (dependents first or refused), and the ordered shutdown |
+//! | `Reload` (`swap.rs`) | hot reload: the new version prepared beside the old, swapped in, the old retired |
+//! | `Boot` (`boot.rs`) | discover, resolve, load, start in order; strict mode; the report |
 //!
-//! The host's own methods are the verbs: [`Host::load`], [`Host::add`],
-//! [`Host::load_static`], [`Host::start`], [`Host::stop`],
-//! [`Host::unload`], [`Host::reload`], [`Host::reload_in_place`],
-//! [`Host::boot`], [`Host::shutdown`], and the calls ([`Host::handle`],
-//! [`Host::call`], [`Host::call_async`]).
+//! The lifecycle parts hold `Arc`s of what they share (the settings, the
+//! `Registry`, the bus, the health monitor, the `Loader`) and are tested
+//! alone. The host's own methods are the verbs, each one line handing
+//! over to its part: [`Host::load`], [`Host::add`], [`Host::load_static`]
+//! (the loader), [`Host::start`], [`Host::stop`], [`Host::unload`],
+//! [`Host::reload_in_place`], [`Host::shutdown`] (the lifecycle),
+//! [`Host::reload`], [`Host::boot`], and the calls ([`Host::handle`],
+//! [`Host::call`], [`Host::call_async`], through [`PluginHandle`]).
 //!
 //! A new part (install sync, the sandbox broker) is a struct in its own
 //! file holding what it needs of the others (the shared `Registry`, the
-//! bus, the audit sink), made in [`HostBuilder::build`] and reached by an
-//! accessor, not another `impl Host` block.
+//! `Loader`, the bus, the audit sink), made in `Host::from_parts` (called
+//! by [`HostBuilder::build`]) and reached by an accessor or a one-line
+//! verb, not another `impl Host` block.
 #![forbid(unsafe_code)]
 
 mod audit;
@@ -59,23 +66,25 @@ mod slot;
 mod swap;
 mod table;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use self::audit::Audit;
 
+use self::boot::Boot;
 pub use self::boot::{BootError, BootFailure, BootReport, BootTimings, Stage};
 pub use self::builder::HostBuilder;
 use self::builder::Options;
+use self::cascade::Lifecycle;
 pub use self::cascade::{DependentPolicy, ReloadReport};
 pub use self::config::{ConfigError, HostConfig, PluginSettings};
-use self::dirs::Directories;
 pub use self::error::{HostError, Unmet};
 pub use self::events::Events;
 pub use self::handle::PluginHandle;
 pub use self::health::{
     CheckOutcome, HealthCheck, HealthMonitor, HealthOptions, HealthRecord, Recovery, RestartPolicy,
 };
+use self::loading::Loader;
 pub use self::metrics::{
     CallStats, LatencyBucket, LatencyHistogram, Metrics, PluginMetricsSnapshot,
 };
@@ -83,6 +92,7 @@ pub use self::reason::StateReason;
 use self::registry::Registry;
 pub use self::shutdown::ShutdownReport;
 pub use self::slot::Origin;
+use self::swap::Reload;
 pub use self::swap::SwapReport;
 pub use self::table::{PluginInfo, PluginStatus, PluginTable};
 use crate::Buffer;
@@ -114,20 +124,24 @@ pub struct UnloadReport {
 /// The plugin host: a façade over its parts ([`plugins`](Self::plugins),
 /// [`events`](Self::events), [`health`](Self::health),
 /// [`metrics`](Self::metrics), [`audit`](Self::audit)) with the lifecycle
-/// verbs (load, start, stop, unload, reload, boot, shutdown) and calls.
+/// verbs (load, start, stop, unload, reload, boot, shutdown) and calls,
+/// each handed to the part that owns it.
 ///
 /// Every method takes `&self`; share a host between tasks with an `Arc`.
 /// Lifecycle methods are `async` and expect a tokio runtime (plugins'
 /// timers, event delivery and health checks run on it).
 #[derive(Debug)]
 pub struct Host {
-    options: Options,
-    table: PluginTable,
+    options: Arc<Options>,
+    table: Arc<PluginTable>,
     events: Events,
-    health: HealthMonitor,
+    health: Arc<HealthMonitor>,
     metrics: Metrics,
     audit: Audit,
-    dirs: Directories,
+    loader: Arc<Loader>,
+    lifecycle: Arc<Lifecycle>,
+    reload: Reload,
+    boot: Boot,
 }
 
 impl Host {
@@ -138,17 +152,47 @@ impl Host {
         HostBuilder::default()
     }
 
-    /// The parts, from the builder's settings.
+    /// The parts, from the builder's settings: each holds the shared
+    /// pieces it needs (the registry, the bus, the settings, the loader).
     fn from_parts(options: Options) -> Host {
+        let options = Arc::new(options);
         let registry = Arc::new(Registry::default());
         let bus = Arc::new(crate::event::EventBus::new(options.events.clone()));
+        let table = Arc::new(PluginTable::new(Arc::clone(&registry), Arc::clone(&bus)));
+        let health = Arc::new(HealthMonitor::new(Arc::clone(&registry), options.health));
+        let loader = Arc::new(Loader::new(
+            Arc::clone(&options),
+            Arc::clone(&table),
+            Arc::clone(&bus),
+        ));
+        let lifecycle = Arc::new(Lifecycle {
+            options: Arc::clone(&options),
+            registry: Arc::clone(&registry),
+            loader: Arc::clone(&loader),
+            health: Arc::clone(&health),
+            bus: Arc::clone(&bus),
+        });
         Host {
-            table: PluginTable::new(Arc::clone(&registry), Arc::clone(&bus)),
+            reload: Reload {
+                options: Arc::clone(&options),
+                registry: Arc::clone(&registry),
+                loader: Arc::clone(&loader),
+                bus: Arc::clone(&bus),
+            },
+            boot: Boot {
+                options: Arc::clone(&options),
+                registry: Arc::clone(&registry),
+                loader: Arc::clone(&loader),
+                lifecycle: Arc::clone(&lifecycle),
+                health: Arc::clone(&health),
+            },
             events: Events::new(bus, Arc::clone(&registry)),
-            health: HealthMonitor::new(Arc::clone(&registry), options.health),
             metrics: Metrics::new(registry),
             audit: Audit::new(Arc::clone(&options.audit)),
-            dirs: Directories::new(options.data_root.clone(), options.temp_root.clone()),
+            table,
+            health,
+            loader,
+            lifecycle,
             options,
         }
     }
@@ -191,9 +235,168 @@ impl Host {
         )
     }
 
-    /// The registry the parts share.
-    fn registry(&self) -> &Arc<Registry> {
-        self.table.registry()
+    /// Loads the plugin library at `path`: reads and validates its manifest
+    /// without running its code, checks that its id is new here, that the
+    /// plugins it depends on are loaded in range, and its config against
+    /// its config schema; then opens it, checks its ABI, creates and
+    /// initializes the plugin. The plugin ends `Loaded` (or `Error` if
+    /// `initialize` failed, in which case the error is returned and the
+    /// plugin stays listed).
+    ///
+    /// # Errors
+    ///
+    /// [`HostError::Load`], [`HostError::DuplicateId`],
+    /// [`HostError::UnmetDependencies`], [`HostError::PluginConfig`],
+    /// [`HostError::Hook`].
+    pub async fn load(&self, path: impl AsRef<Path>) -> Result<PluginId, HostError> {
+        self.loader.load(path.as_ref()).await
+    }
+
+    /// Adds a plugin constructed in code, with its manifest. It cannot be
+    /// reloaded (the host cannot construct another).
+    ///
+    /// # Errors
+    ///
+    /// As [`Host::load`], with [`HostError::InvalidManifest`] instead of
+    /// [`HostError::Load`].
+    pub async fn add(
+        &self,
+        manifest: crate::manifest::Manifest,
+        plugin: Box<dyn crate::Plugin>,
+    ) -> Result<PluginId, HostError> {
+        self.loader.add(manifest, plugin).await
+    }
+
+    /// Adds every plugin linked into this binary with `#[plugin]` (see
+    /// [`crate::static_plugins`]) that is not loaded yet. Returns one result
+    /// per registered plugin.
+    pub async fn load_static(&self) -> Vec<Result<PluginId, HostError>> {
+        self.loader.load_static().await
+    }
+
+    /// Starts plugin `id` (from `Loaded`, `Inactive`, or `Error` to restart
+    /// it), starting the plugins it depends on first. If one of those fails
+    /// to start, `id` is left `Inactive` with the reason. On failure of its
+    /// own `start` the plugin is in `Error`.
+    ///
+    /// # Errors
+    ///
+    /// [`HostError::NotFound`], [`HostError::Transition`],
+    /// [`HostError::UnmetDependencies`] when a dependency is not loaded or
+    /// out of range, [`HostError::DependencyFailed`], [`HostError::Hook`].
+    pub async fn start(&self, id: &str) -> Result<(), HostError> {
+        self.lifecycle.start(id).await
+    }
+
+    /// Stops plugin `id` (`Active → Inactive`). Active plugins that depend
+    /// on it are stopped first (or, with [`DependentPolicy::Refuse`], the
+    /// stop is refused). New calls are refused from the moment a stop
+    /// begins.
+    ///
+    /// # Errors
+    ///
+    /// [`HostError::NotFound`], [`HostError::Transition`],
+    /// [`HostError::HasDependents`], [`HostError::Hook`].
+    pub async fn stop(&self, id: &str) -> Result<(), HostError> {
+        self.lifecycle.stop(id).await
+    }
+
+    /// Unloads plugin `id` (stopping it if active, then `cleanup`) and
+    /// closes its library, checking that the platform unmapped it. Loaded
+    /// plugins that depend on it are stopped first and left `Inactive` with
+    /// the reason (or, with [`DependentPolicy::Refuse`], the unload is
+    /// refused). Hook errors are reported in the [`UnloadReport`]; the
+    /// unload goes on.
+    ///
+    /// # Errors
+    ///
+    /// [`HostError::NotFound`], [`HostError::HasDependents`], or
+    /// [`HostError::Transition`] if the plugin is mid-way through another
+    /// lifecycle move.
+    pub async fn unload(&self, id: &str) -> Result<UnloadReport, HostError> {
+        self.lifecycle.unload(id).await
+    }
+
+    /// Hot-reloads plugin `id` from the library at `path`: a new version
+    /// (or a rebuild) of the same plugin.
+    ///
+    /// The new version is read, checked (same id, its dependencies loaded,
+    /// the plugins that depend on `id` still satisfied, its config valid),
+    /// opened and initialized while the old one keeps serving calls. It is
+    /// handed the old instance's [`save_state`](crate::Plugin::save_state)
+    /// (unless the old one is in `Error`: a failed instance's state is not
+    /// trusted; an empty state is not handed over), and started if the old
+    /// one was active or in `Error` (left `Inactive` if the old one was).
+    /// Then it is swapped in: every
+    /// [`PluginHandle`], pipeline and event
+    /// subscription of `id` reaches the new version from the next call on,
+    /// calls in flight finish on the old one, and the old one is then
+    /// stopped, cleaned up and its library closed (waiting for calls in
+    /// flight at most the unload timeout). Event queues and subscriptions
+    /// carry over; metrics and health records start afresh.
+    ///
+    /// The state is taken before the swap, so a change the old version
+    /// makes while finishing calls in flight is not handed over.
+    ///
+    /// `path` must be a file not open in this process: `dlopen` of an open
+    /// path returns the open library. Copy each build to a fresh path
+    /// (`sharelife dev` does).
+    ///
+    /// # Errors
+    ///
+    /// [`HostError::NotFound`] if `id` is not loaded; otherwise
+    /// [`HostError::ReloadFailed`], with the old version still serving,
+    /// wrapping why: [`HostError::AlreadyOpen`], [`HostError::Load`],
+    /// [`HostError::WrongPlugin`], [`HostError::BreaksDependents`],
+    /// [`HostError::UnmetDependencies`], [`HostError::PluginConfig`],
+    /// [`HostError::Hook`] (`initialize`, `save_state`, `restore_state` or
+    /// `start` failed), or a concurrent unload.
+    pub async fn reload(&self, id: &str, path: impl AsRef<Path>) -> Result<SwapReport, HostError> {
+        self.reload.reload(id, path.as_ref()).await
+    }
+
+    /// A cold reload: unloads plugin `id` and loads it again from the same
+    /// library path (picking up a rebuilt file) or static registration,
+    /// then starts it if it was active, and starts again the dependents
+    /// that were stopped for the reload. The plugin is down in between
+    /// (calls fail with `NotActive`) and no state is carried; handles
+    /// taken before work again after. [`Host::reload`] swaps a new version
+    /// in without downtime instead.
+    ///
+    /// # Errors
+    ///
+    /// [`HostError::NotReloadable`] for a plugin added in code, the errors
+    /// of [`Host::unload`], [`Host::load`] and [`Host::start`].
+    pub async fn reload_in_place(&self, id: &str) -> Result<ReloadReport, HostError> {
+        self.lifecycle.reload_in_place(id).await
+    }
+
+    /// Brings the host up from its settings: scans the plugin folders,
+    /// reads every manifest (no plugin code runs), resolves versions and
+    /// dependencies, opens and initializes only the enabled plugins, and
+    /// starts them in dependency order (`priority` breaking ties). Then
+    /// starts the periodic health checks, if an interval is set.
+    ///
+    /// A plugin that fails is reported and the others go on; what depends
+    /// on it is not loaded, or is left `Inactive` with the reason. In
+    /// strict mode any failure stops the boot instead, and everything
+    /// started is shut down again.
+    ///
+    /// # Errors
+    ///
+    /// [`HostError::Strict`], in strict mode only.
+    pub async fn boot(&self) -> Result<BootReport, HostError> {
+        self.boot.boot().await
+    }
+
+    /// Stops every active plugin in reverse start order (dependents before
+    /// their dependencies), giving each the host's shutdown timeout, then
+    /// unloads every plugin in the same order, each with the same bound. A
+    /// plugin that does not finish in time is reported and the shutdown
+    /// goes on. Health checks end and host listeners see the end of their
+    /// streams.
+    pub async fn shutdown(&self) -> ShutdownReport {
+        self.lifecycle.shutdown().await
     }
 
     /// A handle for calling plugin `id` repeatedly without looking it up.
@@ -203,7 +406,7 @@ impl Host {
     ///
     /// [`HostError::NotFound`] if no version of `id` is loaded.
     pub fn handle(&self, id: &str) -> Result<PluginHandle, HostError> {
-        self.bound(id).map(PluginHandle::new)
+        PluginHandle::find(self.table.registry(), id)
     }
 
     /// Calls synchronous handler `handler` of plugin `id` and returns its
@@ -214,16 +417,7 @@ impl Host {
     ///
     /// [`HostError::NotFound`] or [`HostError::Call`].
     pub fn call(&self, id: &str, handler: &str, input: &[u8]) -> Result<Buffer, HostError> {
-        let handle = self.handle(id)?;
-        let call_error = |error| HostError::Call {
-            id: handle.id().clone(),
-            handler: handler.to_owned(),
-            error,
-        };
-        let hid = handle.handler(handler).map_err(call_error)?;
-        let mut out = Buffer::new();
-        handle.call(hid, input, &mut out).map_err(call_error)?;
-        Ok(out)
+        self.handle(id)?.call_by_name(handler, input)
     }
 
     /// Calls handler `handler` (sync or async) of plugin `id`.
@@ -237,19 +431,7 @@ impl Host {
         handler: &str,
         input: &[u8],
     ) -> Result<Buffer, HostError> {
-        let handle = self.handle(id)?;
-        let call_error = |error| HostError::Call {
-            id: handle.id().clone(),
-            handler: handler.to_owned(),
-            error,
-        };
-        let hid = handle.handler(handler).map_err(call_error)?;
-        let mut out = Buffer::new();
-        handle
-            .call_async(hid, input, &mut out)
-            .await
-            .map_err(call_error)?;
-        Ok(out)
+        self.handle(id)?.call_async_by_name(handler, input).await
     }
 }
 

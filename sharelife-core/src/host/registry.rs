@@ -8,7 +8,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use super::binding::Binding;
-use super::error::Unmet;
+use super::error::{HostError, Unmet};
 use super::order::{Node, start_order};
 use super::reason::StateReason;
 use super::slot::Slot;
@@ -37,6 +37,19 @@ impl Registry {
     /// The version of `id` loaded now.
     pub(crate) fn get(&self, id: &str) -> Option<Arc<Slot>> {
         self.bindings.read().get(id).and_then(|b| b.current())
+    }
+
+    /// The version of `id` loaded now, or [`HostError::NotFound`].
+    pub(crate) fn find(&self, id: &str) -> Result<Arc<Slot>, HostError> {
+        self.get(id)
+            .ok_or_else(|| HostError::NotFound(id.to_owned()))
+    }
+
+    /// The binding of `id` if a version is loaded now, or
+    /// [`HostError::NotFound`].
+    pub(crate) fn find_bound(&self, id: &str) -> Result<Arc<Binding>, HostError> {
+        self.bound(id)
+            .ok_or_else(|| HostError::NotFound(id.to_owned()))
     }
 
     /// The binding of `id` if a version is loaded now.

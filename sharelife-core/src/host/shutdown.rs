@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
-use super::{Host, HostError, StateReason, UnloadReport};
+use super::cascade::Lifecycle;
+use super::{HostError, StateReason, UnloadReport};
 use crate::PluginState;
 use crate::manifest::PluginId;
 
-/// What [`Host::shutdown`] did.
+/// What [`Host::shutdown`](super::Host::shutdown) did.
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct ShutdownReport {
@@ -22,18 +23,13 @@ pub struct ShutdownReport {
     pub unloaded: Vec<UnloadReport>,
 }
 
-impl Host {
-    /// Stops every active plugin in reverse start order (dependents before
-    /// their dependencies), giving each the host's shutdown timeout, then
-    /// unloads every plugin in the same order, each with the same bound. A
-    /// plugin that does not finish in time is reported and the shutdown
-    /// goes on. Health checks end and host listeners see the end of their
-    /// streams.
-    pub async fn shutdown(&self) -> ShutdownReport {
+impl Lifecycle {
+    /// [`Host::shutdown`](super::Host::shutdown).
+    pub(crate) async fn shutdown(&self) -> ShutdownReport {
         self.health.stop();
         let limit = self.options.shutdown_timeout;
         let mut report = ShutdownReport::default();
-        let mut order = self.registry().start_order();
+        let mut order = self.registry.start_order();
         order.reverse();
         for slot in &order {
             if slot.state() != PluginState::Active {
@@ -51,8 +47,11 @@ impl Host {
         }
         for slot in order {
             let id = slot.id().clone();
-            match tokio::time::timeout(limit + Duration::from_millis(10), self.unload_slot(slot))
-                .await
+            match tokio::time::timeout(
+                limit + Duration::from_millis(10),
+                self.loader.unload_slot(slot),
+            )
+            .await
             {
                 Ok(Ok(unload)) => report.unloaded.push(unload),
                 Ok(Err(e)) => report.failed.push((id, e)),
@@ -64,7 +63,7 @@ impl Host {
                 }
             }
         }
-        self.events.bus().close();
+        self.bus.close();
         if let Err(e) = self.options.audit.flush() {
             tracing::error!(error = %e, "the audit log could not be flushed at shutdown");
         }

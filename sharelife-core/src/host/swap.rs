@@ -1,4 +1,4 @@
-//! Hot reload: a new version of a loaded plugin, from a new library file,
+//! The [`Reload`] part. Hot reload: a new version of a loaded plugin, from a new library file,
 //! swapped in while calls go on.
 //!
 //! The new version is loaded, checked, initialized, handed the old one's
@@ -14,13 +14,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::binding::Binding;
+use super::builder::Options;
+use super::loading::Loader;
+use super::registry::Registry;
 use super::slot::{Slot, SlotParts, Source};
-use super::{Host, HostError, StateReason, UnloadReport};
+use super::{HostError, StateReason, UnloadReport};
 use crate::PluginState;
+use crate::event::EventBus;
 use crate::loader::{PluginFile, is_mapped};
 use crate::manifest::PluginId;
 
-/// What [`Host::reload`] did.
+/// What [`Host::reload`](super::Host::reload) did.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct SwapReport {
@@ -48,44 +52,25 @@ pub struct SwapReport {
     pub retired: UnloadReport,
 }
 
-impl Host {
-    /// Hot-reloads plugin `id` from the library at `path`: a new version
-    /// (or a rebuild) of the same plugin.
-    ///
-    /// The new version is read, checked (same id, its dependencies loaded,
-    /// the plugins that depend on `id` still satisfied, its config valid),
-    /// opened and initialized while the old one keeps serving calls. It is
-    /// handed the old instance's [`save_state`](crate::Plugin::save_state)
-    /// (unless the old one is in `Error`: a failed instance's state is not
-    /// trusted; an empty state is not handed over), and started if the old
-    /// one was active or in `Error` (left `Inactive` if the old one was).
-    /// Then it is swapped in: every
-    /// [`PluginHandle`](super::PluginHandle), pipeline and event
-    /// subscription of `id` reaches the new version from the next call on,
-    /// calls in flight finish on the old one, and the old one is then
-    /// stopped, cleaned up and its library closed (waiting for calls in
-    /// flight at most the unload timeout). Event queues and subscriptions
-    /// carry over; metrics and health records start afresh.
-    ///
-    /// The state is taken before the swap, so a change the old version
-    /// makes while finishing calls in flight is not handed over.
-    ///
-    /// `path` must be a file not open in this process: `dlopen` of an open
-    /// path returns the open library. Copy each build to a fresh path
-    /// (`sharelife dev` does).
-    ///
-    /// # Errors
-    ///
-    /// [`HostError::NotFound`] if `id` is not loaded; otherwise
-    /// [`HostError::ReloadFailed`], with the old version still serving,
-    /// wrapping why: [`HostError::AlreadyOpen`], [`HostError::Load`],
-    /// [`HostError::WrongPlugin`], [`HostError::BreaksDependents`],
-    /// [`HostError::UnmetDependencies`], [`HostError::PluginConfig`],
-    /// [`HostError::Hook`] (`initialize`, `save_state`, `restore_state` or
-    /// `start` failed), or a concurrent unload.
-    pub async fn reload(&self, id: &str, path: impl AsRef<Path>) -> Result<SwapReport, HostError> {
+/// Hot reload: prepares a new version beside the old one, swaps it in,
+/// and retires the old one through the [`Loader`].
+#[derive(Debug)]
+pub(crate) struct Reload {
+    pub(super) options: Arc<Options>,
+    pub(super) registry: Arc<Registry>,
+    pub(super) loader: Arc<Loader>,
+    pub(super) bus: Arc<EventBus>,
+}
+
+impl Reload {
+    /// [`Host::reload`](super::Host::reload).
+    pub(crate) async fn reload(
+        &self,
+        id: &str,
+        path: impl AsRef<Path>,
+    ) -> Result<SwapReport, HostError> {
         let path = path.as_ref();
-        let binding = self.bound(id)?;
+        let binding = self.registry.find_bound(id)?;
         let _one_at_a_time = binding.swapping.lock().await;
         let old = binding
             .current()
@@ -105,7 +90,7 @@ impl Host {
         let prepare = started.elapsed();
 
         let swapped = Instant::now();
-        if !self.registry().replace(&binding, &old, Arc::clone(&new)) {
+        if !self.registry.replace(&binding, &old, Arc::clone(&new)) {
             self.discard(new).await;
             return Err(failed(HostError::UnloadedDuringReload(old.id().clone())));
         }
@@ -120,7 +105,7 @@ impl Host {
             library: path.to_owned(),
         };
         let deadline = retiring + self.options.unload_timeout;
-        let (retired, _temp_dir) = self.retire(old, deadline, reason).await?;
+        let (retired, _temp_dir) = self.loader.retire(old, deadline, reason).await?;
         Ok(SwapReport {
             id: new.id().clone(),
             old_version,
@@ -157,7 +142,7 @@ impl Host {
             });
         }
         let broken: Vec<(PluginId, semver::VersionReq)> = self
-            .registry()
+            .registry
             .slots()
             .iter()
             .flat_map(|s| {
@@ -175,9 +160,9 @@ impl Host {
                 dependents: broken,
             });
         }
-        let config = self.admit_version(manifest)?;
+        let config = self.loader.admit_version(manifest)?;
         let library = file.open()?;
-        let (ctx, gateway) = self.context_for(library.manifest(), config)?;
+        let (ctx, gateway) = self.loader.context_for(library.manifest(), config)?;
         let plugin = library.instantiate(&ctx)?;
         let settings = self
             .options
@@ -187,14 +172,14 @@ impl Host {
             .unwrap_or_default();
         let new = Arc::new(Slot::new(SlotParts {
             binding: Arc::clone(binding),
-            requires: self.requires(library.manifest()),
+            requires: self.loader.requires(library.manifest()),
             priority: settings.priority(),
             manifest: library.manifest().clone(),
             plugin,
             ctx,
             watch: Some(library.watch()),
             source: Source::Library(library.path().to_owned()),
-            events: Arc::clone(self.events.bus()),
+            events: Arc::clone(&self.bus),
             timed: self.options.time_calls,
             audit: Arc::clone(&self.options.audit),
             gateway,
@@ -249,6 +234,7 @@ impl Host {
     async fn discard(&self, new: Arc<Slot>) {
         let version = new.manifest().version.clone();
         match self
+            .loader
             .retire(new, Instant::now(), StateReason::ReloadFailed)
             .await
         {
