@@ -31,11 +31,14 @@ async fn an_unhealthy_plugin_is_restarted_until_the_policy_gives_up() {
         let checks = host.health().check_all().await;
         assert_eq!(checks.len(), 2);
         assert_eq!(checks[1].plugin.as_str(), "fixtures.base");
-        assert_eq!(checks[0].outcome, CheckOutcome::Healthy, "echo is fine");
+        assert!(
+            matches!(checks[0].outcome, CheckOutcome::Healthy),
+            "echo is fine"
+        );
         match &checks[1].outcome {
             CheckOutcome::Failed { reason, recovery } => {
                 assert_eq!(
-                    reason,
+                    reason.to_string(),
                     "health check failed: reported unhealthy: told to be unhealthy"
                 );
                 match recovery {
@@ -111,11 +114,21 @@ async fn a_check_that_times_out_or_panics_is_a_failure() {
     host.boot().await.unwrap();
 
     let checks = host.health().check_all().await;
-    let reasons: Vec<(&str, &str, &Recovery)> = checks
+    let reasons: Vec<(&str, String, &Recovery)> = checks
         .iter()
         .map(|c| match &c.outcome {
             CheckOutcome::Failed { reason, recovery } => {
-                (c.plugin.as_str(), reason.as_str(), recovery)
+                // Typed: a host can match on why the check failed.
+                let sharelife_core::host::StateReason::Failed { error, .. } = &**reason else {
+                    panic!("{}: expected a failed check, got {reason:?}", c.plugin);
+                };
+                let expected = if c.plugin.as_str() == "fixtures.stuck" {
+                    sharelife_core::ErrorKind::Timeout
+                } else {
+                    sharelife_core::ErrorKind::Panicked
+                };
+                assert_eq!(error.kind(), expected, "{}", c.plugin);
+                (c.plugin.as_str(), reason.to_string(), recovery)
             }
             other => panic!("{}: expected a failure, got {other:?}", c.plugin),
         })
@@ -131,7 +144,7 @@ async fn a_check_that_times_out_or_panics_is_a_failure() {
         reasons[1].1,
         "health check failed: timed out: did not answer within 50ms"
     );
-    assert!(reasons.iter().all(|r| *r.2 == Recovery::Left));
+    assert!(reasons.iter().all(|r| matches!(r.2, Recovery::Left)));
     for id in ["examples.panicky", "fixtures.stuck"] {
         assert_eq!(host.plugins().state(id), Some(PluginState::Error), "{id}");
     }

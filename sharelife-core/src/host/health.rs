@@ -201,7 +201,7 @@ impl HealthMonitor {
 }
 
 /// What one health check found and did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum CheckOutcome {
     /// Healthy.
@@ -211,15 +211,16 @@ pub enum CheckOutcome {
     /// The check failed (unhealthy, panicked or timed out): the plugin went
     /// to `Error`, and then this happened.
     Failed {
-        /// Why the check failed.
-        reason: String,
+        /// Why the check failed (or, for a retried restart, why the plugin
+        /// is in `Error`).
+        reason: Box<StateReason>,
         /// What the restart policy did.
         recovery: Recovery,
     },
 }
 
 /// What the restart policy did after a failed check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Recovery {
     /// The policy is to leave it.
@@ -235,8 +236,9 @@ pub enum Recovery {
     RestartFailed {
         /// Restarts in a row, this one included.
         attempt: u32,
-        /// Why.
-        error: String,
+        /// Why: the `start` hook's failure, or its running out of time
+        /// (a [`HostError::Hook`] whose error is a timeout).
+        error: Box<HostError>,
     },
     /// The restarts ran out.
     GaveUp {
@@ -246,7 +248,7 @@ pub enum Recovery {
 }
 
 /// One plugin's result in a round of checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct HealthCheck {
     /// The plugin.
     pub plugin: PluginId,
@@ -279,7 +281,10 @@ pub(crate) async fn round(registry: &Registry, options: HealthOptions) -> Vec<He
 async fn check(slot: Arc<Slot>, options: HealthOptions, retry: bool) -> HealthCheck {
     let plugin = slot.id().clone();
     if retry {
-        let reason = slot.reason().map(|r| r.to_string()).unwrap_or_default();
+        let reason = Box::new(slot.reason().unwrap_or(StateReason::Failed {
+            place: "restart pending".to_owned(),
+            error: PluginError::new("the previous restart failed"),
+        }));
         let recovery = recover(&slot, options).await;
         return HealthCheck {
             plugin,
@@ -306,7 +311,10 @@ async fn check(slot: Arc<Slot>, options: HealthOptions, retry: bool) -> HealthCh
     };
     slot.health.lock().last = Some(Health::Unhealthy(error.to_string()));
     slot.fail("health check failed", &error);
-    let reason = format!("health check failed: {error}");
+    let reason = Box::new(StateReason::Failed {
+        place: "health check failed".to_owned(),
+        error,
+    });
     let recovery = recover(&slot, options).await;
     HealthCheck {
         plugin,
@@ -342,13 +350,20 @@ async fn recover(slot: &Slot, options: HealthOptions) -> Recovery {
             tracing::warn!(plugin = %slot.id(), attempt, ?after, "plugin restarted after a failed health check");
             Recovery::Restarted { attempt, after }
         }
-        Ok(Err(e)) => Recovery::RestartFailed {
+        Ok(Err(error)) => Recovery::RestartFailed {
             attempt,
-            error: e.to_string(),
+            error: Box::new(error),
         },
         Err(_) => Recovery::RestartFailed {
             attempt,
-            error: format!("start did not finish within {:?}", options.timeout),
+            error: Box::new(HostError::Hook {
+                id: slot.id().clone(),
+                hook: "start",
+                error: PluginError::with_kind(
+                    ErrorKind::Timeout,
+                    format!("start did not finish within {:?}", options.timeout),
+                ),
+            }),
         },
     }
 }
