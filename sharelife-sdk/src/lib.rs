@@ -168,6 +168,9 @@ pub mod testing;
 pub use sharelife_core::audit;
 /// Policies (for tests: `TestHost::with_policy`).
 pub use sharelife_core::capability;
+/// Event topics and the bus (for tests: `TestHost::events`).
+#[cfg(feature = "testing")]
+pub use sharelife_core::event;
 pub use sharelife_core::manifest;
 /// Request and response types of the context's services.
 pub use sharelife_core::services;

@@ -11,8 +11,13 @@
 //!
 //! ```toml
 //! [dev-dependencies]
-//! sharelife-sdk = { version = "0.1", features = ["testing"] }
+//! sharelife-sdk = { path = "../sharelife/sharelife-sdk", features = ["testing"] }
 //! ```
+//!
+//! (The SDK is not on crates.io yet: depend on it by path, as `sharelife
+//! new` writes it, or by git.) The plugin's events
+//! (`ctx.publish`) go to a bus of the test host's own; listen on it with
+//! `TestHost::events`.
 //!
 //! Without a policy every service the plugin uses is denied, as in a host
 //! that grants nothing.
@@ -37,6 +42,8 @@ pub struct TestHost<P> {
     dirs: PathBuf,
     #[cfg(feature = "testing")]
     audit: Option<std::sync::Arc<sharelife_core::audit::MemorySink>>,
+    #[cfg(feature = "testing")]
+    events: Option<std::sync::Arc<sharelife_core::event::EventBus>>,
 }
 
 impl<P: HasManifest> TestHost<P> {
@@ -82,6 +89,8 @@ impl<P: HasManifest> TestHost<P> {
             dirs,
             #[cfg(feature = "testing")]
             audit: None,
+            #[cfg(feature = "testing")]
+            events: None,
         }
     }
 
@@ -108,12 +117,22 @@ impl<P: HasManifest> TestHost<P> {
                 .unwrap_or_else(|e| panic!("TestHost: {e}")),
         );
         let audit = Arc::new(MemorySink::new());
+        let events = Arc::new(sharelife_core::event::EventBus::new(Default::default()));
         let services = GatedServices::new(gateway, audit.clone(), &data.data_dir, backends)
-            .temp_dir(&data.temp_dir);
+            .temp_dir(&data.temp_dir)
+            .events(Arc::clone(&events));
         let ctx = PluginContext::new(data, Arc::new(services));
         let mut host = Self::assemble(manifest, dirs, ctx);
         host.audit = Some(audit);
+        host.events = Some(events);
         host
+    }
+
+    /// The bus the plugin publishes to (with a policy; `None` without
+    /// one, where publishing is denied like every other service).
+    #[cfg(feature = "testing")]
+    pub fn events(&self) -> Option<&std::sync::Arc<sharelife_core::event::EventBus>> {
+        self.events.as_ref()
     }
 
     /// The audit records the plugin caused so far (empty without a policy).
