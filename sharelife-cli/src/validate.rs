@@ -166,12 +166,7 @@ fn target(config: Option<&Path>, plugins: &[PathBuf]) -> Result<Target, Failure>
             .unwrap_or_else(Policy::new),
         config
             .as_ref()
-            .and_then(|c| c.data_dir.clone())
-            .unwrap_or_else(|| {
-                std::env::temp_dir()
-                    .join(format!("sharelife-{}", std::process::id()))
-                    .join("data")
-            }),
+            .map_or_else(|| HostConfig::default().data_root(), HostConfig::data_root),
     );
     let plugins = match manifests.len() {
         1 => "1 plugin".to_owned(),

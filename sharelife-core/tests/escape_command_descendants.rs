@@ -14,26 +14,32 @@ use sharelife_core::capability::{Limits, Policy};
 use sharelife_core::manifest::{Capability, FileAccess};
 use sharelife_core::services::{Backends, CommandRequest};
 
-/// Whether `pid` is a live (not zombie) process.
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
-            !state.starts_with('Z') && !state.starts_with('X')
-        }
-        Err(_) => false,
-    }
-}
-
+/// Waits for `pid` to exit, by an event: its pidfd becomes readable when
+/// the process terminates (a zombie has terminated). `false` if it still
+/// runs after a generous bound, which only a process the kill missed
+/// reaches.
 fn wait_dead(pid: u32) -> bool {
-    // Killing is asynchronous: give the kernel a moment to deliver.
-    for _ in 0..500 {
-        if !alive(pid) {
-            return true;
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    use rustix::process::{Pid, PidfdFlags, pidfd_open};
+    let pid = Pid::from_raw(i32::try_from(pid).unwrap()).expect("a real pid");
+    let fd = match pidfd_open(pid, PidfdFlags::empty()) {
+        Ok(fd) => fd,
+        // Already exited and reaped.
+        Err(rustix::io::Errno::SRCH) => return true,
+        Err(e) => panic!("pidfd_open({pid:?}): {e}"),
+    };
+    let bound = Timespec {
+        tv_sec: 120,
+        tv_nsec: 0,
+    };
+    loop {
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        match poll(&mut fds, Some(&bound)) {
+            Ok(ready) => return ready > 0,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => panic!("poll on the pidfd of {pid:?}: {e}"),
         }
-        std::thread::sleep(Duration::from_millis(10));
     }
-    false
 }
 
 fn shell_ctx(dir: &Scratch, limits: Limits) -> sharelife_core::PluginContext {

@@ -63,13 +63,23 @@ pub(crate) struct Options {
     pub(crate) audit_failure: AuditFailure,
 }
 
+/// Where a host puts its plugins' directories when told nothing: a
+/// folder of this process under the system temp dir.
+fn default_base() -> PathBuf {
+    std::env::temp_dir().join(format!("sharelife-{}", std::process::id()))
+}
+
+/// The data root a host uses when its builder or config sets none.
+pub(crate) fn default_data_root() -> PathBuf {
+    default_base().join("data")
+}
+
 impl Default for HostBuilder {
     fn default() -> Self {
-        let base = std::env::temp_dir().join(format!("sharelife-{}", std::process::id()));
         HostBuilder {
             o: Options {
-                data_root: base.join("data"),
-                temp_root: base.join("tmp"),
+                data_root: default_data_root(),
+                temp_root: default_base().join("tmp"),
                 unload_timeout: Duration::from_secs(5),
                 plugin_paths: Vec::new(),
                 auto_load: true,

@@ -85,14 +85,19 @@ impl PluginHandle {
         registry.find_bound(id).map(PluginHandle::new)
     }
 
-    /// Calls synchronous handler `handler` by name
-    /// ([`Host::call`](super::Host::call)).
-    pub(crate) fn call_by_name(&self, handler: &str, input: &[u8]) -> Result<Buffer, HostError> {
-        let call_error = |error| HostError::Call {
+    /// A failure of handler `handler` as the host reports it.
+    fn call_error(&self, handler: &str, error: PluginError) -> HostError {
+        HostError::Call {
             id: self.id().clone(),
             handler: handler.to_owned(),
             error,
-        };
+        }
+    }
+
+    /// Calls synchronous handler `handler` by name
+    /// ([`Host::call`](super::Host::call)).
+    pub(crate) fn call_by_name(&self, handler: &str, input: &[u8]) -> Result<Buffer, HostError> {
+        let call_error = |e| self.call_error(handler, e);
         let hid = self.handler(handler).map_err(call_error)?;
         let mut out = Buffer::new();
         self.call(hid, input, &mut out).map_err(call_error)?;
@@ -106,11 +111,7 @@ impl PluginHandle {
         handler: &str,
         input: &[u8],
     ) -> Result<Buffer, HostError> {
-        let call_error = |error| HostError::Call {
-            id: self.id().clone(),
-            handler: handler.to_owned(),
-            error,
-        };
+        let call_error = |e| self.call_error(handler, e);
         let hid = self.handler(handler).map_err(call_error)?;
         let mut out = Buffer::new();
         self.call_async(hid, input, &mut out)
@@ -219,26 +220,19 @@ impl PluginHandle {
         };
         slot.check_active()?;
         let local = slot.dispatch(handler)?;
-        if slot
-            .manifest()
-            .handlers
-            .get(local.index())
-            .is_some_and(|h| h.is_async)
-        {
-            return Err(PluginError::with_kind(
-                ErrorKind::AsyncHandler,
-                format!(
-                    "handler {:?} of {:?} is async: use call_async",
-                    slot.manifest().handlers[local.index()].name,
-                    slot.id().as_str()
-                ),
-            ));
-        }
-        let declared = slot
-            .manifest()
-            .handlers
-            .get(local.index())
-            .and_then(Declared::of);
+        let declared = match slot.manifest().handlers.get(local.index()) {
+            Some(h) if h.is_async => {
+                return Err(PluginError::with_kind(
+                    ErrorKind::AsyncHandler,
+                    format!(
+                        "handler {:?} of {:?} is async: use call_async",
+                        h.name,
+                        slot.id().as_str()
+                    ),
+                ));
+            }
+            h => h.and_then(Declared::of),
+        };
         let started = slot.metrics.start();
         let result = {
             let _marked = declared::Scope::enter(declared);

@@ -203,6 +203,14 @@ pub fn json_schema() -> String {
 }
 
 impl HostConfig {
+    /// The root of the plugins' data directories a host built from this
+    /// config uses: `data_dir`, or the host's default.
+    pub fn data_root(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(crate::host::builder::default_data_root)
+    }
+
     /// Reads and checks the config file at `path`, expanding `${VAR}` from
     /// this process's environment.
     ///
