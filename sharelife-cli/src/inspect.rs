@@ -2,15 +2,32 @@
 //! from the file without loading it: ids, API, dependencies, handlers,
 //! capabilities with their risk, the event topics it subscribes to and
 //! its config schema (each top-level field; `--json` has the schema).
+//!
+//! `--format seed-v2` prints the record the seed market's
+//! `plugin.manifest.v2` schema accepts, as every catalog entry carries it
+//! (see `sharelife_registry::seed` for the field mapping).
 
 use std::path::Path;
 
 use serde_json::json;
 use sharelife_core::loader::{LoadError, PluginFile};
+use sharelife_registry::{label, seed};
 
 use crate::Failure;
 
-pub(crate) fn run(library: &Path, as_json: bool) -> Result<(), Failure> {
+/// What `inspect` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Format {
+    /// Lines for a person.
+    Human,
+    /// One JSON object.
+    Json,
+    /// The seed market's `plugin.manifest.v2` record (JSON).
+    #[value(name = "seed-v2")]
+    SeedV2,
+}
+
+pub(crate) fn run(library: &Path, format: Format) -> Result<(), Failure> {
     let file = PluginFile::read(library).map_err(|e| {
         let hint = match &e {
             LoadError::NotAPlugin { .. } => {
@@ -24,8 +41,16 @@ pub(crate) fn run(library: &Path, as_json: bool) -> Result<(), Failure> {
         Failure::new(e.to_string()).hint(hint)
     })?;
     let m = file.manifest();
+    if format == Format::SeedV2 {
+        let entry = seed::Entry::of_library(library)?;
+        let label = label::label(m, &[], &[]);
+        // The typed record keeps the schema's field order.
+        let record = seed::seed_manifest(m, &label, &entry);
+        println!("{}", serde_json::to_string_pretty(&record).expect("json"));
+        return Ok(());
+    }
     let compatible = file.check_compatible();
-    if as_json {
+    if format == Format::Json {
         let value = json!({
             "file": library.display().to_string(),
             "id": m.id,

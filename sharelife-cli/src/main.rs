@@ -5,6 +5,7 @@
 //! sharelife validate FILE... [--json]                  check manifests, host configs and pipelines
 //!               [--config FILE] [--plugins DIR]...     (pipelines also against real plugins and a policy)
 //! sharelife inspect LIB [--json]                       read a built plugin without running it
+//!               [--format human|json|seed-v2]          (seed-v2: the seed market's manifest record)
 //! sharelife run [--config FILE] --pipeline FILE        boot a host, run a pipeline on --input
 //!               [--input JSON|@FILE] [--json]
 //! sharelife run [--config FILE] --call ID HANDLER      boot a host, call one handler with --input
@@ -71,7 +72,7 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         sdk_path: Option<PathBuf>,
     },
-    /// Validate plugin manifests, host configs (`*.toml`) and pipelines (`*.yaml`, `*.yml`, pipeline `*.json`); every problem with file, line and path.
+    /// Validate plugin manifests, seed-format manifests (`plugin.manifest.v2`, a JSON object with `plugin_id`), host configs (`*.toml`) and pipelines (`*.yaml`, `*.yml`, pipeline `*.json`); every problem with file, line and path.
     Validate {
         /// Files to check.
         #[arg(required = true)]
@@ -90,9 +91,13 @@ enum Command {
     Inspect {
         /// The library (`.so`, `.dylib`, `.dll`).
         library: PathBuf,
-        /// Print the result as JSON.
-        #[arg(long)]
+        /// Print the result as JSON (the same as `--format json`).
+        #[arg(long, conflicts_with = "format")]
         json: bool,
+        /// What to print: `human`, `json`, or `seed-v2` (the record the
+        /// seed market's `plugin.manifest.v2` schema accepts).
+        #[arg(long, value_enum, default_value_t = inspect::Format::Human)]
+        format: inspect::Format,
     },
     /// Boot a host from its config, then run a pipeline or call one handler.
     Run(run::RunArgs),
@@ -179,7 +184,11 @@ pub(crate) fn main() -> ExitCode {
             plugins,
             json,
         } => validate::run(&files, config.as_deref(), &plugins, json),
-        Command::Inspect { library, json } => inspect::run(&library, json),
+        Command::Inspect {
+            library,
+            json,
+            format,
+        } => inspect::run(&library, if json { inspect::Format::Json } else { format }),
         Command::Run(args) => run::run(args),
         Command::Dev(args) => dev::run(args),
     };

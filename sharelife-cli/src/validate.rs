@@ -8,6 +8,7 @@
 //! | `*.toml` | a host config |
 //! | `*.yaml`, `*.yml` | a pipeline |
 //! | `*.json`, a JSON object with a `steps` or `schema_version` key | a pipeline (manifests have neither) |
+//! | a JSON object with a `plugin_id` key | a seed-format manifest (`plugin.manifest.v2` of the seed market): its schema, then `risk_level` at least what its capabilities imply and an administrator's confirmation for high risk (see `sharelife_registry::seed`) |
 //! | any other file | a plugin manifest (JSON) |
 //!
 //! A pipeline is checked on its own: its shape, names, references between
@@ -28,6 +29,7 @@ use sharelife_core::host::discovery::discover;
 use sharelife_core::host::{ConfigError, HostConfig};
 use sharelife_core::manifest::{Manifest, ManifestError};
 use sharelife_core::pipeline::{Grants, PipelineError, PipelineFile};
+use sharelife_registry::seed::{self, SeedError};
 
 use crate::Failure;
 
@@ -255,6 +257,30 @@ fn check(file: &Path, target: Option<&Target>) -> Vec<Finding> {
             }
         };
     }
+    if is_seed_manifest(&text) {
+        return match seed::check_seed_manifest(&text, &name) {
+            Ok(_) => Vec::new(),
+            Err(SeedError::Syntax { line, message, .. }) => {
+                vec![finding(Some(line), "-", message)]
+            }
+            Err(e) => e
+                .problems()
+                .into_iter()
+                .map(|p| {
+                    if p.path.is_empty() {
+                        finding(None, "-", p.message)
+                    } else {
+                        // The seed's arrays hold strings, not objects: the
+                        // line of the key holding the array.
+                        let key = p
+                            .path
+                            .trim_end_matches(|c: char| c.is_ascii_digit() || c == '[' || c == ']');
+                        finding(line_of(&text, key), &p.path, p.message)
+                    }
+                })
+                .collect(),
+        };
+    }
     match Manifest::from_json(&text) {
         Ok(_) => Vec::new(),
         Err(ManifestError::Syntax { line, message, .. }) => vec![finding(Some(line), "-", message)],
@@ -263,6 +289,13 @@ fn check(file: &Path, target: Option<&Target>) -> Vec<Finding> {
             .map(|p| finding(line_of(&text, &p.path), &p.path, p.message))
             .collect(),
     }
+}
+
+/// Whether `text` is a seed-format manifest: a JSON object with a
+/// `plugin_id` key (ours says `id`).
+fn is_seed_manifest(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text)
+        .is_ok_and(|v| v.as_object().is_some_and(|o| o.contains_key("plugin_id")))
 }
 
 /// Whether `file` is a pipeline: named `*.yaml` / `*.yml`, or a `*.json`

@@ -377,6 +377,102 @@ impl Capability {
         }
     }
 
+    /// The capability in plain words for a user deciding whether to install
+    /// the plugin (the market and `sharelife info` show these): "reads files
+    /// under notes/*.txt", "writes files under out/", "runs `git status…`"
+    /// (the program and its leading arguments; `…` stands for whatever
+    /// arguments follow), "connects to api.example.com:443", "calls MCP
+    /// tool search on server web", "uses the provider openai". A network
+    /// destination that the one address classification calls internal says
+    /// so ("(an internal address)").
+    pub fn plain(&self) -> String {
+        match self {
+            Capability::Network { host, ports } => {
+                let pattern = crate::address::HostPattern::parse(host);
+                let target = match &pattern {
+                    Some(crate::address::HostPattern::Below(suffix)) => {
+                        format!("any host under {suffix}")
+                    }
+                    Some(crate::address::HostPattern::Cidr(net)) => {
+                        format!("any address in {net}")
+                    }
+                    _ => host.clone(),
+                };
+                // An IPv6 address takes brackets before a port.
+                let bracketed = if matches!(
+                    pattern,
+                    Some(crate::address::HostPattern::Ip(std::net::IpAddr::V6(_)))
+                ) {
+                    format!("[{host}]")
+                } else {
+                    target.clone()
+                };
+                let place = match ports.as_slice() {
+                    [] => format!("{target} on any port"),
+                    [port] if target == *host => format!("{bracketed}:{port}"),
+                    [port] => format!("{target} on port {port}"),
+                    many => format!(
+                        "{target} on ports {}",
+                        many.iter()
+                            .map(u16::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                let internal = if is_internal_host(host) {
+                    " (an internal address)"
+                } else {
+                    ""
+                };
+                format!("connects to {place}{internal}")
+            }
+            Capability::File {
+                access: FileAccess::Read,
+                path,
+            } => format!("reads files under {path}"),
+            Capability::File {
+                access: FileAccess::Write,
+                path,
+            } => format!("writes files under {path}"),
+            Capability::Command { argv } => {
+                let words: Vec<String> = argv
+                    .iter()
+                    .map(|a| {
+                        if a.is_empty() || a.contains(char::is_whitespace) {
+                            format!("'{a}'")
+                        } else {
+                            a.clone()
+                        }
+                    })
+                    .collect();
+                format!("runs `{}…`", words.join(" "))
+            }
+            Capability::Provider { name, access } => match access {
+                ProviderAccess::Read => format!("uses the provider {name}"),
+                ProviderAccess::Write => format!("changes the settings of the provider {name}"),
+                ProviderAccess::Rotate => format!("rotates the credentials of the provider {name}"),
+            },
+            Capability::Mcp {
+                server,
+                tool,
+                sha256,
+            } => match sha256 {
+                Some(pin) => format!(
+                    "calls MCP tool {tool} on server {server} (only the definition {}…)",
+                    &pin[..pin.len().min(12)]
+                ),
+                None => format!("calls MCP tool {tool} on server {server}"),
+            },
+            Capability::Event { topic } if topic == "*" => {
+                "publishes events on any topic".to_owned()
+            }
+            Capability::Event { topic } => match topic.strip_suffix(".*") {
+                Some(prefix) => format!("publishes events on topics under {prefix}."),
+                None => format!("publishes events on {topic}"),
+            },
+        }
+    }
+
     /// The coarse class the capability belongs to.
     pub fn class(&self) -> CapabilityClass {
         let access = match self {
@@ -558,5 +654,116 @@ mod topic_tests {
         assert!(check_topic_pattern("orders*").is_err());
         assert!(check_topic_pattern("*.created").is_err());
         assert!(check_topic_pattern("").is_err());
+    }
+}
+
+#[cfg(test)]
+mod plain_tests {
+    use super::{Capability, FileAccess, ProviderAccess};
+
+    fn network(host: &str, ports: &[u16]) -> Capability {
+        Capability::Network {
+            host: host.to_owned(),
+            ports: ports.to_vec(),
+        }
+    }
+
+    #[test]
+    fn network_destinations_in_plain_words() {
+        assert_eq!(
+            network("api.example.com", &[443]).plain(),
+            "connects to api.example.com:443"
+        );
+        assert_eq!(
+            network("api.example.com", &[]).plain(),
+            "connects to api.example.com on any port"
+        );
+        assert_eq!(
+            network("api.example.com", &[80, 443]).plain(),
+            "connects to api.example.com on ports 80, 443"
+        );
+        assert_eq!(
+            network("*.example.com", &[443]).plain(),
+            "connects to any host under example.com on port 443"
+        );
+        assert_eq!(
+            network("10.0.0.0/8", &[]).plain(),
+            "connects to any address in 10.0.0.0/8 on any port (an internal address)"
+        );
+        assert_eq!(
+            network("::1", &[8080]).plain(),
+            "connects to [::1]:8080 (an internal address)"
+        );
+        assert_eq!(
+            network("localhost", &[8080]).plain(),
+            "connects to localhost:8080 (an internal address)"
+        );
+    }
+
+    #[test]
+    fn files_commands_providers_tools_and_events_in_plain_words() {
+        let file = |access, path: &str| Capability::File {
+            access,
+            path: path.to_owned(),
+        };
+        assert_eq!(
+            file(FileAccess::Read, "notes/*.txt").plain(),
+            "reads files under notes/*.txt"
+        );
+        assert_eq!(
+            file(FileAccess::Write, "out/").plain(),
+            "writes files under out/"
+        );
+        let command = Capability::Command {
+            argv: vec!["git".into(), "status".into()],
+        };
+        assert_eq!(command.plain(), "runs `git status…`");
+        let spaced = Capability::Command {
+            argv: vec!["grep".into(), "a b".into()],
+        };
+        assert_eq!(spaced.plain(), "runs `grep 'a b'…`");
+        let provider = |access| Capability::Provider {
+            name: "openai".into(),
+            access,
+        };
+        assert_eq!(
+            provider(ProviderAccess::Read).plain(),
+            "uses the provider openai"
+        );
+        assert_eq!(
+            provider(ProviderAccess::Write).plain(),
+            "changes the settings of the provider openai"
+        );
+        assert_eq!(
+            provider(ProviderAccess::Rotate).plain(),
+            "rotates the credentials of the provider openai"
+        );
+        let mcp = Capability::Mcp {
+            server: "x".into(),
+            tool: "search".into(),
+            sha256: None,
+        };
+        assert_eq!(mcp.plain(), "calls MCP tool search on server x");
+        let pinned = Capability::Mcp {
+            server: "x".into(),
+            tool: "search".into(),
+            sha256: Some("3f2a".repeat(16)),
+        };
+        assert_eq!(
+            pinned.plain(),
+            "calls MCP tool search on server x (only the definition 3f2a3f2a3f2a…)"
+        );
+        let event = |topic: &str| Capability::Event {
+            topic: topic.to_owned(),
+        };
+        assert_eq!(
+            event("orders.created").plain(),
+            "publishes events on orders.created"
+        );
+        assert_eq!(
+            event("orders.*").plain(),
+            "publishes events on topics under orders."
+        );
+        assert_eq!(event("*").plain(), "publishes events on any topic");
     }
 }
