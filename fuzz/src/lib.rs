@@ -13,11 +13,13 @@
 //! | [`host_config`] | a host config (TOML), parsed and checked |
 //! | [`pipeline_file`] | a pipeline file (YAML or JSON), parsed, checked, compiled |
 //! | [`policy`] | a capability policy (TOML or JSON), compiled into gateways and queried |
+//! | [`package_file_list`] | a package's `sharelife-package.json`, and a whole `.slpkg` archive |
 #![forbid(unsafe_code)]
 
 mod config;
 mod elf;
 mod manifest;
+mod package;
 mod pipeline;
 mod policy;
 pub mod smoke;
@@ -25,6 +27,7 @@ pub mod smoke;
 pub use self::config::host_config;
 pub use self::elf::elf_library;
 pub use self::manifest::{manifest_json, manifest_section};
+pub use self::package::package_file_list;
 pub use self::pipeline::pipeline_file;
 pub use self::policy::policy;
 
@@ -41,6 +44,7 @@ pub const TARGETS: &[&str] = &[
     "host_config",
     "pipeline_file",
     "policy",
+    "package_file_list",
 ];
 
 /// The target function called `name` (one of [`TARGETS`]).
@@ -51,6 +55,7 @@ pub fn target(name: &str) -> Option<fn(&[u8])> {
         "host_config" => host_config,
         "pipeline_file" => pipeline_file,
         "policy" => policy,
+        "package_file_list" => package_file_list,
         _ => return None,
     })
 }

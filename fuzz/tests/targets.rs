@@ -34,6 +34,7 @@ targets! {
     host_config, host_config_corpus;
     pipeline_file, pipeline_file_corpus;
     policy, policy_corpus;
+    package_file_list, package_file_list_corpus;
 }
 
 #[test]

@@ -11,7 +11,7 @@ use super::limits::{Limiter, Refusal};
 use super::pattern::{HostPattern, PathGlob, argv_has_prefix, is_internal};
 use super::policy::selects;
 use super::{Decision, Effect, Policy, PolicyError, Request, RuleRef};
-#[cfg(feature = "host")]
+#[cfg(feature = "pipeline")]
 use crate::audit::RecordedRequest;
 use crate::manifest::{Capability, FileAccess, Manifest, ProviderAccess};
 
@@ -238,7 +238,7 @@ fn split_glob(path: &str, data_dir: &Path) -> Option<(PathBuf, PathGlob)> {
 /// path relative to `data_dir`); `None` where there is no single such
 /// request (an unpinned MCP tool, a topic pattern). Pipelines decide a
 /// step by asking the gateway about it.
-#[cfg(feature = "host")]
+#[cfg(feature = "pipeline")]
 pub(crate) fn representative(cap: &Capability, data_dir: &Path) -> Option<RecordedRequest> {
     Some(match cap {
         Capability::Network { host, ports } => {

@@ -31,9 +31,11 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
 
-pub use self::gateway::{Gateway, Kind};
 #[cfg(feature = "host")]
-pub(crate) use self::gateway::{normalize_lexically, representative};
+pub(crate) use self::gateway::normalize_lexically;
+#[cfg(feature = "pipeline")]
+pub(crate) use self::gateway::representative;
+pub use self::gateway::{Gateway, Kind};
 pub use self::policy::{Effect, Limits, Policy, PolicyError, Rule, RuleProblem, Ungranted};
 use crate::manifest::{FileAccess, ProviderAccess};
 

@@ -128,6 +128,10 @@ impl PluginHandle {
     }
 
     /// The gateway of the version loaded now.
+    #[cfg_attr(
+        not(feature = "pipeline"),
+        allow(dead_code, reason = "read by pipelines only")
+    )]
     pub(crate) fn gateway(&self) -> Option<Arc<crate::capability::Gateway>> {
         self.binding
             .current()

@@ -275,6 +275,10 @@ impl Slot {
     }
 
     /// The gateway this version's requests are decided by.
+    #[cfg_attr(
+        not(feature = "pipeline"),
+        allow(dead_code, reason = "read by pipelines only")
+    )]
     pub(crate) fn gateway(&self) -> &Arc<Gateway> {
         &self.gateway
     }
