@@ -14,6 +14,7 @@
 //! | [`pipeline_file`] | a pipeline file (YAML or JSON), parsed, checked, compiled |
 //! | [`policy`] | a capability policy (TOML or JSON), compiled into gateways and queried |
 //! | [`package_file_list`] | a package's `sharelife-package.json`, and a whole `.slpkg` archive |
+//! | [`index_file`] | a registry index file (JSON lines) and the search summary |
 #![forbid(unsafe_code)]
 
 mod config;
@@ -22,6 +23,7 @@ mod manifest;
 mod package;
 mod pipeline;
 mod policy;
+mod registry;
 pub mod smoke;
 
 pub use self::config::host_config;
@@ -30,6 +32,7 @@ pub use self::manifest::{manifest_json, manifest_section};
 pub use self::package::package_file_list;
 pub use self::pipeline::pipeline_file;
 pub use self::policy::policy;
+pub use self::registry::index_file;
 
 // cargo-bolero's libFuzzer build also builds the (empty) unit-test binary
 // of this crate, instrumented; linking bolero gives it the runtime.
@@ -45,6 +48,7 @@ pub const TARGETS: &[&str] = &[
     "pipeline_file",
     "policy",
     "package_file_list",
+    "index_file",
 ];
 
 /// The target function called `name` (one of [`TARGETS`]).
@@ -56,6 +60,7 @@ pub fn target(name: &str) -> Option<fn(&[u8])> {
         "pipeline_file" => pipeline_file,
         "policy" => policy,
         "package_file_list" => package_file_list,
+        "index_file" => index_file,
         _ => return None,
     })
 }

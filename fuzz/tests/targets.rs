@@ -35,6 +35,7 @@ targets! {
     pipeline_file, pipeline_file_corpus;
     policy, policy_corpus;
     package_file_list, package_file_list_corpus;
+    index_file, index_file_corpus;
 }
 
 #[test]

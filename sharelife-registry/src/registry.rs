@@ -510,8 +510,12 @@ impl Registry {
         })
         .map_err(sign_err("the new registry's metadata"))?;
         staging.copy_into_out("root.json", "root.json")?;
-        staging.commit(dir)?;
-        Registry::open(dir)
+        let registry = Registry {
+            dir: dir.to_owned(),
+            settings,
+        };
+        staging.commit_verified(&registry)?;
+        Ok(registry)
     }
 
     /// Opens an existing registry directory.
@@ -683,7 +687,7 @@ impl Registry {
         })
         .map_err(sign_err("targets.json"))?;
         self.resign_snapshot(&staging, &repo, &["targets"])?;
-        staging.commit(&self.dir)?;
+        staging.commit_verified(self)?;
         Ok(Delegation {
             role: role.to_owned(),
             ids: ids.to_vec(),
@@ -841,7 +845,7 @@ impl Registry {
             vec![(line.package_target(), package_target)],
         )?;
         let _ = index_name;
-        staging.commit(&self.dir).map_err(registry_to_catalog)?;
+        staging.commit_verified(self).map_err(registry_to_catalog)?;
         Ok(line)
     }
 
@@ -869,7 +873,7 @@ impl Registry {
         let changed = line.clone();
         let staging = Staging::new(&self.dir).map_err(registry_to_catalog)?;
         self.write_index_change(&staging, &repo, key, &role, &id, &lines, Vec::new())?;
-        staging.commit(&self.dir).map_err(registry_to_catalog)?;
+        staging.commit_verified(self).map_err(registry_to_catalog)?;
         Ok(changed)
     }
 
@@ -883,7 +887,7 @@ impl Registry {
         let summary = read_summary(&self.label(), &repo)?;
         self.sign_catalog(&staging, &repo, &summary)?;
         self.resign_snapshot_at(&staging, &repo, &[CATALOG_ROLE], timestamp_expires)?;
-        staging.commit(&self.dir)
+        staging.commit_verified(self)
     }
 
     #[allow(
@@ -1315,6 +1319,7 @@ fn expires_in(now: jiff::Timestamp, d: Duration) -> jiff::Timestamp {
 /// under their consistent names, metadata in `out/metadata`.
 struct Staging {
     path: PathBuf,
+    added: std::cell::RefCell<Vec<String>>,
     _dir: tempfile::TempDir,
 }
 
@@ -1328,6 +1333,7 @@ impl Staging {
             .map_err(io_err(&private))?;
         Ok(Staging {
             path: dir.path().to_owned(),
+            added: std::cell::RefCell::new(Vec::new()),
             _dir: dir,
         })
     }
@@ -1343,6 +1349,7 @@ impl Staging {
         let path = self.path.join("out/targets").join(dir).join(file);
         fs::create_dir_all(path.parent().expect("has a parent")).map_err(io_err(&path))?;
         fs::write(&path, bytes).map_err(io_err(&path))?;
+        self.added.borrow_mut().push(name.to_owned());
         trust::block_on(Target::from_path(&path)).map_err(|e| {
             RegistryError::Catalog(CatalogError::Sign {
                 what: name.to_owned(),
@@ -1356,6 +1363,36 @@ impl Staging {
         let dst = self.path.join("out").join(to);
         fs::copy(&src, &dst).map_err(io_err(&dst))?;
         Ok(())
+    }
+
+    /// Verifies the registry as it will be once `out/` is moved in (every
+    /// signature, delegation and hash, through `tough`, reading `out/`
+    /// over the published files), then moves it in.
+    fn commit_verified(self, registry: &Registry) -> Result<(), RegistryError> {
+        let root_path = registry.root_path();
+        let root = match fs::read(self.path.join("out/root.json")) {
+            Ok(bytes) => bytes,
+            Err(_) => fs::read(&root_path).map_err(io_err(&root_path))?,
+        };
+        let base = std::path::absolute(registry.dir()).map_err(io_err(registry.dir()))?;
+        let url = trust::dir_url(&base).map_err(io_err(&base))?;
+        let overlay = OverlayTransport {
+            base,
+            overlay: self.path.join("out"),
+        };
+        let trusted = trust::load(
+            &registry.label(),
+            &root,
+            &url,
+            overlay,
+            None,
+            Expiry::Ignore,
+        )?;
+        for name in self.added.borrow().iter() {
+            trust::read_target(&registry.label(), &trusted, name)?;
+        }
+        drop(trusted);
+        self.commit(registry.dir())
     }
 
     /// Moves `out/` into the registry: every file but the timestamp first
@@ -1409,6 +1446,35 @@ impl Staging {
     }
 }
 
+/// Serves the staged `out/` over the published registry, so a change can
+/// be verified as clients will see it before it is moved in.
+#[derive(Debug, Clone)]
+struct OverlayTransport {
+    base: PathBuf,
+    overlay: PathBuf,
+}
+
+#[tough::async_trait]
+impl tough::Transport for OverlayTransport {
+    async fn fetch(&self, url: url::Url) -> Result<tough::TransportStream, tough::TransportError> {
+        if let Ok(path) = url.to_file_path() {
+            if let Ok(rel) = path.strip_prefix(&self.base) {
+                let staged = self.overlay.join(rel);
+                if staged.is_file() {
+                    let staged_url = url::Url::from_file_path(&staged).map_err(|()| {
+                        tough::TransportError::new(
+                            tough::TransportErrorKind::Other,
+                            staged.display().to_string(),
+                        )
+                    })?;
+                    return tough::FilesystemTransport.fetch(staged_url).await;
+                }
+            }
+        }
+        tough::FilesystemTransport.fetch(url).await
+    }
+}
+
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if !dir.exists() {
         return Ok(());
@@ -1436,6 +1502,70 @@ mod tests {
         assert!(globs_overlap("acme.*", "acme.x.*"));
         assert!(!globs_overlap("acme.*", "bob.*"));
         assert!(!globs_overlap("acme.a", "acme.b"));
+    }
+
+    /// Bob holds a valid publisher key and the online key (he can write to
+    /// the registry's directory), and signs an index file for one of
+    /// acme's ids into his own role. Verification refuses it, both before
+    /// an operator commits it and in a client reading the result.
+    #[test]
+    fn a_publisher_signing_another_publishers_id_is_refused() {
+        let scratch = tempfile::tempdir().unwrap();
+        let key = |name: &str| {
+            let k = keys::generate(&scratch.path().join(name)).unwrap();
+            SecretKey::open(&k.secret).unwrap()
+        };
+        let (root, acme, bob) = (key("root"), key("acme"), key("bob"));
+        let dir = scratch.path().join("registry");
+        let reg = Registry::init(&dir, "t", &root, Expiries::default()).unwrap();
+        reg.delegate(&root, acme.public(), "acme", &["acme.*".to_owned()])
+            .unwrap();
+        reg.delegate(&root, bob.public(), "bob", &["bob.*".to_owned()])
+            .unwrap();
+
+        let forge = |verify: bool| {
+            let repo = reg.load().unwrap();
+            let staging = Staging::new(&dir).unwrap();
+            reg.write_index_change(&staging, &repo, &bob, "bob", "acme.x", &[], Vec::new())
+                .unwrap();
+            if verify {
+                staging.commit_verified(&reg)
+            } else {
+                staging.commit(&dir)
+            }
+        };
+        let before = fs::read(dir.join("metadata/timestamp.json")).unwrap();
+        let err = forge(true).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                RegistryError::Trust(TrustError::Refused {
+                    attack: trust::Attack::Delegation,
+                    ..
+                })
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            before,
+            fs::read(dir.join("metadata/timestamp.json")).unwrap()
+        );
+
+        // Written anyway, behind the tool's back: clients refuse it.
+        forge(false).unwrap();
+        let url = trust::dir_url(&dir).unwrap().to_string();
+        let err = crate::client::Client::load("t", &url, &fs::read(reg.root_path()).unwrap())
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                crate::client::ClientError::Trust(TrustError::Refused {
+                    attack: trust::Attack::Delegation,
+                    ..
+                })
+            ),
+            "{err}"
+        );
     }
 
     #[test]

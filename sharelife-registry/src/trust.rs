@@ -166,7 +166,9 @@ impl TrustError {
             E::VerifyTrustedMetadata { .. } => {
                 refused("root.json".into(), Attack::ArbitrarySigning)
             }
-            E::HashMismatch { context, .. } => refused(context.clone(), Attack::Tampering),
+            E::HashMismatch { context, .. } => {
+                refused(context.clone(), hash_mismatch_attack(context))
+            }
             E::InvalidPath { .. } | E::InvalidPathPermission { .. } => {
                 refused("targets metadata".into(), Attack::Delegation)
             }
@@ -194,7 +196,7 @@ impl TrustError {
                     .and_then(|c| c.downcast_ref::<tough::error::Error>())
                     .expect("checked");
                 let attack = match cause {
-                    E::HashMismatch { .. } => Some(Attack::Tampering),
+                    E::HashMismatch { .. } => Some(hash_mismatch_attack(url.as_str())),
                     E::MaxSizeExceeded { .. } => Some(Attack::EndlessData),
                     _ => None,
                 };
@@ -219,6 +221,17 @@ impl TrustError {
             },
             _ => TrustError::Other { registry, detail },
         }
+    }
+}
+
+/// A metadata file whose bytes are not the ones the snapshot or timestamp
+/// names is a file from another snapshot (or a forged one): mix-and-match.
+/// A target whose bytes differ from its signed hash was tampered with.
+fn hash_mismatch_attack(url: &str) -> Attack {
+    if url.contains("/metadata/") {
+        Attack::MixAndMatch
+    } else {
+        Attack::Tampering
     }
 }
 

@@ -7,13 +7,11 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sharelife_registry::client::{ClientError, Home};
 use sharelife_registry::keys::{self, SecretKey};
-use sharelife_registry::registry::{
-    CatalogError, Expiries, PublishError, PublishOptions, Registry, ValidateError,
-};
+use sharelife_registry::registry::{CatalogError, Expiries, PublishError, Registry, ValidateError};
 use sharelife_registry::trust::{Attack, TrustError};
 
 use support::{Fixture, StaticServer, snapshot_tree};
@@ -344,6 +342,24 @@ fn key_files_are_private_and_never_overwritten() {
     ));
     let public = keys::read_public(&generated.public).unwrap();
     assert_eq!(keys::key_id(&public), generated.key_id);
-    let _ = Path::new("");
-    let _ = PublishOptions::default();
+}
+
+#[test]
+fn a_role_file_from_another_snapshot_is_refused_as_mix_and_match() {
+    let fx = Fixture::new();
+    fx.publish_echo().unwrap();
+    let (home, _) = trusting_client(&fx);
+    // acme's role: version 1 (empty, from the delegation), version 2 (the
+    // publish). Serve version 1's bytes where the snapshot names version 2.
+    let metadata = fx.registry.dir().join("metadata");
+    fs::copy(metadata.join("1.acme.json"), metadata.join("2.acme.json")).unwrap();
+    // A client that has not seen version 2 yet.
+    fs::remove_dir_all(home.dir()).unwrap();
+    let err = home
+        .add("main", &fx.url(), &fx.registry.root_path())
+        .unwrap_err();
+    let (attack, name) = refused(&err);
+    assert_eq!(attack, Attack::MixAndMatch, "{err}");
+    assert!(name.ends_with("metadata/2.acme.json"), "{err}");
+    assert!(home.registries().unwrap().is_empty());
 }
