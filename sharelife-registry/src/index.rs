@@ -86,7 +86,7 @@ impl IndexConfig {
 }
 
 /// A dependency in an index line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IndexDependency {
     /// The plugin depended on.
@@ -96,7 +96,7 @@ pub struct IndexDependency {
 }
 
 /// One published version: one line of `index/<shard>/<id>`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IndexLine {
     /// [`INDEX_FORMAT`].
@@ -104,6 +104,7 @@ pub struct IndexLine {
     /// The plugin id.
     pub id: String,
     /// The version.
+    #[schemars(with = "String")]
     pub vers: Version,
     /// sha256 of the `.slpkg` (hex).
     pub cksum: String,
@@ -242,7 +243,7 @@ pub fn render_index_file(lines: &[IndexLine]) -> String {
 }
 
 /// Compatibility in the AITBC registry format.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SummaryCompatibility {
     /// The lowest host plugin-API version the plugin loads on.
     pub min_sharelife_version: String,
@@ -252,7 +253,7 @@ pub struct SummaryCompatibility {
 }
 
 /// A capability in the summary: what it is and its risk, in plain words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SummaryCapability {
     /// Its kind (`file`, `net`…).
     pub kind: String,
@@ -264,7 +265,7 @@ pub struct SummaryCapability {
 
 /// One plugin in the search summary: the AITBC spec's registry entry,
 /// extended with ours (`id`, `risk`, `capabilities`, `mismatch`, …).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SummaryEntry {
     /// AITBC `name`: the plugin id.
     pub name: String,
@@ -310,7 +311,7 @@ pub struct SummaryEntry {
 }
 
 /// `index/summary.json`: `{"plugins": [...]}` sorted by id.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     /// [`INDEX_FORMAT`].
     #[serde(default)]

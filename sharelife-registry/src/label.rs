@@ -34,7 +34,7 @@ use sharelife_manifest::{Capability, Kind, Manifest, PLUGIN_API_VERSION, RiskLev
 
 /// Evidence that raises a plugin's label above what its declared
 /// capabilities imply (a raw import around the gateway, an advisory).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Raise {
     /// The label this evidence raises the plugin to (at least).
     pub to: RiskLevel,
@@ -68,7 +68,7 @@ pub fn known_host_api_versions() -> Vec<Version> {
 
 /// What a user sees before installing a plugin: how risky it is and why,
 /// what it asks for, and where it runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Label {
     /// The final label: the highest of the declared risk and every
     /// [`Raise::to`].
@@ -85,7 +85,7 @@ pub struct Label {
 }
 
 /// One requested capability, summarised for a user.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CapabilitySummary {
     /// The request, serialized as in the manifest.
     pub capability: Capability,
@@ -99,7 +99,7 @@ pub struct CapabilitySummary {
 
 /// Where a plugin runs: API range against host versions, targets and
 /// platforms.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Compatibility {
     /// The plugin's API range (a semver `VersionReq`, e.g. `^0.1`).
     pub plugin_api: String,
@@ -117,7 +117,7 @@ pub struct Compatibility {
 }
 
 /// One cell of the compatibility matrix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HostApiCompat {
     /// A host plugin-API version.
     pub version: String,

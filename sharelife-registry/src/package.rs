@@ -276,7 +276,7 @@ pub enum PackageError {
 }
 
 /// One listed entry of a package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileEntry {
     /// The entry's path inside the archive.
@@ -288,7 +288,7 @@ pub struct FileEntry {
 }
 
 /// One library of a package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LibraryEntry {
     /// The Rust target triple it was built for.
@@ -298,7 +298,7 @@ pub struct LibraryEntry {
 }
 
 /// The parsed `sharelife-package.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileList {
     /// Always [`FORMAT`].
@@ -306,6 +306,7 @@ pub struct FileList {
     /// The plugin id.
     pub id: String,
     /// The plugin version.
+    #[schemars(with = "String")]
     pub version: semver::Version,
     /// Every entry other than the file list itself, sorted by path.
     pub files: Vec<FileEntry>,

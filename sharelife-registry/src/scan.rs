@@ -63,7 +63,19 @@ use crate::label::Raise;
 use crate::package::{LOCKFILE, Package};
 
 /// A road around the gateway that a library's imports open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Road {
     /// Sockets and name resolution: declared by a `network` capability.
@@ -235,7 +247,7 @@ pub fn is_std_runtime(target: &str, symbol: &str) -> bool {
 }
 
 /// One classified import of a library.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RawImport {
     /// The imported symbol, without version or Mach-O underscore.
     pub symbol: String,
@@ -247,7 +259,7 @@ pub struct RawImport {
 }
 
 /// The evidence about one library of a package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LibraryEvidence {
     /// The Rust target triple.
     pub target: String,
@@ -265,7 +277,7 @@ pub struct LibraryEvidence {
 }
 
 /// A road the libraries take that the manifest does not declare.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Mismatch {
     /// The road.
     pub road: Road,
@@ -276,7 +288,7 @@ pub struct Mismatch {
 }
 
 /// One advisory that matches a locked dependency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AdvisoryEvidence {
     /// The advisory id, e.g. `RUSTSEC-2024-0001`.
     pub id: String,
@@ -297,7 +309,7 @@ pub struct AdvisoryEvidence {
 }
 
 /// What the scan found: the review evidence of a package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScanReport {
     /// One entry per library, in the file list's order.
     pub libraries: Vec<LibraryEvidence>,
