@@ -614,19 +614,8 @@ impl Registry {
             check_id_glob(glob)?;
         }
         let repo = self.load()?;
+        self.check_root_key(&repo, root_key)?;
         let root_id = key_id_decoded(root_key.public());
-        let is_root = repo
-            .root()
-            .signed
-            .roles
-            .get(&RoleType::Targets)
-            .is_some_and(|r| r.keyids.contains(&root_id));
-        if !is_root {
-            return Err(RegistryError::NotRootKey {
-                key: root_key.path().to_owned(),
-                key_id: root_key.key_id(),
-            });
-        }
         for existing in delegations_of(&repo) {
             if existing.role == role {
                 return Err(RegistryError::BadDelegation(format!(
@@ -693,6 +682,91 @@ impl Registry {
             ids: ids.to_vec(),
             key_ids: vec![keys::key_id(publisher), root_key.key_id()],
         })
+    }
+
+    /// Replaces the publisher key of an existing role (a lost or rotated
+    /// key). Needs the root key: it rewrites the delegation to list the new
+    /// key (and the root key) and re-signs the role's current targets with
+    /// the root key, so everything the role published stays valid and from
+    /// now on only the new key (or the root key) can sign for its ids.
+    pub fn rekey(
+        &self,
+        root_key: &SecretKey,
+        role: &str,
+        new_key: &Key,
+    ) -> Result<Delegation, RegistryError> {
+        let repo = self.load()?;
+        self.check_root_key(&repo, root_key)?;
+        let current = delegations_of(&repo)
+            .into_iter()
+            .find(|d| d.role == role)
+            .ok_or_else(|| {
+                RegistryError::BadDelegation(format!("no publisher role `{role}` to re-key"))
+            })?;
+        let root_id = key_id_decoded(root_key.public());
+        let new_id = key_id_decoded(new_key);
+        let now = jiff::Timestamp::now();
+        let exp = self.settings.expiries;
+        let staging = Staging::new(&self.dir)?;
+        let roles_dir = staging.path.join("roles");
+        let top_version = repo.targets().signed.version.get() + 1;
+        let role_version = repo
+            .delegated_role(role)
+            .and_then(|r| r.targets.as_ref())
+            .map_or(1, |t| t.signed.version.get() + 1);
+        let root_source = root_key.source();
+        let (repo_a, repo_b) = (repo.repo.clone(), repo.repo.clone());
+        trust::block_on(async {
+            let mut top = TargetsEditor::from_repo(repo_a, "targets")?;
+            let old_ids: Vec<Decoded<Hex>> = top_role_keyids(&repo_b, role);
+            for id in old_ids.iter().filter(|id| **id != root_id) {
+                top.remove_key(id, Some(role))?;
+            }
+            let mut add = HashMap::new();
+            add.insert(new_id.clone(), new_key.clone());
+            top.add_key(add, Some(role))?;
+            top.version(NonZeroU64::new(top_version).expect("non-zero"))
+                .expires(expires_in(now, exp.root));
+            top.sign(std::slice::from_ref(&root_source))
+                .await?
+                .write(&roles_dir, false)
+                .await?;
+            let mut editor = TargetsEditor::from_repo(repo_b, role)?;
+            editor
+                .version(NonZeroU64::new(role_version).expect("non-zero"))
+                .expires(expires_in(now, exp.roles));
+            editor
+                .sign(std::slice::from_ref(&root_source))
+                .await?
+                .write(&roles_dir, false)
+                .await
+        })
+        .map_err(sign_err("targets.json"))?;
+        self.resign_snapshot(&staging, &repo, &["targets", role])?;
+        staging.commit_verified(self)?;
+        Ok(Delegation {
+            role: role.to_owned(),
+            ids: current.ids,
+            key_ids: vec![keys::key_id(new_key), root_key.key_id()],
+        })
+    }
+
+    fn check_root_key(&self, repo: &Repository, root_key: &SecretKey) -> Result<(), RegistryError> {
+        let root_id = key_id_decoded(root_key.public());
+        let is_root = repo
+            .root()
+            .signed
+            .roles
+            .get(&RoleType::Targets)
+            .is_some_and(|r| r.keyids.contains(&root_id));
+        if is_root {
+            Ok(())
+        } else {
+            Err(RegistryError::NotRootKey {
+                key: root_key.path().to_owned(),
+                key_id: root_key.key_id(),
+            })
+        }
     }
 
     /// Publishes a package file signed by `key`: validate → package →
@@ -887,6 +961,20 @@ impl Registry {
         let summary = read_summary(&self.label(), &repo)?;
         self.sign_catalog(&staging, &repo, &summary)?;
         self.resign_snapshot_at(&staging, &repo, &[CATALOG_ROLE], timestamp_expires)?;
+        staging.commit_verified(self)
+    }
+
+    /// Replaces the search summary with `summary` and signs it like
+    /// [`Registry::refresh`] does (catalog, snapshot, timestamp), without
+    /// touching any index file. Only for benchmarks that need a catalog of
+    /// synthetic plugins (`benches/benches/registry.rs`): a real summary is
+    /// always derived from the signed index lines.
+    #[doc(hidden)]
+    pub fn replace_summary_for_bench(&self, summary: &Summary) -> Result<(), RegistryError> {
+        let repo = self.load()?;
+        let staging = Staging::new(&self.dir)?;
+        self.sign_catalog(&staging, &repo, summary)?;
+        self.resign_snapshot(&staging, &repo, &[CATALOG_ROLE])?;
         staging.commit_verified(self)
     }
 
@@ -1230,9 +1318,32 @@ fn delegations_of(repo: &Repository) -> Vec<Delegation> {
                     .collect(),
                 PathSet::PathHashPrefixes(_) => Vec::new(),
             },
-            key_ids: r.keyids.iter().map(hex::encode).collect(),
+            // The publisher's key first, the root key last.
+            key_ids: {
+                let mut ids: Vec<String> = r.keyids.iter().map(hex::encode).collect();
+                let root_ids: Vec<String> = repo
+                    .root()
+                    .signed
+                    .roles
+                    .get(&RoleType::Targets)
+                    .map(|k| k.keyids.iter().map(hex::encode).collect())
+                    .unwrap_or_default();
+                ids.sort_by_key(|id| root_ids.contains(id));
+                ids
+            },
         })
         .collect()
+}
+
+/// The key ids the top-level targets lists for a delegated role.
+fn top_role_keyids(repo: &Repository, role: &str) -> Vec<Decoded<Hex>> {
+    repo.targets()
+        .signed
+        .delegations
+        .as_ref()
+        .and_then(|d| d.roles.iter().find(|r| r.name == role))
+        .map(|r| r.keyids.clone())
+        .unwrap_or_default()
 }
 
 /// The TUF path patterns of an id glob.

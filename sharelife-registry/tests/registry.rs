@@ -363,3 +363,40 @@ fn a_role_file_from_another_snapshot_is_refused_as_mix_and_match() {
     assert!(name.ends_with("metadata/2.acme.json"), "{err}");
     assert!(home.registries().unwrap().is_empty());
 }
+
+#[test]
+fn a_rekeyed_publisher_keeps_its_packages_and_only_the_new_key_signs() {
+    let fx = Fixture::new();
+    fx.publish_echo().unwrap();
+    let new_acme = fx.key("acme-2026");
+    let delegation = fx
+        .registry
+        .rekey(&fx.root, "acme", new_acme.public())
+        .expect("rekey");
+    assert_eq!(delegation.key_ids[0], new_acme.key_id());
+
+    // What acme published before is still verifiable.
+    let home = Home::new(fx.dir.join("home"));
+    home.add("main", &fx.url(), &fx.registry.root_path())
+        .unwrap();
+    home.open("main")
+        .unwrap()
+        .verify("examples.echo", None)
+        .expect("verify");
+
+    // The old key is no longer a publisher; the new one is.
+    let id = "examples.echo".parse().unwrap();
+    let version = semver::Version::new(1, 0, 0);
+    let err = fx.registry.yank(&id, &version, &fx.acme, true).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PublishError::Catalog(CatalogError::NotAPublisher { .. })
+        ),
+        "{err}"
+    );
+    fx.registry
+        .yank(&id, &version, &new_acme, true)
+        .expect("yank with the new key");
+    assert!(home.open("main").unwrap().info("examples.echo").unwrap()[0].yanked);
+}
