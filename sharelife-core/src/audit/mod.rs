@@ -205,6 +205,19 @@ pub enum What {
         /// What went wrong.
         message: String,
     },
+    /// An operator's action outside any plugin's calls: an install plan,
+    /// an approval, a refusal, an execution step, an apply, a rollback, a
+    /// removal. `plugin` is the plugin acted on (or the tool, e.g.
+    /// `sharelife.install`).
+    Operation {
+        /// The action (`plan`, `approve`, `apply`, …): the record's
+        /// `capability` field.
+        action: String,
+        /// What was done, with its plan digest and approver key id.
+        detail: String,
+        /// Allow (done), deny (refused) or info.
+        outcome: Outcome,
+    },
 }
 
 /// An event as created on the hot path.
@@ -245,6 +258,17 @@ impl AuditEvent {
             What::Error { message } => {
                 ("error", None, message.clone(), Outcome::Info, String::new())
             }
+            What::Operation {
+                action,
+                detail,
+                outcome,
+            } => (
+                "operation",
+                Some(action.clone()),
+                detail.clone(),
+                *outcome,
+                String::new(),
+            ),
         };
         AuditRecord {
             seq: 0,
@@ -269,7 +293,7 @@ pub enum Outcome {
     Allow,
     /// Denied.
     Deny,
-    /// Not a decision (lifecycle, error).
+    /// Not a decision (lifecycle, error, an informational operation).
     Info,
 }
 
@@ -285,9 +309,9 @@ pub struct AuditRecord {
     pub plugin: String,
     /// Plugin version.
     pub version: String,
-    /// `decision`, `lifecycle` or `error`.
+    /// `decision`, `lifecycle`, `error` or `operation`.
     pub event: String,
-    /// Capability kind, for decisions.
+    /// Capability kind, for decisions; the action, for operations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capability: Option<String>,
     /// The request as normalized (or the lifecycle move, or the error).
