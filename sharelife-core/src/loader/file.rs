@@ -69,6 +69,21 @@ impl PluginFile {
         })
     }
 
+    /// A library known only by its manifest, not (yet) on disk: an entry of
+    /// a registry's index. The host's resolver takes these when an install
+    /// is planned, so a plan resolves versions and dependencies exactly as
+    /// a host would. Opening one fails (it has no entry symbol), whatever
+    /// lies at `path`.
+    pub fn described(path: impl Into<PathBuf>, manifest: Manifest) -> Self {
+        PluginFile {
+            manifest_json: manifest.to_json(),
+            manifest,
+            entry_symbol: String::new(),
+            build_id: None,
+            path: path.into(),
+        }
+    }
+
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path

@@ -84,6 +84,14 @@ impl PluginFile {
     pub fn open(self) -> Result<OpenLibrary, LoadError> {
         self.check_compatible()?;
         let path = self.path().to_owned();
+        if self.entry_symbol.is_empty() {
+            // A described library (`PluginFile::described`): nothing was
+            // read from `path`, so nothing there may run.
+            return Err(LoadError::MissingEntry {
+                path,
+                symbol: "(none: described by an index entry, not read from the file)".to_owned(),
+            });
+        }
         // SAFETY: opening a library runs its initializers. This is the
         // point of no return the two-step design exists for: the file has
         // been read and its manifest validated; what runs now is code the
