@@ -3,6 +3,12 @@
 //! capabilities with their risk, the event topics it subscribes to and
 //! its config schema (each top-level field; `--json` has the schema).
 //!
+//! Given a `.slpkg` package, it opens and verifies the package, scans it
+//! (`sharelife_registry::scan`, no advisory database) and shows the label
+//! with the scan's evidence: declared capabilities against the raw
+//! imports, and a `WARNING` line on a mismatch. A bare library is not
+//! scanned (the scan reads a package); package it to see its evidence.
+//!
 //! `--format seed-v2` prints the record the seed market's
 //! `plugin.manifest.v2` schema accepts, as every catalog entry carries it
 //! (see `sharelife_registry::seed` for the field mapping).
@@ -11,7 +17,8 @@ use std::path::Path;
 
 use serde_json::json;
 use sharelife_core::loader::{LoadError, PluginFile};
-use sharelife_registry::{label, seed};
+use sharelife_registry::package::Package;
+use sharelife_registry::{label, scan, seed};
 
 use crate::Failure;
 
@@ -28,6 +35,12 @@ pub(crate) enum Format {
 }
 
 pub(crate) fn run(library: &Path, format: Format) -> Result<(), Failure> {
+    if library
+        .extension()
+        .is_some_and(|e| e == sharelife_registry::package::EXTENSION)
+    {
+        return run_package(library, format);
+    }
     let file = PluginFile::read(library).map_err(|e| {
         let hint = match &e {
             LoadError::NotAPlugin { .. } => {
@@ -172,4 +185,81 @@ fn config_fields(schema: &serde_json::Value) -> Vec<String> {
             format!("{name:<12} {kind}, {need}")
         })
         .collect()
+}
+
+/// `inspect` of a `.slpkg`: the manifest as the package carries it, the
+/// label, and the scan's evidence.
+fn run_package(path: &Path, format: Format) -> Result<(), Failure> {
+    let package = Package::open(path).map_err(|e| {
+        Failure::new(e.to_string()).hint("rebuild the package with `sharelife package`")
+    })?;
+    let report = scan::scan(&package, None).map_err(|e| {
+        Failure::new(e.to_string()).hint("package a library built for a supported target")
+    })?;
+    let m = package.manifest();
+    let targets: Vec<String> = package.libraries().map(|(t, _, _)| t.to_owned()).collect();
+    let label = label::label(m, &targets, &report.raises());
+    let declared: Vec<_> = m.capabilities.iter().map(|c| c.kind()).collect();
+    if format == Format::SeedV2 {
+        let (_, entry_path, bytes) = package
+            .libraries()
+            .next()
+            .expect("an opened package has a library");
+        let file = entry_path.rsplit('/').next().unwrap_or(entry_path);
+        let entry = seed::Entry::of_library_bytes(file, bytes)?;
+        let record = seed::seed_manifest(m, &label, &entry);
+        println!("{}", serde_json::to_string_pretty(&record).expect("json"));
+        return Ok(());
+    }
+    if format == Format::Json {
+        let value = json!({
+            "file": path.display().to_string(),
+            "package": {
+                "sha256": package.sha256(),
+                "size": package.size(),
+                "files": package.file_list().files,
+                "libraries": package.file_list().libraries,
+            },
+            "id": m.id,
+            "version": m.version.to_string(),
+            "name": m.name,
+            "description": m.description,
+            "api": m.api.to_string(),
+            "dependencies": m.dependencies.iter().map(|d| json!({"id": d.id, "version": d.version.to_string()})).collect::<Vec<_>>(),
+            "handlers": m.handlers.iter().map(|h| json!({"name": h.name, "async": h.is_async})).collect::<Vec<_>>(),
+            "capabilities": m.capabilities.iter().map(|c| json!({"capability": c, "risk": c.risk()})).collect::<Vec<_>>(),
+            "risk": label.risk,
+            "label": label,
+            "scan": report,
+            "evidence": super::registry::evidence::to_json(&declared, &report),
+            "config_schema": m.config_schema,
+        });
+        println!("{}", serde_json::to_string_pretty(&value).expect("json"));
+        return Ok(());
+    }
+    println!("{} {} (package {})", m.id, m.version, path.display());
+    if let Some(name) = &m.name {
+        println!("  name         {name}");
+    }
+    if let Some(d) = &m.description {
+        println!("  description  {d}");
+    }
+    println!(
+        "  archive      {} bytes, sha256 {}, {} files",
+        package.size(),
+        package.sha256(),
+        package.file_list().files.len() + 1
+    );
+    let handlers: Vec<&str> = m.handlers.iter().map(|h| h.name.as_str()).collect();
+    println!(
+        "  handlers     {}",
+        if handlers.is_empty() {
+            "none".to_owned()
+        } else {
+            handlers.join(", ")
+        }
+    );
+    super::registry::evidence::print_label(&label);
+    super::registry::evidence::print_scan(&declared, &report);
+    Ok(())
 }

@@ -4,7 +4,7 @@
 //! sharelife new NAME [--async] [--path DIR] [--force]   scaffold a plugin crate
 //! sharelife validate FILE... [--json]                  check manifests, host configs and pipelines
 //!               [--config FILE] [--plugins DIR]...     (pipelines also against real plugins and a policy)
-//! sharelife inspect LIB [--json]                       read a built plugin without running it
+//! sharelife inspect LIB|PKG.slpkg [--json]             read a built plugin or a package without running it
 //!               [--format human|json|seed-v2]          (seed-v2: the seed market's manifest record)
 //! sharelife run [--config FILE] --pipeline FILE        boot a host, run a pipeline on --input
 //!               [--input JSON|@FILE] [--json]
@@ -12,7 +12,32 @@
 //!               [--input JSON|@FILE] [--json]
 //! sharelife dev [PATH] [--config FILE] [--call HANDLER] hot-reload loop: rebuild on change, swap in
 //!               [--input TEXT] [--release] [--json]
+//! sharelife key generate --out PATH [--json]           PATH.key (secret, 0600) and PATH.pub
+//! sharelife registry init DIR --root-key KEY           a new registry and its TUF root
+//!               [--name NAME] [--json]
+//! sharelife registry delegate DIR --root-key KEY       let a publisher key publish some ids
+//!               --publisher PUB --ids GLOB... [--role NAME] [--json]
+//! sharelife registry add NAME URL --root ROOT.json     add a registry, pinning its root
+//!               [--json]                               (URL: file://, http(s)://, or a directory)
+//! sharelife registry list [--json]                     the added registries
+//! sharelife registry refresh DIR [--json]              re-sign snapshot and timestamp (cron)
+//! sharelife package [--path DIR] [--out DIR]           build release and write DIR/ID-VERSION.slpkg
+//!               [--library FILE] [--target TRIPLE] [--json]
+//! sharelife publish PKG --registry DIR --key KEY       validate, package, scan, label, catalog
+//!               [--advisory-db DIR] [--json]
+//! sharelife search [QUERY] [--registry NAME] [--json]  plugins in a registry (one request)
+//! sharelife info ID [--registry NAME] [--json]         versions, risk, compatibility, evidence
+//! sharelife verify ID[@VERSION|@RANGE]                 download and verify, install nothing
+//!               [--registry NAME] [--out DIR] [--json]
+//! sharelife yank ID@VERSION --registry DIR --key KEY   withdraw (or --undo) a version
+//!               [--undo] [--json]
 //! ```
+//!
+//! Client state (added registries, pinned roots, trusted metadata) lives
+//! in `SHARELIFE_HOME` (default `~/.sharelife`). `--registry` is a
+//! directory for the operator's and publisher's commands (`publish`,
+//! `yank`) and an added registry's name for the user's (`search`,
+//! `info`, `verify`; default: the only one added).
 //!
 //! The same commands run as `cargo sharelife <command>` (the
 //! `cargo-sharelife` binary drops the `sharelife` argument cargo adds).
@@ -20,8 +45,9 @@
 //! Exit codes: 0 success; 1 the input was refused or the run failed (an
 //! invalid file, not a plugin, a missing host config, a pipeline that
 //! `failed` or was `cancelled`, a handler that failed or does not exist,
-//! a plugin that did not start in strict mode); 2 the command line itself
-//! was wrong.
+//! a plugin that did not start in strict mode, a publish refused at a
+//! stage, a registry refused for an attack, an unknown registry or plugin);
+//! 2 the command line itself was wrong.
 //!
 //! Errors are one line on stderr, `error: ...`, sometimes followed by the
 //! problems one per line and a `hint: ...` saying what to do.
@@ -34,6 +60,7 @@ mod dev;
 mod inspect;
 mod new;
 pub(crate) mod progress;
+mod registry;
 mod run;
 mod validate;
 
@@ -87,9 +114,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Read a built plugin library without running its code.
+    /// Read a built plugin library, or a `.slpkg` package, without running its code.
     Inspect {
-        /// The library (`.so`, `.dylib`, `.dll`).
+        /// The library (`.so`, `.dylib`, `.dll`) or package (`.slpkg`: also
+        /// shows its label and scan evidence).
         library: PathBuf,
         /// Print the result as JSON (the same as `--format json`).
         #[arg(long, conflicts_with = "format")]
@@ -104,6 +132,24 @@ enum Command {
     /// Watch a plugin crate: rebuild it on each change and hot-swap the new
     /// library into a running host; a failed build or start keeps the old one.
     Dev(dev::DevArgs),
+    /// Signing keys for registries and publishers.
+    #[command(subcommand)]
+    Key(registry::KeyCommand),
+    /// Run a registry (init, delegate, refresh) or add one to this client (add, list).
+    #[command(subcommand)]
+    Registry(registry::RegistryCommand),
+    /// Build a plugin crate (release) and write its deterministic `.slpkg`.
+    Package(registry::PackageArgs),
+    /// Publish a package to a registry directory: validate, package, scan, label, catalog.
+    Publish(registry::PublishArgs),
+    /// Search an added registry's plugins.
+    Search(registry::SearchArgs),
+    /// Show a plugin's versions, risk, capabilities, compatibility and scan evidence.
+    Info(registry::InfoArgs),
+    /// Download a plugin's package and verify it against the trusted metadata; install nothing.
+    Verify(registry::VerifyArgs),
+    /// Yank (or --undo) a published version.
+    Yank(registry::YankArgs),
 }
 
 /// A failure to report: one line, the problems behind it (if several),
@@ -191,6 +237,14 @@ pub(crate) fn main() -> ExitCode {
         } => inspect::run(&library, if json { inspect::Format::Json } else { format }),
         Command::Run(args) => run::run(args),
         Command::Dev(args) => dev::run(args),
+        Command::Key(command) => registry::key(command),
+        Command::Registry(command) => registry::registry(command),
+        Command::Package(args) => registry::package(args),
+        Command::Publish(args) => registry::publish(args),
+        Command::Search(args) => registry::search(args),
+        Command::Info(args) => registry::info(args),
+        Command::Verify(args) => registry::verify(args),
+        Command::Yank(args) => registry::yank(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -297,6 +297,9 @@ pub struct Verified {
     pub line: IndexLine,
     /// The package, opened and checked entry by entry.
     pub package: Package,
+    /// The package file's bytes exactly as downloaded and verified (what
+    /// `sharelife verify --out` writes).
+    pub bytes: Vec<u8>,
 }
 
 impl Client {
@@ -418,7 +421,7 @@ impl Client {
                 detail: format!("sha256 {digest}, the index line says {}", line.cksum),
             });
         }
-        let package = Package::from_bytes(bytes, &target)?;
+        let package = Package::from_bytes(bytes.clone(), &target)?;
         let m = package.manifest();
         if m.id.as_str() != line.id || m.version != line.vers {
             return Err(ClientError::PackageMismatch {
@@ -431,7 +434,11 @@ impl Client {
                 ),
             });
         }
-        Ok(Verified { line, package })
+        Ok(Verified {
+            line,
+            package,
+            bytes,
+        })
     }
 }
 
