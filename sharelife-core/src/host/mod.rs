@@ -24,6 +24,7 @@
 //! | `Lifecycle` (`cascade.rs`, `shutdown.rs`) | start, stop, unload and cold reload in dependency order (dependents first or refused), and the ordered shutdown |
 //! | `Reload` (`swap.rs`) | hot reload: the new version prepared beside the old, swapped in, the old retired |
 //! | `Boot` (`boot.rs`) | discover, resolve, load, start in order; strict mode; the report |
+//! | `GenerationSync` (`sync.rs`) | the running host made to match its folders now (a new install generation): changed libraries hot-reloaded, new plugins loaded and started, removed ones unloaded; the report |
 //!
 //! The lifecycle parts hold `Arc`s of what they share (the settings, the
 //! `Registry`, the bus, the health monitor, the `Loader`) and are tested
@@ -31,7 +32,7 @@
 //! over to its part: [`Host::load`], [`Host::add`], [`Host::load_static`]
 //! (the loader), [`Host::start`], [`Host::stop`], [`Host::unload`],
 //! [`Host::reload_in_place`], [`Host::shutdown`] (the lifecycle),
-//! [`Host::reload`], [`Host::boot`], and the calls ([`Host::handle`],
+//! [`Host::reload`], [`Host::boot`], [`Host::sync_generation`], and the calls ([`Host::handle`],
 //! [`Host::call`], [`Host::call_async`], through [`PluginHandle`]).
 //!
 //! A new part (install sync, the sandbox broker) is a struct in its own
@@ -64,6 +65,7 @@ pub mod resolver;
 mod shutdown;
 mod slot;
 mod swap;
+mod sync;
 mod table;
 
 use std::path::{Path, PathBuf};
@@ -94,6 +96,8 @@ pub use self::shutdown::ShutdownReport;
 pub use self::slot::Origin;
 use self::swap::Reload;
 pub use self::swap::SwapReport;
+use self::sync::GenerationSync;
+pub use self::sync::{Added, SyncError, SyncFailure, SyncReport};
 pub use self::table::{PluginInfo, PluginStatus, PluginTable};
 use crate::Buffer;
 use crate::manifest::PluginId;
@@ -144,8 +148,9 @@ pub struct Host {
     audit: Audit,
     loader: Arc<Loader>,
     lifecycle: Arc<Lifecycle>,
-    reload: Reload,
+    reload: Arc<Reload>,
     boot: Boot,
+    sync: GenerationSync,
 }
 
 impl Host {
@@ -176,13 +181,21 @@ impl Host {
             health: Arc::clone(&health),
             bus: Arc::clone(&bus),
         });
+        let reload = Arc::new(Reload {
+            options: Arc::clone(&options),
+            registry: Arc::clone(&registry),
+            loader: Arc::clone(&loader),
+            bus: Arc::clone(&bus),
+        });
         Host {
-            reload: Reload {
-                options: Arc::clone(&options),
-                registry: Arc::clone(&registry),
-                loader: Arc::clone(&loader),
-                bus: Arc::clone(&bus),
-            },
+            sync: GenerationSync::new(
+                Arc::clone(&options),
+                Arc::clone(&registry),
+                Arc::clone(&loader),
+                Arc::clone(&lifecycle),
+                Arc::clone(&reload),
+            ),
+            reload,
             boot: Boot {
                 options: Arc::clone(&options),
                 registry: Arc::clone(&registry),
@@ -391,6 +404,37 @@ impl Host {
     /// [`HostError::Strict`], in strict mode only.
     pub async fn boot(&self) -> Result<BootReport, HostError> {
         self.boot.boot().await
+    }
+
+    /// Makes the running host match what its plugin folders hold now,
+    /// typically after an install tool flipped the `current` symlink of
+    /// the folder (`~/.sharelife/current/plugins`) to a new generation.
+    ///
+    /// The folders are resolved through their symlinks once, discovered
+    /// again (no plugin code runs) and resolved as at boot. Then, in
+    /// dependency order: a plugin whose chosen library is another build
+    /// than the one it runs (another version, or other bytes: compared by
+    /// file identity and SHA-256, never by the path string) is swapped in
+    /// through the hot reload (see [`Host::reload`]: under live handles,
+    /// calls in flight finishing on the old version); a plugin new in the
+    /// folders is loaded and started; a plugin the folders no longer hold
+    /// is stopped and unloaded, dependents first; the rest is left alone.
+    /// Libraries are loaded from their real paths, so a new generation's
+    /// file is never mistaken for the open library under the same link.
+    ///
+    /// Only plugins that came from the folders are reconciled; plugins
+    /// added in code, linked statically or loaded by hand from elsewhere
+    /// are left alone. A change that fails (a swap, an addition, a
+    /// removal) is reported in [`SyncReport::failed`] with the version
+    /// that keeps serving; the others go on. One sync runs at a time.
+    ///
+    /// # Errors
+    ///
+    /// [`HostError::Load`] (a [`LoadError::Io`](crate::loader::LoadError::Io))
+    /// when a plugin folder cannot be resolved or read (a dangling link):
+    /// nothing is changed.
+    pub async fn sync_generation(&self) -> Result<SyncReport, HostError> {
+        self.sync.sync().await
     }
 
     /// Stops every active plugin in reverse start order (dependents before

@@ -16,6 +16,7 @@ use super::binding::{Binding, NO_HANDLER};
 use super::health::HealthRecord;
 use super::metrics::PluginMetrics;
 use super::reason::StateReason;
+use super::sync::LibraryFile;
 use crate::abi::catch::CatchUnwind;
 use crate::audit::{AuditEvent, AuditSink, What};
 use crate::capability::Gateway;
@@ -84,6 +85,9 @@ pub(crate) struct Slot {
     pub(super) plugin: Box<dyn Plugin>,
     pub(super) ctx: PluginContext,
     origin: Origin,
+    /// The real file behind `origin` when the version was made (symlinks
+    /// resolved then): what the generation sync (`sync.rs`) compares.
+    file: Option<LibraryFile>,
     watch: Option<LibraryWatch>,
     source: Source,
     priority: u8,
@@ -116,7 +120,12 @@ impl Slot {
             Source::Library(p) => Origin::Library(p.clone()),
             Source::Registered(_) | Source::Added => Origin::Static,
         };
+        let file = match &parts.source {
+            Source::Library(p) => LibraryFile::of(p).ok(),
+            Source::Registered(_) | Source::Added => None,
+        };
         Slot {
+            file,
             audit_id: (
                 parts.manifest.id.as_str().into(),
                 parts.manifest.version.to_string().into(),
@@ -188,6 +197,11 @@ impl Slot {
 
     pub(crate) fn watch(&self) -> Option<&LibraryWatch> {
         self.watch.as_ref()
+    }
+
+    /// The real file this version was loaded from, as it was at load.
+    pub(crate) fn file(&self) -> Option<&LibraryFile> {
+        self.file.as_ref()
     }
 
     pub(crate) fn library_path(&self) -> Option<&Path> {
