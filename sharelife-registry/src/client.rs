@@ -397,30 +397,53 @@ impl Client {
         }
     }
 
+    /// Downloads a version's package and checks it against the trusted
+    /// metadata only: its length and sha256 as signed in the publisher's
+    /// targets, which must be the checksum of its signed index line. The
+    /// bytes are hashed once, while they are read. These are the trust
+    /// checks; [`verify`](Self::verify) also opens the archive.
+    pub fn download(
+        &self,
+        id: &str,
+        req: Option<&VersionReq>,
+    ) -> Result<(IndexLine, Vec<u8>), ClientError> {
+        let line = self.resolve(id, req)?;
+        let target = line.package_target();
+        let missing = || ClientError::PackageMismatch {
+            registry: self.name.clone(),
+            file: target.clone(),
+            attack: Attack::MixAndMatch,
+            detail: "the index lists this version but the metadata has no such package".to_owned(),
+        };
+        let name = tough::TargetName::new(target.as_str()).map_err(|_| missing())?;
+        let signed = self
+            .repo
+            .targets()
+            .signed
+            .find_target(&name, false)
+            .map_err(|_| missing())?;
+        let signed_sha256 = hex::encode(&signed.hashes.sha256);
+        if signed_sha256 != line.cksum {
+            return Err(ClientError::PackageMismatch {
+                registry: self.name.clone(),
+                file: target,
+                attack: Attack::MixAndMatch,
+                detail: format!(
+                    "the metadata signs sha256 {signed_sha256}, the index line says {}",
+                    line.cksum
+                ),
+            });
+        }
+        let bytes = trust::read_target(&self.name, &self.repo, &target)?.ok_or_else(missing)?;
+        Ok((line, bytes))
+    }
+
     /// Downloads a version's package and verifies it: against the signed
     /// metadata (length, sha256), against its signed index line (checksum,
     /// id, version), and entry by entry against its own file list.
     pub fn verify(&self, id: &str, req: Option<&VersionReq>) -> Result<Verified, ClientError> {
-        let line = self.resolve(id, req)?;
+        let (line, bytes) = self.download(id, req)?;
         let target = line.package_target();
-        let bytes = trust::read_target(&self.name, &self.repo, &target)?.ok_or_else(|| {
-            ClientError::PackageMismatch {
-                registry: self.name.clone(),
-                file: target.clone(),
-                attack: Attack::MixAndMatch,
-                detail: "the index lists this version but the metadata has no such package"
-                    .to_owned(),
-            }
-        })?;
-        let digest = hex::encode(Sha256::digest(&bytes));
-        if digest != line.cksum {
-            return Err(ClientError::PackageMismatch {
-                registry: self.name.clone(),
-                file: target,
-                attack: Attack::Tampering,
-                detail: format!("sha256 {digest}, the index line says {}", line.cksum),
-            });
-        }
         let package = Package::from_bytes(bytes.clone(), &target)?;
         let m = package.manifest();
         if m.id.as_str() != line.id || m.version != line.vers {

@@ -130,6 +130,20 @@ pub fn read_public(path: &Path) -> Result<Key, KeyError> {
     })
 }
 
+/// Whether `signature` is `key`'s signature of `message` (Ed25519 keys,
+/// as `sharelife key generate` makes; other key types never verify).
+pub fn verify(key: &Key, message: &[u8], signature: &[u8]) -> bool {
+    match key {
+        Key::Ed25519 { keyval, .. } => aws_lc_rs::signature::UnparsedPublicKey::new(
+            &aws_lc_rs::signature::ED25519,
+            keyval.public.as_ref(),
+        )
+        .verify(message, signature)
+        .is_ok(),
+        _ => false,
+    }
+}
+
 /// The TUF key id of a public key (hex).
 pub fn key_id(key: &Key) -> String {
     hex::encode(

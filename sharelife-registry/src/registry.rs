@@ -471,8 +471,7 @@ impl Registry {
 
         let config = IndexConfig::new(name);
         let config_bytes = serde_json::to_vec_pretty(&config).expect("config serializes");
-        let summary_bytes =
-            serde_json::to_vec_pretty(&Summary::default()).expect("summary serializes");
+        let summary_bytes = serde_json::to_vec(&Summary::default()).expect("summary serializes");
         let config_target = staging.add_target(CONFIG_TARGET, &config_bytes)?;
         let summary_target = staging.add_target(SUMMARY_TARGET, &summary_bytes)?;
 
@@ -1040,7 +1039,8 @@ impl Registry {
         repo: &Repository,
         summary: &Summary,
     ) -> Result<(), RegistryError> {
-        let bytes = serde_json::to_vec_pretty(summary).expect("summary serializes");
+        // Compact: the summary is read whole by every search.
+        let bytes = serde_json::to_vec(summary).expect("summary serializes");
         let target = staging.add_target(SUMMARY_TARGET, &bytes)?;
         let online = self.online_key()?.source();
         let version = repo
@@ -1578,11 +1578,11 @@ impl tough::Transport for OverlayTransport {
                             staged.display().to_string(),
                         )
                     })?;
-                    return tough::FilesystemTransport.fetch(staged_url).await;
+                    return RegistryTransport::default().fetch(staged_url).await;
                 }
             }
         }
-        tough::FilesystemTransport.fetch(url).await
+        RegistryTransport::default().fetch(url).await
     }
 }
 

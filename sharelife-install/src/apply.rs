@@ -1,0 +1,446 @@
+//! Applying a plan: a new generation staged beside the current one, made
+//! current by one symlink rename; rolling back to a parent the same way.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sharelife_core::audit::Outcome;
+use sharelife_core::loader::PluginFile;
+use sharelife_registry::Client;
+
+use crate::InstallError;
+use crate::approve::check_approvals;
+use crate::error::io;
+use crate::exec::{self, StepEvidence};
+use crate::failpoint;
+use crate::generation::{
+    GENERATION_FILE, GENERATION_FORMAT, GenerationManifest, InstalledPlugin, library_name,
+    sha256_file,
+};
+use crate::plan::{ActionKind, PlanFile, now};
+use crate::root::{INSTALL_ACTOR, InstallRoot, sync_dir, write_synced};
+use crate::smoke;
+
+/// What an apply did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyReport {
+    /// The new current generation.
+    pub generation: u64,
+    /// Its parent.
+    pub parent: Option<u64>,
+    /// The plan's digest.
+    pub plan_digest: String,
+    /// Who approved it.
+    pub approvers: Vec<String>,
+    /// Build steps run.
+    pub steps: Vec<StepEvidence>,
+    /// Old generations removed by the keep rule.
+    pub collected: Vec<u64>,
+}
+
+/// What a rollback did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackReport {
+    /// The generation current before.
+    pub from: u64,
+    /// The generation current now.
+    pub to: u64,
+}
+
+/// Applies an (approved, where needed) plan read from `path`, against the
+/// registry `client` (the plan's registry, opened now: its snapshot must
+/// be the one the plan saw).
+pub fn apply(
+    root: &InstallRoot,
+    file: &PlanFile,
+    path: &Path,
+    client: &Client,
+) -> Result<ApplyReport, InstallError> {
+    let plan = &file.plan;
+    let refuse = |e: InstallError| -> InstallError {
+        let _ = root.record(
+            "apply",
+            INSTALL_ACTOR,
+            "",
+            format!("plan {} refused: {e}", file.digest),
+            Outcome::Deny,
+        );
+        e
+    };
+    let approvers = check_approvals(root, file, path).map_err(refuse)?;
+    check_fresh(root, file, client).map_err(refuse)?;
+
+    let current = root.current()?;
+    let n = root.next_number()?;
+    let staged = root.staging(n)?;
+    let dir = staged.path().to_owned();
+    let plugins = dir.join("plugins");
+    fs::create_dir_all(&plugins).map_err(io(&plugins))?;
+    if let Some(parent) = plan.base_generation {
+        copy_tree(
+            &root.generation_dir(parent).join("configs"),
+            &dir.join("configs"),
+        )?;
+    }
+
+    let mut installed = Vec::new();
+    let mut steps = Vec::new();
+    for action in &plan.actions {
+        match action.action {
+            ActionKind::Remove => {}
+            ActionKind::Keep => {
+                let g = current
+                    .as_ref()
+                    .ok_or_else(|| InstallError::NotInstalled(action.id.clone()))?;
+                let p = g
+                    .plugin(&action.id)
+                    .ok_or_else(|| InstallError::NotInstalled(action.id.clone()))?;
+                let from = root
+                    .generation_dir(g.number)
+                    .join("plugins")
+                    .join(&p.library);
+                let bytes = fs::read(&from).map_err(io(&from))?;
+                let digest = hex::encode(Sha256::digest(&bytes));
+                if digest != p.sha256 {
+                    return Err(refuse(InstallError::Mismatch {
+                        path: from,
+                        reason: format!("sha256 {digest}, generation.json says {}", p.sha256),
+                    }));
+                }
+                write_synced(&plugins.join(&p.library), &bytes)?;
+                let mut kept = p.clone();
+                kept.requested = action.requested;
+                installed.push(kept);
+            }
+            ActionKind::Add | ActionKind::Upgrade | ActionKind::Downgrade => {
+                let version = action.to.clone().expect("an install has a version");
+                let exact = semver::VersionReq::parse(&format!("={version}")).expect("valid");
+                let verified = client.verify(&action.id, Some(&exact))?;
+                if Some(&verified.line.cksum) != action.package.as_ref() {
+                    return Err(refuse(InstallError::Mismatch {
+                        path: PathBuf::from(verified.line.package_target()),
+                        reason: format!(
+                            "the registry's package is {}, the plan names {}",
+                            verified.line.cksum,
+                            action.package.as_deref().unwrap_or("none")
+                        ),
+                    }));
+                }
+                let name = library_name(&action.id, &version);
+                let triple = sharelife_registry::package::host_triple();
+                let library = match verified.package.libraries().find(|(t, _, _)| *t == triple) {
+                    Some((_, _, bytes)) => bytes.to_vec(),
+                    None => {
+                        let (bytes, evidence) =
+                            build_from_source(root, &verified.package, &dir, &action.id)
+                                .map_err(refuse)?;
+                        steps.push(evidence);
+                        bytes
+                    }
+                };
+                write_synced(&plugins.join(&name), &library)?;
+                installed.push(InstalledPlugin {
+                    id: action.id.clone(),
+                    version,
+                    registry: plan.registry.name.clone(),
+                    package: verified.line.cksum.clone(),
+                    library: name,
+                    sha256: hex::encode(Sha256::digest(&library)),
+                    size: library.len() as u64,
+                    risk: action.risk,
+                    capabilities: verified.package.manifest().capabilities.clone(),
+                    requested: action.requested,
+                });
+            }
+        }
+    }
+    sync_dir(&plugins)?;
+    failpoint::hit("staged");
+    failpoint::hit("built");
+
+    let manifest = GenerationManifest {
+        format: GENERATION_FORMAT,
+        number: n,
+        parent: plan.base_generation,
+        created: now(),
+        operation: plan.operation.clone(),
+        plan_digest: file.digest.clone(),
+        approvers: approvers.clone(),
+        plugins: installed,
+        steps: steps.clone(),
+    };
+    let json = serde_json::to_vec_pretty(&manifest).expect("a generation serializes");
+    write_synced(&dir.join(GENERATION_FILE), &json)?;
+    sync_dir(&dir)?;
+    failpoint::hit("manifest_written");
+
+    if root.config().apply.require_success_before_apply {
+        if let Err(e) = smoke::smoke_load(&plugins) {
+            return Err(refuse(e));
+        }
+    }
+    failpoint::hit("smoke_loaded");
+
+    root.commit_generation(staged, n)?;
+    failpoint::hit("committed");
+    root.flip(n)?;
+    failpoint::hit("flipped");
+
+    let who = if approvers.is_empty() {
+        "no approval needed".to_owned()
+    } else {
+        format!("approved by {}", approvers.join(", "))
+    };
+    for action in plan.actions.iter().filter(|a| a.action != ActionKind::Keep) {
+        let version = action
+            .to
+            .as_ref()
+            .or(action.from.as_ref())
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let verb = match action.action {
+            ActionKind::Remove => "remove",
+            _ => "install",
+        };
+        root.record(
+            verb,
+            &action.id,
+            &version,
+            format!(
+                "{:?} {} -> {} in generation {n} (plan {}, {who})",
+                action.action,
+                action
+                    .from
+                    .as_ref()
+                    .map_or("none".to_owned(), ToString::to_string),
+                action
+                    .to
+                    .as_ref()
+                    .map_or("none".to_owned(), ToString::to_string),
+                file.digest
+            ),
+            Outcome::Allow,
+        )?;
+    }
+    root.record(
+        "apply",
+        INSTALL_ACTOR,
+        "",
+        format!(
+            "generation {n} (parent {}) is current: plan {}, {who}",
+            plan.base_generation
+                .map_or("none".to_owned(), |p| p.to_string()),
+            file.digest
+        ),
+        Outcome::Allow,
+    )?;
+    failpoint::hit("recorded");
+    let collected = root.collect_garbage()?;
+    failpoint::hit("collected");
+    Ok(ApplyReport {
+        generation: n,
+        parent: plan.base_generation,
+        plan_digest: file.digest.clone(),
+        approvers,
+        steps,
+        collected,
+    })
+}
+
+/// Refuses a plan made against another generation or registry snapshot.
+fn check_fresh(root: &InstallRoot, file: &PlanFile, client: &Client) -> Result<(), InstallError> {
+    let plan = &file.plan;
+    let current = root.current_number()?;
+    if current != plan.base_generation {
+        let show = |g: Option<u64>| g.map_or("none".to_owned(), |g| format!("generation {g}"));
+        return Err(InstallError::StalePlan {
+            what_moved: format!(
+                "the installed set moved: the plan was made against {}, current is {}",
+                show(plan.base_generation),
+                show(current)
+            ),
+        });
+    }
+    if client.name() != plan.registry.name {
+        return Err(InstallError::StalePlan {
+            what_moved: format!(
+                "the plan is for registry `{}`, not `{}`",
+                plan.registry.name,
+                client.name()
+            ),
+        });
+    }
+    let now = client.snapshot_version();
+    if now != plan.registry.snapshot_version {
+        return Err(InstallError::StalePlan {
+            what_moved: format!(
+                "registry `{}` moved: the plan saw snapshot {}, it is now at snapshot {now}",
+                plan.registry.name, plan.registry.snapshot_version
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Builds a package's `source/` with the allowed build command, in the
+/// staging directory, and returns the library it produced (checked to
+/// carry the package's manifest) and the step's evidence.
+fn build_from_source(
+    root: &InstallRoot,
+    package: &sharelife_registry::package::Package,
+    staging: &Path,
+    id: &str,
+) -> Result<(Vec<u8>, StepEvidence), InstallError> {
+    let triple = sharelife_registry::package::host_triple().to_owned();
+    let config = &root.config().execution;
+    if !config.enabled {
+        return Err(InstallError::ExecutionDisabled {
+            id: id.to_owned(),
+            triple,
+        });
+    }
+    let sources: Vec<&str> = package
+        .file_list()
+        .files
+        .iter()
+        .map(|f| f.path.as_str())
+        .filter(|p| p.starts_with("source/"))
+        .collect();
+    if sources.is_empty() {
+        return Err(InstallError::Incompatible {
+            id: id.to_owned(),
+            version: package.manifest().version.to_string(),
+            reason: format!("the package has no library for {triple} and no source to build"),
+        });
+    }
+    let argv: Vec<String> = ["cargo", "build", "--release", "--locked"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    // Refused before anything is written or run.
+    exec::check_allowed(&argv, config)?;
+    let build = staging.join("build").join(id);
+    for path in sources {
+        let rel = path.strip_prefix("source/").expect("filtered");
+        let bytes = package.entry(path).expect("listed entries exist");
+        write_synced(&build.join(rel), bytes)?;
+    }
+    let mut evidence = exec::run_step(&argv, &build, staging, config)?;
+    let evidence_dir = staging.join("evidence");
+    let record = |e: &StepEvidence| -> Result<PathBuf, InstallError> {
+        let path = evidence_dir.join(format!("{id}.build.json"));
+        write_synced(
+            &path,
+            &serde_json::to_vec_pretty(e).expect("evidence serializes"),
+        )?;
+        Ok(path)
+    };
+    if !evidence.succeeded() {
+        let path = record(&evidence)?;
+        let outcome = if evidence.timed_out {
+            format!(
+                "was killed after its {:?} timeout (its whole process group)",
+                config.timeout
+            )
+        } else {
+            format!("exited with status {:?}", evidence.status)
+        };
+        let kept = root.dir().join("evidence");
+        fs::create_dir_all(&kept).map_err(io(&kept))?;
+        let kept_path = kept.join(format!("{id}.{}.build.json", std::process::id()));
+        let _ = fs::copy(&path, &kept_path);
+        return Err(InstallError::StepFailed {
+            argv,
+            outcome,
+            evidence: kept_path,
+        });
+    }
+    let release = build.join("target").join("release");
+    let mut found = None;
+    for entry in fs::read_dir(&release).map_err(io(&release))? {
+        let entry = entry.map_err(io(&release))?;
+        let p = entry.path();
+        if p.extension().and_then(|e| e.to_str()) == Some(std::env::consts::DLL_EXTENSION) {
+            if let Ok(file) = PluginFile::read(&p) {
+                if *file.manifest() == *package.manifest() {
+                    found = Some(p);
+                }
+            }
+        }
+    }
+    let built = found.ok_or_else(|| InstallError::Mismatch {
+        path: release.clone(),
+        reason: format!("the build produced no library carrying the manifest of {id}"),
+    })?;
+    let bytes = fs::read(&built).map_err(io(&built))?;
+    evidence.produced.push((
+        built
+            .strip_prefix(staging)
+            .unwrap_or(&built)
+            .display()
+            .to_string(),
+        sha256_file(&built)?,
+    ));
+    record(&evidence)?;
+    Ok((bytes, evidence))
+}
+
+/// Makes the current generation's parent (or `to`) current again, after
+/// checking that its files are byte-identical to when it was made.
+pub fn rollback(root: &InstallRoot, to: Option<u64>) -> Result<RollbackReport, InstallError> {
+    let from = root
+        .current_number()?
+        .ok_or(InstallError::UnknownGeneration(0))?;
+    let target = match to {
+        Some(n) => n,
+        None => root
+            .generation(from)?
+            .parent
+            .ok_or(InstallError::NoParent(from))?,
+    };
+    let g = root.generation(target)?;
+    let refuse = |e: InstallError| -> InstallError {
+        let _ = root.record(
+            "rollback",
+            INSTALL_ACTOR,
+            "",
+            format!("rollback {from} -> {target} refused: {e}"),
+            Outcome::Deny,
+        );
+        e
+    };
+    g.verify_files(&root.generation_dir(target))
+        .map_err(refuse)?;
+    root.flip(target)?;
+    failpoint::hit("flipped");
+    root.record(
+        "rollback",
+        INSTALL_ACTOR,
+        "",
+        format!("generation {target} is current again (was {from})"),
+        Outcome::Allow,
+    )?;
+    failpoint::hit("recorded");
+    Ok(RollbackReport { from, to: target })
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<(), InstallError> {
+    if !from.is_dir() {
+        return Ok(());
+    }
+    fs::create_dir_all(to).map_err(io(to))?;
+    for entry in fs::read_dir(from).map_err(io(from))? {
+        let entry = entry.map_err(io(from))?;
+        let path = entry.path();
+        let dest = to.join(entry.file_name());
+        if path.is_dir() {
+            copy_tree(&path, &dest)?;
+        } else {
+            let bytes = fs::read(&path).map_err(io(&path))?;
+            write_synced(&dest, &bytes)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! The smoke load a generation passes before it becomes current: a scratch
+//! host boots it (read, checks, `dlopen`, `initialize`, `start` in
+//! dependency order), checks every plugin's health, and shuts down
+//! (`stop`, `cleanup`, `dlclose`).
+
+use std::path::Path;
+
+use sharelife_core::Health;
+use sharelife_core::host::Host;
+
+use crate::InstallError;
+
+/// Boots `plugins_dir` in a scratch host and checks it: every plugin
+/// loads, starts, reports healthy (or degraded) and unloads.
+pub fn smoke_load(plugins_dir: &Path) -> Result<(), InstallError> {
+    let scratch = tempfile::tempdir().map_err(crate::error::io(plugins_dir))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(crate::error::io(plugins_dir))?;
+    runtime.block_on(async {
+        let fail = |id: String, stage: &str, reason: String| InstallError::SmokeFailed {
+            id,
+            stage: stage.to_owned(),
+            reason,
+        };
+        let host = Host::builder()
+            .plugin_path(plugins_dir)
+            .data_root(scratch.path().join("data"))
+            .temp_root(scratch.path().join("tmp"))
+            .build()
+            .map_err(|e| fail("(host)".to_owned(), "host", e.to_string()))?;
+        let report = host
+            .boot()
+            .await
+            .map_err(|e| fail("(host)".to_owned(), "boot", e.to_string()))?;
+        let mut problem = None;
+        if let Some(s) = report.skipped.first() {
+            problem = Some(fail(
+                format!("{s:?}"),
+                "read",
+                "a library in the generation could not be read".to_owned(),
+            ));
+        }
+        if let Some(f) = report.failed.first() {
+            problem = Some(fail(
+                f.id.to_string(),
+                &format!("{:?}", f.stage),
+                f.error.to_string(),
+            ));
+        }
+        if let Some((id, e)) = report.held.first() {
+            problem = Some(fail(id.to_string(), "start", e.to_string()));
+        }
+        if problem.is_none() {
+            for id in &report.started {
+                match host.health().check(id.as_str()).await {
+                    Ok(Health::Healthy | Health::Degraded(_)) => {}
+                    Ok(Health::Unhealthy(why)) => {
+                        problem = Some(fail(id.to_string(), "health", why));
+                        break;
+                    }
+                    Err(e) => {
+                        problem = Some(fail(id.to_string(), "health", e.to_string()));
+                        break;
+                    }
+                }
+            }
+        }
+        let shutdown = host.shutdown().await;
+        if let Some(p) = problem {
+            return Err(p);
+        }
+        if let Some((id, e)) = shutdown.failed.first() {
+            return Err(fail(id.to_string(), "unload", e.to_string()));
+        }
+        Ok(())
+    })
+}
