@@ -74,7 +74,7 @@ pub fn elf_library(section: &[u8], build_id: &[u8]) -> Vec<u8> {
 }
 
 fn pad(out: &mut Vec<u8>, align: usize) {
-    while out.len() % align != 0 {
+    while !out.len().is_multiple_of(align) {
         out.push(0);
     }
 }

@@ -43,10 +43,11 @@ fn exercise(policy: &Policy) {
     }
     let mut ids: Vec<PluginId> = Vec::new();
     for rule in &policy.rules {
-        if let Some(id) = plugin_named_by(&rule.plugin) {
-            if ids.len() < 2 && !ids.contains(&id) {
-                ids.push(id);
-            }
+        if let Some(id) = plugin_named_by(&rule.plugin)
+            && ids.len() < 2
+            && !ids.contains(&id)
+        {
+            ids.push(id);
         }
     }
     let requests: Vec<Owned> = capabilities.iter().flat_map(requests_for).collect();

@@ -176,10 +176,10 @@ pub fn apply(
     sync_dir(&dir)?;
     failpoint::hit("manifest_written");
 
-    if root.config().apply.require_success_before_apply {
-        if let Err(e) = smoke::smoke_load(&plugins) {
-            return Err(refuse(e));
-        }
+    if root.config().apply.require_success_before_apply
+        && let Err(e) = smoke::smoke_load(&plugins)
+    {
+        return Err(refuse(e));
     }
     failpoint::hit("smoke_loaded");
 
@@ -362,12 +362,11 @@ fn build_from_source(
     for entry in fs::read_dir(&release).map_err(io(&release))? {
         let entry = entry.map_err(io(&release))?;
         let p = entry.path();
-        if p.extension().and_then(|e| e.to_str()) == Some(std::env::consts::DLL_EXTENSION) {
-            if let Ok(file) = PluginFile::read(&p) {
-                if *file.manifest() == *package.manifest() {
-                    found = Some(p);
-                }
-            }
+        if p.extension().and_then(|e| e.to_str()) == Some(std::env::consts::DLL_EXTENSION)
+            && let Ok(file) = PluginFile::read(&p)
+            && *file.manifest() == *package.manifest()
+        {
+            found = Some(p);
         }
     }
     let built = found.ok_or_else(|| InstallError::Mismatch {

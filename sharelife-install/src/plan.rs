@@ -580,7 +580,7 @@ pub fn make_plan(
                 evidence,
                 policy: verdicts(&policy, m),
                 diff,
-                build_from_source: !line.targets.iter().any(|t| *t == triple),
+                build_from_source: !line.targets.contains(&triple),
                 requested: was_requested || before.is_some_and(|p| p.requested),
             }
         };

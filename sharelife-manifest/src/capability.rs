@@ -572,14 +572,13 @@ impl Capability {
                 if tool.is_empty() {
                     bad("tool", "the tool name must not be empty".to_owned());
                 }
-                if let Some(h) = sha256 {
-                    if h.len() != 64
+                if let Some(h) = sha256
+                    && (h.len() != 64
                         || !h
                             .bytes()
-                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-                    {
-                        bad("sha256", format!("{h:?} is not 64 lowercase hex digits"));
-                    }
+                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+                {
+                    bad("sha256", format!("{h:?} is not 64 lowercase hex digits"));
                 }
             }
             Capability::Event { topic } => {

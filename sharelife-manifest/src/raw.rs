@@ -146,10 +146,10 @@ impl RawManifest {
             ("homepage", &self.homepage),
             ("repository", &self.repository),
         ] {
-            if let Some(url) = value {
-                if !(url.starts_with("https://") || url.starts_with("http://")) {
-                    bad(field.into(), format!("{url:?} is not an http(s) URL"));
-                }
+            if let Some(url) = value
+                && !(url.starts_with("https://") || url.starts_with("http://"))
+            {
+                bad(field.into(), format!("{url:?} is not an http(s) URL"));
             }
         }
         for (i, keyword) in self.keywords.iter().enumerate() {
@@ -260,13 +260,13 @@ impl RawManifest {
                 );
             }
         }
-        if let Some(schema) = &self.config_schema {
-            if !(schema.is_object() || schema.is_boolean()) {
-                bad(
-                    "config_schema".into(),
-                    "a JSON Schema must be an object or a boolean".into(),
-                );
-            }
+        if let Some(schema) = &self.config_schema
+            && !(schema.is_object() || schema.is_boolean())
+        {
+            bad(
+                "config_schema".into(),
+                "a JSON Schema must be an object or a boolean".into(),
+            );
         }
 
         match (id, version, api) {

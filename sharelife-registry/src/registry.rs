@@ -1024,9 +1024,9 @@ impl Registry {
             what: format!("{role}.json"),
             detail: e.to_string(),
         })?;
-        let mut summary = read_summary(&self.label(), &repo)?;
+        let mut summary = read_summary(&self.label(), repo)?;
         summary.update(id, lines);
-        self.sign_catalog(staging, &repo, &summary)
+        self.sign_catalog(staging, repo, &summary)
             .map_err(registry_to_catalog)?;
         self.resign_snapshot(staging, repo, &[role, CATALOG_ROLE])
             .map_err(registry_to_catalog)?;
@@ -1107,10 +1107,10 @@ impl Registry {
         for entry in fs::read_dir(&roles_dir).map_err(io_err(&roles_dir))? {
             let entry = entry.map_err(io_err(&roles_dir))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(role) = name.strip_suffix(".json") {
-                if !roles.iter().any(|r| r == role) {
-                    roles.push(role.to_owned());
-                }
+            if let Some(role) = name.strip_suffix(".json")
+                && !roles.iter().any(|r| r == role)
+            {
+                roles.push(role.to_owned());
             }
         }
         for role in &roles {
@@ -1264,15 +1264,14 @@ fn publisher_role(repo: &Repository, key: &SecretKey, id: &str) -> Result<String
             .delegations
             .as_ref()
             .and_then(|ds| ds.roles.iter().find(|r| r.name == d.role));
-        if let Some(role) = role {
-            if paths_match(&role.paths, &index_name)
-                && paths_match(
-                    &role.paths,
-                    &index::package_target(id, &semver::Version::new(0, 0, 0)),
-                )
-            {
-                return Ok(d.role.clone());
-            }
+        if let Some(role) = role
+            && paths_match(&role.paths, &index_name)
+            && paths_match(
+                &role.paths,
+                &index::package_target(id, &semver::Version::new(0, 0, 0)),
+            )
+        {
+            return Ok(d.role.clone());
         }
     }
     Err(CatalogError::NotDelegated {
@@ -1568,18 +1567,18 @@ struct OverlayTransport {
 #[tough::async_trait]
 impl tough::Transport for OverlayTransport {
     async fn fetch(&self, url: url::Url) -> Result<tough::TransportStream, tough::TransportError> {
-        if let Ok(path) = url.to_file_path() {
-            if let Ok(rel) = path.strip_prefix(&self.base) {
-                let staged = self.overlay.join(rel);
-                if staged.is_file() {
-                    let staged_url = url::Url::from_file_path(&staged).map_err(|()| {
-                        tough::TransportError::new(
-                            tough::TransportErrorKind::Other,
-                            staged.display().to_string(),
-                        )
-                    })?;
-                    return RegistryTransport::default().fetch(staged_url).await;
-                }
+        if let Ok(path) = url.to_file_path()
+            && let Ok(rel) = path.strip_prefix(&self.base)
+        {
+            let staged = self.overlay.join(rel);
+            if staged.is_file() {
+                let staged_url = url::Url::from_file_path(&staged).map_err(|()| {
+                    tough::TransportError::new(
+                        tough::TransportErrorKind::Other,
+                        staged.display().to_string(),
+                    )
+                })?;
+                return RegistryTransport::default().fetch(staged_url).await;
             }
         }
         RegistryTransport::default().fetch(url).await

@@ -482,14 +482,14 @@ pub fn seed_manifest(manifest: &Manifest, label: &Label, entry: &Entry) -> SeedM
 /// `Name <email>` → (`Name`, `email`); anything else is a bare name.
 fn split_author(author: &str) -> (String, Option<String>) {
     let author = author.trim();
-    if let Some(open) = author.rfind('<') {
-        if let Some(email) = author[open + 1..].strip_suffix('>') {
-            let email = email.trim();
-            return (
-                author[..open].trim().to_owned(),
-                (!email.is_empty()).then(|| email.to_owned()),
-            );
-        }
+    if let Some(open) = author.rfind('<')
+        && let Some(email) = author[open + 1..].strip_suffix('>')
+    {
+        let email = email.trim();
+        return (
+            author[..open].trim().to_owned(),
+            (!email.is_empty()).then(|| email.to_owned()),
+        );
     }
     (author.to_owned(), None)
 }

@@ -81,10 +81,9 @@ impl RegistryTransport {
                 if let Some(length) = response
                     .header("content-length")
                     .and_then(|v| v.parse::<u64>().ok())
+                    && length > self.limits.max_bytes
                 {
-                    if length > self.limits.max_bytes {
-                        return Err(too_large(url, self.limits.max_bytes));
-                    }
+                    return Err(too_large(url, self.limits.max_bytes));
                 }
                 read_limited(response.into_reader(), self.limits.max_bytes, url)
             }
