@@ -616,7 +616,7 @@ pub fn make_plan(
         }
     }
 
-    Ok(Plan {
+    let plan = Plan {
         format: PLAN_FORMAT,
         operation: operation.name().to_owned(),
         requested,
@@ -636,7 +636,42 @@ pub fn make_plan(
             threshold,
             reasons,
         },
-    })
+    };
+    let changes: Vec<String> = plan
+        .actions
+        .iter()
+        .filter(|a| a.action != ActionKind::Keep)
+        .map(|a| {
+            let v = |v: &Option<Version>| v.as_ref().map_or("none".to_owned(), ToString::to_string);
+            format!("{:?} {} {} -> {}", a.action, a.id, v(&a.from), v(&a.to))
+        })
+        .collect();
+    root.record(
+        "plan",
+        crate::root::INSTALL_ACTOR,
+        "",
+        format!(
+            "plan {} ({} {}): {}; against generation {}, registry `{registry}` snapshot {}{}",
+            plan.digest(),
+            plan.operation,
+            plan.requested.join(" "),
+            if changes.is_empty() {
+                "no change".to_owned()
+            } else {
+                changes.join(", ")
+            },
+            plan.base_generation
+                .map_or("none".to_owned(), |g| g.to_string()),
+            plan.registry.snapshot_version,
+            if plan.admin.required {
+                "; needs an admin's approval"
+            } else {
+                ""
+            },
+        ),
+        sharelife_core::audit::Outcome::Info,
+    )?;
+    Ok(plan)
 }
 
 fn exact_version(req: &VersionReq) -> Option<Version> {

@@ -35,6 +35,9 @@ use sharelife_manifest::{Manifest, ManifestError};
 
 /// The package file extension (without the dot).
 pub const EXTENSION: &str = "slpkg";
+/// Where a package carries its crate's source (see
+/// [`PackageOptions::include_source`]).
+pub const SOURCE: &str = "source/";
 /// The path of the file list inside a package.
 pub const FILE_LIST: &str = "sharelife-package.json";
 /// The path of the manifest inside a package.
@@ -463,6 +466,11 @@ pub struct PackageOptions {
     /// The main library's target triple (passed to cargo as `--target`
     /// when building); the host's own ([`host_triple`]) when `None`.
     pub target: Option<String>,
+    /// Also carry the crate's source under `source/` (`Cargo.toml`,
+    /// `Cargo.lock`, `build.rs`, top-level `*.json`, `src/**`), so a host
+    /// of a triple the package has no library for can build it at install
+    /// (when its install root allows build steps).
+    pub include_source: bool,
 }
 
 /// A package written by [`build`].
@@ -622,7 +630,13 @@ fn package_bytes(
     }
     if let Some(lock) = find_lockfile(crate_dir) {
         let bytes = std::fs::read(&lock).map_err(io_err(&lock))?;
+        if opts.include_source {
+            entries.insert(format!("{SOURCE}Cargo.lock"), (bytes.clone(), false));
+        }
         entries.insert(LOCKFILE.into(), (bytes, false));
+    }
+    if opts.include_source {
+        add_source(crate_dir, &mut entries)?;
     }
 
     let list = FileList {
@@ -647,6 +661,54 @@ fn package_bytes(
             .iter()
             .map(|(p, (b, x))| (p.as_str(), b.as_slice(), *x)),
     ))
+}
+
+/// Adds the crate's source under [`SOURCE`]: `Cargo.toml`, `build.rs`,
+/// top-level `*.json` (config schemas the macro reads), and `src/**`.
+fn add_source(
+    crate_dir: &Path,
+    entries: &mut BTreeMap<String, (Vec<u8>, bool)>,
+) -> Result<(), PackageError> {
+    let mut add = |rel: &str, path: &Path| -> Result<(), PackageError> {
+        let bytes = std::fs::read(path).map_err(io_err(path))?;
+        entries.insert(format!("{SOURCE}{rel}"), (bytes, false));
+        Ok(())
+    };
+    for entry in std::fs::read_dir(crate_dir).map_err(io_err(crate_dir))? {
+        let entry = entry.map_err(io_err(crate_dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if path.is_file() && (name == "Cargo.toml" || name == "build.rs" || name.ends_with(".json"))
+        {
+            add(&name, &path)?;
+        }
+    }
+    fn walk(
+        dir: &Path,
+        rel: &str,
+        add: &mut dyn FnMut(&str, &Path) -> Result<(), PackageError>,
+    ) -> Result<(), PackageError> {
+        for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
+            let entry = entry.map_err(io_err(dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            let child = format!("{rel}/{name}");
+            if path.is_dir() {
+                walk(&path, &child, add)?;
+            } else if path.is_file() {
+                add(&child, &path)?;
+            }
+        }
+        Ok(())
+    }
+    let src = crate_dir.join("src");
+    if src.is_dir() {
+        walk(&src, "src", &mut add)?;
+    }
+    Ok(())
 }
 
 /// Writes a deterministic `tar.gz` of `entries` (path, bytes,

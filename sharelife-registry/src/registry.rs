@@ -150,8 +150,11 @@ pub enum ValidateError {
         /// The expected name.
         expected: String,
     },
-    /// The package carries no library for the host's own triple.
-    #[error("the package has no library for {triple} (it has: {have})")]
+    /// The package carries no library for the host's own triple and no
+    /// source.
+    #[error(
+        "the package has no library for {triple} (it has: {have}) and no source to build one from (package with --include-source)"
+    )]
     NoHostLibrary {
         /// The host's triple.
         triple: String,
@@ -823,7 +826,8 @@ impl Registry {
         let (_, path, library) = package
             .libraries()
             .find(|(t, _, _)| *t == host)
-            .expect("validate checked the host's library is there");
+            .or_else(|| package.libraries().next())
+            .expect("a package has at least one library");
         let file = path.rsplit('/').next().unwrap_or(path);
         let entry = seed::Entry::of_library_bytes(file, library)
             .map_err(|e| LabelError::SeedRecord(e.to_string()))?;
@@ -1230,7 +1234,12 @@ fn validate(package: &Package, path: &Path) -> Result<(), ValidateError> {
     }
     let host = crate::package::host_triple();
     let have: Vec<&str> = package.libraries().map(|(t, _, _)| t).collect();
-    if !have.contains(&host) {
+    let has_source = package
+        .file_list()
+        .files
+        .iter()
+        .any(|f| f.path.starts_with(crate::package::SOURCE));
+    if !have.contains(&host) && !has_source {
         return Err(ValidateError::NoHostLibrary {
             triple: host.to_owned(),
             have: have.join(", "),

@@ -124,6 +124,10 @@ pub(crate) struct PackageArgs {
     /// The target triple to build for (and to file the library under).
     #[arg(long, value_name = "TRIPLE")]
     pub(crate) target: Option<String>,
+    /// Also carry the crate's source (`source/`), so hosts of other target
+    /// triples can build it at install when their install root allows it.
+    #[arg(long)]
+    pub(crate) include_source: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub(crate) json: bool,

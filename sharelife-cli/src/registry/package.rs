@@ -19,6 +19,7 @@ pub(super) fn run(args: &PackageArgs) -> Result<(), Refusal> {
         library: args.library.clone(),
         extra_libraries: Vec::new(),
         target: args.target.clone(),
+        include_source: args.include_source,
     });
     bar.finish_and_clear();
     let built = built?;
