@@ -315,10 +315,19 @@ fn build_from_source(
             reason: format!("the package has no library for {triple} and no source to build"),
         });
     }
-    let argv: Vec<String> = ["cargo", "build", "--release", "--locked"]
+    let mut argv: Vec<String> = ["cargo", "build", "--release", "--locked"]
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
+    let target_dir = match &config.target_dir {
+        Some(dir) => {
+            let dir = root.dir().join(dir);
+            argv.push("--target-dir".to_owned());
+            argv.push(dir.display().to_string());
+            dir
+        }
+        None => staging.join("build").join(id).join("target"),
+    };
     // Refused before anything is written or run.
     exec::check_allowed(&argv, config)?;
     let build = staging.join("build").join(id);
@@ -357,7 +366,7 @@ fn build_from_source(
             evidence: kept_path,
         });
     }
-    let release = build.join("target").join("release");
+    let release = target_dir.join("release");
     let mut found = None;
     for entry in fs::read_dir(&release).map_err(io(&release))? {
         let entry = entry.map_err(io(&release))?;

@@ -11,6 +11,7 @@
 //! allow = [["cargo", "build", "--release", "--locked"]]   # argv prefixes a step may start with
 //! timeout = "10m"                      # per step; the whole process group is killed after it
 //! max_output = 1048576                 # bytes of stdout/stderr kept per stream (the tail)
+//! target_dir = "build-cache"           # a cargo target dir shared by builds (optional)
 //!
 //! [apply]
 //! require_success_before_apply = true  # every step succeeded and every plugin passed a smoke load
@@ -74,6 +75,10 @@ pub struct ExecutionConfig {
     pub timeout: Duration,
     /// Bytes of each output stream kept (the tail).
     pub max_output: usize,
+    /// A cargo target directory shared by build steps (`--target-dir`),
+    /// relative to the root; none: each build starts from scratch in its
+    /// staging directory.
+    pub target_dir: Option<PathBuf>,
 }
 
 impl Default for ExecutionConfig {
@@ -88,6 +93,7 @@ impl Default for ExecutionConfig {
             ]],
             timeout: Duration::from_secs(600),
             max_output: 1024 * 1024,
+            target_dir: None,
         }
     }
 }

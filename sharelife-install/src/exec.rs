@@ -35,6 +35,9 @@ pub struct StepEvidence {
     pub argv: Vec<String>,
     /// The working directory, relative to the staging directory.
     pub cwd: String,
+    /// The process id, which is also its process group id (the group is
+    /// killed at the timeout and when the step ends).
+    pub pid: u32,
     /// The exit status (`None`: killed).
     pub status: Option<i32>,
     /// Whether it was killed at its timeout.
@@ -141,6 +144,7 @@ pub fn run_step(
             .unwrap_or(cwd)
             .display()
             .to_string(),
+        pid,
         status,
         timed_out,
         duration_ms,
