@@ -93,7 +93,7 @@ impl Operation {
 }
 
 /// The registry a plan was made against.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanRegistry {
     /// Its name in the client home.
@@ -103,7 +103,7 @@ pub struct PlanRegistry {
 }
 
 /// The host a plan was made for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanHost {
     /// The host's plugin API version.
@@ -113,7 +113,7 @@ pub struct PlanHost {
 }
 
 /// What happens to one plugin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
     /// Newly installed.
@@ -129,7 +129,7 @@ pub enum ActionKind {
 }
 
 /// What the host's policy does with one requested capability.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyVerdict {
     /// The capability, in plain words.
@@ -139,7 +139,7 @@ pub struct PolicyVerdict {
 }
 
 /// The capabilities an upgrade adds and removes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CapabilityDiff {
     /// New capabilities (paths, hosts, argv prefixes, MCP tools…), in plain words.
@@ -161,7 +161,7 @@ impl CapabilityDiff {
 }
 
 /// One plugin's line in a plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanAction {
     /// What happens.
@@ -169,8 +169,10 @@ pub struct PlanAction {
     /// The plugin.
     pub id: String,
     /// The installed version.
+    #[schemars(with = "Option<String>")]
     pub from: Option<Version>,
     /// The version after.
+    #[schemars(with = "Option<String>")]
     pub to: Option<Version>,
     /// sha256 of the package to install (add, upgrade, downgrade).
     pub package: Option<String>,
@@ -202,7 +204,7 @@ impl PlanAction {
 }
 
 /// Whether a plan needs an admin's approval, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdminNeed {
     /// Needs one.
@@ -214,7 +216,7 @@ pub struct AdminNeed {
 }
 
 /// A plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
     /// [`PLAN_FORMAT`].
@@ -255,7 +257,7 @@ impl Plan {
 }
 
 /// An admin's approval of a plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Approval {
     /// The approving key's id.
@@ -272,7 +274,7 @@ pub fn approval_message(digest: &str) -> Vec<u8> {
 }
 
 /// A plan file: the plan, its digest, and its approvals.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanFile {
     /// The plan.
