@@ -1,15 +1,18 @@
 //! The audit log: every gateway decision, lifecycle change and error, as a
 //! record naming the plugin, what it asked, the outcome and the rule.
 //!
-//! Services create an [`AuditEvent`] on the hot path — structured data,
-//! cheap to build — and hand it to an [`AuditSink`]; formatting and I/O
-//! happen elsewhere. The default sink, [`FileSink`], appends JSON Lines in
-//! which each record carries the SHA-256 of the one before it, written by a
-//! background thread with group commit; [`verify`] detects an edited,
-//! deleted, reordered or truncated record.
+//! Services hand each decision to an [`AuditSink`]
+//! ([`AuditSink::try_record_decision`], which borrows the request: the
+//! default file sink copies it into its queue without allocating), and
+//! other events as an [`AuditEvent`]; formatting and I/O happen elsewhere.
+//! The default sink, [`FileSink`], appends JSON Lines in which each record
+//! carries the SHA-256 of the one before it, written by a background
+//! thread with group commit behind a bounded queue; [`verify`] detects an
+//! edited, deleted, reordered or truncated record.
 #![forbid(unsafe_code)]
 
 mod file;
+mod record;
 mod time;
 
 use std::sync::Arc;
@@ -342,6 +345,32 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
         self.record(event);
         Ok(())
     }
+    /// Records a gateway decision on `request`, made now, like
+    /// [`try_record`](Self::try_record). The gated services call this on
+    /// every decision; the default builds an [`AuditEvent`] (which owns a
+    /// copy of the request), while [`FileSink`] and [`NullSink`] take the
+    /// request as borrowed and allocate nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_record`](Self::try_record).
+    fn try_record_decision(
+        &self,
+        plugin: &Arc<str>,
+        version: &Arc<str>,
+        request: &Request<'_>,
+        decision: Decision,
+    ) -> Result<(), AuditError> {
+        self.try_record(AuditEvent {
+            at: SystemTime::now(),
+            plugin: Arc::clone(plugin),
+            version: Arc::clone(version),
+            what: What::Decision {
+                request: RecordedRequest::of(request),
+                decision,
+            },
+        })
+    }
     /// Whether the sink is writing, and how much is waiting.
     fn health(&self) -> AuditHealth {
         AuditHealth::default()
@@ -437,6 +466,15 @@ pub struct NullSink;
 
 impl AuditSink for NullSink {
     fn record(&self, _: AuditEvent) {}
+    fn try_record_decision(
+        &self,
+        _: &Arc<str>,
+        _: &Arc<str>,
+        _: &Request<'_>,
+        _: Decision,
+    ) -> Result<(), AuditError> {
+        Ok(())
+    }
     fn flush(&self) -> Result<(), AuditError> {
         Ok(())
     }

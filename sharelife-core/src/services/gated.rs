@@ -1,17 +1,16 @@
 //! Host services that ask the gateway first and audit every decision.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use super::{
     CommandOutput, CommandRequest, FsOp, FsOutput, HttpRequest, HttpResponse, McpBackend,
     ProviderBackend,
 };
-use crate::audit::{AuditEvent, AuditFailure, AuditSink, RecordedRequest, What};
-use crate::capability::{Decision, Gateway, Request, RuleRef};
+use crate::audit::{AuditFailure, AuditSink};
+use crate::capability::{Decision, Gateway, KeyMap, Request, RuleRef};
 use crate::context::{BoxFuture, HostServices, LocalServices};
 use crate::event::EventBus;
 use crate::manifest::ProviderAccess;
@@ -20,8 +19,9 @@ use crate::{ErrorKind, PluginError};
 /// The providers and MCP servers a host offers.
 #[derive(Clone, Default)]
 pub struct Backends {
-    providers: HashMap<String, Arc<dyn ProviderBackend>>,
-    mcp: HashMap<String, Arc<dyn McpBackend>>,
+    // Looked up on every call: hashed with the gateway's key hasher.
+    providers: KeyMap<Arc<dyn ProviderBackend>>,
+    mcp: KeyMap<Arc<dyn McpBackend>>,
 }
 
 impl std::fmt::Debug for Backends {
@@ -191,15 +191,9 @@ impl Inner {
         req: &Request<'_>,
         decision: Decision,
     ) -> Result<RuleRef, PluginError> {
-        let recorded = self.audit.try_record(AuditEvent {
-            at: SystemTime::now(),
-            plugin: Arc::clone(&self.plugin),
-            version: Arc::clone(&self.version),
-            what: What::Decision {
-                request: RecordedRequest::of(req),
-                decision,
-            },
-        });
+        let recorded = self
+            .audit
+            .try_record_decision(&self.plugin, &self.version, req, decision);
         if let Err(e) = recorded {
             match self.on_audit_failure {
                 AuditFailure::Deny => {
