@@ -5,7 +5,7 @@
 //! * `decision/category_no_grant` — the plugin holds no grant of the kind
 //!   (the bitmask fast path); target ≤ 2 ns.
 //! * `decision/scoped_1000_rules` — a network decision against a policy of
-//!   1,000 rules for the plugin; target ≤ 100 ns.
+//!   1,000 rules for the plugin; target ≤ 60 ns.
 //! * `audited_allow` — a provider call through the gated services
 //!   (decision, limiter, audit event handed to the group-commit file sink)
 //!   against the same backend called directly; target ≤ 100 ns added.
@@ -27,8 +27,8 @@ use parking_lot::RwLock;
 use sharelife_core::audit::{AuditEvent, AuditSink, Durability, FileSink, RecordedRequest, What};
 use sharelife_core::capability::{Decision, Gateway, Policy, Request, RuleRef};
 use sharelife_core::manifest::{Capability, Manifest, ProviderAccess};
-use sharelife_core::services::{Backends, GatedServices, InMemoryProvider, ProviderBackend};
-use sharelife_core::{ContextData, PluginContext};
+use sharelife_core::services::{Backends, GatedServices, ProviderBackend};
+use sharelife_core::{ContextData, PluginContext, PluginError};
 
 const PLUGIN: &str = "bench.plugin";
 
@@ -49,6 +49,26 @@ fn net(host: &str) -> Capability {
     }
 }
 
+/// A provider that answers with nothing and records nothing.
+#[derive(Debug)]
+struct NoopProvider;
+
+impl ProviderBackend for NoopProvider {
+    fn call(&self, _: ProviderAccess, _: &[u8]) -> Result<Vec<u8>, PluginError> {
+        Ok(Vec::new())
+    }
+}
+
+/// Uses both fields of a decision, as a caller does. (Handing the whole
+/// 24-byte value to the harness makes it copy the struct back out of
+/// memory right after the decision stored `allowed` as one byte: a failed
+/// store-to-load forwarding, ~7 ns of harness, not of the decision.)
+#[inline(always)]
+fn consume(d: Decision) {
+    black_box(d.allowed);
+    black_box(d.rule);
+}
+
 fn decisions(c: &mut Criterion) {
     let mut g = c.benchmark_group("decision");
     g.measurement_time(Duration::from_secs(3))
@@ -62,12 +82,12 @@ fn decisions(c: &mut Criterion) {
     )
     .expect("policy compiles");
     let argv = vec!["git".to_owned(), "status".to_owned()];
-    assert_eq!(
-        gw.decide(&Request::Command { argv: &argv }).rule,
-        RuleRef::NoGrantOfKind
-    );
+    // Built once, as for the scoped decision below: the row times the
+    // decision, not the construction of a request on the stack.
+    let req = Request::Command { argv: &argv };
+    assert_eq!(gw.decide(&req).rule, RuleRef::NoGrantOfKind);
     g.bench_function("category_no_grant", |b| {
-        b.iter(|| gw.decide(black_box(&Request::Command { argv: &argv })))
+        b.iter(|| consume(gw.decide(black_box(&req))))
     });
     let naive: RwLock<HashMap<String, bool>> =
         RwLock::new(HashMap::from([(format!("{PLUGIN}/network"), true)]));
@@ -107,7 +127,7 @@ fn decisions(c: &mut Criterion) {
         }
     );
     g.bench_function("scoped_1000_rules", |b| {
-        b.iter(|| gw.decide(black_box(&req)))
+        b.iter(|| consume(gw.decide(black_box(&req))))
     });
     let naive: RwLock<HashMap<String, usize>> = RwLock::new(
         hosts
@@ -145,7 +165,7 @@ fn audited_allow(c: &mut Criterion) {
     );
     let sink: Arc<dyn AuditSink> =
         Arc::new(FileSink::open(dir.join("audit.jsonl"), Durability::GroupCommit).unwrap());
-    let backend = Arc::new(InMemoryProvider::new(|_, _| Vec::new()));
+    let backend = Arc::new(NoopProvider);
     let services = GatedServices::new(
         gw,
         Arc::clone(&sink),
@@ -161,7 +181,9 @@ fn audited_allow(c: &mut Criterion) {
         },
         Arc::new(services),
     );
-    // The in-memory provider records its calls; keep that cost in both.
+    // The backend answers at once and keeps nothing (a recording backend
+    // would grow a vector for the whole run and make both rows noisy):
+    // the difference of the two rows is the gateway and the audit alone.
     let mut g = c.benchmark_group("audited_allow");
     g.measurement_time(Duration::from_secs(3))
         .warm_up_time(Duration::from_secs(1));

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
@@ -300,46 +301,40 @@ pub(crate) fn normalize_lexically(path: &Path) -> PathBuf {
     out
 }
 
-/// Scopes of one kind, with an index by exact key.
+/// Scopes of one kind and one list (requested, allowed or denied); those
+/// indexed by an exact key are found through [`KindRules::keyed`].
 #[derive(Debug, Default)]
 struct Indexed {
     entries: Vec<(Scope, usize)>,
-    by_key: HashMap<String, Vec<u32>>,
     unkeyed: Vec<u32>,
 }
 
 impl Indexed {
-    fn push(&mut self, scope: Scope, rule: usize) {
+    /// Adds a scope; its position, for the key index.
+    fn push(&mut self, scope: Scope, rule: usize) -> u32 {
         let at = u32::try_from(self.entries.len()).expect("fewer than 2^32 rules");
-        match scope.key() {
-            Some(k) => self.by_key.entry(k.to_owned()).or_default().push(at),
-            None => self.unkeyed.push(at),
+        if scope.key().is_none() {
+            self.unkeyed.push(at);
         }
         self.entries.push((scope, rule));
+        at
     }
 
-    fn request_key<'r>(req: &Request<'r>) -> Option<&'r str> {
-        match req {
-            Request::Connect { name, .. } => *name,
-            Request::Command { argv } => argv.first().map(String::as_str),
-            Request::Provider { name, .. } => Some(name),
-            Request::Mcp { server, .. } => Some(server),
-            Request::File { .. } | Request::Publish { .. } => None,
+    /// The lowest rule index among scopes covering `req`, looking at the
+    /// scopes `keyed` (those indexed under the request's key) and every
+    /// unkeyed one.
+    #[inline]
+    fn first(&self, keyed: &[u32], covers: impl Fn(&Scope) -> bool) -> Option<(usize, &Scope)> {
+        let mut best: Option<(usize, &Scope)> = None;
+        for &i in keyed.iter().chain(&self.unkeyed) {
+            let Some((scope, rule)) = self.entries.get(i as usize) else {
+                continue;
+            };
+            if best.is_none_or(|(b, _)| *rule < b) && covers(scope) {
+                best = Some((*rule, scope));
+            }
         }
-    }
-
-    /// The lowest rule index among scopes covering `req`.
-    fn first(&self, req: &Request<'_>, covers: impl Fn(&Scope) -> bool) -> Option<(usize, &Scope)> {
-        let keyed = Self::request_key(req)
-            .and_then(|k| self.by_key.get(k))
-            .map_or(&[][..], Vec::as_slice);
-        keyed
-            .iter()
-            .chain(&self.unkeyed)
-            .map(|&i| &self.entries[i as usize])
-            .filter(|(scope, _)| covers(scope))
-            .map(|(scope, rule)| (*rule, scope))
-            .min_by_key(|(rule, _)| *rule)
+        best
     }
 
     fn iter(&self) -> impl Iterator<Item = &(Scope, usize)> {
@@ -347,12 +342,128 @@ impl Indexed {
     }
 }
 
+/// Positions of the scopes indexed under one key, per list.
+#[derive(Debug, Default)]
+struct Keyed {
+    requested: Vec<u32>,
+    allow: Vec<u32>,
+    deny: Vec<u32>,
+}
+
+static NO_KEYED: Keyed = Keyed {
+    requested: Vec::new(),
+    allow: Vec::new(),
+    deny: Vec::new(),
+};
+
+#[derive(Debug, Clone, Copy)]
+enum List {
+    Requested,
+    Allow,
+    Deny,
+}
+
+/// The rules of one kind. Scopes with an exact key (a host name, a
+/// program, a provider, an MCP server) are indexed in one map for the
+/// three lists, so a decision hashes its key once.
 #[derive(Debug, Default)]
 struct KindRules {
     requested: Indexed,
     allow: Indexed,
     deny: Indexed,
+    by_key: HashMap<Box<str>, Keyed, BuildHasherDefault<KeyHasher>>,
 }
+
+impl KindRules {
+    fn push(&mut self, list: List, scope: Scope, rule: usize) {
+        let key: Option<Box<str>> = scope.key().map(Into::into);
+        let (indexed, positions): (_, fn(&mut Keyed) -> &mut Vec<u32>) = match list {
+            List::Requested => (&mut self.requested, |k| &mut k.requested),
+            List::Allow => (&mut self.allow, |k| &mut k.allow),
+            List::Deny => (&mut self.deny, |k| &mut k.deny),
+        };
+        let at = indexed.push(scope, rule);
+        if let Some(key) = key {
+            positions(self.by_key.entry(key).or_default()).push(at);
+        }
+    }
+
+    /// The scopes indexed under `req`'s key.
+    #[inline]
+    fn keyed(&self, req: &Request<'_>) -> &Keyed {
+        if self.by_key.is_empty() {
+            return &NO_KEYED;
+        }
+        request_key(req)
+            .and_then(|k| self.by_key.get(k))
+            .unwrap_or(&NO_KEYED)
+    }
+}
+
+/// The key a request is looked up by (see [`Scope::key`]).
+#[inline]
+fn request_key<'r>(req: &Request<'r>) -> Option<&'r str> {
+    match req {
+        Request::Connect { name, .. } => *name,
+        Request::Command { argv } => argv.first().map(String::as_str),
+        Request::Provider { name, .. } => Some(name),
+        Request::Mcp { server, .. } => Some(server),
+        Request::File { .. } | Request::Publish { .. } => None,
+    }
+}
+
+/// A multiply-rotate hash (the `FxHash` recipe) for the key index: a few
+/// ns for a host name where SipHash takes ~20. Flooding resistance is not
+/// needed here: the table's keys come from the host's policy and the
+/// plugin's manifest, and a plugin choosing lookup keys cannot make the
+/// probe sequences of a table it did not fill any longer.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+impl KeyHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0xf135_7aea_2e62_a9c5);
+    }
+}
+
+impl Hasher for KeyHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(w);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, b: u8) {
+        self.add(u64::from(b));
+    }
+
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        // The multiply leaves the low bits weak; the table indexes by them.
+        self.0.rotate_left(26)
+    }
+}
+
+/// A map keyed by names with [`KeyHasher`].
+#[cfg(feature = "host")]
+pub(crate) type KeyMap<V> = HashMap<String, V, BuildHasherDefault<KeyHasher>>;
 
 /// The grants of one plugin, compiled from its manifest and the host
 /// policy. Cheap to query from many threads.
@@ -364,7 +475,8 @@ pub struct Gateway {
     /// rule: the category-level fast path.
     granted_kinds: u8,
     kinds: [KindRules; Kind::ALL.len()],
-    limiters: HashMap<usize, Limiter>,
+    /// The limiters of limited allow rules, by rule index, sorted.
+    limiters: Vec<(usize, Limiter)>,
     ungranted: Vec<Capability>,
 }
 
@@ -388,10 +500,10 @@ impl Gateway {
             // A validated manifest's scopes compile; one that does not is
             // dropped from the *requests*, which can only deny more.
             if let Some(scope) = Scope::compile(cap, data_dir) {
-                kinds[cap.kind() as usize].requested.push(scope, usize::MAX);
+                kinds[cap.kind() as usize].push(List::Requested, scope, usize::MAX);
             }
         }
-        let mut limiters = HashMap::new();
+        let mut limiters = Vec::new();
         for (i, rule) in policy
             .rules
             .iter()
@@ -413,11 +525,11 @@ impl Gateway {
             match rule.effect {
                 Effect::Allow => {
                     if !rule.limits.is_unlimited() {
-                        limiters.insert(i, Limiter::new(rule.limits.clone()));
+                        limiters.push((i, Limiter::new(rule.limits.clone())));
                     }
-                    rules.allow.push(scope, i);
+                    rules.push(List::Allow, scope, i);
                 }
-                Effect::Deny => rules.deny.push(scope, i),
+                Effect::Deny => rules.push(List::Deny, scope, i),
             }
         }
         let mut granted_kinds = 0u8;
@@ -460,7 +572,7 @@ impl Gateway {
             version: manifest.version.to_string(),
             granted_kinds: 0,
             kinds: Default::default(),
-            limiters: HashMap::new(),
+            limiters: Vec::new(),
             ungranted: manifest.capabilities.clone(),
         }
     }
@@ -487,31 +599,43 @@ impl Gateway {
     }
 
     /// Decides `req` without consuming any rate limit or budget.
-    #[inline]
+    ///
+    /// The category test (does the plugin hold any grant of the kind?) is
+    /// inlined into the caller; the scoped decision is not.
+    #[inline(always)]
     pub fn decide(&self, req: &Request<'_>) -> Decision {
         let kind = req.kind();
         if !self.grants_kind(kind) {
             return Decision::deny(RuleRef::NoGrantOfKind);
         }
+        self.decide_scoped(req, kind)
+    }
+
+    /// Decides `req`, of a kind the plugin holds some grant of.
+    #[inline(never)]
+    fn decide_scoped(&self, req: &Request<'_>, kind: Kind) -> Decision {
         let rules = &self.kinds[kind as usize];
-        if let Some((i, _)) = rules.deny.first(req, |s| s.covers_any(req)) {
+        let keyed = rules.keyed(req);
+        if let Some((i, _)) = rules.deny.first(&keyed.deny, |s| s.covers_any(req)) {
             return Decision::deny(RuleRef::Deny(i));
         }
         match req {
-            Request::Connect { name, ip, .. } => Self::decide_connect(rules, req, *name, *ip),
+            Request::Connect { name, ip, .. } => {
+                Self::decide_connect(rules, keyed, req, *name, *ip)
+            }
             Request::Mcp {
                 definition_sha256, ..
             } => {
                 if rules
                     .requested
-                    .first(req, |s| {
+                    .first(&keyed.requested, |s| {
                         s.covers(req, true) && pin_matches(s, definition_sha256)
                     })
                     .is_none()
                 {
                     return Decision::deny(RuleRef::NotRequested);
                 }
-                match rules.allow.first(req, |s| s.covers(req, true)) {
+                match rules.allow.first(&keyed.allow, |s| s.covers(req, true)) {
                     Some((i, scope)) if !pin_matches(scope, definition_sha256) => {
                         Decision::deny(RuleRef::DefinitionChanged(i))
                     }
@@ -525,12 +649,12 @@ impl Gateway {
             _ => {
                 if rules
                     .requested
-                    .first(req, |s| s.covers(req, true))
+                    .first(&keyed.requested, |s| s.covers(req, true))
                     .is_none()
                 {
                     return Decision::deny(RuleRef::NotRequested);
                 }
-                match rules.allow.first(req, |s| s.covers(req, true)) {
+                match rules.allow.first(&keyed.allow, |s| s.covers(req, true)) {
                     Some((i, _)) => Decision {
                         allowed: true,
                         rule: RuleRef::Allow(i),
@@ -546,6 +670,7 @@ impl Gateway {
     /// literal needs an address grant.
     fn decide_connect(
         rules: &KindRules,
+        keyed: &Keyed,
         req: &Request<'_>,
         name: Option<&str>,
         ip: Option<IpAddr>,
@@ -553,13 +678,13 @@ impl Gateway {
         let by_address = || {
             let requested = rules
                 .requested
-                .first(req, |s| s.covers(req, false))
+                .first(&keyed.requested, |s| s.covers(req, false))
                 .is_some();
             (
                 requested,
                 rules
                     .allow
-                    .first(req, |s| s.covers(req, false))
+                    .first(&keyed.allow, |s| s.covers(req, false))
                     .map(|(i, _)| i),
             )
         };
@@ -575,12 +700,12 @@ impl Gateway {
         }
         if rules
             .requested
-            .first(req, |s| s.covers(req, true))
+            .first(&keyed.requested, |s| s.covers(req, true))
             .is_none()
         {
             return Decision::deny(RuleRef::NotRequested);
         }
-        let Some((by_name, _)) = rules.allow.first(req, |s| s.covers(req, true)) else {
+        let Some((by_name, _)) = rules.allow.first(&keyed.allow, |s| s.covers(req, true)) else {
             return Decision::deny(RuleRef::NotGranted);
         };
         match ip {
@@ -600,10 +725,11 @@ impl Gateway {
 
     /// Decides `req` and, when allowed, takes one call from the deciding
     /// rule's rate limit and budget.
+    #[inline]
     pub fn check(&self, req: &Request<'_>) -> Decision {
         let decision = self.decide(req);
         match decision.rule {
-            RuleRef::Allow(i) => match self.limiters.get(&i).map(Limiter::acquire) {
+            RuleRef::Allow(i) => match self.limiter(i).map(Limiter::acquire) {
                 Some(Err(Refusal::Rate)) => Decision::deny(RuleRef::RateLimited(i)),
                 Some(Err(Refusal::Budget)) => Decision::deny(RuleRef::BudgetExhausted(i)),
                 _ => decision,
@@ -612,10 +738,22 @@ impl Gateway {
         }
     }
 
+    /// The limiter of allow rule `i`, if it is limited.
+    #[inline]
+    fn limiter(&self, i: usize) -> Option<&Limiter> {
+        if self.limiters.is_empty() {
+            return None;
+        }
+        self.limiters
+            .binary_search_by_key(&i, |(rule, _)| *rule)
+            .ok()
+            .map(|at| &self.limiters[at].1)
+    }
+
     /// Charges `bytes` to the byte budget of the rule that allowed a call.
     pub fn charge_bytes(&self, allowed_by: RuleRef, bytes: u64) -> Decision {
         match allowed_by {
-            RuleRef::Allow(i) => match self.limiters.get(&i).map(|l| l.charge_bytes(bytes)) {
+            RuleRef::Allow(i) => match self.limiter(i).map(|l| l.charge_bytes(bytes)) {
                 Some(Err(_)) => Decision::deny(RuleRef::BudgetExhausted(i)),
                 _ => Decision {
                     allowed: true,
@@ -644,8 +782,7 @@ impl Gateway {
     pub fn meters_bytes(&self, allowed_by: RuleRef) -> Option<usize> {
         match allowed_by {
             RuleRef::Allow(i) => self
-                .limiters
-                .get(&i)
+                .limiter(i)
                 .is_some_and(Limiter::meters_bytes)
                 .then_some(i),
             _ => None,
@@ -655,7 +792,7 @@ impl Gateway {
     /// The longest a call allowed by `rule` may take, if limited.
     pub fn max_call_time(&self, allowed_by: RuleRef) -> Option<Duration> {
         match allowed_by {
-            RuleRef::Allow(i) => self.limiters.get(&i).and_then(Limiter::max_call_time),
+            RuleRef::Allow(i) => self.limiter(i).and_then(Limiter::max_call_time),
             _ => None,
         }
     }

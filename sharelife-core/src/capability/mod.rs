@@ -32,6 +32,8 @@ use std::net::IpAddr;
 use std::path::Path;
 
 #[cfg(feature = "host")]
+pub(crate) use self::gateway::KeyMap;
+#[cfg(feature = "host")]
 pub(crate) use self::gateway::normalize_lexically;
 #[cfg(feature = "pipeline")]
 pub(crate) use self::gateway::representative;
