@@ -31,6 +31,24 @@
 //!               [--registry NAME] [--out DIR] [--json]
 //! sharelife yank ID@VERSION --registry DIR --key KEY   withdraw (or --undo) a version
 //!               [--undo] [--json]
+//! sharelife registry rekey DIR --root-key KEY          replace a publisher role's key
+//!               --role NAME --publisher PUB [--json]
+//! sharelife install ID[@RANGE]... [--registry NAME]    plan, show, confirm (y/N or --yes), apply
+//!               [--yes] [--plan-out FILE]              (--plan-out: write the plan file only)
+//! sharelife upgrade [ID...] [--yes] [--plan-out FILE]  installed plugins to their newest versions
+//! sharelife remove ID... [--yes] [--plan-out FILE]     remove installed plugins
+//! sharelife approve PLAN --key ADMIN_KEY               an admin signs exactly that plan
+//! sharelife apply PLAN [--yes]                         apply a plan file (refused when stale)
+//! sharelife list --installed                           the current generation's plugins
+//! sharelife generations                                every generation, the current one marked
+//! sharelife rollback [--to N]                          make the parent (or N) current again
+//!               (each install command: [--root DIR] [--json])
+//! sharelife audit verify FILE [--json]                 check an audit log's hash chain
+//! sharelife audit show FILE [--plugin ID]              the records that pass the filters
+//!               [--capability KIND] [--outcome allow|deny|info] [--since 1h|RFC3339] [--json]
+//! sharelife audit tail FILE [FILTERS] [-n N] [--json]  the last N records, then follow the log
+//! sharelife run ... --follow                           keep serving; sync with each flip of the
+//!                                                      plugin folder's `current` link
 //! ```
 //!
 //! Client state (added registries, pinned roots, trusted metadata) lives
@@ -38,6 +56,12 @@
 //! directory for the operator's and publisher's commands (`publish`,
 //! `yank`) and an added registry's name for the user's (`search`,
 //! `info`, `verify`; default: the only one added).
+//!
+//! The install commands work on an install root (`--root`, else
+//! `SHARELIFE_HOME`, else `~/.sharelife`): generations, `current`, its
+//! `install.toml` and audit log, and the registries added to it. `--yes`
+//! never stands in for an admin: a plan that needs one is refused until
+//! an admin approved its file (`--plan-out`, `approve`, `apply`).
 //!
 //! The same commands run as `cargo sharelife <command>` (the
 //! `cargo-sharelife` binary drops the `sharelife` argument cargo adds).
@@ -56,8 +80,10 @@
 // glob-imports it at its root, so `crate::Failure` and `crate::progress`
 // name the same items in both binaries: what the command modules use from
 // here must be `pub(crate)`.
+mod audit;
 mod dev;
 mod inspect;
+mod install;
 mod new;
 pub(crate) mod progress;
 mod registry;
@@ -150,6 +176,25 @@ enum Command {
     Verify(registry::VerifyArgs),
     /// Yank (or --undo) a published version.
     Yank(registry::YankArgs),
+    /// Install plugins from a registry: plan, show, confirm, apply into a new generation.
+    Install(install::InstallArgs),
+    /// Move installed plugins (all, by default) to their newest compatible versions.
+    Upgrade(install::UpgradeArgs),
+    /// Remove installed plugins.
+    Remove(install::RemoveArgs),
+    /// Approve a plan file with an admin's key (binds exactly that plan).
+    Approve(install::ApproveArgs),
+    /// Apply a plan file (approved, when it needs an admin); refuses a stale one.
+    Apply(install::ApplyArgs),
+    /// List the installed plugins (the current generation's).
+    List(install::ListArgs),
+    /// List the install root's generations.
+    Generations(install::GenerationsArgs),
+    /// Make the current generation's parent (or --to N) current again.
+    Rollback(install::RollbackArgs),
+    /// Verify, query or follow an audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// A failure to report: one line, the problems behind it (if several),
@@ -245,6 +290,15 @@ pub(crate) fn main() -> ExitCode {
         Command::Info(args) => registry::info(args),
         Command::Verify(args) => registry::verify(args),
         Command::Yank(args) => registry::yank(args),
+        Command::Install(args) => install::install(args),
+        Command::Upgrade(args) => install::upgrade(args),
+        Command::Remove(args) => install::remove(args),
+        Command::Approve(args) => install::approve(args),
+        Command::Apply(args) => install::apply(args),
+        Command::List(args) => install::list(args),
+        Command::Generations(args) => install::generations(args),
+        Command::Rollback(args) => install::rollback(args),
+        Command::Audit(command) => audit::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@
 //! ```text
 //! sharelife run [--config FILE] --pipeline FILE [--input JSON|@FILE] [--json]
 //! sharelife run [--config FILE] --call ID HANDLER [--input JSON|@FILE] [--json]
+//! sharelife run ... --follow
 //! ```
 //!
 //! * **The host** is built from the host config (`--config`, default
@@ -39,6 +40,15 @@
 //!   handler returned; 1 when the run `failed` or was `cancelled`, the
 //!   handler failed or does not exist, strict mode refused a plugin, or a
 //!   file is missing or invalid.
+//! * **`--follow`** keeps the host serving after the first run: it watches
+//!   each plugin folder's symlinked ancestor (the install root's
+//!   `current` link, for `~/.sharelife/current/plugins`) or, without one,
+//!   the folder itself; when the link points elsewhere (an install,
+//!   upgrade, removal or rollback flipped it), the host follows it with
+//!   `Host::sync_generation` (new versions hot-swapped under live
+//!   handles, removed plugins unloaded, added ones started; a failed swap
+//!   keeps the old version serving), prints the sync report (`--json`: one
+//!   JSON line), and runs the pipeline or call again. Ctrl-C stops it.
 //! * **Logs** of the host and the plugins are off; `RUST_LOG=info` (or
 //!   any `tracing` filter) writes them to stderr.
 
@@ -86,6 +96,10 @@ pub(crate) struct RunArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+    /// Keep serving: follow each flip of the plugin folders' `current` link
+    /// (sync the host, print the report, run the pipeline or call again) until Ctrl-C.
+    #[arg(long)]
+    follow: bool,
 }
 
 /// What to do once the host is up.
@@ -121,7 +135,7 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::new(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(execute(config, target, &input, args.json))
+    runtime.block_on(execute(config, target, &input, args.json, args.follow))
 }
 
 /// `tracing` output to stderr, off unless `RUST_LOG` asks for it.
@@ -308,6 +322,7 @@ async fn execute(
     target: Target,
     input: &[u8],
     as_json: bool,
+    follow: bool,
 ) -> Result<(), Failure> {
     let spinner = progress::spinner("scanning the plugin folders");
     let setup = Setup::new(config, &target).inspect_err(|_| spinner.finish_and_clear())?;
@@ -335,16 +350,159 @@ async fn execute(
     );
     warn_boot(&boot);
 
-    let outcome = match target {
-        Target::Pipeline(file) => {
-            run_pipeline(&host, &file, &setup.folders, input, &boot, as_json).await
+    let mut outcome = run_target(&host, &target, &setup.folders, input, &boot, as_json).await;
+    if follow {
+        if let Err(f) = &outcome {
+            print_failure(f);
         }
-        Target::Call { id, handler } => {
-            call(&host, &id, &handler, &setup.folders, input, &boot, as_json).await
-        }
-    };
+        outcome = follow_folders(&host, &target, &setup.folders, input, &boot, as_json).await;
+    }
     warn_shutdown(&host.shutdown().await);
     outcome
+}
+
+/// Runs the pipeline or makes the call, once.
+async fn run_target(
+    host: &Host,
+    target: &Target,
+    folders: &[PathBuf],
+    input: &[u8],
+    boot: &BootReport,
+    as_json: bool,
+) -> Result<(), Failure> {
+    match target {
+        Target::Pipeline(file) => run_pipeline(host, file, folders, input, boot, as_json).await,
+        Target::Call { id, handler } => {
+            call(host, id, handler, folders, input, boot, as_json).await
+        }
+    }
+}
+
+/// A failure printed as `main` prints one, for a run that goes on.
+fn print_failure(f: &Failure) {
+    eprintln!("error: {}", f.message);
+    for line in &f.details {
+        eprintln!("  {line}");
+    }
+    if let Some(hint) = &f.hint {
+        eprintln!("hint: {hint}");
+    }
+}
+
+/// The directory to watch for `folder`: the parent of its nearest
+/// symlinked ancestor (where the `current` link is flipped), else the
+/// folder itself.
+fn watch_dir(folder: &Path) -> PathBuf {
+    for a in folder.ancestors() {
+        if a.as_os_str().is_empty() {
+            break;
+        }
+        if std::fs::symlink_metadata(a).is_ok_and(|m| m.file_type().is_symlink()) {
+            return match a.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+                _ => PathBuf::from("."),
+            };
+        }
+    }
+    folder.to_owned()
+}
+
+/// `--follow`: syncs the host whenever a plugin folder resolves to another
+/// directory (or, for a folder reached through no symlink, changes), then
+/// runs the target again; until Ctrl-C.
+async fn follow_folders(
+    host: &Host,
+    target: &Target,
+    folders: &[PathBuf],
+    input: &[u8],
+    boot: &BootReport,
+    as_json: bool,
+) -> Result<(), Failure> {
+    use notify::Watcher as _;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut watcher = notify::recommended_watcher(move |event| {
+        let _ = tx.send(event);
+    })
+    .map_err(|e| Failure::new(format!("cannot watch the plugin folders: {e}")))?;
+    let mut linked = false;
+    let mut watched: Vec<PathBuf> = Vec::new();
+    for folder in folders {
+        let dir = watch_dir(folder);
+        linked |= dir != *folder;
+        if !watched.contains(&dir) {
+            watcher
+                .watch(&dir, notify::RecursiveMode::NonRecursive)
+                .map_err(|e| Failure::new(format!("cannot watch {}: {e}", dir.display())))?;
+            watched.push(dir);
+        }
+    }
+    let resolve = || -> Vec<Option<PathBuf>> {
+        folders
+            .iter()
+            .map(|f| std::fs::canonicalize(f).ok())
+            .collect()
+    };
+    let mut seen = resolve();
+    eprintln!(
+        "following {} (Ctrl-C stops)",
+        watched
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            event = rx.recv() => {
+                if event.is_none() {
+                    return Err(Failure::new("stopped watching the plugin folders"));
+                }
+            }
+        }
+        // A flip is a burst of events (temporary link, rename): let it settle.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        while rx.try_recv().is_ok() {}
+        let now = resolve();
+        if now == seen && linked {
+            continue;
+        }
+        seen = now;
+        match host.sync_generation().await {
+            Ok(report) => {
+                if as_json {
+                    println!("{}", sync_json(&report));
+                } else {
+                    print!("{report}");
+                }
+            }
+            Err(e) => eprintln!("warning: the host did not sync, nothing changed: {e}"),
+        }
+        if let Err(f) = run_target(host, target, folders, input, boot, as_json).await {
+            print_failure(&f);
+        }
+    }
+}
+
+/// A sync report as one JSON line's value.
+fn sync_json(report: &sharelife_core::host::SyncReport) -> Value {
+    json!({
+        "sync": {
+            "folders": report.folders,
+            "swapped": report.swapped.iter().map(|s| json!({
+                "plugin": s.id.as_str(),
+                "from": s.old_version.to_string(),
+                "to": s.new_version.to_string(),
+            })).collect::<Vec<_>>(),
+            "added": report.added.iter().map(|a| json!({
+                "plugin": a.id.as_str(),
+                "version": a.version.to_string(),
+            })).collect::<Vec<_>>(),
+            "removed": report.removed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            "unchanged": report.unchanged.iter().map(|id| id.as_str()).collect::<Vec<_>>(),
+            "failed": report.failed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }
+    })
 }
 
 /// Strict mode's refusal (or another boot error) as one line and details.

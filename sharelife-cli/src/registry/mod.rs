@@ -1,5 +1,5 @@
 //! The distribution commands: `key generate`, `package`, `publish`,
-//! `registry init|delegate|add|list|refresh`, `search`, `info`, `verify`
+//! `registry init|delegate|rekey|add|list|refresh`, `search`, `info`, `verify`
 //! and `yank`, each a thin layer over `sharelife_registry`.
 //!
 //! Every command takes `--json`: on success it prints one JSON object on
@@ -95,6 +95,23 @@ pub(crate) enum RegistryCommand {
     },
     /// List the registries added to this client.
     List {
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the key of a publisher role (a lost or rotated key); what it published stays valid.
+    Rekey {
+        /// The registry directory.
+        dir: PathBuf,
+        /// The registry's root key.
+        #[arg(long, value_name = "FILE")]
+        root_key: PathBuf,
+        /// The publisher role (as `registry delegate` named it).
+        #[arg(long, value_name = "NAME")]
+        role: String,
+        /// The role's new public key (`NAME.pub`).
+        #[arg(long, value_name = "FILE")]
+        publisher: PathBuf,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -248,6 +265,16 @@ pub(crate) fn registry(command: RegistryCommand) -> Result<(), Failure> {
             root,
             json,
         } => finish(json, user::add(&name, &url, &root, json)),
+        RegistryCommand::Rekey {
+            dir,
+            root_key,
+            role,
+            publisher,
+            json,
+        } => finish(
+            json,
+            operator::rekey(&dir, &root_key, &role, &publisher, json),
+        ),
         RegistryCommand::List { json } => finish(json, user::list(json)),
         RegistryCommand::Refresh { dir, json } => finish(json, operator::refresh(&dir, json)),
     }

@@ -1,5 +1,5 @@
 //! The operator's and publisher's commands, on a registry directory:
-//! `registry init`, `registry delegate`, `registry refresh`, `publish`,
+//! `registry init`, `registry delegate`, `registry rekey`, `registry refresh`, `publish`,
 //! `yank`.
 
 use std::cell::RefCell;
@@ -110,6 +110,41 @@ pub(super) fn delegate(
                 .join(", "),
             delegation.role,
             delegation.key_ids.first().map_or("?", String::as_str)
+        );
+    }
+    Ok(())
+}
+
+/// `sharelife registry rekey DIR --root-key KEY --role NAME --publisher PUB`.
+pub(super) fn rekey(
+    dir: &Path,
+    root_key: &Path,
+    role: &str,
+    publisher: &Path,
+    json: bool,
+) -> Result<(), Refusal> {
+    let registry = Registry::open(dir)?;
+    let root = SecretKey::open(root_key)?;
+    let public = keys::read_public(publisher)?;
+    let delegation = registry.rekey(&root, role, &public)?;
+    if json {
+        print_json(&json!({
+            "registry": dir,
+            "role": delegation.role,
+            "ids": delegation.ids,
+            "key_ids": delegation.key_ids,
+        }));
+    } else {
+        println!(
+            "publisher `{}` now signs with key {} (ids {}); what it published stays valid, re-signed by the root key",
+            delegation.role,
+            delegation.key_ids.first().map_or("?", String::as_str),
+            delegation
+                .ids
+                .iter()
+                .map(|g| format!("`{g}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     Ok(())

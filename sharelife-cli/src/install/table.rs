@@ -1,0 +1,177 @@
+//! A plan as a table a person can read before saying yes: one block per
+//! plugin (action, id, from → to, risk), its capabilities in plain words
+//! with their risk and what the host's policy does with each, the scan's
+//! warnings, and for an upgrade the capability diff, highlighted; then
+//! whether it needs an admin's approval and why.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+
+use sharelife_install::Plan;
+use sharelife_install::plan::{ActionKind, PlanAction};
+
+/// Bold yellow on a terminal, plain otherwise.
+struct Style {
+    on: bool,
+}
+
+impl Style {
+    fn stdout() -> Style {
+        Style {
+            on: std::io::stdout().is_terminal(),
+        }
+    }
+
+    fn mark(&self, text: &str) -> String {
+        if self.on {
+            format!("\x1b[1;33m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+/// The action in words.
+pub(super) fn action_word(kind: ActionKind) -> &'static str {
+    match kind {
+        ActionKind::Add => "add",
+        ActionKind::Upgrade => "upgrade",
+        ActionKind::Downgrade => "downgrade",
+        ActionKind::Keep => "keep",
+        ActionKind::Remove => "remove",
+    }
+}
+
+fn version(v: Option<&semver::Version>) -> String {
+    v.map_or_else(|| "-".to_owned(), ToString::to_string)
+}
+
+/// The plan as text (ends with a newline).
+pub(super) fn render(plan: &Plan, digest: &str) -> String {
+    let style = Style::stdout();
+    let mut out = String::new();
+    let base = plan.base_generation.map_or_else(
+        || "nothing installed".to_owned(),
+        |g| format!("generation {g}"),
+    );
+    let _ = writeln!(
+        out,
+        "plan {} ({}: {}; registry `{}` snapshot {}; made against {base})",
+        &digest[..digest.len().min(12)],
+        plan.operation,
+        plan.requested.join(" "),
+        plan.registry.name,
+        plan.registry.snapshot_version,
+    );
+    let _ = writeln!(
+        out,
+        "  {:<9} {:<28} {:<22} {:<6}",
+        "ACTION", "PLUGIN", "FROM -> TO", "RISK"
+    );
+    for a in &plan.actions {
+        action(&mut out, a, &style);
+    }
+    if plan.admin.required {
+        let _ = writeln!(
+            out,
+            "{} (threshold: {} risk):",
+            style.mark("needs admin approval"),
+            plan.admin.threshold
+        );
+        for r in &plan.admin.reasons {
+            let _ = writeln!(out, "  - {r}");
+        }
+    } else {
+        let _ = writeln!(
+            out,
+            "no admin approval needed (nothing at or above {} risk, no capability widened)",
+            plan.admin.threshold
+        );
+    }
+    out
+}
+
+fn action(out: &mut String, a: &PlanAction, style: &Style) {
+    let moved = match a.action {
+        ActionKind::Keep => version(a.to.as_ref()),
+        _ => format!("{} -> {}", version(a.from.as_ref()), version(a.to.as_ref())),
+    };
+    let mut line = format!(
+        "  {:<9} {:<28} {:<22} {:<6}",
+        action_word(a.action),
+        a.id,
+        moved,
+        a.risk.to_string()
+    );
+    if !a.requested {
+        line.push_str("  (dependency)");
+    }
+    let _ = writeln!(out, "{}", line.trim_end());
+    if a.action == ActionKind::Keep {
+        return;
+    }
+    if a.action != ActionKind::Remove {
+        if a.capabilities.is_empty() {
+            let _ = writeln!(out, "      capabilities: none");
+        } else {
+            let _ = writeln!(out, "      capabilities:");
+        }
+        for c in &a.capabilities {
+            let verdict = a
+                .policy
+                .iter()
+                .find(|v| v.capability == c.plain)
+                .map_or("", |v| {
+                    if v.granted {
+                        "policy grants"
+                    } else {
+                        "policy denies"
+                    }
+                });
+            let _ = writeln!(
+                out,
+                "        {:<6}  {:<48} {verdict}",
+                c.risk.to_string(),
+                c.plain
+            );
+        }
+    }
+    if let Some(diff) = &a.diff {
+        if diff.added.is_empty() && diff.removed.is_empty() && diff.risk_from == diff.risk_to {
+            let _ = writeln!(out, "      capability diff: none");
+        } else {
+            let _ = writeln!(out, "      capability diff:");
+        }
+        for added in &diff.added {
+            let _ = writeln!(out, "        {}", style.mark(&format!("+ {added}")));
+        }
+        for removed in &diff.removed {
+            let _ = writeln!(out, "        - {removed}");
+        }
+        if diff.risk_to > diff.risk_from {
+            let _ = writeln!(
+                out,
+                "        {}",
+                style.mark(&format!(
+                    "risk raised: {} -> {}",
+                    diff.risk_from, diff.risk_to
+                ))
+            );
+        } else if diff.risk_to < diff.risk_from {
+            let _ = writeln!(
+                out,
+                "        risk lowered: {} -> {}",
+                diff.risk_from, diff.risk_to
+            );
+        }
+    }
+    for w in &a.evidence {
+        let _ = writeln!(out, "      {}", style.mark(&format!("WARNING: {w}")));
+    }
+    if a.build_from_source {
+        let _ = writeln!(
+            out,
+            "      no library for this host: built from its source (cargo build --release --locked), only if install.toml enables execution"
+        );
+    }
+}
