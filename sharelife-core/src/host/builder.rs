@@ -49,6 +49,8 @@ pub(crate) struct Options {
     pub(crate) on_dependents: DependentPolicy,
     pub(crate) events: EventOptions,
     pub(crate) time_calls: bool,
+    /// One call in this many is timed (after each handler's first ones).
+    pub(crate) time_every: u32,
     /// The config file, named in errors about plugin configs.
     pub(crate) config_source: Option<PathBuf>,
     /// What plugins are granted.
@@ -74,6 +76,13 @@ pub(crate) fn default_data_root() -> PathBuf {
     default_base().join("data")
 }
 
+impl Options {
+    /// Which calls the slots time.
+    pub(crate) fn timing(&self) -> super::metrics::Timing {
+        super::metrics::Timing::new(self.time_calls, self.time_every)
+    }
+}
+
 impl Default for HostBuilder {
     fn default() -> Self {
         HostBuilder {
@@ -90,6 +99,7 @@ impl Default for HostBuilder {
                 on_dependents: DependentPolicy::Cascade,
                 events: EventOptions::default(),
                 time_calls: true,
+                time_every: super::metrics::Timing::DEFAULT_EVERY,
                 config_source: None,
                 policy: Arc::new(Policy::new()),
                 audit: Arc::new(NullSink),
@@ -280,10 +290,18 @@ impl HostBuilder {
         self
     }
 
-    /// Whether calls are timed into latency histograms (default true; two
-    /// clock reads per call).
+    /// Whether calls are timed into latency histograms (default true).
+    /// Calls are sampled: see [`time_calls_every`](Self::time_calls_every).
     pub fn time_calls(mut self, time_calls: bool) -> Self {
         self.o.time_calls = time_calls;
+        self
+    }
+
+    /// Times the first `n` calls of each handler, then one call in `n`
+    /// (two clock reads each), rounded up to a power of two; default 64,
+    /// 1 times every call. Counts of calls, errors and panics stay exact.
+    pub fn time_calls_every(mut self, n: u32) -> Self {
+        self.o.time_every = n;
         self
     }
 

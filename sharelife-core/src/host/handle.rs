@@ -67,6 +67,35 @@ impl Slot {
     }
 }
 
+/// A call's hold on a version. Letting go of it tells an unload waiting
+/// for the calls in flight to drain ([`released`](super::slot::released)),
+/// so the unload waits on that signal instead of polling.
+struct Hold<T>(Option<T>);
+
+impl<T> Hold<T> {
+    #[inline]
+    fn new(held: T) -> Self {
+        Hold(Some(held))
+    }
+}
+
+impl<T> std::ops::Deref for Hold<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        self.0.as_ref().expect("held until dropped")
+    }
+}
+
+impl<T> Drop for Hold<T> {
+    #[inline]
+    fn drop(&mut self) {
+        drop(self.0.take());
+        super::slot::released();
+    }
+}
+
 fn not_loaded(binding: &Binding) -> PluginError {
     PluginError::with_kind(
         ErrorKind::NotActive,
@@ -120,10 +149,11 @@ impl PluginHandle {
         Ok(out)
     }
 
-    /// The version calls go to now.
-    fn current(&self) -> Result<Arc<Slot>, PluginError> {
+    /// The version calls go to now, held for a call.
+    fn current(&self) -> Result<Hold<Arc<Slot>>, PluginError> {
         self.binding
             .current()
+            .map(Hold::new)
             .ok_or_else(|| not_loaded(&self.binding))
     }
 
@@ -218,7 +248,7 @@ impl PluginHandle {
     ) -> Result<(), PluginError> {
         // The guard keeps this version alive until the call returns, even
         // if a reload swaps in another meanwhile.
-        let guard = self.binding.guard();
+        let guard = Hold::new(self.binding.guard());
         let Some(slot) = guard.as_deref() else {
             return Err(not_loaded(&self.binding));
         };
@@ -237,13 +267,14 @@ impl PluginHandle {
             }
             h => h.and_then(Declared::of),
         };
-        let started = slot.metrics.start();
+        let metrics = slot.metrics.handler(local.index());
+        let started = metrics.and_then(|m| m.begin(slot.metrics.timing()));
         let result = {
             let _marked = declared::Scope::enter(declared);
             catch(|| slot.plugin.call(&slot.ctx, local, input, output))
         };
-        if let Some(m) = slot.metrics.handler(local.index()) {
-            m.record(started, &result);
+        if let Some(m) = metrics {
+            m.end(started, &result);
         }
         slot.after_call("handler panicked", result)
     }
@@ -268,17 +299,19 @@ impl PluginHandle {
             .handlers
             .get(local.index())
             .and_then(Declared::of);
-        let started = slot.metrics.start();
+        let metrics = slot.metrics.handler(local.index());
+        let started = metrics.and_then(|m| m.begin(slot.metrics.timing()));
         let result = declared::Marked::new(
             declared,
             CatchUnwind::new(|| slot.plugin.call_async(&slot.ctx, local, input, output)),
         )
         .await;
-        if let Some(m) = slot.metrics.handler(local.index()) {
-            m.record(started, &result);
+        if let Some(m) = metrics {
+            m.end(started, &result);
         }
         slot.after_call("handler panicked", result)
     }
+
     /// Calls handler `name` (sync or async) with `input` encoded as JSON,
     /// decoding its output as JSON.
     ///
@@ -314,13 +347,13 @@ impl PluginHandle {
     pub async fn send_event(&self, topic: &str, payload: &[u8]) -> Result<(), PluginError> {
         let slot = self.current()?;
         slot.check_active()?;
-        let started = slot.metrics.start();
+        let started = slot.metrics.events().begin(slot.metrics.timing());
         let result = CatchUnwind::new(|| {
             slot.plugin
                 .handle_event(&slot.ctx, Event { topic, payload })
         })
         .await;
-        slot.metrics.events().record(started, &result);
+        slot.metrics.events().end(started, &result);
         slot.after_call("event handler panicked", result)
     }
 }

@@ -15,7 +15,7 @@ use super::{HostError, PluginTable, StateReason, UnloadReport, Unmet, plugin_con
 use crate::audit::{AuditEvent, What};
 use crate::capability::{Gateway, Ungranted};
 use crate::event::EventBus;
-use crate::loader::{LibraryWatch, PluginFile, is_mapped};
+use crate::loader::{LibraryWatch, PluginFile};
 use crate::manifest::{Dependency, Manifest, PluginId};
 use crate::services::GatedServices;
 use crate::{ContextData, Plugin, PluginContext, StaticPlugin};
@@ -207,7 +207,7 @@ impl Loader {
             watch,
             source,
             events: Arc::clone(&self.bus),
-            timed: self.options.time_calls,
+            timing: self.options.timing(),
             audit: Arc::clone(&self.options.audit),
             gateway,
         }));
@@ -297,7 +297,7 @@ impl Loader {
             }
         }
         let (report, temp_dir) = self.retire(slot, deadline, StateReason::Unloading).await?;
-        Directories::remove_temp(&temp_dir);
+        Directories::clear_temp(&temp_dir);
         Ok(report)
     }
 
@@ -331,7 +331,7 @@ impl Loader {
         let closed = Slot::release(slot, deadline).await;
 
         let still_mapped = match (&watch, closed) {
-            (Some(w), true) if !w.is_open() => is_mapped(w.path()),
+            (Some(w), true) if !w.is_open() => w.still_mapped(),
             _ => None,
         };
         if let (Some(true), Some(w)) = (still_mapped, watch) {

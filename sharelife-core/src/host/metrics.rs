@@ -12,9 +12,10 @@ use crate::{ErrorKind, PluginError};
 
 /// The clock calls are timed with: quanta's TSC reading (calibrated once
 /// per process; it falls back to the OS clock where the TSC is unusable).
-/// A call is timed with two readings, and std's `Instant::now` costs about
-/// 25 ns on the VMs we measure on against about 10 for a TSC read: most of
-/// the host's per-call overhead, were it std's.
+/// A timed call takes two readings, and std's `Instant::now` costs about
+/// 25 ns on the VMs we measure on against about 10 for a TSC read. Even
+/// those two reads were most of the host's per-call overhead, so latency is
+/// sampled: see [`Timing`].
 fn clock() -> &'static quanta::Clock {
     static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
     CLOCK.get_or_init(quanta::Clock::new)
@@ -23,6 +24,39 @@ fn clock() -> &'static quanta::Clock {
 /// When a timed call started.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Stamp(u64);
+
+/// Which calls are timed into the latency histograms: none, or the first
+/// [`every`](Self::every) calls of each handler and then one call in
+/// `every` (`every` is a power of two). Counts of calls, errors and panics
+/// are exact either way; a histogram holds the timed calls only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Timing {
+    on: bool,
+    mask: u64,
+    every: u64,
+}
+
+impl Timing {
+    /// The default sampling period.
+    pub(crate) const DEFAULT_EVERY: u32 = 64;
+
+    /// Timing on (`on`), one call in `every` (rounded up to a power of
+    /// two; 1 times every call).
+    pub(crate) fn new(on: bool, every: u32) -> Self {
+        let every = u64::from(every.max(1)).next_power_of_two();
+        Timing {
+            on,
+            mask: every - 1,
+            every,
+        }
+    }
+
+    /// Whether the call that is the `n`th (from 0) of its handler is timed.
+    #[inline]
+    fn times(self, n: u64) -> bool {
+        self.on && (n < self.every || n & self.mask == 0)
+    }
+}
 
 /// Bucket `i` holds latencies below `2^(i + FIRST_SHIFT)` ns: 128 ns up to
 /// about 68 s, plus one overflow bucket.
@@ -137,10 +171,22 @@ impl CallMetrics {
         }
     }
 
-    /// Records one call that began at `started` (when latency is timed).
+    /// Counts a call that starts now; its start time when `timing` says
+    /// this one is timed. One atomic add, and a clock read one call in N.
     #[inline]
-    pub(crate) fn record(&self, started: Option<Stamp>, result: &Result<(), PluginError>) {
-        self.calls.fetch_add(1, Relaxed);
+    pub(crate) fn begin(&self, timing: Timing) -> Option<Stamp> {
+        let n = self.calls.fetch_add(1, Relaxed);
+        if timing.times(n) {
+            Some(Stamp(clock().raw()))
+        } else {
+            None
+        }
+    }
+
+    /// Records the outcome of a call [`begin`](Self::begin) counted, and
+    /// its latency when it was timed.
+    #[inline]
+    pub(crate) fn end(&self, started: Option<Stamp>, result: &Result<(), PluginError>) {
         if let Some(Stamp(started)) = started {
             let clock = clock();
             self.latency.record(clock.delta(started, clock.raw()));
@@ -173,7 +219,9 @@ pub struct CallStats {
     pub errors: u64,
     /// Calls that panicked.
     pub panics: u64,
-    /// How long calls took (empty when the host does not time calls).
+    /// How long the timed calls took: every call up to the host's sampling
+    /// period N ([`HostBuilder::time_calls_every`](crate::HostBuilder::time_calls_every)),
+    /// then one call in N; empty when the host does not time calls.
     pub latency: LatencyHistogram,
 }
 
@@ -182,12 +230,12 @@ pub struct CallStats {
 pub(crate) struct PluginMetrics {
     handlers: Box<[CallMetrics]>,
     events: CallMetrics,
-    timed: bool,
+    timing: Timing,
 }
 
 impl PluginMetrics {
-    pub(crate) fn new(manifest: &Manifest, timed: bool) -> Self {
-        if timed {
+    pub(crate) fn new(manifest: &Manifest, timing: Timing) -> Self {
+        if timing.on {
             // Calibrate now, not on the first call.
             clock();
         }
@@ -198,14 +246,14 @@ impl PluginMetrics {
                 .map(|_| CallMetrics::new())
                 .collect(),
             events: CallMetrics::new(),
-            timed,
+            timing,
         }
     }
 
-    /// The start time of a call, when calls are timed.
+    /// Which calls are timed.
     #[inline]
-    pub(crate) fn start(&self) -> Option<Stamp> {
-        self.timed.then(|| Stamp(clock().raw()))
+    pub(crate) fn timing(&self) -> Timing {
+        self.timing
     }
 
     #[inline]
@@ -347,14 +395,33 @@ mod tests {
     #[test]
     fn errors_and_panics_are_counted_apart() {
         let m = CallMetrics::new();
-        m.record(None, &Ok(()));
-        m.record(None, &Err(PluginError::new("no")));
-        m.record(
-            None,
-            &Err(PluginError::with_kind(ErrorKind::Panicked, "boom")),
-        );
+        let off = Timing::new(false, 1);
+        for result in [
+            Ok(()),
+            Err(PluginError::new("no")),
+            Err(PluginError::with_kind(ErrorKind::Panicked, "boom")),
+        ] {
+            let started = m.begin(off);
+            m.end(started, &result);
+        }
         let s = m.snapshot();
         assert_eq!((s.calls, s.errors, s.panics), (3, 2, 1));
         assert_eq!(s.latency.count(), 0);
+    }
+
+    #[test]
+    fn the_first_n_calls_are_timed_then_one_in_n_and_counts_stay_exact() {
+        let m = CallMetrics::new();
+        let timing = Timing::new(true, 50);
+        assert_eq!(timing.every, 64, "rounded up to a power of two");
+        for _ in 0..64 * 10 {
+            let started = m.begin(timing);
+            m.end(started, &Ok(()));
+        }
+        let s = m.snapshot();
+        assert_eq!(s.calls, 640);
+        // Calls 0..64 all, then 64, 128, ... 576: 64 + 9.
+        assert_eq!(s.latency.count(), 64 + 9);
+        assert!(Timing::new(true, 0).times(12345), "every 0 or 1 times all");
     }
 }

@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -66,7 +66,8 @@ pub(crate) struct SlotParts {
     /// The manifest's dependencies plus those the host config adds.
     pub(crate) requires: Vec<Dependency>,
     pub(crate) events: Arc<EventBus>,
-    pub(crate) timed: bool,
+    /// Which calls are timed into the latency histograms.
+    pub(crate) timing: super::metrics::Timing,
     /// Where lifecycle changes and failures are recorded.
     pub(crate) audit: Arc<dyn AuditSink>,
     /// The plugin's gateway, compiled once at load: its context's services
@@ -133,7 +134,7 @@ impl Slot {
             audit: parts.audit,
             gateway: parts.gateway,
             lifecycle: Lifecycle::new(parts.manifest.id.as_str()),
-            metrics: PluginMetrics::new(&parts.manifest, parts.timed),
+            metrics: PluginMetrics::new(&parts.manifest, parts.timing),
             dispatch: parts.binding.dispatch_table(&parts.manifest),
             binding: Arc::downgrade(&parts.binding),
             manifest: Arc::new(parts.manifest),
@@ -481,18 +482,72 @@ impl Slot {
     }
 }
 
-/// Waits until `arc` is the only reference, or `deadline`. Most calls take
-/// nanoseconds: spin (yielding) briefly before sleeping, since the timer's
-/// resolution is a millisecond.
+/// Unloads (process-wide) waiting for a version's other holders to let go.
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+/// Signalled by the call paths each time they let go of a version while an
+/// unload is waiting.
+static RELEASED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// How often a waiting unload looks again without a signal: only holders
+/// that are not calls (a health check, a registry snapshot) let go without
+/// signalling; every call path signals.
+const UNSIGNALLED_RECHECK: Duration = Duration::from_millis(1);
+
+/// Tells waiting unloads that a hold on a version was just dropped. The
+/// call paths call it right after dropping their hold: one load of an
+/// atomic when no unload waits.
+#[inline]
+pub(crate) fn released() {
+    if WAITING.load(Ordering::SeqCst) != 0 {
+        RELEASED.notify_waiters();
+    }
+}
+
+/// Counts a waiting unload in [`WAITING`] while it lives.
+struct Waiting;
+
+impl Waiting {
+    fn new() -> Self {
+        WAITING.fetch_add(1, Ordering::SeqCst);
+        Waiting
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Waits until `arc` is the only reference, or `deadline`. Returns at once
+/// (no yield, no timer) when nothing else holds it, the common case;
+/// otherwise waits for a [`released`] signal from the calls in flight,
+/// looking again every [`UNSIGNALLED_RECHECK`] for holders that do not
+/// signal.
 async fn wait_until_sole<T>(arc: &Arc<T>, deadline: Instant) {
-    let mut spins = 0;
-    while Arc::strong_count(arc) > 1 && Instant::now() < deadline {
-        if spins < 1_000 {
-            spins += 1;
-            tokio::task::yield_now().await;
-        } else {
-            tokio::time::sleep(Duration::from_millis(1)).await;
+    wait_until_sole_rechecking(arc, deadline, UNSIGNALLED_RECHECK).await;
+}
+
+async fn wait_until_sole_rechecking<T>(arc: &Arc<T>, deadline: Instant, every: Duration) {
+    if Arc::strong_count(arc) == 1 {
+        return;
+    }
+    let _waiting = Waiting::new();
+    loop {
+        // Registered before the count is read, so a release between the
+        // read and the await is not missed.
+        let notified = RELEASED.notified();
+        let mut notified = std::pin::pin!(notified);
+        notified.as_mut().enable();
+        if Arc::strong_count(arc) == 1 {
+            return;
         }
+        let now = Instant::now();
+        if now >= deadline {
+            return;
+        }
+        let recheck = (deadline - now).min(every);
+        let _ = tokio::time::timeout(recheck, notified).await;
     }
 }
 
@@ -500,13 +555,12 @@ async fn wait_until_sole<T>(arc: &Arc<T>, deadline: Instant) {
 /// still shared at `deadline`.
 async fn take_sole<T>(mut arc: Arc<T>, deadline: Instant) -> Result<T, Arc<T>> {
     loop {
+        wait_until_sole(&arc, deadline).await;
         match Arc::try_unwrap(arc) {
             Ok(owned) => return Ok(owned),
             Err(shared) if Instant::now() >= deadline => return Err(shared),
-            Err(shared) => {
-                arc = shared;
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
+            // Taken again between the wait and the unwrap.
+            Err(shared) => arc = shared,
         }
     }
 }
@@ -516,17 +570,35 @@ mod tests {
     use super::*;
 
     #[tokio::test(flavor = "current_thread")]
-    async fn waits_for_the_other_holders_until_the_deadline() {
+    async fn a_signalled_release_wakes_the_wait_without_a_timer() {
         let arc = Arc::new(7_u8);
         let call = Arc::clone(&arc);
         let release = tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(5)).await;
             drop(call);
+            released();
+        });
+        // No recheck and no deadline within the test's lifetime: only the
+        // signal can end this wait (were it missed, the test would hang).
+        let day = Duration::from_secs(86_400);
+        wait_until_sole_rechecking(&arc, Instant::now() + day, day).await;
+        assert_eq!(Arc::strong_count(&arc), 1);
+        release.await.unwrap();
+        assert_eq!(take_sole(arc, Instant::now()).await, Ok(7));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_sole_holder_returns_at_once_and_an_unsignalled_one_is_seen() {
+        let arc = Arc::new(7_u8);
+        wait_until_sole(&arc, Instant::now() + Duration::from_secs(60)).await;
+        let other = Arc::clone(&arc);
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            // A holder that does not signal (not a call path).
+            drop(other);
         });
         wait_until_sole(&arc, Instant::now() + Duration::from_secs(60)).await;
         assert_eq!(Arc::strong_count(&arc), 1);
         release.await.unwrap();
-        assert_eq!(take_sole(arc, Instant::now()).await, Ok(7));
     }
 
     #[tokio::test(flavor = "current_thread")]

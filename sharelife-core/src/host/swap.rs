@@ -180,7 +180,7 @@ impl Reload {
             watch: Some(library.watch()),
             source: Source::Library(library.path().to_owned()),
             events: Arc::clone(&self.bus),
-            timed: self.options.time_calls,
+            timing: self.options.timing(),
             audit: Arc::clone(&self.options.audit),
             gateway,
         }));

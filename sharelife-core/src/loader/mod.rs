@@ -244,6 +244,14 @@ impl LibraryWatch {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Once the library is closed: whether the platform still has it
+    /// mapped, as [`is_mapped`] tells, but cheaply in the common case
+    /// (asked of the dynamic linker's list, no file read). `None` where
+    /// the platform offers no view.
+    pub fn still_mapped(&self) -> Option<bool> {
+        maps::is_loaded(&self.path)
+    }
 }
 
 /// Forgets which library builds passed the layout check, so the next load
