@@ -4,7 +4,8 @@
 //! (a ring of byte chunks under a short lock; see [`super::record`]) and
 //! returns; the writer thread takes the oldest chunk (up to [`MAX_GROUP`]
 //! entries), formats and hashes each line into one reused buffer, writes
-//! the group, `fdatasync`s it, and moves the head anchor. Chunks and
+//! it, and — once no chunk is waiting, or after [`MAX_CHUNKS_PER_SYNC`]
+//! chunks — `fdatasync`s the group and moves the head anchor. Chunks and
 //! buffers keep their capacity, so a steady stream of decisions allocates
 //! nothing. When the queue is full
 //! a decision waits (at most [`FULL_WAIT`]) for the writer, then is
@@ -34,10 +35,16 @@ const MAX_PENDING: usize = 1 << 16;
 /// records carrying very long paths or argv).
 const MAX_PENDING_BYTES: usize = 32 << 20;
 
-/// Records per `fdatasync` (and per chunk of the queue), at most: each
-/// sync stays short (the disk here flushes 2 MiB in ~1.4 ms, 16 MiB in
-/// ~45), and a full queue gets room again after one group.
+/// Entries per chunk of the queue: the writer takes one chunk at a time,
+/// so a full queue gets room again after one chunk is formatted. Without
+/// a backlog a chunk is one sync group (the disk here flushes 2 MiB in
+/// ~1.4 ms, 16 MiB in ~45); with one, see [`MAX_CHUNKS_PER_SYNC`].
 const MAX_GROUP: usize = 8192;
+
+/// Chunks appended before a sync when more are waiting: under a backlog
+/// (a slow disk), groups grow to this many chunks and each sync is shared
+/// by more records.
+const MAX_CHUNKS_PER_SYNC: usize = 2;
 
 /// How long `try_record` waits for room in a full queue before refusing.
 const FULL_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
@@ -369,56 +376,86 @@ impl FileSink {
 }
 
 fn write_loop(shared: &Shared, mut chain: Chain) {
+    // Chunks appended since the last commit, and the sequence number the
+    // commit makes durable.
+    let mut uncommitted = 0usize;
+    let mut target = 0u64;
+    let mut spent: Option<Chunk> = None;
     loop {
-        let (mut chunk, durable);
-        {
+        let next = {
             let mut q = shared.queue.lock();
-            let taken = loop {
+            if let Some(chunk) = spent.take() {
+                q.free.push(chunk);
+            }
+            loop {
                 if let Some(chunk) = q.chunks.pop_front() {
-                    break chunk;
+                    q.count -= chunk.count;
+                    q.bytes -= chunk.entries.len();
+                    // Entries still queued were recorded after this chunk's.
+                    target = q.recorded - q.count as u64;
+                    shared.wake_recorders.notify_all();
+                    break Some(chunk);
+                }
+                if uncommitted > 0 {
+                    break None;
                 }
                 if q.stop {
                     return;
                 }
                 shared.wake_writer.wait(&mut q);
-            };
-            q.count -= taken.count;
-            q.bytes -= taken.entries.len();
-            // Entries still queued were recorded after this chunk's.
-            durable = q.recorded - q.count as u64;
-            chunk = taken;
+            }
+        };
+        let result = match next {
+            Some(mut chunk) => {
+                // Every entry of the chunk was stamped before it was
+                // queued, so before this anchor.
+                let anchor = Anchor::now();
+                let appended = chain.append(&mut Reader::new(&chunk.entries), chunk.count, &anchor);
+                chunk.entries.clear();
+                chunk.count = 0;
+                spent = Some(chunk);
+                uncommitted += 1;
+                // With a backlog, up to MAX_CHUNKS_PER_SYNC chunks share
+                // one sync; with none, each chunk is synced at once.
+                appended.and_then(|()| {
+                    if uncommitted >= MAX_CHUNKS_PER_SYNC {
+                        commit(shared, &mut chain, &mut uncommitted, target)
+                    } else {
+                        Ok(())
+                    }
+                })
+            }
+            None => commit(shared, &mut chain, &mut uncommitted, target),
+        };
+        if let Err(e) = result {
+            // The chain cannot go on past records that may be half
+            // written: the sink stops for good, and every later record is
+            // refused (decisions fail closed).
+            tracing::error!(target: "sharelife::audit", error = %e, "audit writer failed; the audit sink has stopped");
+            let mut q = shared.queue.lock();
+            q.error = Some(e.to_string());
+            q.chunks.clear();
+            q.count = 0;
+            q.bytes = 0;
+            shared.wake_flushers.notify_all();
             shared.wake_recorders.notify_all();
+            return;
         }
-        // Every entry of the chunk was stamped before it was queued, so
-        // before this anchor.
-        let anchor = Anchor::now();
-        let result = chain
-            .append(&mut Reader::new(&chunk.entries), chunk.count, &anchor)
-            .and_then(|()| chain.commit());
-        chunk.entries.clear();
-        chunk.count = 0;
-        let mut q = shared.queue.lock();
-        match result {
-            Ok(()) => {
-                q.durable = durable;
-                q.free.push(chunk);
-            }
-            Err(e) => {
-                // The chain cannot go on past records that may be half
-                // written: the sink stops for good, and every later
-                // record is refused (decisions fail closed).
-                tracing::error!(target: "sharelife::audit", error = %e, "audit writer failed; the audit sink has stopped");
-                q.error = Some(e.to_string());
-                q.chunks.clear();
-                q.count = 0;
-                q.bytes = 0;
-                shared.wake_flushers.notify_all();
-                shared.wake_recorders.notify_all();
-                return;
-            }
-        }
-        shared.wake_flushers.notify_all();
     }
+}
+
+/// Makes the appended records durable and tells the flushers.
+fn commit(
+    shared: &Shared,
+    chain: &mut Chain,
+    uncommitted: &mut usize,
+    target: u64,
+) -> Result<(), AuditError> {
+    chain.commit()?;
+    *uncommitted = 0;
+    shared.queue.lock().durable = target;
+    shared.wake_flushers.notify_all();
+    Ok(())
 }
 
 impl AuditSink for FileSink {
