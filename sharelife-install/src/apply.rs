@@ -67,6 +67,7 @@ pub fn apply(
             format!("plan {} refused: {e}", file.digest),
             Outcome::Deny,
         );
+        let _ = root.flush_audit();
         e
     };
     let approvers = check_approvals(root, file, path).map_err(refuse)?;
@@ -109,7 +110,13 @@ pub fn apply(
                         reason: format!("sha256 {digest}, generation.json says {}", p.sha256),
                     }));
                 }
-                write_synced(&plugins.join(&p.library), &bytes)?;
+                // Generations are never changed in place, so a kept library
+                // is shared by a hard link (its bytes are durable already;
+                // the `plugins/` fsync below makes the link durable).
+                let dest = plugins.join(&p.library);
+                if fs::hard_link(&from, &dest).is_err() {
+                    write_synced(&dest, &bytes)?;
+                }
                 let mut kept = p.clone();
                 kept.requested = action.requested;
                 installed.push(kept);
@@ -236,6 +243,7 @@ pub fn apply(
         ),
         Outcome::Allow,
     )?;
+    root.flush_audit()?;
     failpoint::hit("recorded");
     let collected = root.collect_garbage()?;
     failpoint::hit("collected");
@@ -417,6 +425,7 @@ pub fn rollback(root: &InstallRoot, to: Option<u64>) -> Result<RollbackReport, I
             format!("rollback {from} -> {target} refused: {e}"),
             Outcome::Deny,
         );
+        let _ = root.flush_audit();
         e
     };
     g.verify_files(&root.generation_dir(target))
@@ -430,6 +439,7 @@ pub fn rollback(root: &InstallRoot, to: Option<u64>) -> Result<RollbackReport, I
         format!("generation {target} is current again (was {from})"),
         Outcome::Allow,
     )?;
+    root.flush_audit()?;
     failpoint::hit("recorded");
     Ok(RollbackReport { from, to: target })
 }

@@ -38,6 +38,7 @@ pub fn approve(root: &InstallRoot, path: &Path, key: &SecretKey) -> Result<Appro
             format!("plan {} refused: key {key_id} is not an admin", file.digest),
             Outcome::Deny,
         )?;
+        root.flush_audit()?;
         return Err(InstallError::NotAnAdmin { key_id });
     }
     let signature = hex::encode(key.sign(&approval_message(&file.digest)));
@@ -56,6 +57,7 @@ pub fn approve(root: &InstallRoot, path: &Path, key: &SecretKey) -> Result<Appro
         format!("plan {} approved by {key_id}", file.digest),
         Outcome::Allow,
     )?;
+    root.flush_audit()?;
     Ok(approval)
 }
 

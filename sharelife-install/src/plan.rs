@@ -673,6 +673,7 @@ pub fn make_plan(
         ),
         sharelife_core::audit::Outcome::Info,
     )?;
+    root.flush_audit()?;
     Ok(plan)
 }
 

@@ -90,7 +90,13 @@ impl InstallRoot {
         let config = InstallConfig::load(dir)?;
         let root_dir = dir.to_owned();
         recover(&root_dir)?;
-        let audit = Arc::new(FileSink::open(dir.join("audit.log"), Durability::Sync)?);
+        // Group commit: an operation's records are queued as it goes and
+        // made durable together by `flush_audit` when it ends (one fsync,
+        // not one per record).
+        let audit = Arc::new(FileSink::open(
+            dir.join("audit.log"),
+            Durability::GroupCommit,
+        )?);
         Ok(InstallRoot {
             dir: root_dir,
             config,
@@ -239,8 +245,10 @@ impl InstallRoot {
         let dest = self.generation_dir(n);
         let staged = staged.keep();
         fs::rename(&staged, &dest).map_err(io(&dest))?;
-        sync_dir(&self.dir.join("generations"))?;
-        sync_dir(&self.dir.join("staging"))
+        // The destination's directory makes the rename durable; the
+        // staging directory losing the entry needs no fsync (recovery
+        // cleans whatever a crash leaves there).
+        sync_dir(&self.dir.join("generations"))
     }
 
     /// Makes generation `n` current: a new symlink under a temporary name,
@@ -255,8 +263,15 @@ impl InstallRoot {
         sync_dir(&self.dir)
     }
 
-    /// Records an operation in the install root's audit log (written and
-    /// fsynced before this returns).
+    /// Makes every record so far durable (one fsync).
+    pub(crate) fn flush_audit(&self) -> Result<(), InstallError> {
+        self.audit.flush()?;
+        Ok(())
+    }
+
+    /// Records an operation in the install root's audit log: queued, and
+    /// durable at the operation's [`flush_audit`](Self::flush_audit). A
+    /// record the log cannot take fails the operation (fail closed).
     pub(crate) fn record(
         &self,
         action: &str,

@@ -981,6 +981,27 @@ impl Registry {
         staging.commit_verified(self)
     }
 
+    /// Signs `lines` as the index file of `id` with the publisher `key`
+    /// (its role must be delegated `id`), with no package behind them.
+    /// Only for benchmarks that need many plugins in an index (install
+    /// plans over 50 plugins): a real index line is always written by
+    /// [`Registry::publish`].
+    #[doc(hidden)]
+    pub fn write_index_for_bench(
+        &self,
+        key: &SecretKey,
+        id: &str,
+        lines: &[IndexLine],
+    ) -> Result<(), PublishError> {
+        let repo = self.load()?;
+        let role = publisher_role(&repo, key, id)?;
+        let staging = Staging::new(&self.dir).map_err(registry_to_catalog)?;
+        self.write_index_change(&staging, &repo, key, &role, id, lines, Vec::new())?;
+        staging
+            .commit_verified(self)
+            .map_err(registry_to_catalog)
+    }
+
     #[allow(
         clippy::too_many_arguments,
         reason = "one internal step with its whole context"
