@@ -107,5 +107,6 @@ pub use async_trait::async_trait;
 /// mismatched pair fails to compile rather than to load.
 #[doc(hidden)]
 pub mod __private_v1 {
+    pub use crate::abi::fingerprint::layout_fingerprint;
     pub use crate::abi::{PluginHeader, PluginModule};
 }

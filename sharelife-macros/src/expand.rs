@@ -158,7 +158,16 @@ fn exports(p: &TokenStream, item: &ItemImpl, manifest_json: &str) -> TokenStream
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .collect::<String>()
     );
-    let record = sharelife_manifest::section::encode(&symbol, manifest_json);
+    // The layout fingerprint, computed here at build time from the
+    // sharelife-core this macro is linked with: the host compares it with
+    // its own and skips the structural layout check when they are equal.
+    let fingerprint = sharelife_core::__private_v1::layout_fingerprint();
+    let record =
+        sharelife_manifest::section::encode_record(&sharelife_manifest::section::SectionRecord {
+            entry_symbol: &symbol,
+            manifest_json,
+            layout_fingerprint: Some(&fingerprint),
+        });
     let record_len = record.len();
     let record = Literal::byte_string(&record);
     let json = Literal::string(manifest_json);

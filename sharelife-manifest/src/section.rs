@@ -2,7 +2,14 @@
 //!
 //! ```text
 //! magic "SHRLIFE1" | u32 LE symbol length | entry symbol | u32 LE JSON length | manifest JSON
+//! magic "SHRLIFE2" | the same                                                | u32 LE length | layout fingerprint
 //! ```
+//!
+//! The second form adds the fingerprint of the plugin's ABI layout that
+//! the `#[plugin]` macro computed at build time (see
+//! `sharelife_core`'s `abi::fingerprint`): a host whose own fingerprint
+//! is the same skips abi_stable's structural layout comparison. A record
+//! without one (the first form) gets the full comparison.
 //!
 //! The record is data, readable from the file without loading it, so a
 //! host or the CLI learns a library's manifest — and the name of the symbol
@@ -16,6 +23,8 @@ pub const MACHO_SECTION: &str = "__DATA,__sharelife";
 pub const PE_SECTION: &str = ".shrlife";
 /// The record's first bytes.
 pub const MAGIC: &[u8; 8] = b"SHRLIFE1";
+/// The first bytes of a record that carries a layout fingerprint.
+pub const MAGIC_V2: &[u8; 8] = b"SHRLIFE2";
 
 /// A decoded section record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +33,9 @@ pub struct SectionRecord<'a> {
     pub entry_symbol: &'a str,
     /// The manifest as JSON text.
     pub manifest_json: &'a str,
+    /// The fingerprint of the ABI layout the library was built with, when
+    /// its record carries one.
+    pub layout_fingerprint: Option<&'a [u8]>,
 }
 
 /// Why a section's bytes are not a record.
@@ -47,14 +59,37 @@ pub enum SectionError {
     Trailing,
 }
 
-/// Encodes a record.
+/// Encodes a record without a layout fingerprint.
 pub fn encode(entry_symbol: &str, manifest_json: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + entry_symbol.len() + manifest_json.len());
-    out.extend_from_slice(MAGIC);
-    for part in [entry_symbol, manifest_json] {
+    encode_record(&SectionRecord {
+        entry_symbol,
+        manifest_json,
+        layout_fingerprint: None,
+    })
+}
+
+/// Encodes `record`: in the first form without a fingerprint, in the
+/// second with one.
+pub fn encode_record(record: &SectionRecord<'_>) -> Vec<u8> {
+    let fingerprint = record.layout_fingerprint;
+    let mut out = Vec::with_capacity(
+        20 + record.entry_symbol.len()
+            + record.manifest_json.len()
+            + fingerprint.map_or(0, <[u8]>::len),
+    );
+    out.extend_from_slice(if fingerprint.is_some() {
+        MAGIC_V2
+    } else {
+        MAGIC
+    });
+    let parts = [
+        record.entry_symbol.as_bytes(),
+        record.manifest_json.as_bytes(),
+    ];
+    for part in parts.into_iter().chain(fingerprint) {
         let len = u32::try_from(part.len()).expect("record parts are far below 4 GiB");
         out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(part.as_bytes());
+        out.extend_from_slice(part);
     }
     out
 }
@@ -84,27 +119,49 @@ pub fn decode(bytes: &[u8]) -> Result<SectionRecord<'_>, SectionError> {
     Ok(record)
 }
 
+/// The length of the record at the start of `bytes` (what follows it is
+/// not looked at).
+///
+/// # Errors
+///
+/// As [`decode`], for the record itself.
+pub fn decode_prefix_len(bytes: &[u8]) -> Result<usize, SectionError> {
+    let (_, rest) = decode_one(bytes)?;
+    Ok(bytes.len() - rest.len())
+}
+
 fn trim_padding(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
     &bytes[start..]
 }
 
 fn decode_one(bytes: &[u8]) -> Result<(SectionRecord<'_>, &[u8]), SectionError> {
-    let rest = bytes
-        .strip_prefix(MAGIC.as_slice())
-        .ok_or(SectionError::BadMagic)?;
+    let (with_fingerprint, rest) = if let Some(rest) = bytes.strip_prefix(MAGIC.as_slice()) {
+        (false, rest)
+    } else if let Some(rest) = bytes.strip_prefix(MAGIC_V2.as_slice()) {
+        (true, rest)
+    } else {
+        return Err(SectionError::BadMagic);
+    };
     let (entry_symbol, rest) = take_str(rest)?;
     let (manifest_json, rest) = take_str(rest)?;
+    let (layout_fingerprint, rest) = if with_fingerprint {
+        let (fingerprint, rest) = take(rest)?;
+        (Some(fingerprint), rest)
+    } else {
+        (None, rest)
+    };
     Ok((
         SectionRecord {
             entry_symbol,
             manifest_json,
+            layout_fingerprint,
         },
         rest,
     ))
 }
 
-fn take_str(bytes: &[u8]) -> Result<(&str, &[u8]), SectionError> {
+fn take(bytes: &[u8]) -> Result<(&[u8], &[u8]), SectionError> {
     let (len, rest) = bytes
         .split_first_chunk::<4>()
         .ok_or(SectionError::Truncated)?;
@@ -112,7 +169,11 @@ fn take_str(bytes: &[u8]) -> Result<(&str, &[u8]), SectionError> {
     if rest.len() < len {
         return Err(SectionError::Truncated);
     }
-    let (text, rest) = rest.split_at(len);
+    Ok(rest.split_at(len))
+}
+
+fn take_str(bytes: &[u8]) -> Result<(&str, &[u8]), SectionError> {
+    let (text, rest) = take(bytes)?;
     Ok((
         std::str::from_utf8(text).map_err(|_| SectionError::NotUtf8)?,
         rest,
@@ -131,9 +192,30 @@ mod tests {
             decode(&bytes),
             Ok(SectionRecord {
                 entry_symbol: "sym",
-                manifest_json: "{\"a\":1}"
+                manifest_json: "{\"a\":1}",
+                layout_fingerprint: None,
             })
         );
+    }
+
+    #[test]
+    fn a_fingerprint_makes_the_second_form_and_round_trips() {
+        let record = SectionRecord {
+            entry_symbol: "sym",
+            manifest_json: "{}",
+            layout_fingerprint: Some(&[7; 32]),
+        };
+        let mut bytes = encode_record(&record);
+        assert!(bytes.starts_with(MAGIC_V2));
+        bytes.extend_from_slice(&[0, 0]);
+        assert_eq!(decode(&bytes), Ok(record.clone()));
+        let cut = encode_record(&record);
+        assert_eq!(decode(&cut[..cut.len() - 1]), Err(SectionError::Truncated));
+        let without = SectionRecord {
+            layout_fingerprint: None,
+            ..record
+        };
+        assert_eq!(encode_record(&without), encode("sym", "{}"));
     }
 
     #[test]

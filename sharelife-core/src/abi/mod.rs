@@ -31,6 +31,7 @@
 
 pub(crate) mod catch;
 pub(crate) mod export;
+pub(crate) mod fingerprint;
 #[cfg(feature = "host")]
 pub(crate) mod import;
 mod log_bridge;

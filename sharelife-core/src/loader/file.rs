@@ -21,6 +21,9 @@ pub struct PluginFile {
     /// The linker's build id, when the file has one: the key under which
     /// a passed layout check is remembered.
     pub(super) build_id: Option<Vec<u8>>,
+    /// The ABI layout fingerprint the `#[plugin]` macro wrote into the
+    /// record at build time, when it did.
+    pub(super) layout_fingerprint: Option<Vec<u8>>,
 }
 
 impl PluginFile {
@@ -73,6 +76,7 @@ impl PluginFile {
             manifest_json: record.manifest_json.to_owned(),
             entry_symbol: record.entry_symbol.to_owned(),
             build_id,
+            layout_fingerprint: record.layout_fingerprint.map(<[u8]>::to_vec),
             path,
         })
     }
@@ -88,6 +92,7 @@ impl PluginFile {
             manifest,
             entry_symbol: String::new(),
             build_id: None,
+            layout_fingerprint: None,
             path: path.into(),
         }
     }
@@ -95,6 +100,12 @@ impl PluginFile {
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The ABI layout fingerprint the `#[plugin]` macro wrote into the
+    /// library's record at build time, if it carries one.
+    pub fn layout_fingerprint(&self) -> Option<&[u8]> {
+        self.layout_fingerprint.as_deref()
     }
 
     /// The linker's build id (hex), if the file carries one.

@@ -101,7 +101,12 @@ impl PluginFile {
             reason: e.to_string(),
         })?;
         let library = Arc::new(Library { inner, path });
-        let module = check_header(&library, &self.entry_symbol, self.build_id.as_deref())?;
+        let module = check_header(
+            &library,
+            &self.entry_symbol,
+            self.build_id.as_deref(),
+            self.layout_fingerprint.as_deref(),
+        )?;
         // SAFETY: `check_header` verified the module's layout against ours.
         let in_memory = unsafe { (*module).manifest.as_str() };
         if in_memory != self.manifest_json {
@@ -123,10 +128,23 @@ impl PluginFile {
 /// would cost ~100 µs of abi_stable's structural comparison for nothing.
 static CHECKED_BUILDS: parking_lot::Mutex<Vec<Vec<u8>>> = parking_lot::Mutex::new(Vec::new());
 
+/// Finds and checks the library's header: magic and version, abi_stable's
+/// version, then the module layout. The layout is compared structurally
+/// (abi_stable's `check_layout_compatibility`, ~250 µs) unless either
+///
+/// * the record's build-time layout fingerprint equals this host's
+///   ([`fingerprint`](crate::abi::fingerprint): SHA-256 over a canonical
+///   description of the whole layout graph, so equal fingerprints are
+///   equal layouts), or
+/// * a library with the same build id passed the structural check in this
+///   process before.
+///
+/// A fingerprint that differs, or none, means the full structural check.
 fn check_header(
     library: &Arc<Library>,
     symbol: &str,
     build_id: Option<&[u8]>,
+    fingerprint: Option<&[u8]>,
 ) -> Result<*const PluginModule, LoadError> {
     let path = || library.path.clone();
     // SAFETY: the symbol is a `static PluginHeader` in a library built with
@@ -168,8 +186,11 @@ fn check_header(
             ),
         });
     }
-    let known = build_id.is_some_and(|id| CHECKED_BUILDS.lock().iter().any(|b| b == id));
+    let same_layout = fingerprint.is_some_and(|f| f == crate::abi::fingerprint::host().as_slice());
+    let known =
+        same_layout || build_id.is_some_and(|id| CHECKED_BUILDS.lock().iter().any(|b| b == id));
     if !known {
+        FULL_CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         check_layout_compatibility(<PluginModule as StableAbi>::LAYOUT, header.module_layout)
             .map_err(|e| LoadError::LayoutMismatch {
                 path: path(),
@@ -255,10 +276,20 @@ impl LibraryWatch {
 }
 
 /// Forgets which library builds passed the layout check, so the next load
-/// of each is checked in full again. For benchmarks of the cold path; a
-/// host never needs it.
+/// of each is checked again (in full unless its layout fingerprint matches
+/// this host's). For benchmarks of the cold path; a host never needs it.
 pub fn forget_checked_layouts() {
     CHECKED_BUILDS.lock().clear();
+}
+
+/// Structural layout checks run so far in this process.
+static FULL_CHECKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many libraries got abi_stable's full structural layout check in
+/// this process (the others matched this host's layout fingerprint or a
+/// build already checked). For tests and diagnostics.
+pub fn full_layout_checks() -> u64 {
+    FULL_CHECKS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The plugin API version of this host, parsed.
