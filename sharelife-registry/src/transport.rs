@@ -68,7 +68,11 @@ impl RegistryTransport {
                     };
                     TransportError::new_with_cause(kind, url.as_str(), e)
                 })?;
-                read_limited(file, self.limits.max_bytes, url)
+                let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+                if size > self.limits.max_bytes {
+                    return Err(too_large(url, self.limits.max_bytes));
+                }
+                read_limited_sized(file, self.limits.max_bytes, url, size)
             }
             "http" | "https" => {
                 let response = self.agent.request_url("GET", url).call().map_err(|e| {
@@ -110,7 +114,16 @@ fn too_large(url: &Url, max: u64) -> TransportError {
 }
 
 fn read_limited(reader: impl Read, max: u64, url: &Url) -> Result<Vec<u8>, TransportError> {
-    let mut body = Vec::new();
+    read_limited_sized(reader, max, url, 0)
+}
+
+fn read_limited_sized(
+    reader: impl Read,
+    max: u64,
+    url: &Url,
+    expected: u64,
+) -> Result<Vec<u8>, TransportError> {
+    let mut body = Vec::with_capacity(usize::try_from(expected.min(max)).unwrap_or(0) + 1);
     reader
         .take(max + 1)
         .read_to_end(&mut body)

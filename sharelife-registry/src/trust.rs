@@ -28,11 +28,15 @@ use url::Url;
 /// has no runtime can call it, and one that has a runtime can call it from
 /// `spawn_blocking`.
 pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a current-thread runtime builds")
-        .block_on(future)
+    thread_local! {
+        // One runtime per thread, made on first use: building one costs
+        // more than a small verified read.
+        static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a current-thread runtime builds");
+    }
+    RUNTIME.with(|rt| rt.block_on(future))
 }
 
 /// The attack a refusal stops (TUF's names).
