@@ -244,15 +244,27 @@ fn overlaps(a: &IpNet, b: &IpNet) -> bool {
 /// judged by the IPv4 address they carry): reachable only through an
 /// explicit address grant, never through a name grant.
 pub fn is_internal(ip: IpAddr) -> bool {
+    // Prefix tests on the integer forms: the gateway asks this on every
+    // network decision, so no `IpNet` is built per range per call (the
+    // tests below check it against `ipnet`'s `contains`).
     match canonical_ip(ip) {
-        IpAddr::V4(v4) => INTERNAL_V4
-            .iter()
-            .any(|&(a, p)| Ipv4Net::new(a, p).is_ok_and(|n| n.contains(&v4))),
+        IpAddr::V4(v4) => {
+            let x = u32::from(v4);
+            INTERNAL_V4.iter().any(|&(a, p)| {
+                (x ^ u32::from(a))
+                    .checked_shr(32 - u32::from(p))
+                    .unwrap_or(0)
+                    == 0
+            })
+        }
         IpAddr::V6(v6) => {
-            INTERNAL_V6
-                .iter()
-                .any(|&(a, p)| Ipv6Net::new(a, p).is_ok_and(|n| n.contains(&v6)))
-                || embedded_v4(v6).is_some_and(|v4| is_internal(IpAddr::V4(v4)))
+            let x = u128::from(v6);
+            INTERNAL_V6.iter().any(|&(a, p)| {
+                (x ^ u128::from(a))
+                    .checked_shr(128 - u32::from(p))
+                    .unwrap_or(0)
+                    == 0
+            }) || embedded_v4(v6).is_some_and(|v4| is_internal(IpAddr::V4(v4)))
         }
     }
 }
@@ -260,6 +272,55 @@ pub fn is_internal(ip: IpAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The integer prefix test is `ipnet`'s `contains`, for addresses at
+    /// and around every range's edges.
+    #[test]
+    fn prefix_tests_agree_with_ipnet() {
+        let slow = |ip: IpAddr| match canonical_ip(ip) {
+            IpAddr::V4(v4) => INTERNAL_V4
+                .iter()
+                .any(|&(a, p)| Ipv4Net::new(a, p).is_ok_and(|n| n.contains(&v4))),
+            IpAddr::V6(v6) => {
+                INTERNAL_V6
+                    .iter()
+                    .any(|&(a, p)| Ipv6Net::new(a, p).is_ok_and(|n| n.contains(&v6)))
+                    || embedded_v4(v6).is_some_and(|v4| {
+                        INTERNAL_V4
+                            .iter()
+                            .any(|&(a, p)| Ipv4Net::new(a, p).is_ok_and(|n| n.contains(&v4)))
+                    })
+            }
+        };
+        let mut probes: Vec<IpAddr> = Vec::new();
+        for &(a, p) in INTERNAL_V4 {
+            let net = Ipv4Net::new(a, p).unwrap();
+            for x in [
+                u32::from(net.network()),
+                u32::from(net.broadcast()),
+                u32::from(net.network()).wrapping_sub(1),
+                u32::from(net.broadcast()).wrapping_add(1),
+            ] {
+                probes.push(IpAddr::V4(Ipv4Addr::from(x)));
+            }
+        }
+        for &(a, p) in INTERNAL_V6 {
+            let net = Ipv6Net::new(a, p).unwrap();
+            for x in [
+                u128::from(net.network()),
+                u128::from(net.broadcast()),
+                u128::from(net.network()).wrapping_sub(1),
+                u128::from(net.broadcast()).wrapping_add(1),
+            ] {
+                probes.push(IpAddr::V6(Ipv6Addr::from(x)));
+            }
+        }
+        probes.push("8.8.8.8".parse().unwrap());
+        probes.push("2606:4700::1111".parse().unwrap());
+        for ip in probes {
+            assert_eq!(is_internal(ip), slow(ip), "{ip}");
+        }
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
