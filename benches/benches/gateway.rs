@@ -196,6 +196,57 @@ fn audited_allow(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    // Where the row above's time goes. It calls as fast as it can, so the
+    // audit writer is saturated and each call waits for queue room: the
+    // row measures the writer's sustained cost per record. The caller's
+    // own cost is the same road with a sink that keeps nothing; the
+    // writer's floor is the hash chain's SHA-256 of one record line
+    // (each line carries the previous line's hash, so one thread does it).
+    let null_ctx = {
+        let gw = Arc::new(
+            Gateway::compile(
+                &manifest(vec![Capability::Provider {
+                    name: "llm".into(),
+                    access: ProviderAccess::Read,
+                }]),
+                &Policy::new().allow(
+                    PLUGIN,
+                    Capability::Provider {
+                        name: "llm".into(),
+                        access: ProviderAccess::Read,
+                    },
+                ),
+                &dir,
+            )
+            .expect("policy compiles"),
+        );
+        let services = GatedServices::new(
+            gw,
+            Arc::new(sharelife_core::audit::NullSink),
+            &dir,
+            Backends::new().provider("llm", backend.clone()),
+        );
+        PluginContext::new(
+            ContextData {
+                plugin_id: PLUGIN.into(),
+                config: serde_json::Value::Null,
+                data_dir: dir.clone(),
+                temp_dir: dir.clone(),
+            },
+            Arc::new(services),
+        )
+    };
+    g.bench_function("caller_side_gateway_and_null_audit", |b| {
+        b.iter(|| {
+            null_ctx
+                .provider("llm", ProviderAccess::Read, black_box(b"q"))
+                .unwrap()
+        })
+    });
+    let line = br#"{"seq":123456,"time":"2026-12-01T07:43:13.123456Z","plugin":"bench.plugin","version":"1.0.0","event":"decision","capability":"provider","request":"provider llm read","outcome":"allow","rule":"allow[0]","prev":"9f2c8e3b7a6d5c4f1e0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e"}"#;
+    g.bench_function("writer_floor_sha256_per_record", |b| {
+        b.iter(|| <sha2::Sha256 as sha2::Digest>::digest(black_box(&line[..])))
+    });
     g.finish();
     sink.flush().unwrap();
     drop(ctx);
