@@ -140,9 +140,47 @@ pub fn apply(
                 let library = match verified.package.libraries().find(|(t, _, _)| *t == triple) {
                     Some((_, _, bytes)) => bytes.to_vec(),
                     None => {
-                        let (bytes, evidence) =
-                            build_from_source(root, &verified.package, &dir, &action.id)
-                                .map_err(refuse)?;
+                        let built = build_from_source(root, &verified.package, &dir, &action.id);
+                        if let Err(InstallError::StepFailed {
+                            argv,
+                            outcome,
+                            evidence,
+                        }) = &built
+                        {
+                            let _ = root.record(
+                                "step",
+                                &action.id,
+                                &version.to_string(),
+                                format!(
+                                    "`{}` {outcome} (plan {}, evidence {})",
+                                    argv.join(" "),
+                                    file.digest,
+                                    evidence.display()
+                                ),
+                                Outcome::Deny,
+                            );
+                        }
+                        let (bytes, evidence) = built.map_err(refuse)?;
+                        root.record(
+                            "step",
+                            &action.id,
+                            &version.to_string(),
+                            format!(
+                                "`{}` exited 0 in {} ms (plan {}); stdout sha256 {}, stderr sha256 {}; produced {}",
+                                evidence.argv.join(" "),
+                                evidence.duration_ms,
+                                file.digest,
+                                evidence.stdout_sha256,
+                                evidence.stderr_sha256,
+                                evidence
+                                    .produced
+                                    .iter()
+                                    .map(|(p, d)| format!("{p} sha256 {d}"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                            Outcome::Allow,
+                        )?;
                         steps.push(evidence);
                         bytes
                     }

@@ -199,4 +199,16 @@ fn build_steps_run_only_as_the_install_root_allows() {
         support::host_sees(&world.install_root),
         ["fixtures.sourced"]
     );
+
+    // Each build step, the timed-out one and the good one, is an audit
+    // record.
+    let records = sharelife_core::audit::read_log(world.install_root.join("audit.log")).unwrap();
+    let steps: Vec<_> = records
+        .iter()
+        .filter(|r| r.capability.as_deref() == Some("step"))
+        .collect();
+    assert_eq!(steps.len(), 2, "{steps:#?}");
+    assert_eq!(steps[0].outcome, sharelife_core::audit::Outcome::Deny);
+    assert_eq!(steps[1].outcome, sharelife_core::audit::Outcome::Allow);
+    sharelife_core::audit::verify(world.install_root.join("audit.log")).unwrap();
 }
