@@ -18,6 +18,10 @@
 //! * `baseline_copy_fsync_rename` — the plugin's library bytes (what
 //!   apply places) written to a temporary file, fsynced, renamed into
 //!   place, the directory fsynced: the floor (target: apply ≤ 3× it);
+//! * `floor_durable_generation` — the crash-safe protocol alone on the
+//!   same bytes (files and directories fsynced, the generation renamed
+//!   into place, the `current` symlink flipped): what apply adds to it is
+//!   the download, its verification and decompression, and the audit;
 //! * `smoke_load` — the smoke load alone (a scratch host boots the
 //!   generation, checks health, shuts down).
 
@@ -214,6 +218,58 @@ fn apply_group(c: &mut Criterion) {
                 .and_then(|d| d.sync_all())
                 .expect("the directory fsynced");
         });
+    });
+    // The floor of the generation protocol itself on the same bytes: the
+    // library and a manifest written and fsynced in a staged directory,
+    // both directories fsynced, the directory renamed into place and its
+    // parent fsynced, a symlink renamed over `current` and the root
+    // fsynced. Apply does this plus the download, its verification and
+    // the archive's decompression.
+    let proto = setup.dir.path().join("protocol");
+    std::fs::create_dir_all(proto.join("generations")).expect("a directory");
+    let sync = |p: &Path| {
+        std::fs::File::open(p)
+            .and_then(|f| f.sync_all())
+            .expect("fsync");
+    };
+    let n = std::cell::Cell::new(0u64);
+    g.bench_function("floor_durable_generation", |b| {
+        b.iter_batched(
+            || {
+                // Untimed: the generation before last goes (disk space).
+                let i = n.get();
+                if i >= 2 {
+                    let _ = std::fs::remove_dir_all(
+                        proto.join("generations").join((i - 2).to_string()),
+                    );
+                }
+            },
+            |()| {
+                let i = n.get();
+                n.set(i + 1);
+                let staged = proto.join(format!("staged-{i}"));
+                std::fs::create_dir_all(staged.join("plugins")).expect("a directory");
+                for (path, data) in [
+                    (staged.join("plugins/lib.so"), bytes.as_slice()),
+                    (staged.join("generation.json"), b"{}".as_slice()),
+                ] {
+                    let mut f = std::fs::File::create(&path).expect("a file");
+                    f.write_all(data).expect("written");
+                    f.sync_all().expect("fsync");
+                }
+                sync(&staged.join("plugins"));
+                sync(&staged);
+                let dest = proto.join("generations").join(i.to_string());
+                std::fs::rename(&staged, &dest).expect("renamed");
+                sync(&proto.join("generations"));
+                let link = proto.join("current.tmp");
+                let _ = std::fs::remove_file(&link);
+                std::os::unix::fs::symlink(&dest, &link).expect("a symlink");
+                std::fs::rename(&link, proto.join("current")).expect("flipped");
+                sync(&proto);
+            },
+            BatchSize::PerIteration,
+        );
     });
     // A generation to smoke-load.
     let dir = setup.fresh_root();
