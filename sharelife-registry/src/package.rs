@@ -1145,24 +1145,11 @@ fn unpack(bytes: &[u8], origin: &str) -> Result<BTreeMap<String, Vec<u8>>, Packa
     Ok(entries)
 }
 
-/// Reads the `.sharelife` manifest of an in-memory library by writing it
-/// to a private temp file and reading that with [`PluginFile::read`] (no
-/// code of the library runs).
+/// Reads the `.sharelife` manifest of an in-memory library with the
+/// loader's own reader ([`PluginFile::parse`]; no code of the library
+/// runs).
 fn library_manifest(bytes: &[u8], entry: &str) -> Result<Manifest, LoadError> {
-    let file_name = entry.rsplit('/').next().unwrap_or("library");
-    let dir = tempfile::Builder::new()
-        .prefix("sharelife-pkg-")
-        .tempdir()
-        .map_err(|source| LoadError::Io {
-            path: std::env::temp_dir(),
-            source: source.into(),
-        })?;
-    let path = dir.path().join(file_name);
-    std::fs::write(&path, bytes).map_err(|source| LoadError::Io {
-        path: path.clone(),
-        source: source.into(),
-    })?;
-    Ok(PluginFile::read(&path)?.manifest().clone())
+    Ok(PluginFile::parse(bytes, entry)?.manifest().clone())
 }
 
 /// The host's own Rust target triple, from a table of the platforms

@@ -52,7 +52,29 @@ impl PluginFile {
             Some(found) => found?,
             None => read_section(&ReadCache::new(file), &path)?,
         };
-        let record = section::decode(&bytes).map_err(|source| LoadError::BadRecord {
+        Self::from_section(&bytes, build_id, path)
+    }
+
+    /// Reads the manifest of a library held in memory (an entry of a
+    /// package), exactly as [`read`](Self::read) reads a file; `path`
+    /// names it in errors and is where it would be opened from. No code of
+    /// the library runs.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read), except [`LoadError::Io`].
+    pub fn parse(bytes: &[u8], path: impl Into<PathBuf>) -> Result<Self, LoadError> {
+        let path = path.into();
+        let (section, build_id) = read_section(bytes, &path)?;
+        Self::from_section(&section, build_id, path)
+    }
+
+    fn from_section(
+        bytes: &[u8],
+        build_id: Option<Vec<u8>>,
+        path: PathBuf,
+    ) -> Result<Self, LoadError> {
+        let record = section::decode(bytes).map_err(|source| LoadError::BadRecord {
             path: path.clone(),
             source,
         })?;
@@ -146,8 +168,8 @@ impl PluginFile {
     }
 }
 
-fn read_section(
-    cache: &ReadCache<File>,
+fn read_section<'a, R: object::ReadRef<'a>>(
+    cache: R,
     path: &Path,
 ) -> Result<(Vec<u8>, Option<Vec<u8>>), LoadError> {
     let not_a_library = |reason: String| LoadError::NotALibrary {
@@ -159,8 +181,8 @@ fn read_section(
     match kind {
         // ELF is read by hand: only the header, the section table and the
         // two sections we need (the generic parser reads symbol tables).
-        FileKind::Elf64 => read_elf::<FileHeader64<Endianness>>(cache, path),
-        FileKind::Elf32 => read_elf::<FileHeader32<Endianness>>(cache, path),
+        FileKind::Elf64 => read_elf::<FileHeader64<Endianness>, R>(cache, path),
+        FileKind::Elf32 => read_elf::<FileHeader32<Endianness>, R>(cache, path),
         FileKind::MachO32 | FileKind::MachO64 | FileKind::Pe32 | FileKind::Pe64 => {
             read_other(cache, path, kind)
         }
@@ -252,8 +274,8 @@ fn read_elf_direct(
     Some(Ok((record, build_id)))
 }
 
-fn read_elf<Elf: FileHeader<Endian = Endianness>>(
-    cache: &ReadCache<File>,
+fn read_elf<'a, Elf: FileHeader<Endian = Endianness>, R: object::ReadRef<'a>>(
+    cache: R,
     path: &Path,
 ) -> Result<(Vec<u8>, Option<Vec<u8>>), LoadError> {
     let malformed = |e: object::read::Error| LoadError::Malformed {
@@ -294,8 +316,8 @@ fn read_elf<Elf: FileHeader<Endian = Endianness>>(
     Ok((data, build_id))
 }
 
-fn read_other(
-    cache: &ReadCache<File>,
+fn read_other<'a, R: object::ReadRef<'a>>(
+    cache: R,
     path: &Path,
     kind: FileKind,
 ) -> Result<(Vec<u8>, Option<Vec<u8>>), LoadError> {
