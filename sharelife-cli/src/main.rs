@@ -21,6 +21,9 @@
 //!               [--json]                               (URL: file://, http(s)://, or a directory)
 //! sharelife registry list [--json]                     the added registries
 //! sharelife registry refresh DIR [--json]              re-sign snapshot and timestamp (cron)
+//! sharelife registry site DIR --out SITE               the web market: a static site from the
+//!               [--name NAME] [--host-api V]           verified index (works from file://)
+//!               [--host-triple TRIPLE] [--json]
 //! sharelife package [--path DIR] [--out DIR]           build release and write DIR/ID-VERSION.slpkg
 //!               [--library FILE] [--target TRIPLE] [--json]
 //! sharelife publish PKG --registry DIR --key KEY       validate, package, scan, label, catalog
@@ -42,6 +45,9 @@
 //! sharelife list --installed                           the current generation's plugins
 //! sharelife generations                                every generation, the current one marked
 //! sharelife rollback [--to N]                          make the parent (or N) current again
+//! sharelife open-url sharelife://install/ID@VERSION?registry=NAME
+//!               [--plan-out FILE]                      a market deep link as an install plan
+//!                                                      (never installs; apply it to install)
 //!               (each install command: [--root DIR] [--json])
 //! sharelife audit verify FILE [--json]                 check an audit log's hash chain
 //! sharelife audit show FILE [--plugin ID]              the records that pass the filters
@@ -85,6 +91,7 @@ mod dev;
 mod inspect;
 mod install;
 mod new;
+mod open_url;
 pub(crate) mod progress;
 mod registry;
 mod run;
@@ -192,6 +199,8 @@ enum Command {
     Generations(install::GenerationsArgs),
     /// Make the current generation's parent (or --to N) current again.
     Rollback(install::RollbackArgs),
+    /// Turn a web market link (`sharelife://install/ID@VERSION?registry=NAME`) into an install plan; installs nothing.
+    OpenUrl(open_url::OpenUrlArgs),
     /// Verify, query or follow an audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -298,6 +307,7 @@ pub(crate) fn main() -> ExitCode {
         Command::List(args) => install::list(args),
         Command::Generations(args) => install::generations(args),
         Command::Rollback(args) => install::rollback(args),
+        Command::OpenUrl(args) => open_url::run(args),
         Command::Audit(command) => audit::run(command),
     };
     match result {

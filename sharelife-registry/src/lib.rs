@@ -22,6 +22,7 @@ pub mod package;
 pub mod registry;
 pub mod scan;
 pub mod seed;
+pub mod site;
 pub mod transport;
 pub mod trust;
 

@@ -1,5 +1,5 @@
 //! The distribution commands: `key generate`, `package`, `publish`,
-//! `registry init|delegate|rekey|add|list|refresh`, `search`, `info`, `verify`
+//! `registry init|delegate|rekey|add|list|refresh|site`, `search`, `info`, `verify`
 //! and `yank`, each a thin layer over `sharelife_registry`.
 //!
 //! Every command takes `--json`: on success it prints one JSON object on
@@ -15,6 +15,7 @@ pub(crate) mod evidence;
 mod key;
 mod operator;
 mod package;
+mod site;
 mod user;
 
 use std::path::PathBuf;
@@ -124,6 +125,30 @@ pub(crate) enum RegistryCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Generate the web market: a static site (catalogue and plugin pages) from the verified index.
+    Site(SiteArgs),
+}
+
+/// `sharelife registry site`.
+#[derive(Args, Debug)]
+pub(crate) struct SiteArgs {
+    /// The registry directory (with its `root.json`); only what verifies is shown.
+    pub(crate) dir: PathBuf,
+    /// Where to write the site (`index.html`, `plugins/`, `market.css`, `market.js`).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: PathBuf,
+    /// The name users add the registry under, for install commands and links [default: the directory's name].
+    #[arg(long, value_name = "NAME")]
+    pub(crate) name: Option<String>,
+    /// The default host's plugin-API version for "compatible with your host" [default: this build's].
+    #[arg(long, value_name = "VERSION")]
+    pub(crate) host_api: Option<String>,
+    /// The default host's target triple [default: this machine's].
+    #[arg(long, value_name = "TRIPLE")]
+    pub(crate) host_triple: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `sharelife package`.
@@ -277,6 +302,7 @@ pub(crate) fn registry(command: RegistryCommand) -> Result<(), Failure> {
         ),
         RegistryCommand::List { json } => finish(json, user::list(json)),
         RegistryCommand::Refresh { dir, json } => finish(json, operator::refresh(&dir, json)),
+        RegistryCommand::Site(args) => finish(args.json, site::run(&args)),
     }
 }
 
