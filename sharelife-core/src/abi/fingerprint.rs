@@ -11,7 +11,10 @@
 //! types by index, lifetimes, accessors, function signatures with
 //! parameter and return types by index), enum variants, field counts,
 //! exhaustiveness and discriminants, prefix-type fields and their
-//! conditionality, phantom fields and extra checks. Left out is what
+//! conditionality and phantom fields; of extra checks (code, compared by
+//! running it) abi_stable's `RequiredTraits` of trait objects is plain
+//! data and described, any other makes the fingerprint unique to its
+//! binary, so it never matches and the full check runs. Left out is what
 //! differs between two builds of one layout: `UTypeId`s (they hash the
 //! compiler's `TypeId` and the address of a static of the binary) and any
 //! printed address.
@@ -77,6 +80,22 @@ fn canonical(layout: &'static TypeLayout) -> String {
     for (i, layout) in order.iter().enumerate() {
         let _ = write!(out, "\n#{i}\n");
         mask_addresses(&layout.to_string(), &mut out);
+        if let Some(checks) = layout.extra_checks() {
+            let checked = checks.type_layout();
+            if checked.name() == "RequiredTraits" && checked.package() == "abi_stable" {
+                // abi_stable's own check for trait objects (`RObject`): two
+                // sets of implemented traits, compatible when equal (auto
+                // traits) or a superset (the others). Its `Debug` lists
+                // both sets, so equal text is a passing check.
+                let _ = write!(out, "\nextra checks: {checks:?}");
+            } else {
+                // Any other extra check is code, compared by running it: no
+                // text stands for it. The layout's address makes this
+                // fingerprint differ from every other binary's, so such a
+                // graph always gets the full check.
+                let _ = write!(out, "\nextra checks, never skipped: {:p}", *layout);
+            }
+        }
         // What `Display` leaves out, all plain data.
         let _ = write!(
             out,
@@ -203,6 +222,11 @@ mod tests {
         // Field and parameter types by index.
         assert!(text.contains("\ncreate:"), "{text}");
         assert!(text.contains(" fn create<"), "{text}");
+        let checks = text
+            .find("\nextra checks: ")
+            .expect("RObject's RequiredTraits");
+        assert!(text[checks..].starts_with("\nextra checks: RequiredTraits {"));
+        assert!(!text.contains("never skipped"));
         assert_eq!(layout_fingerprint(), *host());
     }
 

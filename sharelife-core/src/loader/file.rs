@@ -201,11 +201,12 @@ fn read_section<'a, R: object::ReadRef<'a>>(
 /// The general reader goes through `object`'s `ReadCache`, which reads
 /// each section's name from the file with its own `read` and `lseek`: most
 /// of the ~35 µs `PluginFile::read` took, more than a third of a `dlopen`.
+/// A library's `.sharelife` record and its build id.
 #[cfg(unix)]
-fn read_elf_direct(
-    file: &File,
-    path: &Path,
-) -> Option<Result<(Vec<u8>, Option<Vec<u8>>), LoadError>> {
+type Found = (Vec<u8>, Option<Vec<u8>>);
+
+#[cfg(unix)]
+fn read_elf_direct(file: &File, path: &Path) -> Option<Result<Found, LoadError>> {
     use object::elf::{FileHeader64, SHT_NOBITS, SHT_NOTE};
     use object::pod;
     use object::read::StringTable;
