@@ -7,10 +7,10 @@
 //!   evidence, what the host's policy grants, the capability diff of an
 //!   upgrade). A plan is a file with a digest that pins the registry
 //!   snapshot and the generation it was made against.
-//! - [`approve`]: an admin's signature over a plan's digest; plans with a
+//! - [`approve`](mod@approve): an admin's signature over a plan's digest; plans with a
 //!   plugin at or above the admin threshold, or an upgrade that widens
 //!   capabilities, need one.
-//! - [`apply`]: stage a new generation beside the current one (verified
+//! - [`apply`](mod@apply): stage a new generation beside the current one (verified
 //!   downloads, build steps under the execution rules, a smoke load), then
 //!   make it current with one symlink rename; `rollback` to the parent.
 //! - [`root`]: the install root: generations, `current`, staging, the lock

@@ -1,7 +1,8 @@
 //! Plugin packages, a signed static registry, and the client that reads it.
 //!
 //! This crate is everything `sharelife package`, `publish`, `registry`,
-//! `search`, `info`, `verify` and `yank` do, as a library a host can embed.
+//! `search`, `info`, `verify`, `yank` and `registry site` do, as a library
+//! a host can embed.
 //!
 //! - [`package`]: the `.slpkg` format (a deterministic `tar.gz`).
 //! - [`scan`]: what a library can reach around the gateway (its dynamic
@@ -11,7 +12,10 @@
 //! - [`seed`]: the seed platform's manifest contract (`plugin.manifest.v2`).
 //! - [`index`]: the static catalog (sharded like cargo's sparse index).
 //! - [`keys`], [`trust`], [`transport`]: TUF metadata through `tough`.
-//! - [`publish`] and [`client`]: the two sides of a registry.
+//! - [`registry`] and [`client`]: the two sides of a registry (the
+//!   operator's `init`, `delegate`, `publish`, `yank`, `refresh`; the
+//!   user's `search`, `info`, `verify`).
+//! - [`site`]: the static web market generated from a registry's index.
 
 pub mod client;
 mod fsutil;
