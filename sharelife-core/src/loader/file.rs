@@ -216,7 +216,13 @@ fn read_elf_direct(file: &File, path: &Path) -> Option<Result<Found, LoadError>>
     type Elf = FileHeader64<Endianness>;
     type Header = object::elf::SectionHeader64<Endianness>;
 
+    // Offsets and sizes come from the file: never allocate past its end
+    // (a forged size would otherwise abort the host on allocation).
+    let file_len = file.metadata().ok()?.len();
     let at = |offset: u64, len: u64| -> Option<Vec<u8>> {
+        if offset.checked_add(len)? > file_len {
+            return None;
+        }
         let mut buf = vec![0; usize::try_from(len).ok()?];
         file.read_exact_at(&mut buf, offset).ok()?;
         Some(buf)
