@@ -35,7 +35,7 @@ pub fn manifest_section(data: &[u8]) {
     let decoded = section::decode(data);
     let expected = match &decoded {
         Ok(record) => {
-            let again = section::encode_record(&record);
+            let again = section::encode_record(record);
             assert!(
                 data.starts_with(&again) && data[again.len()..].iter().all(|&b| b == 0),
                 "a decoded record re-encodes to its bytes, less zero padding"

@@ -282,9 +282,12 @@ mod tests {
         assert_eq!(link.registry, "test");
     }
 
+    /// A hostile link and how it must be refused.
+    type Case = (&'static str, fn(&OpenUrlError) -> bool);
+
     #[test]
     fn refuses_everything_else() {
-        let cases: &[(&str, fn(&OpenUrlError) -> bool)] = &[
+        let cases: &[Case] = &[
             ("https://install/examples.echo@1.0.0?registry=t", |e| {
                 *e == OpenUrlError::Scheme
             }),

@@ -291,20 +291,20 @@ impl Setup {
             builder = builder.audit_sink(Arc::clone(&sink));
         }
 
-        if let Target::Pipeline(file) = target {
-            if file.plugins().any(|(_, c)| !c.is_null()) {
-                // Manifests only: no plugin code runs here.
-                for found in discover(&folders).found {
-                    let id = found.manifest().id.to_string();
-                    if configured.contains(&id) {
-                        continue;
-                    }
-                    if let Some((_, c)) = file
-                        .plugins()
-                        .find(|(selector, c)| selects(selector, &id) && !c.is_null())
-                    {
-                        builder = builder.plugin_config(id, c.clone());
-                    }
+        if let Target::Pipeline(file) = target
+            && file.plugins().any(|(_, c)| !c.is_null())
+        {
+            // Manifests only: no plugin code runs here.
+            for found in discover(&folders).found {
+                let id = found.manifest().id.to_string();
+                if configured.contains(&id) {
+                    continue;
+                }
+                if let Some((_, c)) = file
+                    .plugins()
+                    .find(|(selector, c)| selects(selector, &id) && !c.is_null())
+                {
+                    builder = builder.plugin_config(id, c.clone());
                 }
             }
         }

@@ -997,9 +997,7 @@ impl Registry {
         let role = publisher_role(&repo, key, id)?;
         let staging = Staging::new(&self.dir).map_err(registry_to_catalog)?;
         self.write_index_change(&staging, &repo, key, &role, id, lines, Vec::new())?;
-        staging
-            .commit_verified(self)
-            .map_err(registry_to_catalog)
+        staging.commit_verified(self).map_err(registry_to_catalog)
     }
 
     #[allow(

@@ -328,10 +328,11 @@ impl Scanner {
     fn hash(&mut self, path: &Path) -> Option<u64> {
         let metadata = std::fs::metadata(path).ok()?;
         let modified = metadata.modified().ok();
-        if let (Some(modified), Some(&(len, stamp, hash))) = (modified, self.cache.get(path)) {
-            if len == metadata.len() && stamp == modified {
-                return Some(hash);
-            }
+        if let (Some(modified), Some(&(len, stamp, hash))) = (modified, self.cache.get(path))
+            && len == metadata.len()
+            && stamp == modified
+        {
+            return Some(hash);
         }
         let read_at = SystemTime::now();
         // Gone meanwhile: not a source any more.

@@ -41,7 +41,7 @@ pub(crate) const LEN: usize = 32;
 /// The fingerprint of the [`PluginModule`] layout this crate was compiled
 /// with. Computed anew at each call (a few hundred microseconds): the
 /// `#[plugin]` macro calls it once per plugin at build time; the loader
-/// uses [`host`].
+/// uses its own copy, computed once per process.
 pub fn layout_fingerprint() -> [u8; LEN] {
     of(<PluginModule as StableAbi>::LAYOUT)
 }

@@ -246,10 +246,10 @@ impl Wake for WakerShim {
     fn wake_by_ref(self: &Arc<Self>) {
         // Holding the library open while its code runs; if this was its
         // last reference, it closes here, after the call.
-        if let Some(_library) = self.library.upgrade() {
-            if let Some(waker) = &*self.waker.lock() {
-                waker.wake_by_ref();
-            }
+        if let Some(_library) = self.library.upgrade()
+            && let Some(waker) = &*self.waker.lock()
+        {
+            waker.wake_by_ref();
         }
     }
 }

@@ -58,10 +58,10 @@ impl Slot {
     }
 
     fn after_call(&self, place: &str, result: Result<(), PluginError>) -> Result<(), PluginError> {
-        if let Err(e) = &result {
-            if e.kind() == ErrorKind::Panicked {
-                self.fail(place, e);
-            }
+        if let Err(e) = &result
+            && e.kind() == ErrorKind::Panicked
+        {
+            self.fail(place, e);
         }
         result
     }

@@ -290,11 +290,11 @@ impl Loader {
     /// dependents: callers do.
     pub(crate) async fn unload_slot(&self, slot: Arc<Slot>) -> Result<UnloadReport, HostError> {
         let deadline = Instant::now() + self.options.unload_timeout;
-        if let Some(binding) = self.registry().bound(slot.id()) {
-            if binding.is_current(&slot) {
-                binding.end_subscription();
-                self.registry().remove(slot.id());
-            }
+        if let Some(binding) = self.registry().bound(slot.id())
+            && binding.is_current(&slot)
+        {
+            binding.end_subscription();
+            self.registry().remove(slot.id());
         }
         let (report, temp_dir) = self.retire(slot, deadline, StateReason::Unloading).await?;
         Directories::clear_temp(&temp_dir);

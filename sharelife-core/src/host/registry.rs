@@ -200,10 +200,10 @@ impl Registry {
                     Unmet::check(dep, slot.as_ref().map(|s| &s.manifest().version))
                 {
                     unmet.push(missing);
-                } else if let Some(s) = slot {
-                    if found.insert(s.id().clone()) {
-                        frontier.push(s);
-                    }
+                } else if let Some(s) = slot
+                    && found.insert(s.id().clone())
+                {
+                    frontier.push(s);
                 }
             }
         }

@@ -398,10 +398,10 @@ impl Slot {
     ) -> Result<Option<HostError>, HostError> {
         let _moving = self.moving.lock().await;
         let mut hook_error = None;
-        if self.state() == PluginState::Active {
-            if let Err(e) = self.stop_locked(Some(reason)).await {
-                hook_error = Some(e);
-            }
+        if self.state() == PluginState::Active
+            && let Err(e) = self.stop_locked(Some(reason)).await
+        {
+            hook_error = Some(e);
         }
         self.move_to(PluginState::Unloading, None)?;
         if self.initialized.load(Ordering::Acquire) {

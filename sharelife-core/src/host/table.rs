@@ -133,10 +133,10 @@ impl PluginTable {
             .map(|s| self.status_of(s))
             .collect();
         for (id, _) in self.registry.all_held() {
-            if let Some(status) = self.status(&id) {
-                if all.iter().all(|s| s.id != status.id) {
-                    all.push(status);
-                }
+            if let Some(status) = self.status(&id)
+                && all.iter().all(|s| s.id != status.id)
+            {
+                all.push(status);
             }
         }
         all.sort_by(|a, b| a.id.cmp(&b.id));

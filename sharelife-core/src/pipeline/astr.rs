@@ -163,18 +163,18 @@ pub(crate) fn seed_path(native: &str) -> String {
         let rest = rest.strip_suffix(".handler").unwrap_or(rest);
         return format!("pipeline.steps{rest}");
     }
-    if native.starts_with("plugins[") {
-        if let Some((head, field)) = native.split_once("].") {
-            let field = match field.split_once(['.', '[']) {
-                Some((f, _)) => f,
-                None => field,
-            };
-            return match field {
-                "alias" | "plugin" | "version" => format!("{head}].id"),
-                "capabilities" => native.replacen("].capabilities", "].declared_capabilities", 1),
-                _ => native.to_owned(),
-            };
-        }
+    if native.starts_with("plugins[")
+        && let Some((head, field)) = native.split_once("].")
+    {
+        let field = match field.split_once(['.', '[']) {
+            Some((f, _)) => f,
+            None => field,
+        };
+        return match field {
+            "alias" | "plugin" | "version" => format!("{head}].id"),
+            "capabilities" => native.replacen("].capabilities", "].declared_capabilities", 1),
+            _ => native.to_owned(),
+        };
     }
     native.to_owned()
 }

@@ -301,20 +301,20 @@ fn resolve_plain(t: &str) -> Value {
             return Value::Number(u.into());
         }
     }
-    if let Some(hex) = t.strip_prefix("0x") {
-        if let Ok(u) = u64::from_str_radix(hex, 16) {
-            return Value::Number(u.into());
-        }
+    if let Some(hex) = t.strip_prefix("0x")
+        && let Ok(u) = u64::from_str_radix(hex, 16)
+    {
+        return Value::Number(u.into());
     }
-    if let Some(oct) = t.strip_prefix("0o") {
-        if let Ok(u) = u64::from_str_radix(oct, 8) {
-            return Value::Number(u.into());
-        }
+    if let Some(oct) = t.strip_prefix("0o")
+        && let Ok(u) = u64::from_str_radix(oct, 8)
+    {
+        return Value::Number(u.into());
     }
-    if looks_like_float(unsigned) {
-        if let Some(n) = t.parse::<f64>().ok().and_then(Number::from_f64) {
-            return Value::Number(n);
-        }
+    if looks_like_float(unsigned)
+        && let Some(n) = t.parse::<f64>().ok().and_then(Number::from_f64)
+    {
+        return Value::Number(n);
     }
     Value::String(t.to_owned())
 }

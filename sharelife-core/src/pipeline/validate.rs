@@ -268,17 +268,17 @@ pub(crate) fn check_host<PL: Plugins + ?Sized>(
             }
         };
         let manifest = plugin.manifest();
-        if let Ok(range) = u.version.parse::<VersionReq>() {
-            if !range.matches(&manifest.version) {
-                bad(
-                    format!("plugins[{i}].version"),
-                    format!(
-                        "plugin {:?} is version {} here, outside the range {range} this pipeline accepts; load a matching version or widen the range",
-                        manifest.id.as_str(),
-                        manifest.version
-                    ),
-                );
-            }
+        if let Ok(range) = u.version.parse::<VersionReq>()
+            && !range.matches(&manifest.version)
+        {
+            bad(
+                format!("plugins[{i}].version"),
+                format!(
+                    "plugin {:?} is version {} here, outside the range {range} this pipeline accepts; load a matching version or widen the range",
+                    manifest.id.as_str(),
+                    manifest.version
+                ),
+            );
         }
         for (j, grant) in u.capabilities.iter().enumerate() {
             if !grants.grants(&manifest.id, grant) {

@@ -294,11 +294,11 @@ impl Check<'_> {
                 }
             }
             Value::Object(map) => {
-                if let Some(Value::String(date)) = map.get(TOML_DATETIME) {
-                    if map.len() == 1 {
-                        *value = Value::String(date.clone());
-                        return;
-                    }
+                if let Some(Value::String(date)) = map.get(TOML_DATETIME)
+                    && map.len() == 1
+                {
+                    *value = Value::String(date.clone());
+                    return;
                 }
                 for (k, v) in map.iter_mut() {
                     self.expand_value(v, &format!("{key}.{}", key_part(k)));
