@@ -325,6 +325,31 @@ fn verify(c: &mut Criterion, setup: &Setup) {
     // package read, its length and sha256 checked against the signed
     // metadata (hashed once, while read), the signed hash compared with
     // the index line's checksum.
+    // The floor under the trust checks with `tough`: one verified read of
+    // the package alone (its signed length and sha256 checked while it is
+    // read, and `tough`'s clock-rollback record written, as every
+    // `read_target` does), with the index line already known.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let target_name = tough::TargetName::new(target.as_str()).expect("a target name");
+    g.bench_function("floor_tough_read_target", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                use tough::IntoVec;
+                client
+                    .repository()
+                    .read_target(&target_name)
+                    .await
+                    .expect("read")
+                    .expect("listed")
+                    .into_vec()
+                    .await
+                    .expect("verified")
+            })
+        });
+    });
     g.bench_function("client_trust_checks", |b| {
         b.iter(|| {
             client
