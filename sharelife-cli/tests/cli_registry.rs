@@ -511,12 +511,21 @@ fn a_refused_registry_names_the_file_and_the_attack() {
 /// dev-dependency, so cargo builds it).
 fn built_library(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(format!(
+    let file = format!(
         "{}{}{}",
         std::env::consts::DLL_PREFIX,
         name.replace('-', "_"),
         std::env::consts::DLL_SUFFIX
-    ));
+    );
+    // Cargo builds a dev-dependency's cdylib into `deps/` next to the test
+    // executable; it is copied up to `target/debug/` only when the crate
+    // itself is built.
+    let deps = exe.parent().unwrap().join(&file);
+    let path = if deps.exists() {
+        deps
+    } else {
+        exe.parent().unwrap().parent().unwrap().join(&file)
+    };
     assert!(path.exists(), "{} was not built", path.display());
     path
 }
