@@ -80,6 +80,7 @@ const TOKENS: &[&[u8]] = &[
     b">=1, <2",
     b"1.0.0-rc.1+b",
     b"SHRLIFE1",
+    b"SHRLIFE2",
     b"\x00\x00\x00\x00",
     b"\xff\xff\xff\x7f",
     b"\"kind\": \"network\"",

@@ -24,9 +24,14 @@ fn patch(path: &std::path::Path, which: Copy_, from: &[u8], to: &[u8]) {
             .position(|w| w == from)
             .map(|i| i + start)
     };
+    // Either record form: `SHRLIFE1`, or `SHRLIFE2` with a layout
+    // fingerprint (what `#[plugin]` writes now).
     let record = bytes
         .windows(8)
-        .position(|w| w == b"SHRLIFE1")
+        .position(|w| {
+            w == sharelife_core::manifest::section::MAGIC
+                || w == sharelife_core::manifest::section::MAGIC_V2
+        })
         .expect("a sharelife record");
     let in_record = find(&bytes, record).expect("the record holds the pattern");
     let at = match which {
