@@ -20,7 +20,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sharelife_registry::package::{self, PackageOptions};
 use sharelife_registry::site::{self, PAGE_BUDGET, SiteOptions, SiteReport};
@@ -285,18 +285,21 @@ fn browser(args: &[&str], url: &str) -> String {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
+    // Chromium exits by itself once its virtual-time budget is spent; the
+    // watchdog only keeps a hung browser from hanging the suite. The wait
+    // runs on its own thread and reports over a channel: no polling.
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(Duration::from_secs(90)) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("chromium did not finish on {url}; killed it");
         }
-        if started.elapsed() > Duration::from_secs(90) {
-            let _ = child.kill();
-            panic!("chromium did not finish on {url} within 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
+    };
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
