@@ -267,7 +267,7 @@ fn chromium() -> PathBuf {
 /// Runs headless Chromium with `args` on `url`; its stdout.
 fn browser(args: &[&str], url: &str) -> String {
     let profile = tempfile::tempdir().unwrap();
-    let mut child = Command::new(chromium())
+    let child = Command::new(chromium())
         .args([
             "--headless",
             "--no-sandbox",
