@@ -1,0 +1,219 @@
+//! The wire between a host and its runner: length-prefixed frames over
+//! one connected `SOCK_STREAM` Unix socket.
+//!
+//! Every frame is a 9-byte header, then its body:
+//!
+//! ```text
+//! +-----+---------------------------+------------------+
+//! | tag | body length (u64, LE)     | body             |
+//! | 1 B | 8 B                       | length bytes     |
+//! +-----+---------------------------+------------------+
+//! ```
+//!
+//! | tag | direction | body |
+//! |---|---|---|
+//! | `CALL` (1) | host → runner | handler name length (u32 LE), the name (UTF-8), the payload (the rest) |
+//! | `READY` (16) | runner → host, once | JSON [`Enforced`](crate::Enforced): the plugin is loaded, restricted, initialized and started |
+//! | `FAILED` (17) | runner → host, instead of `READY` | JSON [`StartFailure`]: what failed before serving; the runner exits |
+//! | `OK` (18) | runner → host | the handler's output |
+//! | `ERROR` (19) | runner → host | error kind (u8), retryable (u8: 0 or 1), the message (UTF-8) |
+//!
+//! Exactly one answer (`OK` or `ERROR`) follows each `CALL`, in order; the
+//! host sends the next call only after the answer (one call in flight per
+//! connection). Lengths are 64-bit, so a payload of any size fits one
+//! frame; a reader grows its buffer as bytes arrive, never trusting a
+//! length for an allocation up front.
+#![forbid(unsafe_code)]
+
+use std::io::{self, Read};
+
+use serde::{Deserialize, Serialize};
+use sharelife_core::{ErrorKind, PluginError};
+
+/// The header's size.
+pub(crate) const HEADER: usize = 9;
+
+/// A call of a handler.
+pub(crate) const CALL: u8 = 1;
+/// The runner serves.
+pub(crate) const READY: u8 = 16;
+/// The runner could not start.
+pub(crate) const FAILED: u8 = 17;
+/// A handler's output.
+pub(crate) const OK: u8 = 18;
+/// A handler's error.
+pub(crate) const ERROR: u8 = 19;
+
+/// How much a reader's buffer grows at most per read: a length claimed
+/// by the peer is only allocated as its bytes arrive.
+pub(crate) const GROWTH: usize = 1 << 20;
+
+/// A header: `tag` and the body's length.
+pub(crate) fn header(tag: u8, len: usize) -> [u8; HEADER] {
+    let mut h = [0; HEADER];
+    h[0] = tag;
+    h[1..].copy_from_slice(&(len as u64).to_le_bytes());
+    h
+}
+
+/// Splits a header into its tag and body length.
+pub(crate) fn parse_header(h: &[u8; HEADER]) -> (u8, u64) {
+    let mut len = [0; 8];
+    len.copy_from_slice(&h[1..]);
+    (h[0], u64::from_le_bytes(len))
+}
+
+/// The part of a `CALL` body before the payload.
+pub(crate) fn call_prefix(handler: &str) -> [u8; 4] {
+    (handler.len() as u32).to_le_bytes()
+}
+
+/// Splits a `CALL` body into handler name and payload.
+pub(crate) fn split_call(body: &[u8]) -> Option<(&str, &[u8])> {
+    let len = u32::from_le_bytes(body.get(..4)?.try_into().ok()?) as usize;
+    let name = body.get(4..4 + len)?;
+    Some((std::str::from_utf8(name).ok()?, &body[4 + len..]))
+}
+
+fn kind_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::InvalidInput => 1,
+        ErrorKind::UnknownHandler => 2,
+        ErrorKind::AsyncHandler => 3,
+        ErrorKind::Panicked => 4,
+        ErrorKind::NotActive => 5,
+        ErrorKind::Denied => 6,
+        ErrorKind::Timeout => 7,
+        _ => 0,
+    }
+}
+
+fn kind_of(code: u8) -> ErrorKind {
+    match code {
+        1 => ErrorKind::InvalidInput,
+        2 => ErrorKind::UnknownHandler,
+        3 => ErrorKind::AsyncHandler,
+        4 => ErrorKind::Panicked,
+        5 => ErrorKind::NotActive,
+        6 => ErrorKind::Denied,
+        7 => ErrorKind::Timeout,
+        _ => ErrorKind::Failed,
+    }
+}
+
+/// An `ERROR` body for `error`.
+pub(crate) fn encode_error(error: &PluginError) -> Vec<u8> {
+    let mut body = Vec::with_capacity(2 + error.message().len());
+    body.push(kind_code(error.kind()));
+    body.push(u8::from(error.is_retryable()));
+    body.extend_from_slice(error.message().as_bytes());
+    body
+}
+
+/// The error an `ERROR` body carries.
+pub(crate) fn decode_error(body: &[u8]) -> PluginError {
+    let kind = kind_of(body.first().copied().unwrap_or(0));
+    let retryable = body.get(1) == Some(&1);
+    let message = String::from_utf8_lossy(body.get(2..).unwrap_or_default()).into_owned();
+    if retryable && kind == ErrorKind::Failed {
+        PluginError::retryable(message)
+    } else {
+        PluginError::with_kind(kind, message)
+    }
+}
+
+/// Where a runner failed before it could serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum StartStage {
+    /// The runner's arguments.
+    Arguments,
+    /// Reading, checking or opening the library (the loader's checks).
+    Load,
+    /// Applying the restrictions.
+    Restrict,
+    /// The restrictions applied fall short of the requirements.
+    Requirements,
+    /// Creating, initializing or starting the plugin.
+    Init,
+}
+
+/// The body of a `FAILED` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartFailure {
+    /// Where it failed.
+    pub stage: StartStage,
+    /// What failed, for people.
+    pub message: String,
+    /// At [`StartStage::Requirements`]: the features not enforced.
+    #[serde(default)]
+    pub missing: Vec<crate::Feature>,
+}
+
+/// Reads one frame with blocking reads: its tag, and its body into
+/// `body`. `Ok(None)` at a clean end of stream before a header.
+pub(crate) fn read_frame(reader: &mut impl Read, body: &mut Vec<u8>) -> io::Result<Option<u8>> {
+    let mut h = [0; HEADER];
+    let mut filled = 0;
+    while filled < HEADER {
+        match reader.read(&mut h[filled..]) {
+            Ok(0) if filled == 0 => return Ok(None),
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let (tag, len) = parse_header(&h);
+    let len = usize::try_from(len).map_err(|_| io::Error::other("frame longer than memory"))?;
+    body.clear();
+    while body.len() < len {
+        let start = body.len();
+        body.resize(len.min(start + GROWTH), 0);
+        reader.read_exact(&mut body[start..])?;
+    }
+    Ok(Some(tag))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_round_trips() {
+        let payload = vec![7_u8; 3 * GROWTH + 5];
+        let mut wire = Vec::new();
+        let prefix = call_prefix("echo");
+        wire.extend_from_slice(&header(CALL, 4 + 4 + payload.len()));
+        wire.extend_from_slice(&prefix);
+        wire.extend_from_slice(b"echo");
+        wire.extend_from_slice(&payload);
+        let mut body = Vec::new();
+        let mut reader = wire.as_slice();
+        assert_eq!(read_frame(&mut reader, &mut body).unwrap(), Some(CALL));
+        let (name, got) = split_call(&body).unwrap();
+        assert_eq!(name, "echo");
+        assert_eq!(got, payload.as_slice());
+        assert_eq!(read_frame(&mut reader, &mut body).unwrap(), None);
+    }
+
+    #[test]
+    fn a_short_frame_is_an_error_not_a_huge_allocation() {
+        let wire = header(OK, usize::MAX >> 1);
+        let mut body = Vec::new();
+        let err = read_frame(&mut wire.as_slice(), &mut body).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(body.len() <= GROWTH);
+    }
+
+    #[test]
+    fn errors_keep_their_kind() {
+        let denied = PluginError::with_kind(ErrorKind::Denied, "no");
+        let back = decode_error(&encode_error(&denied));
+        assert_eq!(back.kind(), ErrorKind::Denied);
+        assert_eq!(back.message(), "no");
+        assert!(decode_error(&encode_error(&PluginError::retryable("again"))).is_retryable());
+        assert!(split_call(&[9, 0, 0, 0, b'x']).is_none());
+    }
+}

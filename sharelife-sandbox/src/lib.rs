@@ -1,0 +1,105 @@
+//! # sharelife-sandbox
+//!
+//! The out-of-process tier: the same plugin library the in-process tier
+//! loads, run in a child process that restricts itself with the kernel's
+//! own mechanisms before any plugin code runs, and called over a Unix
+//! socket.
+//!
+//! ```no_run
+//! use sharelife_sandbox::{Feature, Limits, Requirements, Sandboxed};
+//!
+//! // What the kernel can give, as `sharelife doctor` will print it.
+//! println!("{}", sharelife_sandbox::probe());
+//!
+//! let limits = Limits::from_toml(
+//!     r#"memory = "256MiB"
+//!        cpu_time = "10s"
+//!        call_timeout = "2s"
+//!        open_files = 64"#,
+//! )?;
+//! let require = Requirements::new([Feature::Landlock, Feature::Seccomp]);
+//! let plugin = Sandboxed::spawn("plugins/libacme_scraper.so", &limits, &require)?;
+//! println!("{:?}", plugin.enforced());
+//! let output = plugin.call("scrape", b"https://example.org")?;
+//! # let _ = output;
+//! drop(plugin); // kills and reaps the child
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## How
+//!
+//! [`Sandboxed::spawn`] starts `sharelife-sandbox-runner` (found by
+//! [`locate_runner`]: `SHARELIFE_SANDBOX_RUNNER`, or next to the current
+//! executable) with the library's path, the limits and the requirements,
+//! and one end of a `socketpair(2)` as its standard input; the
+//! environment is cleared. The runner ([`runner`] documents its steps):
+//!
+//! 1. reads and checks the library with the host's loader
+//!    ([`sharelife_core::loader`]) and opens it;
+//! 2. sets rlimits (`core` 0, `nproc` 0, address space = `memory`, CPU
+//!    time, open files), `no_new_privs`, a Landlock ruleset that allows no
+//!    path and no TCP port (handled rights up to ABI 6: every filesystem
+//!    right, TCP bind/connect, signal and abstract-socket scopes), then a
+//!    seccomp allowlist (the syscalls and the `EPERM` classes are listed
+//!    on `restrict::allowed` in the source; `clone` only with
+//!    `CLONE_THREAD`, signals only to itself);
+//! 3. refuses to go on when that falls short of the [`Requirements`];
+//! 4. creates, initializes and starts the plugin, and serves calls, one
+//!    at a time, over the framing documented in the source's `frame`
+//!    module (a 9-byte header: tag and 64-bit length; payloads of any
+//!    size).
+//!
+//! ## What this tier guarantees
+//!
+//! Once the plugin is created, code in the child cannot open any file
+//! (not even to `stat` it), create a socket, connect or bind, start a
+//! process or `exec`, trace or signal another process, or load another
+//! library; it holds no descriptor but its socket to the host, standard
+//! error (a pipe to the host) and `/dev/null` as standard output. It
+//! cannot exceed its address-space, CPU-time and descriptor limits, and a
+//! call cannot outlast `call_timeout`: the whole child is killed. A
+//! segfault, `abort()`, stack overflow, allocation failure, `exit()` or
+//! kill in the child is a typed [`SandboxError`] with its [`ExitCause`]
+//! for the call in flight and every later call; the host process goes on.
+//! Dropping a [`Sandboxed`] kills and reaps the child (no zombie).
+//!
+//! ## What it does not guarantee yet
+//!
+//! * **The library's ELF initializers run before the restrictions**:
+//!   opening a library runs them, and the library must be opened (and
+//!   checked) before the filesystem is closed. For `#[plugin]` libraries
+//!   they only register statics.
+//! * **No broker**: the plugin's context in the child has no gateway —
+//!   `ctx.fs()`, `ctx.http()`, `ctx.connect()`, `ctx.run()`, providers,
+//!   MCP, events and timers over IPC to the host's gateway are the next
+//!   step (issue 15). Logs stay in the child. Threads cannot be created
+//!   (`nproc` 0) unless the runner runs as root.
+//! * **Not integrated in the host** yet: no `Isolation::Process`, health,
+//!   metrics or hot reload through `Host`; this crate is the connection a
+//!   host slot will drive.
+//! * One call at a time per child (concurrent callers queue on a mutex).
+//! * No cgroup limits ([`probe`] reports whether the host could use
+//!   them), no namespaces: the child sees the host's process list
+//!   (without access to their files) and the same uid. Run as root, it
+//!   keeps root's capabilities (the seccomp filter still denies the
+//!   syscalls they would matter for).
+//! * Linux on x86_64 and aarch64 only; elsewhere [`Sandboxed::spawn`]
+//!   fails at the runner's restrict step.
+
+mod channel;
+mod error;
+mod frame;
+mod limits;
+mod locate;
+mod probe;
+mod restrict;
+pub mod runner;
+mod sandboxed;
+
+pub use error::{ExitCause, SandboxError};
+pub use frame::{StartFailure, StartStage};
+pub use limits::{ByteSize, ByteSizeError, Limits, LimitsError};
+pub use locate::{RUNNER_ENV, RUNNER_NAME, locate_runner};
+pub use probe::{CgroupSupport, Feature, LandlockSupport, Requirements, SandboxSupport, probe};
+pub use restrict::{Enforced, LandlockOutcome};
+pub use sandboxed::Sandboxed;

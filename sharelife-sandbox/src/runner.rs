@@ -1,0 +1,260 @@
+//! The child's side: what the `sharelife-sandbox-runner` binary runs.
+//!
+//! ```text
+//! sharelife-sandbox-runner --config '<json>' <plugin library>
+//! ```
+//!
+//! Standard input is the connected Unix stream socket to the host
+//! (`socketpair(2)`; the host passes its end as the child's fd 0, so no
+//! descriptor number travels and nothing else inherits it). `--config` is
+//! the JSON form of [`RunnerConfig`]. The runner, in order:
+//!
+//! 1. reads the library's manifest from the file and checks it, then opens
+//!    it and checks its header and layout — the host's own loader
+//!    ([`sharelife_core::loader`]); opening runs the library's ELF
+//!    initializers (the `#[plugin]` registration), the one piece of the
+//!    library that runs before the restrictions;
+//! 2. restricts itself: rlimits, `no_new_privs`, Landlock, seccomp;
+//! 3. compares what it enforced with the requirements, and refuses to go
+//!    on (a `FAILED` frame naming what is missing) when they are not met;
+//! 4. creates, initializes and starts the plugin; sends `READY`;
+//! 5. serves `CALL` frames one at a time until the host closes the
+//!    socket, then stops and cleans up the plugin and exits 0.
+//!
+//! A host that prefers not to ship a second binary can call [`main`] from
+//! its own `main` when started with these arguments, and point
+//! `SHARELIFE_SANDBOX_RUNNER` at its own executable.
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::{BufReader, Write};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::pin::pin;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use serde::{Deserialize, Serialize};
+use sharelife_core::loader::PluginFile;
+use sharelife_core::{Buffer, ContextData, HandlerId, Plugin, PluginContext, PluginError};
+
+use crate::frame::{self, StartFailure, StartStage};
+use crate::restrict::{Enforced, LandlockOutcome, restrict_self};
+use crate::{Feature, Limits};
+
+/// What the host tells the runner, as JSON in `--config`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunnerConfig {
+    /// The limits to set on itself.
+    pub limits: Limits,
+    /// The features it must have enforced before it creates the plugin.
+    pub require: Vec<Feature>,
+}
+
+/// The runner's entry point: parses the arguments, then loads, restricts
+/// and serves as the module documentation says. Returns when the host
+/// closes the socket (exit code 0) or when starting failed (exit code 2,
+/// after a `FAILED` frame when the socket works).
+pub fn main() -> ExitCode {
+    let socket = match std::io::stdin().as_fd().try_clone_to_owned() {
+        Ok(fd) => UnixStream::from(fd),
+        Err(e) => {
+            eprintln!("sharelife-sandbox-runner: standard input is not usable: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = socket.peer_addr() {
+        eprintln!(
+            "sharelife-sandbox-runner: standard input must be a connected Unix socket \
+             (this binary is started by a sharelife host): {e}"
+        );
+        return ExitCode::from(2);
+    }
+    match start(&socket) {
+        Ok(serving) => {
+            serving.serve(&socket);
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            let body = serde_json::to_vec(&failure).unwrap_or_default();
+            let _ = send(&socket, frame::FAILED, &body);
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn fail(stage: StartStage, message: impl std::fmt::Display) -> StartFailure {
+    StartFailure {
+        stage,
+        message: message.to_string(),
+        missing: Vec::new(),
+    }
+}
+
+fn arguments() -> Result<(RunnerConfig, PathBuf), StartFailure> {
+    let mut args = std::env::args_os().skip(1);
+    let usage = "usage: sharelife-sandbox-runner --config <json> <plugin library>";
+    if args.next().as_deref() != Some("--config".as_ref()) {
+        return Err(fail(StartStage::Arguments, usage));
+    }
+    let config = args
+        .next()
+        .ok_or_else(|| fail(StartStage::Arguments, usage))?;
+    let config: RunnerConfig = serde_json::from_slice(config.as_encoded_bytes())
+        .map_err(|e| fail(StartStage::Arguments, format!("--config: {e}")))?;
+    let path = args
+        .next()
+        .map(PathBuf::from)
+        .ok_or_else(|| fail(StartStage::Arguments, usage))?;
+    Ok((config, path))
+}
+
+/// A plugin created under the restrictions, ready to serve.
+struct Serving {
+    plugin: Box<dyn Plugin>,
+    ctx: PluginContext,
+    handlers: HashMap<String, (HandlerId, bool)>,
+}
+
+fn start(socket: &UnixStream) -> Result<Serving, StartFailure> {
+    let (config, path) = arguments()?;
+    let library = PluginFile::read(&path)
+        .and_then(PluginFile::open)
+        .map_err(|e| fail(StartStage::Load, e))?;
+    let manifest = library.manifest().clone();
+    let mut enforced = Enforced {
+        plugin_id: manifest.id.to_string(),
+        plugin_version: manifest.version.to_string(),
+        landlock: LandlockOutcome::NotEnforced,
+        landlock_abi: 0,
+        landlock_network: false,
+        seccomp: false,
+        no_new_privs: false,
+        rlimits: Vec::new(),
+    };
+
+    restrict_self(&config.limits, &mut enforced).map_err(|e| fail(StartStage::Restrict, e))?;
+    // From here on nothing can open a file or a socket, or start a
+    // process: only now may plugin code run.
+
+    let missing = enforced.missing(&config.require);
+    if !missing.is_empty() {
+        let names: Vec<String> = missing.iter().map(Feature::to_string).collect();
+        let mut failure = fail(
+            StartStage::Requirements,
+            format!("required but not enforced: {}", names.join(", ")),
+        );
+        failure.missing = missing;
+        return Err(failure);
+    }
+
+    let ctx = PluginContext::local(ContextData {
+        plugin_id: manifest.id.to_string(),
+        config: serde_json::Value::Null,
+        data_dir: PathBuf::new(),
+        temp_dir: PathBuf::new(),
+    });
+    let plugin = library
+        .instantiate(&ctx)
+        .map_err(|e| fail(StartStage::Init, e))?;
+    block_on(plugin.initialize(&ctx)).map_err(|e| fail(StartStage::Init, e))?;
+    block_on(plugin.start(&ctx)).map_err(|e| fail(StartStage::Init, e))?;
+    let handlers = manifest
+        .handlers
+        .iter()
+        .filter_map(|h| {
+            HandlerId::by_name(&manifest, &h.name).map(|id| (h.name.clone(), (id, h.is_async)))
+        })
+        .collect();
+
+    let ready = serde_json::to_vec(&enforced).map_err(|e| fail(StartStage::Init, e))?;
+    send(socket, frame::READY, &ready).map_err(|e| fail(StartStage::Init, e))?;
+    Ok(Serving {
+        plugin,
+        ctx,
+        handlers,
+    })
+}
+
+impl Serving {
+    /// Answers calls until the host closes the socket or it fails.
+    fn serve(self, socket: &UnixStream) {
+        let mut reader = BufReader::with_capacity(64 << 10, socket);
+        let mut body = Vec::new();
+        let mut output = Buffer::new();
+        while let Ok(Some(tag)) = frame::read_frame(&mut reader, &mut body) {
+            let answer = match (tag, frame::split_call(&body)) {
+                (frame::CALL, Some((name, input))) => {
+                    output.clear();
+                    self.call(name, input, &mut output)
+                }
+                _ => Err(PluginError::invalid_input(format!(
+                    "the runner expected a call frame, got tag {tag}"
+                ))),
+            };
+            let sent = match answer {
+                Ok(()) => send(socket, frame::OK, &output),
+                Err(error) => send(socket, frame::ERROR, &frame::encode_error(&error)),
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+        let _ = block_on(self.plugin.stop(&self.ctx));
+        let _ = block_on(self.plugin.cleanup(&self.ctx));
+    }
+
+    fn call(&self, name: &str, input: &[u8], output: &mut Buffer) -> Result<(), PluginError> {
+        let Some(&(id, is_async)) = self.handlers.get(name) else {
+            return Err(PluginError::with_kind(
+                sharelife_core::ErrorKind::UnknownHandler,
+                format!("plugin has no handler {name:?}"),
+            ));
+        };
+        if is_async {
+            block_on(self.plugin.call_async(&self.ctx, id, input, output))
+        } else {
+            self.plugin.call(&self.ctx, id, input, output)
+        }
+    }
+}
+
+/// Sends one frame: header and body in one write when the body is small.
+fn send(mut socket: &UnixStream, tag: u8, body: &[u8]) -> std::io::Result<()> {
+    let header = frame::header(tag, body.len());
+    if body.len() <= 4096 {
+        let mut wire = [0_u8; frame::HEADER + 4096];
+        wire[..frame::HEADER].copy_from_slice(&header);
+        wire[frame::HEADER..frame::HEADER + body.len()].copy_from_slice(body);
+        socket.write_all(&wire[..frame::HEADER + body.len()])
+    } else {
+        socket.write_all(&header)?;
+        socket.write_all(body)
+    }
+}
+
+/// Wakes the runner's one thread.
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Runs `future` to completion on this thread (the runner has no async
+/// runtime: hooks and async handlers are driven here, one at a time).
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(output) => return output,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}
