@@ -168,7 +168,14 @@ fn paths(paths: &[PathBuf]) -> String {
 }
 
 fn last_words(stderr: &str) -> String {
-    match stderr.trim().lines().last() {
+    // The last line that says something (std's "note: run with
+    // `RUST_BACKTRACE=1`" says nothing about the cause).
+    match stderr
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("note: "))
+    {
         Some(line) => format!("; it last wrote: {line}"),
         None => String::new(),
     }

@@ -253,7 +253,20 @@ fn probe_user_namespaces() -> bool {
 fn probe_cgroup() -> Option<CgroupSupport> {
     let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let relative = membership.lines().find_map(|l| l.strip_prefix("0::"))?;
-    let path = PathBuf::from("/sys/fs/cgroup").join(relative.trim_start_matches('/'));
+    // Where the unified (v2) hierarchy is mounted: `/sys/fs/cgroup`, or
+    // `/sys/fs/cgroup/unified` on hybrid systems.
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    let root = mounts.lines().find_map(|l| {
+        let mut fields = l.split_whitespace();
+        let (_, dir, kind) = (fields.next()?, fields.next()?, fields.next()?);
+        (kind == "cgroup2").then(|| PathBuf::from(dir))
+    })?;
+    let relative = relative.trim_start_matches('/');
+    let path = if relative.is_empty() {
+        root
+    } else {
+        root.join(relative)
+    };
     let controllers = std::fs::read_to_string(path.join("cgroup.controllers")).ok()?;
     // Opening for writing without writing anything changes nothing.
     let writable = |file: &str| {
