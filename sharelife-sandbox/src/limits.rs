@@ -143,7 +143,7 @@ impl fmt::Display for ByteSize {
         let (unit, factor) = UNITS
             .iter()
             .filter(|(unit, _)| unit.ends_with("iB") || *unit == "B")
-            .find(|(_, factor)| self.0 != 0 && self.0 % factor == 0)
+            .find(|(_, factor)| self.0 != 0 && self.0.is_multiple_of(*factor))
             .copied()
             .unwrap_or(("B", 1));
         write!(f, "{}{unit}", self.0 / factor)

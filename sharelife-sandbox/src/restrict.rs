@@ -59,7 +59,7 @@ pub enum LandlockOutcome {
     /// Every right the runner handles is denied.
     FullyEnforced,
     /// Every right the kernel knows is denied; the kernel is older than
-    /// [`LANDLOCK_TARGET`] and lacks some.
+    /// Landlock ABI 6 and lacks some.
     PartiallyEnforced,
     /// Landlock is not available: nothing is restricted by it.
     NotEnforced,
