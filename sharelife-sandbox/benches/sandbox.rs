@@ -3,7 +3,7 @@
 //!
 //! * `sandbox/noop_round_trip` — `Sandboxed::call("noop")` of the escape
 //!   fixture in its restricted child: a `CALL` frame out, an `OK` frame
-//!   back (sendmsg, poll, read on the host; read, write in the child);
+//!   back (sendmsg, read on the host; read, write in the child);
 //! * `sandbox/in_process_noop` — the same handler of the same library
 //!   loaded in-process, through `Host::call`;
 //! * `sandbox/unix_socket_echo` — the floor for a blocking socket: 9 bytes

@@ -1,16 +1,27 @@
-//! The host's end of the socket: non-blocking, every wait bounded by the
-//! call's deadline (`poll(2)`), writes with `MSG_NOSIGNAL` so a dead
-//! child is an error, never a `SIGPIPE` in the host.
+//! The host's end of the socket: blocking reads and writes whose waits
+//! are bounded by the call's deadline through the socket's own timeouts
+//! (`SO_RCVTIMEO`, `SO_SNDTIMEO`), and writes with `MSG_NOSIGNAL` so a
+//! dead child is an error, never a `SIGPIPE` in the host.
+//!
+//! A round trip is two syscalls on the host (`sendmsg`, `read`): the
+//! timeouts are set once to the call timeout and changed only when a
+//! wait armed with them could overshoot the deadline by more than
+//! [`SLACK`] (a long transfer's later reads), so the common call sets
+//! nothing. A wait that times out before the deadline is re-armed with
+//! what is left.
 #![forbid(unsafe_code)]
 
 use std::io::{self, IoSlice, Read};
 use std::os::unix::net::UnixStream;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::net::{SendAncillaryBuffer, SendFlags, sendmsg};
 
 use crate::frame;
+
+/// How far past its deadline a wait may end: the kernel's socket
+/// timeouts have the scheduler tick's granularity anyway.
+const SLACK: Duration = Duration::from_millis(1);
 
 /// Why an exchange stopped.
 #[derive(Debug)]
@@ -19,6 +30,8 @@ pub(crate) enum Stop {
     Deadline,
     /// The peer closed its end (it exited, or closed the socket).
     Closed,
+    /// The peer sent more than one answer.
+    Extra,
     /// Anything else.
     Io(io::Error),
 }
@@ -34,49 +47,78 @@ impl From<io::Error> for Stop {
     }
 }
 
+/// Which of the socket's two timeouts.
+#[derive(Clone, Copy)]
+enum Direction {
+    Receive,
+    Send,
+}
+
 /// The host's end of one runner's socket.
 #[derive(Debug)]
 pub(crate) struct Channel {
     socket: UnixStream,
+    /// What `SO_RCVTIMEO` and `SO_SNDTIMEO` are set to (`None`: wait
+    /// forever).
+    armed: [Option<Duration>; 2],
 }
 
 impl Channel {
-    pub(crate) fn new(socket: UnixStream) -> io::Result<Self> {
-        socket.set_nonblocking(true)?;
-        Ok(Channel { socket })
+    pub(crate) fn new(socket: UnixStream, call_timeout: Option<Duration>) -> io::Result<Self> {
+        socket.set_read_timeout(call_timeout)?;
+        socket.set_write_timeout(call_timeout)?;
+        Ok(Channel {
+            socket,
+            armed: [call_timeout; 2],
+        })
     }
 
-    /// Waits until the socket is ready for `flags`, or the deadline.
-    fn wait(&self, flags: PollFlags, deadline: Option<Instant>) -> Result<(), Stop> {
-        loop {
-            let timeout = match deadline {
-                None => None,
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Err(Stop::Deadline);
-                    }
-                    Some(Timespec::try_from(left).map_err(|e| Stop::Io(io::Error::other(e)))?)
-                }
-            };
-            let mut fds = [PollFd::new(&self.socket, flags)];
-            match poll(&mut fds, timeout.as_ref()) {
-                Ok(0) => continue,
-                // Readable, writable, or hung up: the next read or write
-                // tells which.
-                Ok(_) => return Ok(()),
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(Stop::Io(e.into())),
-            }
+    /// Makes sure a wait in `direction` ends by the deadline (within
+    /// [`SLACK`]); `Err(Deadline)` when it has passed.
+    fn arm(&mut self, direction: Direction, deadline: Option<Instant>) -> Result<(), Stop> {
+        let Some(deadline) = deadline else {
+            return Ok(());
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Stop::Deadline);
         }
+        let armed = &mut self.armed[direction as usize];
+        if armed.is_none_or(|a| a > left + SLACK) {
+            match direction {
+                Direction::Receive => self.socket.set_read_timeout(Some(left))?,
+                Direction::Send => self.socket.set_write_timeout(Some(left))?,
+            }
+            *armed = Some(left);
+        }
+        Ok(())
+    }
+
+    /// After a wait timed out: `Err(Deadline)` when the deadline passed,
+    /// otherwise the timeout is re-armed with what is left.
+    fn rearm(&mut self, direction: Direction, deadline: Option<Instant>) -> Result<(), Stop> {
+        let Some(deadline) = deadline else {
+            return Ok(());
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Stop::Deadline);
+        }
+        match direction {
+            Direction::Receive => self.socket.set_read_timeout(Some(left))?,
+            Direction::Send => self.socket.set_write_timeout(Some(left))?,
+        }
+        self.armed[direction as usize] = Some(left);
+        Ok(())
     }
 
     /// Writes every byte of `parts`, in order.
     pub(crate) fn write_all(
-        &self,
+        &mut self,
         parts: &mut [IoSlice<'_>],
         deadline: Option<Instant>,
     ) -> Result<(), Stop> {
+        self.arm(Direction::Send, deadline)?;
         let mut parts = parts;
         while !parts.is_empty() {
             match sendmsg(
@@ -85,8 +127,13 @@ impl Channel {
                 &mut SendAncillaryBuffer::default(),
                 SendFlags::NOSIGNAL,
             ) {
-                Ok(n) => IoSlice::advance_slices(&mut parts, n),
-                Err(rustix::io::Errno::AGAIN) => self.wait(PollFlags::OUT, deadline)?,
+                Ok(n) => {
+                    IoSlice::advance_slices(&mut parts, n);
+                    if !parts.is_empty() {
+                        self.arm(Direction::Send, deadline)?;
+                    }
+                }
+                Err(rustix::io::Errno::AGAIN) => self.rearm(Direction::Send, deadline)?,
                 Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(io::Error::from(e).into()),
             }
@@ -94,45 +141,56 @@ impl Channel {
         Ok(())
     }
 
-    /// Fills `buf`. With `wait_first` the first step is a wait (an
-    /// answer is never there the moment its call was sent), saving a
-    /// read that would only say "not yet".
-    fn read_exact(
-        &self,
-        buf: &mut [u8],
-        deadline: Option<Instant>,
-        mut wait_first: bool,
-    ) -> Result<(), Stop> {
-        let mut filled = 0;
-        while filled < buf.len() {
-            if wait_first {
-                self.wait(PollFlags::IN, deadline)?;
-                wait_first = false;
-            }
-            match (&self.socket).read(&mut buf[filled..]) {
+    /// One read into `buf`: how many bytes (at least one).
+    fn read_some(&mut self, buf: &mut [u8], deadline: Option<Instant>) -> Result<usize, Stop> {
+        self.arm(Direction::Receive, deadline)?;
+        loop {
+            match (&self.socket).read(buf) {
                 Ok(0) => return Err(Stop::Closed),
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_first = true,
+                Ok(n) => return Ok(n),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    self.rearm(Direction::Receive, deadline)?
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(())
     }
 
-    /// Reads one frame: its tag and body. The body grows as its bytes
-    /// arrive (a length is never trusted for an allocation up front).
-    pub(crate) fn read_frame(&self, deadline: Option<Instant>) -> Result<(u8, Vec<u8>), Stop> {
-        let mut header = [0; frame::HEADER];
-        self.read_exact(&mut header, deadline, true)?;
-        let (tag, len) = frame::parse_header(&header);
+    /// Reads one frame: its tag and body. The first read takes the header
+    /// and, for a small answer, the whole body; a larger body grows as
+    /// its bytes arrive (a length is never trusted for an allocation up
+    /// front). Bytes past the frame are a protocol error: the runner
+    /// answers each call once.
+    pub(crate) fn read_frame(&mut self, deadline: Option<Instant>) -> Result<(u8, Vec<u8>), Stop> {
+        let mut first = [0_u8; 4096];
+        let mut filled = 0;
+        while filled < frame::HEADER {
+            filled += self.read_some(&mut first[filled..], deadline)?;
+        }
+        let header: &[u8; frame::HEADER] = first[..frame::HEADER].try_into().expect("9 bytes");
+        let (tag, len) = frame::parse_header(header);
         let len = usize::try_from(len)
             .map_err(|_| Stop::Io(io::Error::other("frame longer than memory")))?;
-        let mut body = Vec::new();
+        let early = &first[frame::HEADER..filled];
+        if early.len() > len {
+            return Err(Stop::Extra);
+        }
+        let mut body = Vec::with_capacity(len.min(frame::GROWTH));
+        body.extend_from_slice(early);
         while body.len() < len {
             let start = body.len();
-            body.resize(len.min(start + frame::GROWTH), 0);
-            self.read_exact(&mut body[start..], deadline, false)?;
+            let end = len.min(start + frame::GROWTH);
+            body.resize(end, 0);
+            let mut at = start;
+            while at < end {
+                at += self.read_some(&mut body[at..end], deadline)?;
+            }
         }
         Ok((tag, body))
     }
@@ -145,16 +203,12 @@ impl Channel {
 
     /// Waits until the peer has closed its end (it exited), or the
     /// deadline. Anything it still sends is discarded.
-    pub(crate) fn wait_closed(&self, deadline: Option<Instant>) -> Result<(), Stop> {
+    pub(crate) fn wait_closed(&mut self, deadline: Option<Instant>) -> Result<(), Stop> {
         let mut sink = [0; 4096];
         loop {
-            match (&self.socket).read(&mut sink) {
-                Ok(0) => return Ok(()),
+            match self.read_some(&mut sink, deadline) {
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.wait(PollFlags::IN, deadline)?
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(Stop::Deadline) => return Err(Stop::Deadline),
                 Err(_) => return Ok(()),
             }
         }

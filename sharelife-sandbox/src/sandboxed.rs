@@ -128,7 +128,7 @@ impl Sandboxed {
                 .spawn(move || keep_tail(pid, pipe))
                 .expect("a thread for the child's standard error")
         });
-        let channel = match Channel::new(host_end) {
+        let channel = match Channel::new(host_end, limits.call_timeout) {
             Ok(channel) => channel,
             Err(e) => {
                 let _ = child.kill();
@@ -326,6 +326,7 @@ impl Connection {
                 let (cause, stderr) = self.kill_and_reap(None);
                 SandboxError::ChildDied { cause, stderr }
             }
+            (Stop::Extra, _) => self.broken("more than one answer to a call".to_owned()),
             (Stop::Io(e), _) => {
                 self.kill_and_reap(None);
                 SandboxError::Io(e)
