@@ -37,7 +37,7 @@
 //! 1. reads and checks the library with the host's loader
 //!    ([`sharelife_core::loader`]) and opens it;
 //! 2. sets rlimits (`core` 0, `nproc` 0, address space = `memory`, CPU
-//!    time, open files), `no_new_privs`, a Landlock ruleset that allows no
+//!    time, open files), drops every capability, sets `no_new_privs`, a Landlock ruleset that allows no
 //!    path and no TCP port (handled rights up to ABI 6: every filesystem
 //!    right, TCP bind/connect, signal and abstract-socket scopes), then a
 //!    seccomp allowlist (the syscalls and the `EPERM` classes are listed
@@ -80,9 +80,8 @@
 //! * One call at a time per child (concurrent callers queue on a mutex).
 //! * No cgroup limits ([`probe`] reports whether the host could use
 //!   them), no namespaces: the child sees the host's process list
-//!   (without access to their files) and the same uid. Run as root, it
-//!   keeps root's capabilities (the seccomp filter still denies the
-//!   syscalls they would matter for).
+//!   (without access to their files) and keeps the host's uid (with no
+//!   capability left, even as root).
 //! * Linux on x86_64 and aarch64 only; elsewhere [`Sandboxed::spawn`]
 //!   fails at the runner's restrict step.
 

@@ -1,5 +1,5 @@
 //! The runner restricting itself, in Firecracker's jailer order: rlimits,
-//! `no_new_privs`, Landlock (filesystem, network, scopes), then the
+//! capabilities dropped, `no_new_privs`, Landlock (filesystem, network, scopes), then the
 //! seccomp filter last (the steps before it need syscalls it denies).
 //!
 //! Everything here goes through safe wrappers (`rustix`, `landlock`,
@@ -46,6 +46,10 @@ pub struct Enforced {
     pub landlock_network: bool,
     /// Whether the seccomp allowlist is installed.
     pub seccomp: bool,
+    /// Whether every capability (effective, permitted, inheritable,
+    /// ambient) was dropped: a runner started as root keeps uid 0 but no
+    /// privilege.
+    pub capabilities_dropped: bool,
     /// Whether `PR_SET_NO_NEW_PRIVS` is set.
     pub no_new_privs: bool,
     /// The resource limits set, as `name=value`.
@@ -93,6 +97,8 @@ pub(crate) enum RestrictError {
         value: u64,
         source: rustix::io::Errno,
     },
+    #[error("dropping capabilities: {0}")]
+    Capabilities(rustix::io::Errno),
     #[error("setting no_new_privs: {0}")]
     NoNewPrivs(rustix::io::Errno),
     #[error("landlock: {0}")]
@@ -109,6 +115,8 @@ pub(crate) enum RestrictError {
 /// caller compares the result with the requirements.
 pub(crate) fn restrict_self(limits: &Limits, enforced: &mut Enforced) -> Result<(), RestrictError> {
     enforced.rlimits = set_rlimits(limits)?;
+    drop_capabilities()?;
+    enforced.capabilities_dropped = true;
     rustix::thread::set_no_new_privs(true).map_err(RestrictError::NoNewPrivs)?;
     enforced.no_new_privs = true;
     landlock_deny_all(enforced)?;
@@ -153,6 +161,22 @@ fn set_rlimits(limits: &Limits) -> Result<Vec<String>, RestrictError> {
         limit(Resource::Nofile, "nofile", files, files)?;
     }
     Ok(set)
+}
+
+/// Drops every capability this process holds (a host running as root
+/// passes them on): none is needed to serve calls.
+fn drop_capabilities() -> Result<(), RestrictError> {
+    use rustix::thread::{CapabilitySet, CapabilitySets, clear_ambient_capability_set};
+    clear_ambient_capability_set().map_err(RestrictError::Capabilities)?;
+    rustix::thread::set_capabilities(
+        None,
+        CapabilitySets {
+            effective: CapabilitySet::empty(),
+            permitted: CapabilitySet::empty(),
+            inheritable: CapabilitySet::empty(),
+        },
+    )
+    .map_err(RestrictError::Capabilities)
 }
 
 fn landlock_deny_all(enforced: &mut Enforced) -> Result<(), RestrictError> {

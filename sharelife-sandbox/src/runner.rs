@@ -14,7 +14,8 @@
 //!    ([`sharelife_core::loader`]); opening runs the library's ELF
 //!    initializers (the `#[plugin]` registration), the one piece of the
 //!    library that runs before the restrictions;
-//! 2. restricts itself: rlimits, `no_new_privs`, Landlock, seccomp;
+//! 2. restricts itself: rlimits, capabilities dropped, `no_new_privs`,
+//!    Landlock, seccomp;
 //! 3. compares what it enforced with the requirements, and refuses to go
 //!    on (a `FAILED` frame naming what is missing) when they are not met;
 //! 4. creates, initializes and starts the plugin; sends `READY`;
@@ -132,6 +133,7 @@ fn start(socket: &UnixStream) -> Result<Serving, StartFailure> {
         landlock_abi: 0,
         landlock_network: false,
         seccomp: false,
+        capabilities_dropped: false,
         no_new_privs: false,
         rlimits: Vec::new(),
     };

@@ -47,7 +47,7 @@ fn the_runner_reports_what_it_enforced() {
     println!("{enforced:?}");
     assert_eq!(enforced.plugin_id, "fixture.escape");
     assert_ne!(enforced.landlock, LandlockOutcome::NotEnforced);
-    assert!(enforced.seccomp && enforced.no_new_privs);
+    assert!(enforced.seccomp && enforced.no_new_privs && enforced.capabilities_dropped);
     assert!(enforced.rlimits.iter().any(|r| r == "core=0"));
     assert!(enforced.rlimits.iter().any(|r| r == "nofile=64"));
 }
