@@ -100,5 +100,5 @@ pub use frame::{StartFailure, StartStage};
 pub use limits::{ByteSize, ByteSizeError, Limits, LimitsError};
 pub use locate::{RUNNER_ENV, RUNNER_NAME, locate_runner};
 pub use probe::{CgroupSupport, Feature, LandlockSupport, Requirements, SandboxSupport, probe};
-pub use restrict::{Enforced, LandlockOutcome};
+pub use restrict::{Enforced, LandlockOutcome, Layers};
 pub use sandboxed::Sandboxed;

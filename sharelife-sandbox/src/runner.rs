@@ -43,7 +43,7 @@ use sharelife_core::loader::PluginFile;
 use sharelife_core::{Buffer, ContextData, HandlerId, Plugin, PluginContext, PluginError};
 
 use crate::frame::{self, StartFailure, StartStage};
-use crate::restrict::{Enforced, LandlockOutcome, restrict_self};
+use crate::restrict::{Enforced, LandlockOutcome, Layers, restrict_self};
 use crate::{Feature, Limits};
 
 /// What the host tells the runner, as JSON in `--config`.
@@ -53,6 +53,10 @@ pub struct RunnerConfig {
     pub limits: Limits,
     /// The features it must have enforced before it creates the plugin.
     pub require: Vec<Feature>,
+    /// Both walls unless a test of this crate says otherwise.
+    #[doc(hidden)]
+    #[serde(default)]
+    pub layers: Layers,
 }
 
 /// The runner's entry point: parses the arguments, then loads, restricts
@@ -138,7 +142,8 @@ fn start(socket: &UnixStream) -> Result<Serving, StartFailure> {
         rlimits: Vec::new(),
     };
 
-    restrict_self(&config.limits, &mut enforced).map_err(|e| fail(StartStage::Restrict, e))?;
+    restrict_self(&config.limits, config.layers, &mut enforced)
+        .map_err(|e| fail(StartStage::Restrict, e))?;
     // From here on nothing can open a file or a socket, or start a
     // process: only now may plugin code run.
 

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::channel::{Channel, Stop};
 use crate::frame::{self, StartFailure, StartStage};
+use crate::restrict::Layers;
 use crate::runner::RunnerConfig;
 use crate::{Enforced, ExitCause, Limits, Requirements, SandboxError, locate_runner, probe};
 
@@ -94,9 +95,43 @@ impl Sandboxed {
         limits: &Limits,
         requirements: &Requirements,
     ) -> Result<Self, SandboxError> {
+        Self::spawn_layers(
+            runner,
+            path.as_ref(),
+            limits,
+            requirements,
+            Layers::default(),
+        )
+    }
+
+    /// Not public API: starts the runner with only some of its walls, so
+    /// this crate's tests can prove each wall alone.
+    #[doc(hidden)]
+    pub fn spawn_with_layers_for_tests(
+        path: impl AsRef<Path>,
+        limits: &Limits,
+        layers: Layers,
+    ) -> Result<Self, SandboxError> {
+        Self::spawn_layers(
+            &locate_runner()?,
+            path.as_ref(),
+            limits,
+            &Requirements::default(),
+            layers,
+        )
+    }
+
+    fn spawn_layers(
+        runner: &Path,
+        path: &Path,
+        limits: &Limits,
+        requirements: &Requirements,
+        layers: Layers,
+    ) -> Result<Self, SandboxError> {
         let config = serde_json::to_string(&RunnerConfig {
             limits: *limits,
             require: requirements.require.clone(),
+            layers,
         })
         .map_err(|e| SandboxError::Io(e.into()))?;
         let (host_end, child_end) = UnixStream::pair().map_err(SandboxError::Io)?;
@@ -108,7 +143,7 @@ impl Sandboxed {
         command
             .arg("--config")
             .arg(config)
-            .arg(path.as_ref())
+            .arg(path)
             .env_clear()
             .current_dir("/")
             .stdin(Stdio::from(OwnedFd::from(child_end)))
