@@ -157,17 +157,29 @@ impl Sandboxed {
         // then the end of the stream.
         drop(command);
         let pid = child.id();
-        let stderr = child.stderr.take().map(|pipe| {
+        // A thread drains the child's standard error (a full pipe would
+        // block the child) and keeps its end for `ChildDied`.
+        let stderr = match child.stderr.take().map(|pipe| {
             std::thread::Builder::new()
                 .name(format!("sandbox-{pid}-stderr"))
                 .spawn(move || keep_tail(pid, pipe))
-                .expect("a thread for the child's standard error")
-        });
+        }) {
+            Some(Ok(reader)) => Some(reader),
+            None => None,
+            Some(Err(e)) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(SandboxError::Io(e));
+            }
+        };
         let channel = match Channel::new(host_end, limits.call_timeout) {
             Ok(channel) => channel,
             Err(e) => {
                 let _ = child.kill();
                 let _ = child.wait();
+                if let Some(reader) = stderr {
+                    let _ = reader.join();
+                }
                 return Err(SandboxError::Io(e));
             }
         };
