@@ -199,6 +199,9 @@ enum Command {
     Generations(install::GenerationsArgs),
     /// Make the current generation's parent (or --to N) current again.
     Rollback(install::RollbackArgs),
+    /// Extension packs: export the current setup as one file, inspect one, apply one (--dry-run first).
+    #[command(subcommand)]
+    Pack(install::pack::PackCommand),
     /// Turn a web market link (`sharelife://install/ID@VERSION?registry=NAME`) into an install plan; installs nothing.
     OpenUrl(open_url::OpenUrlArgs),
     /// Verify, query or follow an audit log.
@@ -307,6 +310,7 @@ pub(crate) fn main() -> ExitCode {
         Command::List(args) => install::list(args),
         Command::Generations(args) => install::generations(args),
         Command::Rollback(args) => install::rollback(args),
+        Command::Pack(command) => install::pack::run(command),
         Command::OpenUrl(args) => open_url::run(args),
         Command::Audit(command) => audit::run(command),
     };

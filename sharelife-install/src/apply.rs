@@ -1,6 +1,7 @@
 //! Applying a plan: a new generation staged beside the current one, made
 //! current by one symlink rename; rolling back to a parent the same way.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -9,6 +10,7 @@ use sha2::{Digest, Sha256};
 use sharelife_core::audit::Outcome;
 use sharelife_core::loader::PluginFile;
 use sharelife_registry::Client;
+use sharelife_registry::package::Package;
 
 use crate::InstallError;
 use crate::approve::check_approvals;
@@ -16,10 +18,10 @@ use crate::error::io;
 use crate::exec::{self, StepEvidence};
 use crate::failpoint;
 use crate::generation::{
-    GENERATION_FILE, GENERATION_FORMAT, GenerationManifest, InstalledPlugin, library_name,
-    sha256_file,
+    GENERATION_FILE, GENERATION_FORMAT, GenerationManifest, HOST_CONFIG_FILE, InstalledPlugin,
+    SETTINGS, library_name, settings_digests, sha256_file,
 };
-use crate::plan::{ActionKind, PlanFile, now};
+use crate::plan::{ActionKind, PlanAction, PlanFile, now};
 use crate::root::{INSTALL_ACTOR, InstallRoot, sync_dir, write_synced};
 use crate::smoke;
 
@@ -51,12 +53,92 @@ pub struct RollbackReport {
 
 /// Applies an (approved, where needed) plan read from `path`, against the
 /// registry `client` (the plan's registry, opened now: its snapshot must
-/// be the one the plan saw).
+/// be the one the plan saw). A plan made from a pack is applied with
+/// [`apply_pack`](crate::pack::apply_pack).
 pub fn apply(
     root: &InstallRoot,
     file: &PlanFile,
     path: &Path,
     client: &Client,
+) -> Result<ApplyReport, InstallError> {
+    apply_from(root, file, path, &ApplySource::Registry(client))
+}
+
+/// Where an apply takes its packages from.
+pub(crate) enum ApplySource<'a> {
+    /// The plan's registry.
+    Registry(&'a Client),
+    /// A pack: its embedded packages, or the registries on this machine
+    /// its plugins come from.
+    Pack {
+        pack: &'a crate::pack::Pack,
+        clients: &'a BTreeMap<String, Client>,
+    },
+}
+
+impl ApplySource<'_> {
+    /// The verified package an action installs, its checksum and the name
+    /// of the registry it came from.
+    fn fetch(
+        &self,
+        plan: &crate::plan::Plan,
+        action: &PlanAction,
+        version: &semver::Version,
+    ) -> Result<(Package, String, String), InstallError> {
+        let exact = semver::VersionReq::parse(&format!("={version}")).expect("valid");
+        let (package, cksum, registry, target) = match self {
+            ApplySource::Registry(client) => {
+                let v = client.verify(&action.id, Some(&exact))?;
+                let target = v.line.package_target();
+                (v.package, v.line.cksum, plan.registry.name.clone(), target)
+            }
+            ApplySource::Pack { pack, clients } => {
+                let part = plan.pack.as_ref().expect("a pack plan");
+                let registry = part.sources.get(&action.id).cloned().unwrap_or_default();
+                if part.embedded {
+                    let p = pack
+                        .manifest()
+                        .plugins
+                        .iter()
+                        .find(|p| p.id == action.id)
+                        .ok_or_else(|| InstallError::PackInvalid {
+                            origin: pack.origin().to_owned(),
+                            reason: format!("it does not list {}", action.id),
+                        })?;
+                    let package = crate::pack::embedded_package(pack, p)?;
+                    let cksum = package.sha256().to_owned();
+                    (package, cksum, registry, pack.origin().to_owned())
+                } else {
+                    let client = clients.get(&registry).ok_or_else(|| {
+                        InstallError::Registry(sharelife_registry::ClientError::UnknownRegistry(
+                            registry.clone(),
+                        ))
+                    })?;
+                    let v = client.verify(&action.id, Some(&exact))?;
+                    let target = v.line.package_target();
+                    (v.package, v.line.cksum, registry, target)
+                }
+            }
+        };
+        if Some(&cksum) != action.package.as_ref() {
+            return Err(InstallError::Mismatch {
+                path: PathBuf::from(target),
+                reason: format!(
+                    "the package is {cksum}, the plan names {}",
+                    action.package.as_deref().unwrap_or("none")
+                ),
+            });
+        }
+        Ok((package, cksum, registry))
+    }
+}
+
+/// Applies a plan with its packages from `source`.
+pub(crate) fn apply_from(
+    root: &InstallRoot,
+    file: &PlanFile,
+    path: &Path,
+    source: &ApplySource<'_>,
 ) -> Result<ApplyReport, InstallError> {
     let plan = &file.plan;
     let refuse = |e: InstallError| -> InstallError {
@@ -71,7 +153,7 @@ pub fn apply(
         e
     };
     let approvers = check_approvals(root, file, path).map_err(refuse)?;
-    check_fresh(root, file, client).map_err(refuse)?;
+    check_fresh(root, file, source).map_err(refuse)?;
 
     let current = root.current()?;
     let n = root.next_number()?;
@@ -79,11 +161,21 @@ pub fn apply(
     let dir = staged.path().to_owned();
     let plugins = dir.join("plugins");
     fs::create_dir_all(&plugins).map_err(io(&plugins))?;
-    if let Some(parent) = plan.base_generation {
-        copy_tree(
-            &root.generation_dir(parent).join("configs"),
-            &dir.join("configs"),
-        )?;
+    match (&plan.pack, plan.base_generation) {
+        // A pack brings the generation's settings, exactly as planned.
+        (Some(part), _) => {
+            write_synced(&dir.join(HOST_CONFIG_FILE), part.host_config.as_bytes())?;
+            for (name, text) in &part.pipelines {
+                write_synced(&dir.join("pipelines").join(name), text.as_bytes())?;
+            }
+        }
+        // Anything else carries the parent's unchanged.
+        (None, Some(parent)) => {
+            for rel in SETTINGS {
+                copy_tree(&root.generation_dir(parent).join(rel), &dir.join(rel))?;
+            }
+        }
+        (None, None) => {}
     }
 
     let mut installed = Vec::new();
@@ -123,24 +215,14 @@ pub fn apply(
             }
             ActionKind::Add | ActionKind::Upgrade | ActionKind::Downgrade => {
                 let version = action.to.clone().expect("an install has a version");
-                let exact = semver::VersionReq::parse(&format!("={version}")).expect("valid");
-                let verified = client.verify(&action.id, Some(&exact))?;
-                if Some(&verified.line.cksum) != action.package.as_ref() {
-                    return Err(refuse(InstallError::Mismatch {
-                        path: PathBuf::from(verified.line.package_target()),
-                        reason: format!(
-                            "the registry's package is {}, the plan names {}",
-                            verified.line.cksum,
-                            action.package.as_deref().unwrap_or("none")
-                        ),
-                    }));
-                }
+                let (package, cksum, registry) =
+                    source.fetch(plan, action, &version).map_err(refuse)?;
                 let name = library_name(&action.id, &version);
                 let triple = sharelife_registry::package::host_triple();
-                let library = match verified.package.libraries().find(|(t, _, _)| *t == triple) {
+                let library = match package.libraries().find(|(t, _, _)| *t == triple) {
                     Some((_, _, bytes)) => bytes.to_vec(),
                     None => {
-                        let built = build_from_source(root, &verified.package, &dir, &action.id);
+                        let built = build_from_source(root, &package, &dir, &action.id);
                         if let Err(InstallError::StepFailed {
                             argv,
                             outcome,
@@ -189,13 +271,13 @@ pub fn apply(
                 installed.push(InstalledPlugin {
                     id: action.id.clone(),
                     version,
-                    registry: plan.registry.name.clone(),
-                    package: verified.line.cksum.clone(),
+                    registry,
+                    package: cksum,
                     library: name,
                     sha256: hex::encode(Sha256::digest(&library)),
                     size: library.len() as u64,
                     risk: action.risk,
-                    capabilities: verified.package.manifest().capabilities.clone(),
+                    capabilities: package.manifest().capabilities.clone(),
                     requested: action.requested,
                 });
             }
@@ -215,6 +297,7 @@ pub fn apply(
         approvers: approvers.clone(),
         plugins: installed,
         steps: steps.clone(),
+        files: settings_digests(&dir)?,
     };
     let json = serde_json::to_vec_pretty(&manifest).expect("a generation serializes");
     write_synced(&dir.join(GENERATION_FILE), &json)?;
@@ -295,8 +378,13 @@ pub fn apply(
     })
 }
 
-/// Refuses a plan made against another generation or registry snapshot.
-fn check_fresh(root: &InstallRoot, file: &PlanFile, client: &Client) -> Result<(), InstallError> {
+/// Refuses a plan made against another generation or registry snapshot,
+/// or (for a pack) another pack file.
+fn check_fresh(
+    root: &InstallRoot,
+    file: &PlanFile,
+    source: &ApplySource<'_>,
+) -> Result<(), InstallError> {
     let plan = &file.plan;
     let current = root.current_number()?;
     if current != plan.base_generation {
@@ -309,25 +397,54 @@ fn check_fresh(root: &InstallRoot, file: &PlanFile, client: &Client) -> Result<(
             ),
         });
     }
-    if client.name() != plan.registry.name {
-        return Err(InstallError::StalePlan {
-            what_moved: format!(
-                "the plan is for registry `{}`, not `{}`",
-                plan.registry.name,
-                client.name()
-            ),
-        });
+    let snapshot = |client: &Client, name: &str, saw: u64| -> Result<(), InstallError> {
+        if client.name() != name {
+            return Err(InstallError::StalePlan {
+                what_moved: format!("the plan is for registry `{name}`, not `{}`", client.name()),
+            });
+        }
+        let now = client.snapshot_version();
+        if now != saw {
+            return Err(InstallError::StalePlan {
+                what_moved: format!(
+                    "registry `{name}` moved: the plan saw snapshot {saw}, it is now at snapshot {now}"
+                ),
+            });
+        }
+        Ok(())
+    };
+    match (source, &plan.pack) {
+        (ApplySource::Registry(client), None) => {
+            snapshot(client, &plan.registry.name, plan.registry.snapshot_version)
+        }
+        (ApplySource::Registry(_), Some(part)) => Err(InstallError::PackNeeded {
+            digest: part.digest.clone(),
+        }),
+        (ApplySource::Pack { .. }, None) => Err(InstallError::PlanTampered {
+            path: PathBuf::from("(plan)"),
+            reason: "it is not a plan made from a pack".to_owned(),
+        }),
+        (ApplySource::Pack { pack, clients }, Some(part)) => {
+            if pack.digest() != part.digest {
+                return Err(InstallError::StalePlan {
+                    what_moved: format!(
+                        "the plan was made from pack {}, this pack file is {}",
+                        part.digest,
+                        pack.digest()
+                    ),
+                });
+            }
+            for r in &part.registries {
+                let client = clients.get(&r.name).ok_or_else(|| {
+                    InstallError::Registry(sharelife_registry::ClientError::UnknownRegistry(
+                        r.name.clone(),
+                    ))
+                })?;
+                snapshot(client, &r.name, r.snapshot_version)?;
+            }
+            Ok(())
+        }
     }
-    let now = client.snapshot_version();
-    if now != plan.registry.snapshot_version {
-        return Err(InstallError::StalePlan {
-            what_moved: format!(
-                "registry `{}` moved: the plan saw snapshot {}, it is now at snapshot {now}",
-                plan.registry.name, plan.registry.snapshot_version
-            ),
-        });
-    }
-    Ok(())
 }
 
 /// Builds a package's `source/` with the allowed build command, in the

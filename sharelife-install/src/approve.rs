@@ -63,7 +63,8 @@ pub fn approve(root: &InstallRoot, path: &Path, key: &SecretKey) -> Result<Appro
 
 /// Whether the plan needs an admin now: as the plan says, or because, under
 /// the root's settings today, a plugin it installs is at or above the
-/// threshold or an upgrade widens capabilities (the stricter wins).
+/// threshold, an upgrade widens capabilities, or a pack widens the policy
+/// (the stricter wins).
 pub fn needs_admin(root: &InstallRoot, file: &PlanFile) -> (bool, Vec<String>) {
     let threshold = root.config().admin.threshold;
     let mut reasons = file.plan.admin.reasons.clone();
@@ -87,6 +88,12 @@ pub fn needs_admin(root: &InstallRoot, file: &PlanFile) -> (bool, Vec<String>) {
         {
             reasons.push(format!("{} widens its capabilities", a.id));
         }
+    }
+    if let Some(part) = &file.plan.pack
+        && part.diff.widens_policy()
+        && !reasons.iter().any(|r| r.contains("widens the policy"))
+    {
+        reasons.push("the pack widens the policy".to_owned());
     }
     (file.plan.admin.required || !reasons.is_empty(), reasons)
 }

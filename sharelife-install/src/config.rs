@@ -18,7 +18,12 @@
 //! keep = 10                            # generations kept (never the current one or its parent)
 //!
 //! [host]
-//! config = "host.toml"                 # the host config whose policy plans report (optional)
+//! config = "host.toml"                 # the host config whose policy plans report (optional;
+//!                                      # a generation's own host.toml, from a pack, wins)
+//!
+//! [packs]
+//! allow_unsigned = false               # apply packs nobody signed (refused by default)
+//! secret_keys = ["*key*", "*token*", "*secret*", "*password*"]   # config keys whose values export redacts
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -41,6 +46,62 @@ pub struct InstallConfig {
     pub apply: ApplyConfig,
     /// The host whose policy plans report.
     pub host: HostRef,
+    /// Extension packs.
+    pub packs: PacksConfig,
+}
+
+/// `[packs]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PacksConfig {
+    /// Apply packs that carry no signature.
+    pub allow_unsigned: bool,
+    /// Config keys whose values `pack export` replaces by a
+    /// `${SHARELIFE_PACK_<ID>_<KEY>}` placeholder: `*` matches any run of
+    /// characters, case is ignored.
+    pub secret_keys: Vec<String>,
+}
+
+impl Default for PacksConfig {
+    fn default() -> Self {
+        PacksConfig {
+            allow_unsigned: false,
+            secret_keys: ["*key*", "*token*", "*secret*", "*password*"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        }
+    }
+}
+
+impl PacksConfig {
+    /// Whether the config key `key` looks secret.
+    pub fn is_secret(&self, key: &str) -> bool {
+        let key = key.to_ascii_lowercase();
+        self.secret_keys
+            .iter()
+            .any(|p| glob(&p.to_ascii_lowercase(), &key))
+    }
+}
+
+/// `*`-only glob match.
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 /// `[admin]`.
@@ -139,6 +200,34 @@ impl InstallConfig {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(InstallConfig::default()),
             Err(source) => Err(InstallError::Io { path, source }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_looking_keys() {
+        let p = PacksConfig::default();
+        for k in [
+            "api_key",
+            "KEY",
+            "token",
+            "auth_token",
+            "client_secret",
+            "password",
+            "db_Password",
+        ] {
+            assert!(p.is_secret(k), "{k}");
+        }
+        for k in ["greeting", "suffix", "transform", "url", "tokn"] {
+            assert!(!p.is_secret(k), "{k}");
+        }
+        assert!(glob("a*b*c", "axxbyyc"));
+        assert!(!glob("a*b*c", "axxc"));
+        assert!(glob("exact", "exact"));
+        assert!(!glob("ab*ba", "aba"));
     }
 }
 

@@ -148,6 +148,58 @@ pub enum InstallError {
     /// The install root's audit log.
     #[error("audit log: {0}")]
     Audit(#[from] sharelife_core::audit::AuditError),
+    /// The install root was opened read-only (a dry run) and something
+    /// tried to change it.
+    #[error("the install root is open read-only (a dry run); nothing may change")]
+    ReadOnly,
+    /// The plan was made from a pack: it is applied with that pack.
+    #[error(
+        "the plan applies pack {digest}; apply it with the pack file (`sharelife apply PLAN --pack FILE`)"
+    )]
+    PackNeeded {
+        /// The pack's sha256.
+        digest: String,
+    },
+    /// The pack file is not a well-formed pack, or a byte of it changed
+    /// since it was made.
+    #[error("{origin}: not a valid pack: {reason}")]
+    PackInvalid {
+        /// The pack file.
+        origin: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The pack carries no signature and install.toml does not allow that.
+    #[error(
+        "{origin} is not signed; packs must be signed by a key this root trusts (`sharelife pack export --key`, `sharelife key trust`), or set install.toml [packs] allow_unsigned = true"
+    )]
+    PackUnsigned {
+        /// The pack file.
+        origin: String,
+    },
+    /// The pack's signature does not verify, or its key is not trusted.
+    #[error("{origin}: {reason}")]
+    PackSignature {
+        /// The pack file.
+        origin: String,
+        /// The key id, and whether the signature failed or the key is unknown.
+        reason: String,
+        /// The signing key's id.
+        key_id: String,
+    },
+    /// The pack names a registry (by its root keys) this root does not trust.
+    #[error(
+        "{id} comes from registry `{registry}` with root keys [{}], which this root does not trust; add that registry (`sharelife registry add NAME URL --root ROOT.json`) and pin its root first",
+        root_key_ids.join(", ")
+    )]
+    PackRegistryUntrusted {
+        /// The plugin.
+        id: String,
+        /// The registry's name where the pack was made.
+        registry: String,
+        /// Its root key ids.
+        root_key_ids: Vec<String>,
+    },
 }
 
 pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> InstallError {

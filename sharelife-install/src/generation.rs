@@ -5,10 +5,21 @@
 //! generations/N/
 //!   generation.json      GenerationManifest (written last while staging)
 //!   plugins/             the libraries: <id>-<version>.<so|dylib|dll>
-//!   configs/             plugin configs carried from the parent
+//!   host.toml            the generation's host config (policy, plugin configs, settings), if it has one
+//!   pipelines/           pipeline files, if it has any
+//!   configs/             plugin config files carried from the parent
 //!   evidence/            what build steps did (argv, status, output tails, digests)
 //! ```
+//!
+//! `host.toml`, `pipelines/` and `configs/` are the generation's
+//! *settings*: an install, upgrade or removal carries them from the
+//! parent unchanged, an extension pack ([`pack`](crate::pack)) brings its
+//! own. Their digests are in `generation.json` like the libraries', so a
+//! rollback restores the policy and configs byte-identically too. A host
+//! that should follow them reads `~/.sharelife/current/host.toml` as its
+//! config (its `plugin_paths` is `["plugins"]`, relative to the file).
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
@@ -26,6 +37,13 @@ pub const GENERATION_FORMAT: u32 = 1;
 
 /// The manifest's file name inside a generation.
 pub const GENERATION_FILE: &str = "generation.json";
+
+/// The generation's host config, relative to its directory.
+pub const HOST_CONFIG_FILE: &str = "host.toml";
+
+/// The settings a generation carries besides its libraries: files and
+/// folders relative to its directory, digested in `generation.json`.
+pub const SETTINGS: &[&str] = &[HOST_CONFIG_FILE, "pipelines", "configs"];
 
 /// One installed plugin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +94,10 @@ pub struct GenerationManifest {
     /// Build steps run for it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepEvidence>,
+    /// sha256 of each settings file ([`SETTINGS`]), by its path relative
+    /// to the generation's directory (`host.toml`, `pipelines/x.yaml`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, String>,
 }
 
 impl GenerationManifest {
@@ -134,8 +156,80 @@ impl GenerationManifest {
                 });
             }
         }
+        let files = settings_digests(dir)?;
+        if files != self.files {
+            let differ: Vec<&String> = files
+                .keys()
+                .chain(self.files.keys())
+                .filter(|k| files.get(*k) != self.files.get(*k))
+                .collect();
+            return Err(InstallError::Mismatch {
+                path: dir.to_owned(),
+                reason: format!(
+                    "its settings differ from generation.json: {}",
+                    differ
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
         Ok(())
     }
+
+    /// What the generation *is*, apart from its number, parent, time and
+    /// the plan that made it: sha256 over each plugin's id, version,
+    /// package and library digest, and each settings file's digest. Two
+    /// generations with the same content digest load the same libraries
+    /// with the same settings.
+    pub fn content_digest(&self) -> String {
+        let mut h = Sha256::new();
+        let mut plugins: Vec<&InstalledPlugin> = self.plugins.iter().collect();
+        plugins.sort_by(|a, b| a.id.cmp(&b.id));
+        for p in plugins {
+            h.update(format!(
+                "plugin {} {} {} {}\n",
+                p.id, p.version, p.package, p.sha256
+            ));
+        }
+        for (path, digest) in &self.files {
+            h.update(format!("file {path} {digest}\n"));
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+/// sha256 of every settings file ([`SETTINGS`]) under the generation
+/// directory `dir`, by relative path.
+pub fn settings_digests(dir: &Path) -> Result<BTreeMap<String, String>, InstallError> {
+    fn walk(dir: &Path, rel: &str, out: &mut BTreeMap<String, String>) -> Result<(), InstallError> {
+        let path = dir.join(rel);
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(InstallError::Io { path, source }),
+        };
+        if meta.is_dir() {
+            let mut names: Vec<String> = fs::read_dir(&path)
+                .map_err(io(&path))?
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            for name in names {
+                walk(dir, &format!("{rel}/{name}"), out)?;
+            }
+        } else {
+            out.insert(rel.to_owned(), sha256_file(&path)?);
+        }
+        Ok(())
+    }
+    let mut out = BTreeMap::new();
+    for rel in SETTINGS {
+        walk(dir, rel, &mut out)?;
+    }
+    Ok(out)
 }
 
 /// sha256 of a file (hex).

@@ -13,6 +13,9 @@
 //! - [`apply`](mod@apply): stage a new generation beside the current one (verified
 //!   downloads, build steps under the execution rules, a smoke load), then
 //!   make it current with one symlink rename; `rollback` to the parent.
+//! - [`pack`]: extension packs: a whole setup (plugins, configs, policy,
+//!   pipelines) exported as one signed file and applied elsewhere as a
+//!   plan, exactly or not at all.
 //! - [`root`]: the install root: generations, `current`, staging, the lock
 //!   and the audit log.
 //!
@@ -26,6 +29,7 @@ mod error;
 pub mod exec;
 pub mod failpoint;
 pub mod generation;
+pub mod pack;
 pub mod plan;
 pub mod root;
 pub mod smoke;
@@ -34,5 +38,6 @@ pub use apply::{ApplyReport, RollbackReport, apply, rollback};
 pub use approve::approve;
 pub use config::InstallConfig;
 pub use error::InstallError;
+pub use pack::{Pack, apply_pack, plan_pack};
 pub use plan::{Operation, Plan, PlanFile, PluginRequest, make_plan};
 pub use root::InstallRoot;

@@ -238,6 +238,11 @@ pub struct Plan {
     pub actions: Vec<PlanAction>,
     /// Admin approval.
     pub admin: AdminNeed,
+    /// For a pack: what it brings besides plugins (its host config and
+    /// pipelines, exactly as the new generation gets them) and the diff
+    /// against this machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pack: Option<crate::pack::PackPlan>,
 }
 
 impl Plan {
@@ -638,6 +643,7 @@ pub fn make_plan(
             threshold,
             reasons,
         },
+        pack: None,
     };
     let changes: Vec<String> = plan
         .actions
@@ -677,7 +683,7 @@ pub fn make_plan(
     Ok(plan)
 }
 
-fn exact_version(req: &VersionReq) -> Option<Version> {
+pub(crate) fn exact_version(req: &VersionReq) -> Option<Version> {
     match req.comparators.as_slice() {
         [c] if c.op == semver::Op::Exact => Some(Version {
             major: c.major,
@@ -703,7 +709,7 @@ fn installed_file(root: &InstallRoot, p: &InstalledPlugin) -> Result<PluginFile,
     })
 }
 
-fn summaries(caps: &[Capability]) -> Vec<CapabilitySummary> {
+pub(crate) fn summaries(caps: &[Capability]) -> Vec<CapabilitySummary> {
     caps.iter()
         .map(|c| CapabilitySummary {
             capability: c.clone(),
@@ -714,14 +720,14 @@ fn summaries(caps: &[Capability]) -> Vec<CapabilitySummary> {
         .collect()
 }
 
-fn difference(a: &[Capability], b: &[Capability]) -> Vec<String> {
+pub(crate) fn difference(a: &[Capability], b: &[Capability]) -> Vec<String> {
     a.iter()
         .filter(|c| !b.contains(c))
         .map(Capability::plain)
         .collect()
 }
 
-fn verdicts(policy: &Policy, manifest: &Manifest) -> Vec<PolicyVerdict> {
+pub(crate) fn verdicts(policy: &Policy, manifest: &Manifest) -> Vec<PolicyVerdict> {
     let scratch = std::env::temp_dir();
     let ungranted: Vec<Capability> = match Gateway::compile(manifest, policy, &scratch) {
         Ok(g) => g.ungranted().to_vec(),
@@ -737,20 +743,18 @@ fn verdicts(policy: &Policy, manifest: &Manifest) -> Vec<PolicyVerdict> {
         .collect()
 }
 
-/// The host policy plans report: `install.toml [host] config`'s
-/// `[policy]`, or the default (nothing granted).
-fn host_policy(root: &InstallRoot) -> Result<Policy, InstallError> {
-    match &root.config().host.config {
+/// The host policy plans report: the `[policy]` of the root's host config
+/// ([`InstallRoot::host_config_path`]), or the default (nothing granted).
+/// Read as written: `${VAR}`s elsewhere in the file need not be set.
+pub(crate) fn host_policy(root: &InstallRoot) -> Result<Policy, InstallError> {
+    match root.host_config_path()? {
         None => Ok(Policy::default()),
         Some(path) => {
-            let path = root.dir().join(path);
-            let config = sharelife_core::host::HostConfig::load(&path).map_err(|e| {
-                InstallError::Config {
-                    path: path.clone(),
-                    message: e.to_string(),
-                }
-            })?;
-            Ok(config.policy.unwrap_or_default())
+            let text = std::fs::read_to_string(&path).map_err(crate::error::io(&path))?;
+            crate::pack::policy_of(&text).map_err(|message| InstallError::Config {
+                path: path.clone(),
+                message,
+            })
         }
     }
 }

@@ -9,6 +9,7 @@
 //!   current -> generations/N      flipped atomically; hosts read current/plugins
 //!   staging/                      generations being made; cleaned when the root is opened
 //!   audit.log                     hash-chained, one record per plan, approval, refusal, step, apply, rollback, removal
+//!   keys/trusted/KEYID.pub        keys whose signed packs this root accepts (`sharelife key trust`)
 //!   lock                          held (flock) while the root is open for changes
 //! ```
 
@@ -35,8 +36,9 @@ pub const INSTALL_ACTOR: &str = "sharelife.install";
 pub struct InstallRoot {
     dir: PathBuf,
     config: InstallConfig,
-    audit: Arc<FileSink>,
-    _lock: File,
+    /// None: opened read-only (a dry run), nothing may be recorded.
+    audit: Option<Arc<FileSink>>,
+    _lock: Option<File>,
 }
 
 /// A generation as listed by [`InstallRoot::generations`].
@@ -100,9 +102,108 @@ impl InstallRoot {
         Ok(InstallRoot {
             dir: root_dir,
             config,
-            audit,
+            audit: Some(audit),
+            _lock: Some(lock),
+        })
+    }
+
+    /// Opens the install root at `dir` to read it, changing nothing: no
+    /// directory or lock file is created, nothing is cleaned, the audit
+    /// log is not opened (recording fails with
+    /// [`InstallError::ReadOnly`]). Waits for an install in progress to
+    /// finish (a shared lock) when the lock file exists. For dry runs.
+    pub fn open_read_only(dir: &Path) -> Result<InstallRoot, InstallError> {
+        let lock_path = dir.join("lock");
+        let lock = match File::open(&lock_path) {
+            Ok(f) => {
+                rustix::fs::flock(&f, rustix::fs::FlockOperation::LockShared).map_err(|e| {
+                    InstallError::Io {
+                        path: lock_path.clone(),
+                        source: e.into(),
+                    }
+                })?;
+                Some(f)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(InstallError::Io {
+                    path: lock_path,
+                    source,
+                });
+            }
+        };
+        Ok(InstallRoot {
+            dir: dir.to_owned(),
+            config: InstallConfig::load(dir)?,
+            audit: None,
             _lock: lock,
         })
+    }
+
+    /// The host config whose policy and settings the current generation
+    /// runs with: the generation's own `host.toml` (from a pack) if it has
+    /// one, else `install.toml [host] config`, else none (the default
+    /// policy: nothing granted).
+    pub fn host_config_path(&self) -> Result<Option<PathBuf>, InstallError> {
+        if let Some(n) = self.current_number()? {
+            let own = self
+                .generation_dir(n)
+                .join(crate::generation::HOST_CONFIG_FILE);
+            if own.is_file() {
+                return Ok(Some(own));
+            }
+        }
+        Ok(self.config.host.config.as_ref().map(|p| self.dir.join(p)))
+    }
+
+    /// The folder of the keys whose signed packs this root accepts.
+    pub fn trusted_keys_dir(&self) -> PathBuf {
+        self.dir.join("keys").join("trusted")
+    }
+
+    /// The keys whose signed packs this root accepts: (key id, key).
+    pub fn trusted_keys(&self) -> Result<Vec<(String, tough::schema::key::Key)>, InstallError> {
+        let dir = self.trusted_keys_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(InstallError::Io { path: dir, source }),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(io(&dir))?.path();
+            if path.extension().and_then(|e| e.to_str()) == Some("pub") {
+                let key = sharelife_registry::keys::read_public(&path)?;
+                out.push((sharelife_registry::keys::key_id(&key), key));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Accepts packs signed by the public key at `path` from now on:
+    /// copies it to `keys/trusted/KEYID.pub` (durably) and records it.
+    /// Returns its key id.
+    pub fn trust_key(&self, path: &Path) -> Result<String, InstallError> {
+        let key = sharelife_registry::keys::read_public(path)?;
+        let id = sharelife_registry::keys::key_id(&key);
+        let bytes = fs::read(path).map_err(io(path))?;
+        let dir = self.trusted_keys_dir();
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let dest = dir.join(format!("{id}.pub"));
+        let tmp = dir.join(format!(".{id}.pub.tmp"));
+        write_synced(&tmp, &bytes)?;
+        fs::rename(&tmp, &dest).map_err(io(&dest))?;
+        sync_dir(&dir)?;
+        self.record(
+            "trust",
+            INSTALL_ACTOR,
+            "",
+            format!("packs signed by key {id} ({}) are accepted", path.display()),
+            Outcome::Allow,
+        )?;
+        self.flush_audit()?;
+        Ok(id)
     }
 
     /// The directory.
@@ -265,7 +366,9 @@ impl InstallRoot {
 
     /// Makes every record so far durable (one fsync).
     pub(crate) fn flush_audit(&self) -> Result<(), InstallError> {
-        self.audit.flush()?;
+        if let Some(audit) = &self.audit {
+            audit.flush()?;
+        }
         Ok(())
     }
 
@@ -280,7 +383,8 @@ impl InstallRoot {
         detail: String,
         outcome: Outcome,
     ) -> Result<(), InstallError> {
-        self.audit.try_record(AuditEvent {
+        let audit = self.audit.as_ref().ok_or(InstallError::ReadOnly)?;
+        audit.try_record(AuditEvent {
             at: SystemTime::now(),
             plugin: plugin.into(),
             version: version.into(),

@@ -249,6 +249,53 @@ impl Home {
     /// Opens the named registry: loads and verifies its newest metadata
     /// (one round of TUF updates) and stores what it now trusts.
     pub fn open(&self, name: &str) -> Result<Client, ClientError> {
+        let client = self.open_read_only(name)?;
+        let trust_dir = self.dir.join("registries").join(name).join("trust");
+        commit_trust(client.repo.datastore().expect("given"), &trust_dir)?;
+        Ok(client)
+    }
+}
+
+impl Home {
+    /// The key ids of the named registry's root role, as this home trusts
+    /// it now (the newest root verified so far, else the pinned one). Read
+    /// from disk: no network, nothing written.
+    pub fn root_key_ids(&self, name: &str) -> Result<Vec<String>, ClientError> {
+        if !self.read_registries()?.registries.contains_key(name) {
+            return Err(ClientError::UnknownRegistry(name.to_owned()));
+        }
+        let dir = self.dir.join("registries").join(name);
+        let path = if dir.join("trust/root.json").is_file() {
+            dir.join("trust/root.json")
+        } else {
+            dir.join("root.json")
+        };
+        let bytes = fs::read(&path).map_err(io_err(&path))?;
+        let bad = |reason: String| ClientError::BadState {
+            path: path.clone(),
+            reason,
+        };
+        let root: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        let ids = root["signed"]["roles"]["root"]["keyids"]
+            .as_array()
+            .ok_or_else(|| bad("no signed.roles.root.keyids".to_owned()))?;
+        let mut ids: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                id.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad("a root key id is not a string".to_owned()))
+            })
+            .collect::<Result<_, _>>()?;
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Opens the named registry like [`open`](Self::open) (its newest
+    /// metadata loaded and verified) but stores nothing: what this home
+    /// trusts on disk is left byte-identical. For dry runs.
+    pub fn open_read_only(&self, name: &str) -> Result<Client, ClientError> {
         let file = self.read_registries()?;
         let entry = file
             .registries
@@ -258,7 +305,6 @@ impl Home {
         let url = parse_url(&entry.url)?;
         let dir = self.dir.join("registries").join(name);
         let trust_dir = dir.join("trust");
-        // Start from the newest root trusted so far, else the pinned one.
         let root_path = if trust_dir.join("root.json").is_file() {
             trust_dir.join("root.json")
         } else {
@@ -275,7 +321,6 @@ impl Home {
             Some(scratch),
             Expiry::Enforce,
         )?;
-        commit_trust(repo.datastore().expect("given"), &trust_dir)?;
         Ok(Client {
             name: name.to_owned(),
             repo,

@@ -1076,6 +1076,34 @@ impl Package {
 
 /// Unpacks the archive into memory, checking limits, entry types, paths
 /// and duplicates.
+/// Reads a `tar.gz` written by [`write_archive`] with the checks a
+/// package gets (regular files only, safe relative UTF-8 paths, no
+/// duplicates, size and entry limits), and checks that it is *canonical*:
+/// writing its entries again in path order gives back exactly `bytes`. So
+/// a changed byte anywhere (a header field, padding, trailing data) is
+/// refused, not only one inside an entry. For other archive formats built
+/// on the same writer (extension packs).
+pub fn read_canonical_archive(
+    bytes: &[u8],
+    origin: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, PackageError> {
+    let entries = unpack(bytes, origin)?;
+    let again = write_archive(
+        entries
+            .iter()
+            .map(|(p, b)| (p.as_str(), b.as_slice(), false)),
+    );
+    if again != bytes {
+        return Err(PackageError::Corrupt {
+            origin: origin.to_owned(),
+            source: std::io::Error::other(
+                "the archive is not in its canonical form (a byte outside the entries was changed, or it was not written by sharelife)",
+            ),
+        });
+    }
+    Ok(entries)
+}
+
 fn unpack(bytes: &[u8], origin: &str) -> Result<BTreeMap<String, Vec<u8>>, PackageError> {
     let corrupt = |source: std::io::Error| PackageError::Corrupt {
         origin: origin.to_owned(),

@@ -12,8 +12,13 @@ use crate::Failure;
 /// `CMD --plan-out plan.json && sharelife approve plan.json --key ADMIN_KEY
 /// && sharelife apply plan.json`.
 pub(super) fn approval_hint(command: &str) -> String {
+    // A pack's plan is applied with its pack.
+    let pack = command
+        .strip_prefix("sharelife pack apply ")
+        .map(|rest| format!(" --pack {}", rest.split(" --").next().unwrap_or(rest)))
+        .unwrap_or_default();
     format!(
-        "an admin must approve exactly this plan: {command} --plan-out plan.json && sharelife approve plan.json --key ADMIN_KEY && sharelife apply plan.json"
+        "an admin must approve exactly this plan: {command} --plan-out plan.json && sharelife approve plan.json --key ADMIN_KEY && sharelife apply plan.json{pack}"
     )
 }
 
@@ -117,6 +122,26 @@ pub(super) fn refusal(e: InstallError, command: Option<&str>, root: &str) -> Ref
                 "`sharelife audit verify {root}/audit.log` names the first bad record; move a damaged log aside to go on"
             ))
             .into(),
+        InstallError::ReadOnly => Failure::new(message).into(),
+        InstallError::PackNeeded { .. } => Failure::new(message)
+            .hint("pass the pack file the plan was made from with --pack FILE")
+            .into(),
+        InstallError::PackInvalid { .. } => Failure::new(message)
+            .hint("the pack was damaged or changed after it was made; get it again from its author")
+            .into(),
+        InstallError::PackUnsigned { .. } => Failure::new(message)
+            .hint("ask its author to sign it (`sharelife pack export --key KEY`) and trust their public key here (`sharelife key trust KEY.pub`)")
+            .into(),
+        InstallError::PackSignature { ref key_id, .. } => {
+            let key_id = key_id.clone();
+            Refusal::from(Failure::new(message).hint(
+                "trust the author's public key only if you know it is theirs: `sharelife key trust KEY.pub`",
+            ))
+            .field("key_id", json!(key_id))
+        }
+        InstallError::PackRegistryUntrusted { .. } => Failure::new(message)
+            .hint("`sharelife registry list` shows the registries this root trusts")
+            .into(),
     };
     refusal.field("kind", json!(kind))
 }
@@ -144,5 +169,11 @@ fn kind(e: &InstallError) -> &'static str {
         InstallError::UnknownGeneration(_) => "unknown_generation",
         InstallError::NoParent(_) => "no_parent",
         InstallError::Audit(_) => "audit",
+        InstallError::ReadOnly => "read_only",
+        InstallError::PackNeeded { .. } => "pack_needed",
+        InstallError::PackInvalid { .. } => "pack_invalid",
+        InstallError::PackUnsigned { .. } => "pack_unsigned",
+        InstallError::PackSignature { .. } => "pack_signature",
+        InstallError::PackRegistryUntrusted { .. } => "pack_registry_untrusted",
     }
 }

@@ -16,6 +16,7 @@
 //! an admin approved (`--plan-out`, `approve`, `apply`).
 
 mod errors;
+pub(crate) mod pack;
 mod table;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -115,6 +116,9 @@ pub(crate) struct ApproveArgs {
 pub(crate) struct ApplyArgs {
     /// The plan file (approved, when it needs an admin).
     plan: PathBuf,
+    /// The pack file a plan from `sharelife pack apply --plan-out` was made from.
+    #[arg(long, value_name = "FILE")]
+    pack: Option<PathBuf>,
     /// Execute without asking.
     #[arg(long)]
     yes: bool,
@@ -353,12 +357,12 @@ fn change(
         }
         return Ok(());
     }
+    let path = Path::new("(the plan made by this command)");
     execute(
         common,
         &root,
-        &client,
         &file,
-        Path::new("(the plan made by this command)"),
+        &|| sharelife_install::apply(&root, &file, path, &client),
         yes,
         Some(command),
     )
@@ -369,9 +373,8 @@ fn change(
 fn execute(
     common: &Common,
     root: &InstallRoot,
-    client: &Client,
     file: &PlanFile,
-    path: &Path,
+    apply: &dyn Fn() -> Result<sharelife_install::ApplyReport, InstallError>,
     yes: bool,
     command: Option<&str>,
 ) -> Result<(), Refusal> {
@@ -387,7 +390,7 @@ fn execute(
         confirm(common.json)?;
     }
     let bar = spinner(common.json, "applying".to_owned());
-    let report = sharelife_install::apply(root, file, path, client);
+    let report = apply();
     bar.finish_and_clear();
     let report = report.map_err(|e| common.refusal(e, command))?;
     let generation = root.generation(report.generation).ok();
@@ -516,13 +519,36 @@ pub(crate) fn apply(args: ApplyArgs) -> Result<(), Failure> {
     let run = || -> Result<(), Refusal> {
         let root = args.common.open()?;
         let file = PlanFile::read(&args.plan).map_err(|e| args.common.refusal(e, None))?;
+        if let Some(part) = &file.plan.pack {
+            let Some(pack_path) = &args.pack else {
+                return Err(args.common.refusal(
+                    InstallError::PackNeeded {
+                        digest: part.digest.clone(),
+                    },
+                    None,
+                ));
+            };
+            let pack = sharelife_install::Pack::open(pack_path)
+                .map_err(|e| args.common.refusal(e, None))?;
+            let mut clients = std::collections::BTreeMap::new();
+            for r in &part.registries {
+                clients.insert(r.name.clone(), client(&root, &r.name, args.common.json)?);
+            }
+            return execute(
+                &args.common,
+                &root,
+                &file,
+                &|| sharelife_install::apply_pack(&root, &file, &args.plan, &pack, &clients),
+                args.yes,
+                None,
+            );
+        }
         let client = client(&root, &file.plan.registry.name, args.common.json)?;
         execute(
             &args.common,
             &root,
-            &client,
             &file,
-            &args.plan,
+            &|| sharelife_install::apply(&root, &file, &args.plan, &client),
             args.yes,
             None,
         )

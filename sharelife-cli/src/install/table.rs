@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 
 use sharelife_install::Plan;
+use sharelife_install::pack::PackPlan;
 use sharelife_install::plan::{ActionKind, PlanAction};
 
 /// Bold yellow on a terminal, plain otherwise.
@@ -71,6 +72,9 @@ pub(super) fn render(plan: &Plan, digest: &str) -> String {
     for a in &plan.actions {
         action(&mut out, a, &style);
     }
+    if let Some(part) = &plan.pack {
+        pack(&mut out, part, &style);
+    }
     if plan.admin.required {
         let _ = writeln!(
             out,
@@ -89,6 +93,96 @@ pub(super) fn render(plan: &Plan, digest: &str) -> String {
         );
     }
     out
+}
+
+/// What a pack changes besides its plugins.
+fn pack(out: &mut String, part: &PackPlan, style: &Style) {
+    let d = &part.diff;
+    let _ = writeln!(
+        out,
+        "pack {} ({}; {})",
+        &part.digest[..part.digest.len().min(12)],
+        part.signer
+            .as_ref()
+            .map_or_else(|| "unsigned".to_owned(), |k| format!("signed by {k}")),
+        if part.embedded {
+            "packages embedded"
+        } else {
+            "packages fetched from their registries"
+        }
+    );
+    if d.policy_rules_added.is_empty() && d.policy_rules_removed.is_empty() {
+        let _ = writeln!(out, "  policy: unchanged");
+    } else {
+        let _ = writeln!(out, "  policy:");
+    }
+    for r in &d.policy_rules_added {
+        let line = format!("+ {r}");
+        let _ = writeln!(
+            out,
+            "    {}",
+            if r.starts_with("allow ") {
+                style.mark(&line)
+            } else {
+                line
+            }
+        );
+    }
+    for r in &d.policy_rules_removed {
+        let _ = writeln!(out, "    - {r}");
+    }
+    for g in &d.grants_widened {
+        let _ = writeln!(
+            out,
+            "    {}",
+            style.mark(&format!(
+                "GRANT WIDENED: {} may now {} ({} risk)",
+                g.plugin, g.capability, g.risk
+            ))
+        );
+    }
+    if d.config.is_empty() {
+        let _ = writeln!(out, "  config: unchanged");
+    } else {
+        let _ = writeln!(out, "  config:");
+    }
+    for c in &d.config {
+        let show = |v: &Option<String>| {
+            v.clone()
+                .unwrap_or_else(|| "(secret, not shown)".to_owned())
+        };
+        let _ = match c.change.as_str() {
+            "added" => writeln!(out, "    + {} = {}", c.key, show(&c.after)),
+            "removed" => writeln!(out, "    - {}", c.key),
+            _ => writeln!(
+                out,
+                "    ~ {}: {} -> {}",
+                c.key,
+                show(&c.before),
+                show(&c.after)
+            ),
+        };
+    }
+    for (what, names) in [
+        ("added", &d.pipelines_added),
+        ("changed", &d.pipelines_changed),
+        ("removed", &d.pipelines_removed),
+    ] {
+        if !names.is_empty() {
+            let _ = writeln!(out, "  pipelines {what}: {}", names.join(", "));
+        }
+    }
+    if !d.required_inputs.is_empty() {
+        let _ = writeln!(out, "  required inputs (environment of the host):");
+    }
+    for i in &d.required_inputs {
+        let state = if i.set {
+            "set".to_owned()
+        } else {
+            style.mark("NOT SET")
+        };
+        let _ = writeln!(out, "    {:<40} {state:<8} for {}", i.var, i.key);
+    }
 }
 
 fn action(out: &mut String, a: &PlanAction, style: &Style) {

@@ -42,6 +42,8 @@ pub(crate) enum KeyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Accept packs signed by this public key in the install root (`sharelife pack apply`).
+    Trust(super::install::pack::TrustArgs),
 }
 
 /// `sharelife registry …`.
@@ -261,6 +263,7 @@ pub(crate) struct YankArgs {
 pub(crate) fn key(command: KeyCommand) -> Result<(), Failure> {
     match command {
         KeyCommand::Generate { out, json } => finish(json, key::generate(&out, json)),
+        KeyCommand::Trust(args) => super::install::pack::trust(args),
     }
 }
 
