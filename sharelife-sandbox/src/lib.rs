@@ -34,7 +34,8 @@
 //! and one end of a `socketpair(2)` as its standard input; the
 //! environment is cleared. The runner ([`runner`] documents its steps):
 //!
-//! 1. reads and checks the library with the host's loader
+//! 1. closes every descriptor it inherited but its socket and standard
+//!    streams, reads and checks the library with the host's loader
 //!    ([`sharelife_core::loader`]) and opens it;
 //! 2. sets rlimits (`core` 0, `nproc` 0, address space = `memory`, CPU
 //!    time, open files), drops every capability, sets `no_new_privs`, a Landlock ruleset that allows no
@@ -96,9 +97,10 @@
 //! 1.05 ms. The wake-ups dominate: shared memory with busy-polling is the
 //! next step to measure against this baseline.
 //!
-//! This crate has no `unsafe` code.
+//! The crate's one `unsafe` block closes the descriptors the runner
+//! inherited (the `restrict` module); every other module forbids it.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod channel;
 mod error;

@@ -3,8 +3,9 @@
 //! seccomp filter last (the steps before it need syscalls it denies).
 //!
 //! Everything here goes through safe wrappers (`rustix`, `landlock`,
-//! `seccompiler`); this module holds no `unsafe`.
-#![forbid(unsafe_code)]
+//! `seccompiler`) except [`close_inherited_descriptors`], the crate's one
+//! `unsafe` block.
+#![deny(unsafe_code)]
 
 use std::collections::BTreeMap;
 
@@ -189,6 +190,38 @@ fn set_rlimits(limits: &Limits) -> Result<Vec<String>, RestrictError> {
         limit(Resource::Nofile, "nofile", files, files)?;
     }
     Ok(set)
+}
+
+/// Closes every descriptor above standard error that the runner
+/// inherited (a host that opened something without close-on-exec would
+/// otherwise hand it to the plugin). Called first thing in the runner's
+/// `main`.
+#[expect(
+    unsafe_code,
+    reason = "closing descriptors that no Rust object owns takes a raw close"
+)]
+pub(crate) fn close_inherited_descriptors() -> std::io::Result<()> {
+    // SAFETY: at the top of the runner's `main` nothing in this process
+    // has opened a descriptor it keeps: every descriptor above 2 was
+    // inherited, no Rust object owns one, so none is left dangling.
+    // `close_range` takes plain integers.
+    let closed = unsafe { libc::syscall(libc::SYS_close_range, 3_u32, u32::MAX, 0_u32) };
+    if closed == 0 {
+        return Ok(());
+    }
+    // Kernels before 5.9: one by one, from the list taken first (the
+    // listing's own descriptor is closed when the listing is dropped,
+    // before the loop, and nothing opens another meanwhile).
+    let inherited: Vec<i32> = std::fs::read_dir("/proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in inherited {
+        // SAFETY: as above; a number that is no longer open (the
+        // listing's) fails with EBADF, which is ignored.
+        unsafe { libc::close(fd) };
+    }
+    Ok(())
 }
 
 /// Drops every capability this process holds (a host running as root

@@ -9,6 +9,7 @@
 //! descriptor number travels and nothing else inherits it). `--config` is
 //! the JSON form of [`RunnerConfig`]. The runner, in order:
 //!
+//! 0. closes every descriptor it inherited above standard error;
 //! 1. reads the library's manifest from the file and checks it, then opens
 //!    it and checks its header and layout — the host's own loader
 //!    ([`sharelife_core::loader`]); opening runs the library's ELF
@@ -64,6 +65,10 @@ pub struct RunnerConfig {
 /// closes the socket (exit code 0) or when starting failed (exit code 2,
 /// after a `FAILED` frame when the socket works).
 pub fn main() -> ExitCode {
+    if let Err(e) = crate::restrict::close_inherited_descriptors() {
+        eprintln!("sharelife-sandbox-runner: closing inherited descriptors: {e}");
+        return ExitCode::from(2);
+    }
     let socket = match std::io::stdin().as_fd().try_clone_to_owned() {
         Ok(fd) => UnixStream::from(fd),
         Err(e) => {
