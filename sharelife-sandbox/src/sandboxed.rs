@@ -104,19 +104,21 @@ impl Sandboxed {
         )
     }
 
-    /// Not public API: starts the runner with only some of its walls, so
-    /// this crate's tests can prove each wall alone.
+    /// Not public API: starts the runner with only some of its walls (and
+    /// no early probe), so this crate's tests can prove each wall alone
+    /// and the runner's own refusal.
     #[doc(hidden)]
     pub fn spawn_with_layers_for_tests(
         path: impl AsRef<Path>,
         limits: &Limits,
+        requirements: &Requirements,
         layers: Layers,
     ) -> Result<Self, SandboxError> {
         Self::spawn_layers(
             &locate_runner()?,
             path.as_ref(),
             limits,
-            &Requirements::default(),
+            requirements,
             layers,
         )
     }

@@ -9,12 +9,17 @@ mod support;
 use std::net::{TcpListener, UdpSocket};
 use std::process::{Command, Stdio};
 
-use sharelife_sandbox::{Feature, LandlockOutcome, Layers, Sandboxed};
+use sharelife_sandbox::{Feature, LandlockOutcome, Layers, Requirements, SandboxError, Sandboxed};
 use support::{escape_library, kernel_gives, limits, text};
 
 fn attempt(layers: Layers, handler: &str, input: &[u8]) -> String {
-    let sandbox = Sandboxed::spawn_with_layers_for_tests(escape_library(), &limits(), layers)
-        .expect("the fixture starts");
+    let sandbox = Sandboxed::spawn_with_layers_for_tests(
+        escape_library(),
+        &limits(),
+        &Requirements::default(),
+        layers,
+    )
+    .expect("the fixture starts");
     assert_eq!(sandbox.enforced().seccomp, layers.seccomp);
     assert_eq!(
         sandbox.enforced().landlock != LandlockOutcome::NotEnforced,
@@ -131,5 +136,32 @@ fn seccomp_alone_denies_every_road() {
             answer.contains("not permitted"),
             "{handler}: seccomp answers EPERM: {answer}"
         );
+    }
+}
+
+#[test]
+fn the_runner_refuses_to_create_the_plugin_when_a_requirement_is_not_enforced() {
+    if !kernel_gives(
+        "the_runner_refuses_to_create_the_plugin_when_a_requirement_is_not_enforced",
+        &[Feature::Landlock],
+    ) {
+        return;
+    }
+    // With the seccomp wall left out, a host that requires seccomp gets a
+    // refusal naming it, from the runner, before the plugin is created.
+    let error = Sandboxed::spawn_with_layers_for_tests(
+        escape_library(),
+        &limits(),
+        &Requirements::new([Feature::Landlock, Feature::Seccomp]),
+        Layers {
+            landlock: true,
+            seccomp: false,
+        },
+    )
+    .expect_err("seccomp is required and not enforced");
+    println!("{error}");
+    match error {
+        SandboxError::Unsupported { missing } => assert_eq!(missing, vec![Feature::Seccomp]),
+        other => panic!("expected Unsupported, got {other:?}"),
     }
 }

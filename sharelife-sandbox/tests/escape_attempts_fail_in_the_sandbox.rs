@@ -158,3 +158,10 @@ fn loading_another_library() {
     let other = support::built_library("fixture-raw-net");
     denied_in_sandbox_only("dlopen", other.to_str().unwrap().as_bytes());
 }
+
+#[test]
+fn reading_the_inherited_environment() {
+    if kernel_gives("reading_the_inherited_environment", &BOTH) {
+        denied_in_sandbox_only("read_own_env", b"");
+    }
+}
