@@ -14,6 +14,7 @@ use landlock::{
     RulesetAttr, RulesetStatus, Scope,
 };
 use rustix::process::{Resource, Rlimit, setrlimit};
+
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
     SeccompRule, TargetArch,
@@ -156,6 +157,13 @@ pub(crate) fn restrict_self(
 fn set_rlimits(limits: &Limits) -> Result<Vec<String>, RestrictError> {
     let mut set = Vec::new();
     let mut limit = |resource: Resource, name: &'static str, soft: u64, hard: u64| {
+        // Only ever lowered: a hard limit already below the one asked for
+        // stays (raising it would need a privilege the runner drops).
+        let hard = match rustix::process::getrlimit(resource).maximum {
+            Some(current) => hard.min(current),
+            None => hard,
+        };
+        let soft = soft.min(hard);
         setrlimit(
             resource,
             Rlimit {
