@@ -164,3 +164,31 @@ fn a_kill_at_any_step_leaves_a_complete_generation_current() {
     let v = world.json(&["upgrade", "--yes"]);
     assert_eq!(v["ok"], true, "{v}");
 }
+
+#[test]
+fn a_kill_at_any_step_of_a_pack_apply_leaves_a_complete_generation_current() {
+    let world = World::new(
+        &["fixture-growing-1", "example-echo"],
+        "[apply]\nkeep = 1000\n",
+    );
+    let only_growing = world.json(&["install", "fixtures.growing@=1.0.0", "--yes"])["generation"]
+        .as_u64()
+        .unwrap();
+    world.json(&["install", "examples.echo", "--yes"]);
+    // The setup with echo as a signed pack, its author trusted here.
+    let pack = world.dir.join("setup.slpack");
+    let key = world.dir.join("keys/admin.key");
+    world.json(&["pack", "export", "--out", s(&pack), "--key", s(&key)]);
+    world.json(&["key", "trust", s(&world.dir.join("keys/admin.pub"))]);
+
+    for step in APPLY_STEPS {
+        reset_to(&world, only_growing);
+        crash(
+            &world,
+            &["pack", "apply", s(&pack), "--yes"],
+            step,
+            only_growing,
+            &["fixtures.growing 1.0.0", "examples.echo 1.0.0"],
+        );
+    }
+}

@@ -283,6 +283,9 @@ fn apply(args: &ApplyArgs) -> Result<(), Refusal> {
     );
     bar.finish_and_clear();
     let (plan, clients) = planned.map_err(|e| common.refusal(e, None))?;
+    if !args.dry_run {
+        sharelife_install::failpoint::hit("planned");
+    }
     let file = PlanFile::new(plan);
     let part = file.plan.pack.as_ref().expect("a pack plan");
     let missing = part.diff.missing_inputs();

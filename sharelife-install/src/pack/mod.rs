@@ -185,6 +185,7 @@ pub struct Pack {
     digest: String,
     manifest: PackManifest,
     signature: Option<PackSignature>,
+    signature_len: u64,
     manifest_bytes: Vec<u8>,
     entries: BTreeMap<String, Vec<u8>>,
 }
@@ -240,7 +241,9 @@ impl Pack {
                 manifest.format
             )));
         }
-        let signature = match entries.remove(PACK_SIGNATURE) {
+        let signature_bytes = entries.remove(PACK_SIGNATURE);
+        let signature_len = signature_bytes.as_ref().map_or(0, |b| b.len() as u64);
+        let signature = match signature_bytes {
             None => None,
             Some(b) => Some(
                 serde_json::from_slice::<PackSignature>(&b)
@@ -281,6 +284,7 @@ impl Pack {
             digest: hex::encode(Sha256::digest(bytes)),
             manifest,
             signature,
+            signature_len,
             manifest_bytes,
             entries,
         })
@@ -339,7 +343,7 @@ impl Pack {
                 .map(|(p, b)| (p.clone(), b.len() as u64)),
         );
         if self.signature.is_some() {
-            out.push((PACK_SIGNATURE.to_owned(), 0));
+            out.push((PACK_SIGNATURE.to_owned(), self.signature_len));
         }
         out.sort();
         out
