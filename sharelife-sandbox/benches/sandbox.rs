@@ -10,7 +10,12 @@
 //!   written to a `socketpair`, echoed by a thread blocked in `read`,
 //!   read back;
 //! * `sandbox/payload_64k`, `sandbox/payload_1m` — `echo` through the
-//!   sandbox with 64 KiB and 1 MiB payloads (the bytes cross twice).
+//!   sandbox with 64 KiB and 1 MiB payloads (the bytes cross twice);
+//! * `sandbox/spawn_to_ready` — a sandboxed start: spawn the runner, load
+//!   and check the library, restrict, create, initialize and start the
+//!   plugin, `READY`; then drop (kill and reap);
+//! * `sandbox/in_process_load` — the same library loaded and started by
+//!   a host in-process, then unloaded.
 
 use std::hint::black_box;
 use std::io::{Read, Write};
@@ -59,6 +64,9 @@ fn sandbox(c: &mut Criterion) {
     group.bench_function("in_process_noop", |b| {
         b.iter(|| black_box(host.call(&id, "noop", b"").expect("noop")))
     });
+    runtime
+        .block_on(host.unload(&id))
+        .expect("unloads, for in_process_load");
 
     let (mut near, mut far) = UnixStream::pair().expect("a socketpair");
     let echo = std::thread::spawn(move || {
@@ -75,6 +83,22 @@ fn sandbox(c: &mut Criterion) {
             near.write_all(&frame).expect("write");
             near.read_exact(&mut frame).expect("read");
             black_box(&frame);
+        })
+    });
+
+    group.bench_function("spawn_to_ready", |b| {
+        b.iter(|| {
+            Sandboxed::spawn(fixture(), &Limits::default(), &Requirements::default())
+                .expect("starts")
+        })
+    });
+    group.bench_function("in_process_load", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let id = host.load(fixture()).await.expect("loads");
+                host.start(&id).await.expect("starts");
+                host.unload(&id).await.expect("unloads");
+            })
         })
     });
 

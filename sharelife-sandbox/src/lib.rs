@@ -89,13 +89,24 @@
 //! ## What it costs
 //!
 //! Measured with `cargo bench -p sharelife-sandbox` on the project's
-//! 2-vCPU build machine (medians): a no-op call through the sandbox
-//! 9.9 µs, the same call in-process 64 ns, a bare blocking Unix-socket
-//! round trip between two threads 9.0 µs (so the tier adds ~0.9 µs to the
-//! socket's own cost: framing, a second process, the seccomp filter on
-//! the child's two syscalls); a 64 KiB payload echoed 123 µs, 1 MiB
-//! 1.05 ms. The wake-ups dominate: shared memory with busy-polling is the
-//! next step to measure against this baseline.
+//! 2-vCPU build machine (a VM; medians). A no-op call through the sandbox
+//! takes 9.9 µs when the host thread and the child run on the same CPU
+//! and ~40 µs when they do not (waking a halted vCPU costs an
+//! inter-processor interrupt and a VM exit each way); which one happens
+//! is the scheduler's choice. The same call in-process: 64–70 ns. A bare
+//! blocking Unix-socket round trip between two threads: 8.6–9.0 µs, so
+//! the tier itself (framing, the second process, the seccomp filter on
+//! the child's two syscalls) adds about 1 µs. A 64 KiB payload echoed:
+//! 117–123 µs; 1 MiB: 1.05–1.07 ms. Starting a sandboxed plugin (spawn,
+//! load and check, restrict, create, initialize, start; then kill and
+//! reap): 2.5 ms, against 0.17–0.18 ms to load, start and unload it
+//! in-process.
+//!
+//! Busy-polling the socket for 50 µs before sleeping, on both sides, was
+//! tried and made things worse on this shared 2-vCPU machine (111 µs on
+//! one CPU, 38–62 µs across two): the spinner takes the CPU its peer
+//! needs. Shared memory with a futex wake-up is the next candidate to
+//! measure against this baseline.
 //!
 //! The crate's one `unsafe` block closes the descriptors the runner
 //! inherited (the `restrict` module); every other module forbids it.

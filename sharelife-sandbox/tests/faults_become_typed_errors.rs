@@ -133,3 +133,38 @@ fn a_handler_error_is_not_a_death() {
     assert_eq!(sandbox.call("echo", b"still here").unwrap(), b"still here");
     assert_eq!(sandbox.exit_cause(), None);
 }
+
+#[test]
+fn calls_waiting_when_the_child_dies_fail_with_its_cause() {
+    if !kernel_gives(
+        "calls_waiting_when_the_child_dies_fail_with_its_cause",
+        &BOTH,
+    ) {
+        return;
+    }
+    let sandbox = std::sync::Arc::new(sandboxed(&limits()));
+    // Seven threads call until the child is gone; none may hang or see
+    // anything but answers and then the death.
+    let callers: Vec<_> = (0..7)
+        .map(|_| {
+            let sandbox = std::sync::Arc::clone(&sandbox);
+            std::thread::spawn(move || {
+                let mut answered = 0_u64;
+                loop {
+                    match sandbox.call("noop", b"") {
+                        Ok(_) => answered += 1,
+                        Err(SandboxError::ChildDied { cause, .. }) => return (answered, cause),
+                        Err(other) => panic!("unexpected {other:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    let error = sandbox.call("segfault", b"").expect_err("it dies");
+    assert!(matches!(error, SandboxError::ChildDied { .. }), "{error:?}");
+    for caller in callers {
+        let (answered, cause) = caller.join().expect("a caller");
+        println!("a caller got {answered} answers, then: {cause}");
+        assert!(signal(libc::SIGSEGV)(&cause), "{cause:?}");
+    }
+}
