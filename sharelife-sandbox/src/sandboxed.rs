@@ -204,7 +204,10 @@ impl Sandboxed {
                         message: format!("unreadable FAILED frame: {e}"),
                         missing: Vec::new(),
                     });
-                connection.reap();
+                // Killed rather than waited for: after a failed
+                // `initialize` the plugin's own drop code runs on the way
+                // out, and it may not end.
+                connection.kill_and_reap(None);
                 return Err(if failure.stage == StartStage::Requirements {
                     SandboxError::Unsupported {
                         missing: failure.missing,
@@ -251,6 +254,14 @@ impl Sandboxed {
                 cause: *cause,
                 stderr: stderr.clone(),
             });
+        }
+        if u32::try_from(handler.len()).is_err() {
+            return Err(SandboxError::Handler(
+                sharelife_core::PluginError::with_kind(
+                    sharelife_core::ErrorKind::UnknownHandler,
+                    "a handler name longer than 4 GiB",
+                ),
+            ));
         }
         let deadline = self.call_timeout.map(|t| Instant::now() + t);
         let header = frame::header(frame::CALL, 4 + handler.len() + input.len());
@@ -299,10 +310,12 @@ impl Sandboxed {
         }
         connection.channel.close_write();
         let deadline = self.call_timeout.map(|t| Instant::now() + t);
-        match connection.channel.wait_closed(deadline) {
-            Ok(()) => connection.reap().0,
-            Err(_) => connection.kill_and_reap(None).0,
-        }
+        // Killed either way: once its socket is closed the child is
+        // exiting, and its exit status is already set (a kill does not
+        // change it); a child that closed its socket and lingers is not
+        // waited for.
+        let _ = connection.channel.wait_closed(deadline);
+        connection.kill_and_reap(None).0
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
