@@ -46,9 +46,27 @@
 //!    `CLONE_THREAD`, signals only to itself);
 //! 3. refuses to go on when that falls short of the [`Requirements`];
 //! 4. creates, initializes and starts the plugin, and serves calls, one
-//!    at a time, over the framing documented in the source's `frame`
-//!    module (a 9-byte header: tag and 64-bit length; payloads of any
-//!    size).
+//!    at a time, over the wire format below.
+//!
+//! ## Wire format
+//!
+//! One connected `SOCK_STREAM` Unix socket (the runner's standard input)
+//! carries length-prefixed frames: a 9-byte header — a tag (1 byte) and
+//! the body's length (`u64`, little-endian) — then the body.
+//!
+//! | tag | direction | body |
+//! |---|---|---|
+//! | `CALL` (1) | host → runner | handler name length (`u32` LE), the name (UTF-8), the payload (the rest) |
+//! | `READY` (16) | runner → host, once | JSON [`Enforced`]: loaded, restricted, created, initialized, started |
+//! | `FAILED` (17) | runner → host, instead of `READY` | JSON [`StartFailure`]; the runner exits |
+//! | `OK` (18) | runner → host | the handler's output |
+//! | `ERROR` (19) | runner → host | error kind (`u8`), retryable (`u8`), the message (UTF-8) |
+//!
+//! Exactly one answer follows each `CALL`, in order; the host sends the
+//! next call only after it. 64-bit lengths carry payloads of any size in
+//! one frame; readers grow their buffers as bytes arrive (at most 1 MiB
+//! ahead), never trusting a length for an allocation. The host closing
+//! its end asks the runner to stop and clean up the plugin and exit.
 //!
 //! ## What this tier guarantees
 //!
@@ -90,7 +108,7 @@
 //!
 //! Measured with `cargo bench -p sharelife-sandbox` on the project's
 //! 2-vCPU build machine (a VM; medians). A no-op call through the sandbox
-//! takes 9.9 µs when the host thread and the child run on the same CPU
+//! takes 9.9–11.3 µs when the host thread and the child run on the same CPU
 //! and ~40 µs when they do not (waking a halted vCPU costs an
 //! inter-processor interrupt and a VM exit each way); which one happens
 //! is the scheduler's choice. The same call in-process: 64–70 ns. A bare
