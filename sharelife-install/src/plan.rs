@@ -486,28 +486,7 @@ pub fn make_plan(
         lines.insert(id, chosen);
     }
 
-    let settings = BTreeMap::new();
-    let present = BTreeMap::new();
-    let resolution = resolver::resolve(
-        files,
-        ResolveInput {
-            settings: &settings,
-            auto_load: true,
-            present: &present,
-        },
-    );
-    if !resolution.failed.is_empty() {
-        return Err(InstallError::Unresolved {
-            problems: resolution
-                .failed
-                .iter()
-                .map(|u| match &u.version {
-                    Some(v) => format!("{} {v}: {u}", u.id),
-                    None => format!("{}: {u}", u.id),
-                })
-                .collect(),
-        });
-    }
+    let resolution = resolve_all(files)?;
 
     let threshold = root.config().admin.threshold;
     let mut actions = Vec::new();
@@ -544,38 +523,9 @@ pub fn make_plan(
             }
         } else {
             let line = &line_of[&(id.clone(), m.version.clone())];
-            let mut evidence: Vec<String> = line
-                .scan
-                .mismatches
-                .iter()
-                .map(|x| x.message.clone())
-                .collect();
-            evidence.extend(
-                line.scan
-                    .advisories
-                    .iter()
-                    .map(|a| format!("{} in {} {}: {}", a.id, a.package, a.version, a.title)),
-            );
-            let diff = before.map(|p| CapabilityDiff {
-                added: difference(&m.capabilities, &p.capabilities),
-                removed: difference(&p.capabilities, &m.capabilities),
-                risk_from: p.risk,
-                risk_to: line.label.risk,
-            });
-            if line.label.risk >= threshold {
-                reasons.push(format!("{id} {} is {} risk", m.version, line.label.risk));
-            }
-            if let Some(d) = diff.as_ref().filter(|d| d.widens()) {
-                let mut what = d.added.clone();
-                if d.risk_to > d.risk_from {
-                    what.push(format!("risk {} -> {}", d.risk_from, d.risk_to));
-                }
-                reasons.push(format!(
-                    "{id} {} widens its capabilities: {}",
-                    m.version,
-                    what.join(", ")
-                ));
-            }
+            let evidence = line_evidence(line);
+            let diff = before.map(|p| capability_diff(p, m, line.label.risk));
+            admin_reasons(m, line.label.risk, threshold, diff.as_ref(), &mut reasons);
             PlanAction {
                 action: kind,
                 id: id.clone(),
@@ -594,21 +544,7 @@ pub fn make_plan(
         actions.push(action);
     }
     for id in &removing {
-        let p = &installed[id];
-        actions.push(PlanAction {
-            action: ActionKind::Remove,
-            id: id.clone(),
-            from: Some(p.version.clone()),
-            to: None,
-            package: None,
-            risk: p.risk,
-            capabilities: summaries(&p.capabilities),
-            evidence: Vec::new(),
-            policy: Vec::new(),
-            diff: None,
-            build_from_source: false,
-            requested: true,
-        });
+        actions.push(removal(&installed[id]));
     }
     // Installed plugins the resolution dropped (a removed dependency's
     // dependents fail resolution above; nothing else drops silently).
@@ -681,6 +617,111 @@ pub fn make_plan(
     )?;
     root.flush_audit()?;
     Ok(plan)
+}
+
+/// Resolves `files` with the host's resolver (every plugin enabled);
+/// any plugin it cannot place fails the plan, one line per problem.
+pub(crate) fn resolve_all(
+    files: Vec<PluginFile>,
+) -> Result<sharelife_core::host::resolver::Resolution, InstallError> {
+    let settings = BTreeMap::new();
+    let present = BTreeMap::new();
+    let resolution = resolver::resolve(
+        files,
+        ResolveInput {
+            settings: &settings,
+            auto_load: true,
+            present: &present,
+        },
+    );
+    if !resolution.failed.is_empty() {
+        return Err(InstallError::Unresolved {
+            problems: resolution
+                .failed
+                .iter()
+                .map(|u| match &u.version {
+                    Some(v) => format!("{} {v}: {u}", u.id),
+                    None => format!("{}: {u}", u.id),
+                })
+                .collect(),
+        });
+    }
+    Ok(resolution)
+}
+
+/// The review evidence of an index line: scan mismatches and advisories.
+pub(crate) fn line_evidence(line: &IndexLine) -> Vec<String> {
+    let mut evidence: Vec<String> = line
+        .scan
+        .mismatches
+        .iter()
+        .map(|x| x.message.clone())
+        .collect();
+    evidence.extend(
+        line.scan
+            .advisories
+            .iter()
+            .map(|a| format!("{} in {} {}: {}", a.id, a.package, a.version, a.title)),
+    );
+    evidence
+}
+
+/// The capability diff from installed `before` to `after` at risk `risk`.
+pub(crate) fn capability_diff(
+    before: &InstalledPlugin,
+    after: &Manifest,
+    risk: RiskLevel,
+) -> CapabilityDiff {
+    CapabilityDiff {
+        added: difference(&after.capabilities, &before.capabilities),
+        removed: difference(&before.capabilities, &after.capabilities),
+        risk_from: before.risk,
+        risk_to: risk,
+    }
+}
+
+/// Why installing `m` at `risk` (with `diff` against the installed
+/// version) needs an admin, if it does.
+pub(crate) fn admin_reasons(
+    m: &Manifest,
+    risk: RiskLevel,
+    threshold: RiskLevel,
+    diff: Option<&CapabilityDiff>,
+    reasons: &mut Vec<String>,
+) {
+    if risk >= threshold {
+        reasons.push(format!("{} {} is {risk} risk", m.id, m.version));
+    }
+    if let Some(d) = diff.filter(|d| d.widens()) {
+        let mut what = d.added.clone();
+        if d.risk_to > d.risk_from {
+            what.push(format!("risk {} -> {}", d.risk_from, d.risk_to));
+        }
+        reasons.push(format!(
+            "{} {} widens its capabilities: {}",
+            m.id,
+            m.version,
+            what.join(", ")
+        ));
+    }
+}
+
+/// The plan line removing installed plugin `p`.
+pub(crate) fn removal(p: &InstalledPlugin) -> PlanAction {
+    PlanAction {
+        action: ActionKind::Remove,
+        id: p.id.clone(),
+        from: Some(p.version.clone()),
+        to: None,
+        package: None,
+        risk: p.risk,
+        capabilities: summaries(&p.capabilities),
+        evidence: Vec::new(),
+        policy: Vec::new(),
+        diff: None,
+        build_from_source: false,
+        requested: true,
+    }
 }
 
 pub(crate) fn exact_version(req: &VersionReq) -> Option<Version> {

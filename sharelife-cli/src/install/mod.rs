@@ -42,6 +42,17 @@ pub(crate) struct Common {
     json: bool,
 }
 
+/// `--yes` and `--plan-out`, for every command that makes a plan.
+#[derive(Args, Debug)]
+pub(crate) struct PlanFlags {
+    /// Execute without asking (never stands in for an admin's approval).
+    #[arg(long)]
+    yes: bool,
+    /// Only plan: write the plan file (for review and `sharelife approve`), change nothing.
+    #[arg(long, value_name = "FILE")]
+    plan_out: Option<PathBuf>,
+}
+
 /// `sharelife install`.
 #[derive(Args, Debug)]
 pub(crate) struct InstallArgs {
@@ -51,12 +62,8 @@ pub(crate) struct InstallArgs {
     /// The added registry to install from [default: the only one added].
     #[arg(long, value_name = "NAME")]
     registry: Option<String>,
-    /// Execute without asking (never stands in for an admin's approval).
-    #[arg(long)]
-    yes: bool,
-    /// Only plan: write the plan file (for review and `sharelife approve`), change nothing.
-    #[arg(long, value_name = "FILE")]
-    plan_out: Option<PathBuf>,
+    #[command(flatten)]
+    plan: PlanFlags,
     #[command(flatten)]
     common: Common,
 }
@@ -70,12 +77,8 @@ pub(crate) struct UpgradeArgs {
     /// The added registry [default: the only one added].
     #[arg(long, value_name = "NAME")]
     registry: Option<String>,
-    /// Execute without asking (never stands in for an admin's approval).
-    #[arg(long)]
-    yes: bool,
-    /// Only plan: write the plan file, change nothing.
-    #[arg(long, value_name = "FILE")]
-    plan_out: Option<PathBuf>,
+    #[command(flatten)]
+    plan: PlanFlags,
     #[command(flatten)]
     common: Common,
 }
@@ -89,12 +92,8 @@ pub(crate) struct RemoveArgs {
     /// The added registry the plan pins [default: the only one added].
     #[arg(long, value_name = "NAME")]
     registry: Option<String>,
-    /// Execute without asking.
-    #[arg(long)]
-    yes: bool,
-    /// Only plan: write the plan file, change nothing.
-    #[arg(long, value_name = "FILE")]
-    plan_out: Option<PathBuf>,
+    #[command(flatten)]
+    plan: PlanFlags,
     #[command(flatten)]
     common: Common,
 }
@@ -194,8 +193,8 @@ pub(crate) fn install(args: InstallArgs) -> Result<(), Failure> {
             &args.common,
             Operation::Install(requests),
             args.registry.as_deref(),
-            args.yes,
-            args.plan_out.as_deref(),
+            args.plan.yes,
+            args.plan.plan_out.as_deref(),
             &command,
         )
     };
@@ -216,8 +215,8 @@ pub(crate) fn upgrade(args: UpgradeArgs) -> Result<(), Failure> {
             &args.common,
             Operation::Upgrade(ids),
             args.registry.as_deref(),
-            args.yes,
-            args.plan_out.as_deref(),
+            args.plan.yes,
+            args.plan.plan_out.as_deref(),
             &command,
         )
     };
@@ -238,8 +237,8 @@ pub(crate) fn remove(args: RemoveArgs) -> Result<(), Failure> {
             &args.common,
             Operation::Remove(ids),
             args.registry.as_deref(),
-            args.yes,
-            args.plan_out.as_deref(),
+            args.plan.yes,
+            args.plan.plan_out.as_deref(),
             &command,
         )
     };
@@ -315,31 +314,12 @@ fn change(
     let file = PlanFile::new(plan);
 
     if let Some(path) = plan_out {
-        file.write(path).map_err(|e| common.refusal(e, None))?;
-        if common.json {
-            print_json(&json!({
-                "ok": true,
-                "plan_file": path,
-                "digest": file.digest,
-                "needs_admin": file.plan.admin.required,
-                "reasons": file.plan.admin.reasons,
-                "changes": file.plan.changes_anything(),
-                "plan": file.plan,
-            }));
-        } else {
-            print!("{}", table::render(&file.plan, &file.digest));
-            println!("wrote {} (digest {})", path.display(), file.digest);
-            if file.plan.admin.required {
-                println!(
-                    "next: an admin runs `sharelife approve {} --key ADMIN_KEY`, then `sharelife apply {}`",
-                    path.display(),
-                    path.display()
-                );
-            } else {
-                println!("next: `sharelife apply {}`", path.display());
-            }
-        }
-        return Ok(());
+        return write_plan(
+            common,
+            &file,
+            path,
+            &format!("sharelife apply {}", path.display()),
+        );
     }
 
     if !file.plan.changes_anything() {
@@ -366,6 +346,35 @@ fn change(
         yes,
         Some(command),
     )
+}
+
+/// Writes the plan file (`--plan-out`) and says what it holds and what
+/// comes next: `apply` is the command that applies it.
+fn write_plan(common: &Common, file: &PlanFile, path: &Path, apply: &str) -> Result<(), Refusal> {
+    file.write(path).map_err(|e| common.refusal(e, None))?;
+    if common.json {
+        print_json(&json!({
+            "ok": true,
+            "plan_file": path,
+            "digest": file.digest,
+            "needs_admin": file.plan.admin.required,
+            "reasons": file.plan.admin.reasons,
+            "changes": file.plan.changes_anything(),
+            "plan": file.plan,
+        }));
+    } else {
+        print!("{}", table::render(&file.plan, &file.digest));
+        println!("wrote {} (digest {})", path.display(), file.digest);
+        if file.plan.admin.required {
+            println!(
+                "next: an admin runs `sharelife approve {} --key ADMIN_KEY`, then `{apply}`",
+                path.display()
+            );
+        } else {
+            println!("next: `{apply}`");
+        }
+    }
+    Ok(())
 }
 
 /// Shows the plan, confirms it (unless it needs an admin, whose absence

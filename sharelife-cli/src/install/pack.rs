@@ -9,7 +9,9 @@ use sharelife_install::pack::{self, ExportOptions, Pack, Signer};
 use sharelife_install::{InstallRoot, PlanFile};
 use sharelife_registry::keys::SecretKey;
 
-use super::{Common, Refusal, execute, finish, key_path, print_json, spinner, table};
+use super::{
+    Common, PlanFlags, Refusal, execute, finish, key_path, print_json, spinner, table, write_plan,
+};
 use crate::Failure;
 
 /// `sharelife pack …`.
@@ -62,12 +64,8 @@ pub(crate) struct ApplyArgs {
     /// Show the plan and the diff against this machine; change nothing (not even the audit log).
     #[arg(long, conflicts_with_all = ["yes", "plan_out"])]
     dry_run: bool,
-    /// Execute without asking (never stands in for an admin's approval).
-    #[arg(long)]
-    yes: bool,
-    /// Only plan: write the plan file (for review and `sharelife approve`, then `sharelife apply PLAN --pack FILE`).
-    #[arg(long, value_name = "FILE")]
-    plan_out: Option<PathBuf>,
+    #[command(flatten)]
+    plan: PlanFlags,
     #[command(flatten)]
     common: Common,
 }
@@ -309,35 +307,13 @@ fn apply(args: &ApplyArgs) -> Result<(), Refusal> {
         }
         return Ok(());
     }
-    if let Some(path) = &args.plan_out {
-        file.write(path).map_err(|e| common.refusal(e, None))?;
-        if common.json {
-            print_json(&json!({
-                "ok": true,
-                "plan_file": path,
-                "digest": file.digest,
-                "needs_admin": file.plan.admin.required,
-                "reasons": file.plan.admin.reasons,
-                "plan": file.plan,
-            }));
-        } else {
-            print!("{}", table::render(&file.plan, &file.digest));
-            println!("wrote {} (digest {})", path.display(), file.digest);
-            let apply = format!(
-                "sharelife apply {} --pack {}",
-                path.display(),
-                args.pack.display()
-            );
-            if file.plan.admin.required {
-                println!(
-                    "next: an admin runs `sharelife approve {} --key ADMIN_KEY`, then `{apply}`",
-                    path.display()
-                );
-            } else {
-                println!("next: `{apply}`");
-            }
-        }
-        return Ok(());
+    if let Some(path) = &args.plan.plan_out {
+        let apply = format!(
+            "sharelife apply {} --pack {}",
+            path.display(),
+            args.pack.display()
+        );
+        return write_plan(common, &file, path, &apply);
     }
     if !common.json && !missing.is_empty() {
         println!(
@@ -352,7 +328,7 @@ fn apply(args: &ApplyArgs) -> Result<(), Refusal> {
         &root,
         &file,
         &|| sharelife_install::apply_pack(&root, &file, path, &pack, &clients),
-        args.yes,
+        args.plan.yes,
         Some(&command),
     )?;
     if !common.json {

@@ -55,14 +55,25 @@ pub(super) fn render(plan: &Plan, digest: &str) -> String {
         || "nothing installed".to_owned(),
         |g| format!("generation {g}"),
     );
+    let source = match &plan.pack {
+        Some(part) if part.registries.is_empty() => "packages from the pack".to_owned(),
+        Some(part) => part
+            .registries
+            .iter()
+            .map(|r| format!("registry `{}` snapshot {}", r.name, r.snapshot_version))
+            .collect::<Vec<_>>()
+            .join(", "),
+        None => format!(
+            "registry `{}` snapshot {}",
+            plan.registry.name, plan.registry.snapshot_version
+        ),
+    };
     let _ = writeln!(
         out,
-        "plan {} ({}: {}; registry `{}` snapshot {}; made against {base})",
+        "plan {} ({}: {}; {source}; made against {base})",
         &digest[..digest.len().min(12)],
         plan.operation,
         plan.requested.join(" "),
-        plan.registry.name,
-        plan.registry.snapshot_version,
     );
     let _ = writeln!(
         out,

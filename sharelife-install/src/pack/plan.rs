@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sharelife_core::audit::Outcome;
-use sharelife_core::host::resolver::{self, ResolveInput};
 use sharelife_core::loader::PluginFile;
 use sharelife_manifest::Manifest;
 use sharelife_registry::Client;
@@ -20,8 +19,9 @@ use crate::apply::ApplySource;
 use crate::error::io;
 use crate::generation::InstalledPlugin;
 use crate::plan::{
-    ActionKind, AdminNeed, CapabilityDiff, PLAN_FORMAT, Plan, PlanAction, PlanFile, PlanHost,
-    PlanRegistry, difference, manifest_of, now, summaries, verdicts,
+    ActionKind, AdminNeed, PLAN_FORMAT, Plan, PlanAction, PlanFile, PlanHost, PlanRegistry,
+    admin_reasons, capability_diff, line_evidence, manifest_of, now, removal, resolve_all,
+    verdicts,
 };
 use crate::root::{INSTALL_ACTOR, InstallRoot};
 
@@ -177,23 +177,11 @@ fn plan_checked(
                     ),
                 });
             }
-            let mut evidence: Vec<String> = line
-                .scan
-                .mismatches
-                .iter()
-                .map(|x| x.message.clone())
-                .collect();
-            evidence.extend(
-                line.scan
-                    .advisories
-                    .iter()
-                    .map(|a| format!("{} in {} {}: {}", a.id, a.package, a.version, a.title)),
-            );
             Chosen {
                 manifest: manifest_of(&line)?,
                 risk: line.label.risk,
                 capabilities: line.label.capabilities.clone(),
-                evidence,
+                evidence: line_evidence(&line),
                 targets: line.targets.clone(),
             }
         };
@@ -206,28 +194,7 @@ fn plan_checked(
         .iter()
         .map(|(id, c)| PluginFile::described(format!("pack:{id}"), c.manifest.clone()))
         .collect();
-    let settings = BTreeMap::new();
-    let present = BTreeMap::new();
-    let resolution = resolver::resolve(
-        files,
-        ResolveInput {
-            settings: &settings,
-            auto_load: true,
-            present: &present,
-        },
-    );
-    if !resolution.failed.is_empty() {
-        return Err(InstallError::Unresolved {
-            problems: resolution
-                .failed
-                .iter()
-                .map(|u| match &u.version {
-                    Some(v) => format!("{} {v}: {u}", u.id),
-                    None => format!("{}: {u}", u.id),
-                })
-                .collect(),
-        });
-    }
+    let resolution = resolve_all(files)?;
 
     // The new generation's settings and the diff against today's.
     let old_path = root.host_config_path()?;
@@ -290,25 +257,9 @@ fn plan_checked(
         };
         let diff = before
             .filter(|_| kind != ActionKind::Keep)
-            .map(|b| CapabilityDiff {
-                added: difference(&m.capabilities, &b.capabilities),
-                removed: difference(&b.capabilities, &m.capabilities),
-                risk_from: b.risk,
-                risk_to: c.risk,
-            });
-        if kind != ActionKind::Keep && c.risk >= threshold {
-            reasons.push(format!("{id} {} is {} risk", m.version, c.risk));
-        }
-        if let Some(d) = diff.as_ref().filter(|d| d.widens()) {
-            let mut what = d.added.clone();
-            if d.risk_to > d.risk_from {
-                what.push(format!("risk {} -> {}", d.risk_from, d.risk_to));
-            }
-            reasons.push(format!(
-                "{id} {} widens its capabilities: {}",
-                m.version,
-                what.join(", ")
-            ));
+            .map(|b| capability_diff(b, m, c.risk));
+        if kind != ActionKind::Keep {
+            admin_reasons(m, c.risk, threshold, diff.as_ref(), &mut reasons);
         }
         actions.push(PlanAction {
             action: kind,
@@ -330,23 +281,9 @@ fn plan_checked(
         });
     }
     for (id, b) in &installed {
-        if chosen.contains_key(id) {
-            continue;
+        if !chosen.contains_key(id) {
+            actions.push(removal(b));
         }
-        actions.push(PlanAction {
-            action: ActionKind::Remove,
-            id: id.clone(),
-            from: Some(b.version.clone()),
-            to: None,
-            package: None,
-            risk: b.risk,
-            capabilities: summaries(&b.capabilities),
-            evidence: Vec::new(),
-            policy: Vec::new(),
-            diff: None,
-            build_from_source: false,
-            requested: true,
-        });
     }
     if pack_diff.widens_policy() {
         let mut what: Vec<String> = pack_diff
