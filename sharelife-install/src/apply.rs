@@ -434,6 +434,7 @@ fn check_fresh(
                     ),
                 });
             }
+            crate::pack::check_settings(root, pack, plan, part)?;
             for r in &part.registries {
                 let client = clients.get(&r.name).ok_or_else(|| {
                     InstallError::Registry(sharelife_registry::ClientError::UnknownRegistry(

@@ -160,3 +160,54 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     }
     out
 }
+
+#[test]
+fn a_plan_file_cannot_smuggle_settings_the_pack_does_not_give() {
+    let world = World::with(&["example-echo"]);
+    world.install(&["examples.echo"]);
+    let root = world.root();
+    root.trust_key(&world.dir.join("keys/admin.pub")).unwrap();
+    let exported = pack::export(
+        &root,
+        &ExportOptions {
+            key: Some(&world.admin),
+            ..ExportOptions::default()
+        },
+    )
+    .unwrap();
+    let pack = Pack::from_bytes(&exported.bytes, "setup.slpack").unwrap();
+    let home = root.home();
+    let (plan, clients) = pack::plan_pack(&root, &pack, &mut |n| home.open(n), true).unwrap();
+    // Nothing widens: no admin needed, nothing to approve.
+    assert!(!plan.admin.required, "{:?}", plan.admin);
+
+    // A crafted plan (a fresh digest over edited contents) whose host
+    // config grants more, or whose pipelines are not the pack's.
+    let path = world.dir.join("crafted.json");
+    let mut crafted = plan.clone();
+    crafted.pack.as_mut().unwrap().host_config.push_str(
+        "\n[[policy.rules]]\neffect = \"allow\"\nplugin = \"*\"\nkind = \"command\"\nargv = [\"sh\"]\n",
+    );
+    let file = PlanFile::new(crafted);
+    let e = pack::apply_pack(&root, &file, &path, &pack, &clients).unwrap_err();
+    assert!(
+        matches!(e, sharelife_install::InstallError::StalePlan { .. }),
+        "{e}"
+    );
+    let mut crafted = plan.clone();
+    crafted
+        .pack
+        .as_mut()
+        .unwrap()
+        .pipelines
+        .insert("extra.yaml".to_owned(), "schema_version: x\n".to_owned());
+    let file = PlanFile::new(crafted);
+    let e = pack::apply_pack(&root, &file, &path, &pack, &clients).unwrap_err();
+    assert!(
+        matches!(e, sharelife_install::InstallError::PlanTampered { .. }),
+        "{e}"
+    );
+    // The honest plan applies.
+    let file = PlanFile::new(plan);
+    pack::apply_pack(&root, &file, &path, &pack, &clients).unwrap();
+}

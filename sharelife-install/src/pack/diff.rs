@@ -80,13 +80,18 @@ pub struct PackDiff {
 
 impl PackDiff {
     /// Whether the new policy may grant more than the old one: a new
-    /// allow rule, or a capability of a resulting plugin newly granted.
+    /// allow rule, a deny rule dropped, or a capability of a resulting
+    /// plugin newly granted.
     pub fn widens_policy(&self) -> bool {
         !self.grants_widened.is_empty()
             || self
                 .policy_rules_added
                 .iter()
                 .any(|r| r.starts_with("allow "))
+            || self
+                .policy_rules_removed
+                .iter()
+                .any(|r| r.starts_with("deny "))
     }
 
     /// The required inputs not set in this environment.
@@ -192,6 +197,18 @@ pub(crate) fn diff(input: &DiffInput<'_>) -> Result<PackDiff, String> {
         })
         .collect();
     Ok(d)
+}
+
+/// Whether `new` may grant what `old` does not: an allow rule `old` lacks,
+/// or a deny rule `new` lacks. (A grant only widens by one of the two.)
+pub(crate) fn rules_widen(old: &Policy, new: &Policy) -> bool {
+    new.rules
+        .iter()
+        .any(|r| r.effect == Effect::Allow && !old.rules.contains(r))
+        || old
+            .rules
+            .iter()
+            .any(|r| r.effect == Effect::Deny && !new.rules.contains(r))
 }
 
 fn rules_not_in(a: &Policy, b: &Policy) -> Vec<String> {

@@ -51,8 +51,8 @@ use sharelife_registry::keys::{self, SecretKey};
 use sharelife_registry::package::{read_canonical_archive, write_archive};
 
 pub use diff::{ConfigChange, GrantWidened, PackDiff, RequiredInputStatus};
-pub(crate) use plan::embedded_package;
 pub use plan::{PackPlan, PackPlanRegistry, apply_pack, plan_pack};
+pub(crate) use plan::{check_settings, embedded_package};
 
 use crate::InstallError;
 use crate::error::io;

@@ -197,21 +197,12 @@ fn plan_checked(
     let resolution = resolve_all(files)?;
 
     // The new generation's settings and the diff against today's.
-    let old_path = root.host_config_path()?;
-    let old_host = match &old_path {
-        Some(p) => std::fs::read_to_string(p).map_err(io(p))?,
-        None => String::new(),
-    };
-    let host_config = generation_host_config(pack.host_config(), &old_host, old_path.as_deref())
-        .map_err(|message| InstallError::PackInvalid {
-            origin: pack.origin().to_owned(),
-            reason: format!("its host.toml: {message}"),
-        })?;
-    let new_policy =
-        super::policy_of(&host_config).map_err(|message| InstallError::PackInvalid {
-            origin: pack.origin().to_owned(),
-            reason: format!("its host.toml: {message}"),
-        })?;
+    let Settings {
+        old_path,
+        old_host,
+        host_config,
+        new_policy,
+    } = settings(root, pack)?;
     let old_pipelines = match root.current_number()? {
         Some(n) => read_pipelines(&root.generation_dir(n).join("pipelines"))?,
         None => BTreeMap::new(),
@@ -393,6 +384,46 @@ pub fn apply_pack(
     crate::apply::apply_from(root, file, path, &ApplySource::Pack { pack, clients })
 }
 
+/// At apply: the plan's settings must be what `pack` gives on this machine
+/// now (a plan file is data; its host config and pipelines are not taken
+/// on its word), and a plan whose pack widens the policy must say it needs
+/// an admin.
+pub(crate) fn check_settings(
+    root: &InstallRoot,
+    pack: &Pack,
+    plan: &Plan,
+    part: &PackPlan,
+) -> Result<(), InstallError> {
+    let now = settings(root, pack)?;
+    if now.host_config != part.host_config {
+        return Err(InstallError::StalePlan {
+            what_moved: format!(
+                "the host config the pack's generation gets differs from the plan's (the current host config {} changed since, or the plan was edited)",
+                now.old_path
+                    .as_ref()
+                    .map_or_else(|| "(none)".to_owned(), |p| p.display().to_string())
+            ),
+        });
+    }
+    if pack.pipelines() != part.pipelines {
+        return Err(InstallError::PlanTampered {
+            path: PathBuf::from(pack.origin()),
+            reason: "its pipelines are not the pack's".to_owned(),
+        });
+    }
+    let old_policy = super::policy_of(&now.old_host).map_err(|message| InstallError::Config {
+        path: now.old_path.clone().unwrap_or_default(),
+        message,
+    })?;
+    if super::diff::rules_widen(&old_policy, &now.new_policy) && !plan.admin.required {
+        return Err(InstallError::PlanTampered {
+            path: PathBuf::from(pack.origin()),
+            reason: "the pack widens the policy, but the plan says it needs no admin".to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// The embedded package of `p`, checked against the digest the pack pins.
 pub(crate) fn embedded_package(pack: &Pack, p: &PackPlugin) -> Result<Package, InstallError> {
     let bytes = pack
@@ -423,6 +454,41 @@ pub(crate) fn embedded_package(pack: &Pack, p: &PackPlugin) -> Result<Package, I
         });
     }
     Ok(package)
+}
+
+/// The settings a pack's generation gets on this machine now.
+pub(crate) struct Settings {
+    /// The host config the current generation runs with, and its text.
+    pub(crate) old_path: Option<PathBuf>,
+    pub(crate) old_host: String,
+    /// The new generation's `host.toml`.
+    pub(crate) host_config: String,
+    /// Its policy.
+    pub(crate) new_policy: sharelife_core::capability::Policy,
+}
+
+/// Derives [`Settings`] from `pack` and the current state of `root`;
+/// planning and applying both call it, so an apply writes exactly what
+/// the pack and this machine give, whatever a plan file says.
+pub(crate) fn settings(root: &InstallRoot, pack: &Pack) -> Result<Settings, InstallError> {
+    let old_path = root.host_config_path()?;
+    let old_host = match &old_path {
+        Some(p) => std::fs::read_to_string(p).map_err(io(p))?,
+        None => String::new(),
+    };
+    let invalid = |message: String| InstallError::PackInvalid {
+        origin: pack.origin().to_owned(),
+        reason: format!("its host.toml: {message}"),
+    };
+    let host_config = generation_host_config(pack.host_config(), &old_host, old_path.as_deref())
+        .map_err(invalid)?;
+    let new_policy = super::policy_of(&host_config).map_err(invalid)?;
+    Ok(Settings {
+        old_path,
+        old_host,
+        host_config,
+        new_policy,
+    })
 }
 
 /// The pack's host config as the new generation's `host.toml`:
