@@ -26,6 +26,48 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## In a host
+//!
+//! [`load`] reads the library's manifest (no plugin code runs in the
+//! host), starts the child and adds a [`SandboxedPlugin`] — a
+//! [`Plugin`](sharelife_core::Plugin) forwarding handler calls over the
+//! socket — to a [`Host`](sharelife_core::Host), which then drives it like
+//! any other: `host.call`, handles and pipelines reach it, its handlers are
+//! counted in `host.metrics()`, its health check reports a dead child as
+//! unhealthy with the cause, and a restart (`host.start` from `Error`, or
+//! the restart policy) starts a new child. Stop, unload and shutdown end
+//! and reap the child.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use sharelife_sandbox::{Feature, Limits, Requirements};
+//!
+//! let host = sharelife_core::Host::builder().build()?;
+//! let limits = Limits::from_toml(r#"call_timeout = "2s""#)?;
+//! let require = Requirements::new([Feature::Landlock, Feature::Seccomp]);
+//! let id = sharelife_sandbox::load(&host, "plugins/libacme_scraper.so", &limits, &require).await?;
+//! host.start(&id).await?;
+//! let page = host.call(&id, "scrape", b"https://example.org")?;
+//! # let _ = page;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! This is the interim API until the host's config and builder take
+//! `isolation = "process"` (issue 15). What does not cross the process
+//! boundary yet: the plugin's context services (`ctx.fs()`, `ctx.http()`,
+//! `ctx.connect()`, `ctx.run()`, providers, MCP, events, timers, logs) are
+//! not brokered to the host's gateway — in the child they are unavailable
+//! or denied; events are not delivered to it; state is not handed over on
+//! a reload or restart.
+//!
+//! The runner binary is found by [`locate_runner`]: `SHARELIFE_SANDBOX_RUNNER`,
+//! else `sharelife-sandbox-runner` next to the executable (or one
+//! directory up). `cargo build -p sharelife-sandbox` puts it in
+//! `target/<profile>/`; `cargo install --path sharelife-sandbox` puts it in
+//! the same `bin/` as `cargo install --path sharelife-cli`. `sharelife
+//! doctor` says whether it is found, and where.
+//!
 //! ## How
 //!
 //! [`Sandboxed::spawn`] starts `sharelife-sandbox-runner` (found by
@@ -93,9 +135,13 @@
 //!   MCP, events and timers over IPC to the host's gateway are the next
 //!   step (issue 15). Logs stay in the child. Threads cannot be created
 //!   (`nproc` 0) unless the runner runs as root.
-//! * **Not integrated in the host** yet: no `Isolation::Process`, health,
-//!   metrics or hot reload through `Host`; this crate is the connection a
-//!   host slot will drive.
+//! * **Half integrated in the host**: [`load`] adds a sandboxed plugin
+//!   through [`Host::add`](sharelife_core::Host::add) (handles,
+//!   pipelines, metrics, health and restarts work), but the host's config
+//!   has no `isolation = "process"` and no `Isolation::Process` yet, so
+//!   `boot`, `sharelife run` and `dev` never sandbox; hot reload
+//!   (`Host::reload`) refuses such a plugin, and no state crosses a
+//!   restart; events are not delivered to it; its config is not passed.
 //! * One call at a time per child (concurrent callers queue on a mutex).
 //! * No cgroup limits ([`probe`] reports whether the host could use
 //!   them), no namespaces: the child sees the host's process list
@@ -137,6 +183,7 @@ mod frame;
 mod limits;
 mod locate;
 mod probe;
+mod proxy;
 mod restrict;
 pub mod runner;
 mod sandboxed;
@@ -146,5 +193,6 @@ pub use frame::{StartFailure, StartStage};
 pub use limits::{ByteSize, ByteSizeError, Limits, LimitsError};
 pub use locate::{RUNNER_ENV, RUNNER_NAME, locate_runner};
 pub use probe::{CgroupSupport, Feature, LandlockSupport, Requirements, SandboxSupport, probe};
+pub use proxy::{LoadSandboxedError, SandboxedPlugin, load};
 pub use restrict::{Enforced, LandlockOutcome, Layers};
 pub use sandboxed::Sandboxed;

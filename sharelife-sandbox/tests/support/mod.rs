@@ -116,3 +116,64 @@ impl InProcess {
         String::from_utf8(out.to_vec()).expect("UTF-8")
     }
 }
+
+/// A host for the tests that add a sandboxed plugin, with its scratch
+/// directories (kept as long as the host).
+pub fn host(
+    builder: impl FnOnce(sharelife_core::HostBuilder) -> sharelife_core::HostBuilder,
+) -> (Host, tempfile::TempDir) {
+    let dirs = tempfile::tempdir().expect("a scratch directory");
+    let host = builder(
+        Host::builder()
+            .data_root(dirs.path().join("data"))
+            .temp_root(dirs.path().join("tmp")),
+    )
+    .build()
+    .expect("a host");
+    (host, dirs)
+}
+
+/// The escape fixture added to `host` as a sandboxed plugin (Landlock and
+/// seccomp required), started.
+pub async fn add_sandboxed(host: &Host, limits: &Limits) -> String {
+    let id = sharelife_sandbox::load(
+        host,
+        escape_library(),
+        limits,
+        &Requirements::new([Feature::Landlock, Feature::Seccomp]),
+    )
+    .await
+    .expect("the escape fixture is added in a sandbox");
+    host.start(&id).await.expect("the sandboxed plugin starts");
+    id.to_string()
+}
+
+/// This process's children, zombies included (pid and state), from
+/// `/proc`.
+pub fn children() -> Vec<(u32, char)> {
+    let me = std::process::id();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc") {
+        let Ok(entry) = entry else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let mut fields = after.split_whitespace();
+        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        if fields.next().and_then(|p| p.parse::<u32>().ok()) == Some(me) {
+            found.push((pid, state));
+        }
+    }
+    found
+}

@@ -1,0 +1,478 @@
+//! [`SandboxedPlugin`]: a sandboxed plugin the host drives like any other
+//! (the host side of the process boundary, implementing
+//! [`sharelife_core::Plugin`]), and [`load`], the one call that adds one
+//! to a [`Host`].
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use sharelife_core::loader::{LoadError, PluginFile};
+use sharelife_core::manifest::{Manifest, PluginId};
+use sharelife_core::{
+    Buffer, ErrorKind, HandlerId, Health, Host, HostError, Plugin, PluginContext, PluginError,
+};
+
+use crate::{Limits, Requirements, SandboxError, Sandboxed};
+
+/// Why [`load`] could not add a sandboxed plugin.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadSandboxedError {
+    /// The library's manifest could not be read or failed its checks
+    /// (nothing was started).
+    #[error("reading the plugin library: {0}")]
+    Library(#[source] LoadError),
+    /// The child could not be started: the kernel lacks a required
+    /// feature, the runner is missing, the plugin failed to start in the
+    /// child…
+    #[error(transparent)]
+    Sandbox(SandboxError),
+    /// The host refused the plugin (a duplicate id, unmet dependencies,
+    /// its config); the child has been stopped.
+    #[error(transparent)]
+    Host(HostError),
+}
+
+/// Adds the plugin library at `path` to `host`, running out of process in
+/// a sandbox restricted by `limits` and refused unless the kernel gives
+/// `requirements`: reads its manifest with [`PluginFile::read`] (no plugin
+/// code runs in the host), starts the child ([`Sandboxed::spawn`]), then
+/// [`Host::add`]s a [`SandboxedPlugin`] with that manifest. The plugin
+/// ends `Loaded`; start it with [`Host::start`] like any other.
+///
+/// ```no_run
+/// # async fn demo(host: &sharelife_core::Host) -> Result<(), Box<dyn std::error::Error>> {
+/// use sharelife_sandbox::{Feature, Limits, Requirements};
+///
+/// let limits = Limits::from_toml(r#"memory = "256MiB"
+///                                   call_timeout = "2s""#)?;
+/// let require = Requirements::new([Feature::Landlock, Feature::Seccomp]);
+/// let id = sharelife_sandbox::load(host, "plugins/libacme_scraper.so", &limits, &require).await?;
+/// host.start(&id).await?;
+/// let page = host.call_async(&id, "scrape", b"https://example.org").await?;
+/// # let _ = page;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// This is the interim API until the host itself learns the tier
+/// (`Isolation::Process` in its config and builder, `host.load_with`):
+/// a plugin added this way is one the host "added in code", so
+/// [`Host::reload`] and [`Host::reload_in_place`] refuse it, and
+/// [`Host::boot`] and `sharelife run` do not sandbox anything by
+/// themselves. See [`SandboxedPlugin`] for what works across the
+/// boundary and what does not yet.
+///
+/// # Errors
+///
+/// [`LoadSandboxedError::Library`], [`LoadSandboxedError::Sandbox`]
+/// (with [`SandboxError::Unsupported`] naming what the kernel lacks),
+/// [`LoadSandboxedError::Host`].
+pub async fn load(
+    host: &Host,
+    path: impl AsRef<Path>,
+    limits: &Limits,
+    requirements: &Requirements,
+) -> Result<PluginId, LoadSandboxedError> {
+    let path = path.as_ref().to_owned();
+    let limits = *limits;
+    let requirements = requirements.clone();
+    // Reading the file and starting the child block: off the runtime's
+    // threads.
+    let plugin = blocking(move || SandboxedPlugin::spawn(path, &limits, &requirements))
+        .await
+        .map_err(|e| LoadSandboxedError::Sandbox(SandboxError::Io(std::io::Error::other(e))))??;
+    let manifest = plugin.manifest().clone();
+    host.add(manifest, Box::new(plugin))
+        .await
+        .map_err(LoadSandboxedError::Host)
+}
+
+/// A plugin running in a sandboxed child process, as a
+/// [`sharelife_core::Plugin`] the host drives like any other: handles,
+/// pipelines, per-handler metrics, health checks and the restart policy
+/// work on it unchanged.
+///
+/// * **Calls** ([`call`](Plugin::call), [`call_async`](Plugin::call_async))
+///   go to the child by handler name (`manifest.handlers[id]`). A
+///   synchronous call blocks its thread for the round trip, as an
+///   in-process synchronous handler does; an asynchronous one runs the
+///   round trip on tokio's blocking pool (`spawn_blocking`), so the
+///   host's runtime threads go on. Calls take turns on the one
+///   connection.
+/// * **Errors** keep their type in the [`PluginError`]: the handler's own
+///   error as it was (kind, retryable, message); a call that ran past
+///   `call_timeout` is [`ErrorKind::Timeout`]; a child that died
+///   ([`SandboxError::ChildDied`]) is [`ErrorKind::Failed`] with the cause
+///   in the message (`the sandboxed plugin's process killed by signal 11
+///   (SIGSEGV)`); a missing child is [`ErrorKind::NotActive`].
+/// * **Health** is [`Health::Unhealthy`] with the cause once the child is
+///   gone (found without waiting for a call in flight: its `/proc` entry),
+///   so the host's health check moves the plugin to `Error` and the
+///   restart policy applies.
+/// * **Lifecycle**: the child runs the plugin's own `initialize` and
+///   `start` when it starts, and its `stop` and `cleanup` when the host
+///   closes the connection. Here, [`initialize`](Plugin::initialize) and
+///   [`start`](Plugin::start) start a new child when none is running (a
+///   restart from `Error` gets a fresh child);
+///   [`stop`](Plugin::stop) and [`cleanup`](Plugin::cleanup) shut the child
+///   down (the plugin stops and cleans up in it), kill it if it lingers,
+///   and reap it; dropping kills and reaps it. A stopped plugin started
+///   again is a new child: nothing in its memory survives a stop.
+///
+/// What does not cross the boundary yet (issue 15): the plugin's context
+/// services — `ctx.fs()`, `ctx.http()`, `ctx.connect()`, `ctx.run()`,
+/// providers, MCP, events it publishes, timers, logs — are not brokered
+/// to the host's gateway: in the child the context is a local one with no
+/// gateway, so they are unavailable or denied there (and the walls deny
+/// doing it by hand). [`handle_event`](Plugin::handle_event) is not
+/// forwarded, config is not passed (the child's `ctx.config()` is null),
+/// and [`save_state`](Plugin::save_state)/[`restore_state`](Plugin::restore_state)
+/// hand nothing over.
+#[derive(Debug)]
+pub struct SandboxedPlugin {
+    recipe: Recipe,
+    manifest: Manifest,
+    child: Mutex<Option<Arc<Child>>>,
+}
+
+/// One running child and, once it is known, why it is gone.
+#[derive(Debug)]
+struct Child {
+    sandboxed: Sandboxed,
+    gone: Mutex<Option<String>>,
+}
+
+/// What it takes to start a child (again).
+#[derive(Debug, Clone)]
+struct Recipe {
+    path: PathBuf,
+    limits: Limits,
+    requirements: Requirements,
+    runner: Option<PathBuf>,
+}
+
+impl Recipe {
+    fn start_child(&self) -> Result<Arc<Child>, SandboxError> {
+        let sandboxed = match &self.runner {
+            Some(runner) => {
+                Sandboxed::spawn_with_runner(runner, &self.path, &self.limits, &self.requirements)?
+            }
+            None => Sandboxed::spawn(&self.path, &self.limits, &self.requirements)?,
+        };
+        Ok(Arc::new(Child {
+            sandboxed,
+            gone: Mutex::new(None),
+        }))
+    }
+}
+
+impl SandboxedPlugin {
+    /// Reads the manifest of the library at `path` (no plugin code runs
+    /// here) and starts it in a child ([`Sandboxed::spawn`], which finds
+    /// the runner with [`locate_runner`](crate::locate_runner)).
+    ///
+    /// # Errors
+    ///
+    /// [`LoadSandboxedError::Library`] or [`LoadSandboxedError::Sandbox`].
+    pub fn spawn(
+        path: impl AsRef<Path>,
+        limits: &Limits,
+        requirements: &Requirements,
+    ) -> Result<Self, LoadSandboxedError> {
+        Self::with_runner(None, path.as_ref(), limits, requirements)
+    }
+
+    /// Like [`spawn`](Self::spawn) with the runner binary given (and
+    /// used again for every restart).
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn).
+    pub fn spawn_with_runner(
+        runner: impl AsRef<Path>,
+        path: impl AsRef<Path>,
+        limits: &Limits,
+        requirements: &Requirements,
+    ) -> Result<Self, LoadSandboxedError> {
+        Self::with_runner(
+            Some(runner.as_ref().to_owned()),
+            path.as_ref(),
+            limits,
+            requirements,
+        )
+    }
+
+    fn with_runner(
+        runner: Option<PathBuf>,
+        path: &Path,
+        limits: &Limits,
+        requirements: &Requirements,
+    ) -> Result<Self, LoadSandboxedError> {
+        let manifest = PluginFile::read(path)
+            .map_err(LoadSandboxedError::Library)?
+            .manifest()
+            .clone();
+        let recipe = Recipe {
+            path: path.to_owned(),
+            limits: *limits,
+            requirements: requirements.clone(),
+            runner,
+        };
+        let child = recipe.start_child().map_err(LoadSandboxedError::Sandbox)?;
+        Ok(SandboxedPlugin {
+            recipe,
+            manifest,
+            child: Mutex::new(Some(child)),
+        })
+    }
+
+    /// The plugin's manifest, as read from its library.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The library's path.
+    pub fn path(&self) -> &Path {
+        &self.recipe.path
+    }
+
+    /// The running child's process id (`None` when none runs).
+    pub fn pid(&self) -> Option<u32> {
+        self.lock().as_ref().map(|c| c.sandboxed.pid())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Arc<Child>>> {
+        self.child.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The running child, if there is one.
+    fn current(&self) -> Result<Arc<Child>, PluginError> {
+        self.lock().clone().ok_or_else(|| {
+            PluginError::with_kind(
+                ErrorKind::NotActive,
+                format!(
+                    "the sandboxed plugin {:?} has no running process",
+                    self.manifest.id.as_str()
+                ),
+            )
+        })
+    }
+
+    fn handler_name(&self, handler: HandlerId) -> Result<&str, PluginError> {
+        self.manifest
+            .handlers
+            .get(handler.index())
+            .map(|h| h.name.as_str())
+            .ok_or_else(|| {
+                PluginError::with_kind(
+                    ErrorKind::UnknownHandler,
+                    format!("this plugin has no handler #{}", handler.index()),
+                )
+            })
+    }
+
+    /// Starts a child unless one runs (a dead one is replaced), off the
+    /// runtime's threads (starting waits for the child to load and
+    /// restrict itself).
+    async fn ensure_running(&self) -> Result<(), PluginError> {
+        // Cheap when a child runs: no thread hop.
+        if self.lock().as_ref().is_some_and(|c| c.seems_alive()) {
+            return Ok(());
+        }
+        let recipe = self.recipe.clone();
+        let fresh = blocking(move || recipe.start_child())
+            .await
+            .map_err(|e| PluginError::with_kind(ErrorKind::Panicked, e))?
+            .map_err(|e| to_plugin_error(&e))?;
+        let mut slot = self.lock();
+        // Whoever got here first with a live child wins; ours is dropped
+        // (killed and reaped).
+        if slot.as_ref().is_some_and(|c| c.seems_alive()) {
+            return Ok(());
+        }
+        // A dead child is dropped here (reaped: it has exited).
+        *slot = Some(fresh);
+        Ok(())
+    }
+
+    /// Shuts the child down (the plugin stops and cleans up in it; killed
+    /// if it lingers) and reaps it, off the runtime's threads.
+    async fn shut_down(&self) {
+        let Some(child) = self.lock().take() else {
+            return;
+        };
+        let id = self.manifest.id.clone();
+        let _ = blocking(move || match Arc::try_unwrap(child) {
+            Ok(child) => {
+                let cause = child.sandboxed.shutdown();
+                tracing::debug!(plugin = %id, %cause, "sandboxed plugin's process ended");
+            }
+            // A call in flight holds it; the last holder kills and reaps
+            // it (dropping a `Sandboxed`).
+            Err(shared) => drop(shared),
+        })
+        .await;
+    }
+}
+
+impl Child {
+    fn call(&self, handler: &str, input: &[u8]) -> Result<Vec<u8>, PluginError> {
+        self.sandboxed.call(handler, input).map_err(|e| {
+            if matches!(
+                e,
+                SandboxError::ChildDied { .. }
+                    | SandboxError::Timeout { .. }
+                    | SandboxError::Protocol { .. }
+                    | SandboxError::Io(_)
+            ) {
+                self.record(e.to_string());
+            }
+            to_plugin_error(&e)
+        })
+    }
+
+    /// Whether the child seems to run: no death recorded and its process
+    /// has not exited. Never calls.
+    fn seems_alive(&self) -> bool {
+        self.gone
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
+            && !exited(self.sandboxed.pid())
+    }
+
+    fn record(&self, cause: String) {
+        let mut gone = self.gone.lock().unwrap_or_else(|e| e.into_inner());
+        gone.get_or_insert(cause);
+    }
+
+    /// Why the child is gone, once it is; never waits for a call in
+    /// flight while the child lives.
+    fn gone(&self) -> Option<String> {
+        if let Some(cause) = self.gone.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Some(cause);
+        }
+        if !exited(self.sandboxed.pid()) {
+            return None;
+        }
+        // It exited between calls (or a call in flight is finding out):
+        // a call collects the cause and reaps it. No handler has the
+        // empty name, so a live child would only answer `UnknownHandler`.
+        match self.call("", b"") {
+            Err(e) if e.kind() != ErrorKind::UnknownHandler => {
+                self.record(e.message().to_owned());
+                Some(e.message().to_owned())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Whether process `pid` (an unreaped child of this one) has exited: a
+/// zombie, or already reaped.
+fn exited(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `pid (comm) state …`; comm may hold spaces and parentheses.
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+        Err(_) => true,
+    }
+}
+
+/// A [`SandboxError`] as the [`PluginError`] a host reports, the cause in
+/// its message.
+fn to_plugin_error(error: &SandboxError) -> PluginError {
+    match error {
+        SandboxError::Handler(e) => e.clone(),
+        SandboxError::Timeout { .. } => {
+            PluginError::with_kind(ErrorKind::Timeout, error.to_string())
+        }
+        SandboxError::Unsupported { .. } => {
+            PluginError::with_kind(ErrorKind::Denied, error.to_string())
+        }
+        _ => PluginError::new(error.to_string()),
+    }
+}
+
+/// Runs `work` on tokio's blocking pool when there is a runtime, here
+/// otherwise.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => runtime
+            .spawn_blocking(work)
+            .await
+            .map_err(|e| format!("the sandbox call's thread failed: {e}")),
+        Err(_) => Ok(work()),
+    }
+}
+
+#[sharelife_core::async_trait]
+impl Plugin for SandboxedPlugin {
+    async fn initialize(&self, _ctx: &PluginContext) -> Result<(), PluginError> {
+        self.ensure_running().await
+    }
+
+    async fn start(&self, _ctx: &PluginContext) -> Result<(), PluginError> {
+        self.ensure_running().await
+    }
+
+    async fn stop(&self, _ctx: &PluginContext) -> Result<(), PluginError> {
+        self.shut_down().await;
+        Ok(())
+    }
+
+    async fn cleanup(&self, _ctx: &PluginContext) -> Result<(), PluginError> {
+        self.shut_down().await;
+        Ok(())
+    }
+
+    async fn health(&self, _ctx: &PluginContext) -> Health {
+        let Some(child) = self.lock().clone() else {
+            return Health::Unhealthy(format!(
+                "the sandboxed plugin {:?} has no running process",
+                self.manifest.id.as_str()
+            ));
+        };
+        match blocking(move || child.gone()).await {
+            Ok(None) => Health::Healthy,
+            Ok(Some(cause)) => Health::Unhealthy(cause),
+            Err(e) => Health::Unhealthy(e),
+        }
+    }
+
+    fn call(
+        &self,
+        _ctx: &PluginContext,
+        handler: HandlerId,
+        input: &[u8],
+        output: &mut Buffer,
+    ) -> Result<(), PluginError> {
+        let name = self.handler_name(handler)?;
+        let answer = self.current()?.call(name, input)?;
+        output.extend_from_slice(&answer);
+        Ok(())
+    }
+
+    async fn call_async(
+        &self,
+        _ctx: &PluginContext,
+        handler: HandlerId,
+        input: &[u8],
+        output: &mut Buffer,
+    ) -> Result<(), PluginError> {
+        let name = self.handler_name(handler)?.to_owned();
+        let child = self.current()?;
+        let input = input.to_vec();
+        let answer = blocking(move || child.call(&name, &input))
+            .await
+            .map_err(|e| PluginError::with_kind(ErrorKind::Panicked, e))??;
+        output.extend_from_slice(&answer);
+        Ok(())
+    }
+}
