@@ -40,7 +40,7 @@ pub(crate) struct ExportArgs {
     /// Embed the packages (verified from their registries) for machines without them.
     #[arg(long)]
     embed: bool,
-    /// Who made it [default: user@host].
+    /// Who made it (default: `user@host`).
     #[arg(long, value_name = "NAME")]
     creator: Option<String>,
     #[command(flatten)]
