@@ -88,6 +88,7 @@
 // here must be `pub(crate)`.
 mod audit;
 mod dev;
+mod doctor;
 mod inspect;
 mod install;
 mod new;
@@ -207,6 +208,8 @@ enum Command {
     /// Verify, query or follow an audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// What the kernel gives the sandbox tier (Landlock, seccomp, user namespaces, cgroup v2) and where the sandbox runner is.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// A failure to report: one line, the problems behind it (if several),
@@ -313,6 +316,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Pack(command) => install::pack::run(command),
         Command::OpenUrl(args) => open_url::run(args),
         Command::Audit(command) => audit::run(command),
+        Command::Doctor(args) => doctor::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
