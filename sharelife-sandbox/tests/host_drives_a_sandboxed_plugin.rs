@@ -174,3 +174,69 @@ async fn the_restart_policy_restarts_a_crashed_sandboxed_plugin() {
     assert_eq!(host.call(&id, "echo", b"back").unwrap().as_slice(), b"back");
     host.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_past_its_timeout_is_a_timeout_error_and_the_plugin_unhealthy() {
+    if !kernel_gives(
+        "a_call_past_its_timeout_is_a_timeout_error_and_the_plugin_unhealthy",
+        &BOTH,
+    ) {
+        return;
+    }
+    let (host, _dirs) = host(|b| b.restart_policy(RestartPolicy::Leave));
+    // The timeout bounds the spin; nothing here measures time.
+    let one_second = sharelife_sandbox::Limits {
+        call_timeout: Some(std::time::Duration::from_secs(1)),
+        ..limits()
+    };
+    let id = add_sandboxed(&host, &one_second).await;
+    let error = host.call_async(&id, "spin", b"").await.unwrap_err();
+    println!("spin: {error}");
+    let HostError::Call { error, .. } = &error else {
+        panic!("expected a call error, got {error:?}");
+    };
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
+    assert!(error.message().contains("call_timeout"), "{error}");
+    let health = host.health().check(&id).await.unwrap();
+    assert!(
+        matches!(&health, Health::Unhealthy(cause) if cause.contains("call_timeout")),
+        "{health:?}"
+    );
+    host.health().check_all().await;
+    assert_eq!(host.plugins().state(&id), Some(PluginState::Error));
+    host.start(&id).await.unwrap();
+    assert_eq!(host.call(&id, "echo", b"up").unwrap().as_slice(), b"up");
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_threads_call_it_through_handles_and_every_call_is_answered_and_counted() {
+    if !kernel_gives(
+        "eight_threads_call_it_through_handles_and_every_call_is_answered_and_counted",
+        &BOTH,
+    ) {
+        return;
+    }
+    let (host, _dirs) = host(|b| b);
+    let id = add_sandboxed(&host, &limits()).await;
+    let handle = host.handle(&id).unwrap();
+    let echo = handle.handler("echo").unwrap();
+    std::thread::scope(|s| {
+        for t in 0..8_u8 {
+            let handle = handle.clone();
+            s.spawn(move || {
+                for i in 0..100_u8 {
+                    let mut out = sharelife_core::Buffer::new();
+                    handle.call(echo, &[t, i], &mut out).unwrap();
+                    assert_eq!(out.as_slice(), &[t, i]);
+                }
+            });
+        }
+    });
+    let metrics = host.metrics().of(&id).unwrap();
+    assert_eq!(
+        metrics.handler("echo").map(|s| (s.calls, s.errors)),
+        Some((800, 0))
+    );
+    host.shutdown().await;
+}
