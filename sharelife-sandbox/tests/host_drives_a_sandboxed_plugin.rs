@@ -240,3 +240,24 @@ async fn eight_threads_call_it_through_handles_and_every_call_is_answered_and_co
     );
     host.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_is_no_plugin_library_is_refused_before_any_child_starts() {
+    let (host, dirs) = host(|b| b);
+    let not_a_library = dirs.path().join("libnothing.so");
+    std::fs::write(&not_a_library, b"not an ELF file").unwrap();
+    let error = sharelife_sandbox::load(
+        &host,
+        &not_a_library,
+        &limits(),
+        &sharelife_sandbox::Requirements::default(),
+    )
+    .await
+    .unwrap_err();
+    println!("{error}");
+    assert!(
+        matches!(error, sharelife_sandbox::LoadSandboxedError::Library(_)),
+        "{error:?}"
+    );
+    assert!(host.plugins().list().is_empty());
+}

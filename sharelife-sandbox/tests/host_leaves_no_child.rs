@@ -4,8 +4,9 @@
 
 mod support;
 
+use sharelife_core::HostError;
 use sharelife_core::PluginState;
-use sharelife_sandbox::Feature;
+use sharelife_sandbox::{Feature, LoadSandboxedError, Requirements};
 use support::{add_sandboxed, children, host, kernel_gives, limits};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,6 +23,24 @@ async fn stop_unload_and_shutdown_leave_no_child() {
     let id = add_sandboxed(&host, &limits()).await;
     host.call(&id, "noop", b"").unwrap();
     assert_eq!(children().len(), before.len() + 1, "the child runs");
+    // The host refuses a second plugin with the same id: its child is
+    // ended too.
+    let refused = sharelife_sandbox::load(
+        &host,
+        support::escape_library(),
+        &limits(),
+        &Requirements::new([Feature::Landlock, Feature::Seccomp]),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            LoadSandboxedError::Host(HostError::DuplicateId { .. })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(children().len(), before.len() + 1, "after a refused load");
     host.stop(&id).await.unwrap();
     assert_eq!(children(), before, "after stop");
     host.start(&id).await.unwrap();
