@@ -53,8 +53,44 @@
 //! # }
 //! ```
 //!
-//! This is the interim API until the host's config and builder take
-//! `isolation = "process"` (issue 15). What does not cross the process
+//! ## From the host config
+//!
+//! Register a [`Provider`] on the host and its config decides which
+//! plugins run here — `isolation = "process"` under `[plugins."ID"]`
+//! with their `limits`, or every plugin at or above `[sandbox] auto`'s
+//! risk label — and `[sandbox] require` what the kernel must give them;
+//! [`Host::boot`](sharelife_core::Host::boot) and
+//! [`Host::load_with`](sharelife_core::Host::load_with) then start them
+//! through it. Without a provider such a plugin is refused
+//! ([`HostError::Isolation`](sharelife_core::HostError::Isolation)),
+//! never run in process.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use sharelife_core::host::{Host, HostConfig};
+//!
+//! let config = HostConfig::parse(
+//!     r#"plugin_paths = ["./plugins"]
+//!        [plugins."acme.scraper"]
+//!        isolation = "process"
+//!        limits = { memory = "256MiB", cpu_time = "10s", call_timeout = "2s", open_files = 64 }
+//!        [sandbox]
+//!        auto = "high"
+//!        require = ["landlock", "seccomp"]"#,
+//!     None,
+//!     &|var| std::env::var(var).ok(),
+//! )?;
+//! let host = Host::builder()
+//!     .config(config)
+//!     .isolation_provider(Arc::new(sharelife_sandbox::Provider::new()))
+//!     .build()?;
+//! println!("{}", host.boot().await?);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! What does not cross the process
 //! boundary yet: the plugin's context services (`ctx.fs()`, `ctx.http()`,
 //! `ctx.connect()`, `ctx.run()`, providers, MCP, events, timers, logs) are
 //! not brokered to the host's gateway — in the child they are unavailable
@@ -135,13 +171,12 @@
 //!   MCP, events and timers over IPC to the host's gateway are the next
 //!   step (issue 15). Logs stay in the child. Threads cannot be created
 //!   (`nproc` 0) unless the runner runs as root.
-//! * **Half integrated in the host**: [`load`] adds a sandboxed plugin
-//!   through [`Host::add`](sharelife_core::Host::add) (handles,
-//!   pipelines, metrics, health and restarts work), but the host's config
-//!   has no `isolation = "process"` and no `Isolation::Process` yet, so
-//!   `boot`, `sharelife run` and `dev` never sandbox; hot reload
-//!   (`Host::reload`) refuses such a plugin, and no state crosses a
-//!   restart; events are not delivered to it; its config is not passed.
+//! * **Partly integrated in the host**: a sandboxed plugin (through
+//!   [`Provider`] or [`load`]) is one the host "added in code": handles,
+//!   pipelines, metrics, health and restarts work, but hot reload
+//!   (`Host::reload`) and `reload_in_place` refuse it, and no state
+//!   crosses a restart; events are not delivered to it; its config is not
+//!   passed; `sharelife dev` does not sandbox.
 //! * One call at a time per child (concurrent callers queue on a mutex).
 //! * No cgroup limits ([`probe`] reports whether the host could use
 //!   them), no namespaces: the child sees the host's process list
@@ -183,6 +218,7 @@ mod frame;
 mod limits;
 mod locate;
 mod probe;
+mod provider;
 mod proxy;
 mod restrict;
 pub mod runner;
@@ -193,6 +229,7 @@ pub use frame::{StartFailure, StartStage};
 pub use limits::{ByteSize, ByteSizeError, Limits, LimitsError};
 pub use locate::{RUNNER_ENV, RUNNER_NAME, locate_runner};
 pub use probe::{CgroupSupport, Feature, LandlockSupport, Requirements, SandboxSupport, probe};
+pub use provider::Provider;
 pub use proxy::{LoadSandboxedError, SandboxedPlugin, load};
 pub use restrict::{Enforced, LandlockOutcome, Layers};
 pub use sandboxed::Sandboxed;

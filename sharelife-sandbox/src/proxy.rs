@@ -56,12 +56,12 @@ pub enum LoadSandboxedError {
 /// # }
 /// ```
 ///
-/// This is the interim API until the host itself learns the tier
-/// (`Isolation::Process` in its config and builder, `host.load_with`):
-/// a plugin added this way is one the host "added in code", so
-/// [`Host::reload`] and [`Host::reload_in_place`] refuse it, and
-/// [`Host::boot`] and `sharelife run` do not sandbox anything by
-/// themselves. See [`SandboxedPlugin`] for what works across the
+/// With a [`Provider`](crate::Provider) registered on the host,
+/// [`Host::load_with`] and the host config's `isolation = "process"` do
+/// the same (this call takes its requirements as an argument instead of
+/// the host's `[sandbox] require`). Either way the plugin is one the host
+/// "added in code", so [`Host::reload`] and [`Host::reload_in_place`]
+/// refuse it. See [`SandboxedPlugin`] for what works across the
 /// boundary and what does not yet.
 ///
 /// # Errors

@@ -29,7 +29,7 @@ fn unknown_keys_are_refused_with_file_line_and_key() {
             assert_eq!((*line, *column), (6, 1));
             assert_eq!(
                 message,
-                r#"unknown key `priorty` in [plugins."examples.echo"]; allowed here: enabled, priority, config, dependencies, subscriptions; did you mean `priority`?"#
+                r#"unknown key `priorty` in [plugins."examples.echo"]; allowed here: enabled, priority, config, dependencies, subscriptions, isolation, limits; did you mean `priority`?"#
             );
         }
         other => panic!("expected a syntax error, got {other:?}"),

@@ -25,7 +25,8 @@ pub enum Stage {
     /// range, or on a cycle.
     Resolve,
     /// Loading: the library would not open, its config does not match its
-    /// schema, or `initialize` failed.
+    /// schema, it must run out of process and cannot
+    /// ([`HostError::Isolation`]), or `initialize` failed.
     Load,
     /// Starting: its `start` failed.
     Start,
@@ -276,11 +277,17 @@ impl Boot {
                     dependency,
                     source: Box::new(why),
                 }),
-                None => self
-                    .loader
-                    .load_file(chosen.file)
-                    .await
-                    .map_err(BootError::Host),
+                None => {
+                    let (isolation, _) = super::isolation::decide(
+                        self.options.plugins.get(&id),
+                        &self.options.sandbox,
+                        chosen.file.manifest(),
+                    );
+                    self.loader
+                        .load_file_with(chosen.file, isolation)
+                        .await
+                        .map_err(BootError::Host)
+                }
             };
             match result {
                 Ok(_) => loaded.push(id),

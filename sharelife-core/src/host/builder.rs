@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::config::{HostConfig, PluginSettings};
 use super::health::{HealthOptions, RestartPolicy};
+use super::isolation::{IsolationProvider, SandboxSettings};
 use super::{DependentPolicy, Host, HostError};
 use crate::audit::{AuditFailure, AuditSink, Durability, FileSink, NullSink};
 use crate::capability::Policy;
@@ -63,6 +64,10 @@ pub(crate) struct Options {
     pub(crate) backends: Backends,
     /// What a decision does when its audit record cannot be written.
     pub(crate) audit_failure: AuditFailure,
+    /// Starts plugins out of process.
+    pub(crate) isolation_provider: Option<Arc<dyn IsolationProvider>>,
+    /// The `[sandbox]` table.
+    pub(crate) sandbox: SandboxSettings,
 }
 
 /// Where a host puts its plugins' directories when told nothing: a
@@ -106,6 +111,8 @@ impl Default for HostBuilder {
                 audit_log: None,
                 backends: Backends::new(),
                 audit_failure: AuditFailure::Deny,
+                isolation_provider: None,
+                sandbox: SandboxSettings::default(),
             },
             plugins: BTreeMap::new(),
         }
@@ -165,6 +172,31 @@ impl HostBuilder {
         for (id, settings) in config.plugins {
             self.plugins.insert(id.to_string(), settings);
         }
+        if config.sandbox.auto.is_some() {
+            o.sandbox.auto = config.sandbox.auto;
+        }
+        if !config.sandbox.require.is_empty() {
+            o.sandbox.require = config.sandbox.require;
+        }
+        self
+    }
+
+    /// Registers what starts plugins out of process
+    /// ([`Isolation::Process`](super::Isolation::Process),
+    /// `isolation = "process"`, `[sandbox] auto`):
+    /// `sharelife_sandbox::Provider` for the project's sandbox. Without
+    /// one, such plugins are refused with
+    /// [`HostError::Isolation`](super::HostError::Isolation).
+    pub fn isolation_provider(mut self, provider: Arc<dyn IsolationProvider>) -> Self {
+        self.o.isolation_provider = Some(provider);
+        self
+    }
+
+    /// The `[sandbox]` table in code: plugins whose risk label is at or
+    /// above `auto` run out of process; `require` names what the kernel
+    /// must give them.
+    pub fn sandbox(mut self, sandbox: SandboxSettings) -> Self {
+        self.o.sandbox = sandbox;
         self
     }
 

@@ -201,6 +201,17 @@ pub enum HostError {
         /// Why.
         source: Box<HostError>,
     },
+    /// The plugin must run out of process (`isolation = "process"`,
+    /// `[sandbox] auto`, or [`Isolation::Process`](super::Isolation::Process))
+    /// and could not: no provider, an unmet `[sandbox] require`, or the
+    /// child did not start. Never run in process instead.
+    #[error("plugin {:?} must run out of process, but {error}", id.as_str())]
+    Isolation {
+        /// The plugin.
+        id: PluginId,
+        /// What is missing.
+        error: super::IsolationError,
+    },
 }
 
 impl From<crate::audit::AuditError> for HostError {

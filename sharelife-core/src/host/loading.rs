@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use super::builder::Options;
 use super::dirs::Directories;
+use super::isolation::{Isolation, IsolationError};
 use super::registry::Registry;
 use super::slot::{Slot, SlotParts, Source};
 use super::{HostError, PluginTable, StateReason, UnloadReport, Unmet, plugin_config};
@@ -67,6 +68,52 @@ impl Loader {
             gateway,
         )
         .await
+    }
+
+    /// [`Host::load_with`](super::Host::load_with).
+    pub(crate) async fn load_with(
+        &self,
+        path: &Path,
+        isolation: Isolation,
+    ) -> Result<PluginId, HostError> {
+        let file = PluginFile::read(path)?;
+        self.load_file_with(file, isolation).await
+    }
+
+    /// Loads `file` in process, or through the isolation provider.
+    pub(crate) async fn load_file_with(
+        &self,
+        file: PluginFile,
+        isolation: Isolation,
+    ) -> Result<PluginId, HostError> {
+        let Isolation::Process(limits) = isolation else {
+            return self.load_file(file).await;
+        };
+        let manifest = file.manifest().clone();
+        let id = manifest.id.clone();
+        let Some(provider) = self.options.isolation_provider.clone() else {
+            return Err(HostError::Isolation {
+                id,
+                error: IsolationError::NoProvider,
+            });
+        };
+        // The checks that need no plugin code, before a child is started.
+        self.admit(&manifest)?;
+        let path = file.path().to_owned();
+        drop(file);
+        let require = self.options.sandbox.require.clone();
+        let for_child = manifest.clone();
+        // Starting a process and waiting for it blocks: off the runtime.
+        let spawned = tokio::task::spawn_blocking(move || {
+            provider.spawn(&path, &for_child, &limits, &require)
+        })
+        .await
+        .map_err(|e| IsolationError::Failed(e.to_string()))
+        .and_then(|r| r);
+        let plugin = spawned.map_err(|error| HostError::Isolation { id, error })?;
+        // The host cannot make another one by itself: a reload is refused
+        // (never a silent reload in process).
+        self.add_from(manifest, plugin, Source::Added).await
     }
 
     /// [`Host::add`](super::Host::add).

@@ -23,7 +23,8 @@
 //! | `Loader` (`loading.rs`) | admission (id new, dependencies in range, config against its schema), the context and its gateway, the slot in the registry, and retiring a version (calls drained, `stop`/`cleanup`, services revoked, library closed and checked unmapped) |
 //! | `Lifecycle` (`cascade.rs`, `shutdown.rs`) | start, stop, unload and cold reload in dependency order (dependents first or refused), and the ordered shutdown |
 //! | `Reload` (`swap.rs`) | hot reload: the new version prepared beside the old, swapped in, the old retired |
-//! | `Boot` (`boot.rs`) | discover, resolve, load, start in order; strict mode; the report |
+//! | `Boot` (`boot.rs`) | discover, resolve, load (in process, or out of it when the config says so), start in order; strict mode; the report |
+//! | [`isolation`] | where a plugin runs: [`Isolation`], the [`IsolationProvider`] that starts one out of process ([`HostBuilder::isolation_provider`]), the config's choice (`isolation`, `[sandbox] auto` by risk) and the limits' parser |
 //! | `GenerationSync` (`sync.rs`) | the running host made to match its folders now (a new install generation): changed libraries hot-reloaded, new plugins loaded and started, removed ones unloaded; the report |
 //!
 //! The lifecycle parts hold `Arc`s of what they share (the settings, the
@@ -55,6 +56,7 @@ mod error;
 mod events;
 mod handle;
 mod health;
+pub mod isolation;
 mod loading;
 mod metrics;
 mod order;
@@ -86,6 +88,7 @@ pub use self::handle::PluginHandle;
 pub use self::health::{
     CheckOutcome, HealthCheck, HealthMonitor, HealthOptions, HealthRecord, Recovery, RestartPolicy,
 };
+pub use self::isolation::{Isolation, IsolationError, IsolationProvider, ProcessLimits};
 use self::loading::Loader;
 pub use self::metrics::{
     CallStats, LatencyBucket, LatencyHistogram, Metrics, PluginMetricsSnapshot,
@@ -267,6 +270,30 @@ impl Host {
     /// [`HostError::Hook`].
     pub async fn load(&self, path: impl AsRef<Path>) -> Result<PluginId, HostError> {
         self.loader.load(path.as_ref()).await
+    }
+
+    /// Loads the plugin library at `path` where `isolation` says:
+    /// [`Isolation::InProcess`] is [`Host::load`];
+    /// [`Isolation::Process`] reads and checks its manifest (no plugin
+    /// code runs in the host), runs the admission checks of
+    /// [`Host::load`], asks the registered
+    /// [`IsolationProvider`] to start it in a child under those limits
+    /// (and the `[sandbox] require` of the host's settings), and adds the
+    /// plugin it returns, which the host then drives like any other. Such
+    /// a plugin cannot be reloaded by the host (unload and load it again).
+    ///
+    /// # Errors
+    ///
+    /// As [`Host::load`], and [`HostError::Isolation`] when there is no
+    /// provider ([`IsolationError::NoProvider`]), the kernel cannot give
+    /// what is required, or the child did not start: the plugin is never
+    /// run in process instead.
+    pub async fn load_with(
+        &self,
+        path: impl AsRef<Path>,
+        isolation: Isolation,
+    ) -> Result<PluginId, HostError> {
+        self.loader.load_with(path.as_ref(), isolation).await
     }
 
     /// Adds a plugin constructed in code, with its manifest. It cannot be

@@ -10,6 +10,7 @@ use super::raw::{RawDuration, RawEvents, RawPlugin, RawRestart, RawRestartKind};
 use super::{Check, HostConfig, Path, PathBuf, PluginSettings, Spanned, key_part, line_col};
 use crate::event::check_topic;
 use crate::host::RestartPolicy;
+use crate::host::isolation::{LimitsError, ProcessLimits, SANDBOX_FEATURES};
 use crate::manifest::{Dependency, PluginId, Problem};
 
 impl Check<'_> {
@@ -61,6 +62,24 @@ impl Check<'_> {
             .as_ref()
             .and_then(|d| self.duration(d, "shutdown_timeout"));
         c.restart = raw.restart.map(|r| self.restart(&r));
+        if let Some(sandbox) = raw.sandbox {
+            c.sandbox.auto = sandbox.auto;
+            for (i, name) in sandbox.require.iter().enumerate() {
+                if SANDBOX_FEATURES.contains(&name.get_ref().as_str()) {
+                    c.sandbox.require.push(name.get_ref().clone());
+                } else {
+                    self.problem(
+                        Some(name.span()),
+                        &format!("sandbox.require[{i}]"),
+                        format!(
+                            "{:?} is not a sandbox feature; write one of {}",
+                            name.get_ref(),
+                            SANDBOX_FEATURES.map(|f| format!("{f:?}")).join(", ")
+                        ),
+                    );
+                }
+            }
+        }
         if let Some(events) = raw.events {
             self.events(events, &mut c);
         }
@@ -219,8 +238,25 @@ impl Check<'_> {
     fn plugin(&mut self, raw: RawPlugin, key: &str) -> PluginSettings {
         let mut s = PluginSettings {
             enabled: raw.enabled,
+            isolation: raw.isolation,
             ..PluginSettings::default()
         };
+        if let Some(limits) = raw.limits {
+            let span = limits.span();
+            match ProcessLimits::try_from(limits.into_inner()) {
+                Ok(l) => s.limits = Some(l),
+                Err(LimitsError::Field {
+                    field,
+                    value,
+                    reason,
+                }) => self.problem(
+                    Some(span),
+                    &format!("{key}.limits.{field}"),
+                    format!("{value:?}: {reason}"),
+                ),
+                Err(e) => self.problem(Some(span), &format!("{key}.limits"), e.to_string()),
+            }
+        }
         if let Some(priority) = &raw.priority {
             match u8::try_from(*priority.get_ref()) {
                 Ok(p @ 1..=100) => s.priority = Some(p),
@@ -413,7 +449,7 @@ config = { key = "${NOT_SET}" }
             ConfigError::Syntax { line, message, .. } => {
                 assert_eq!(*line, 3);
                 assert!(
-                    message.starts_with(r#"unknown key `enabeld` in [plugins."acme.cli"]; allowed here: enabled, priority, config, dependencies, subscriptions; did you mean `enabled`?"#),
+                    message.starts_with(r#"unknown key `enabeld` in [plugins."acme.cli"]; allowed here: enabled, priority, config, dependencies, subscriptions, isolation, limits; did you mean `enabled`?"#),
                     "{message}"
                 );
             }
@@ -421,6 +457,67 @@ config = { key = "${NOT_SET}" }
         }
         assert!(
             err.to_string().starts_with("/etc/app/host.toml:3:1: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn isolation_limits_and_the_sandbox_table_parse() {
+        let c = parse(
+            r#"
+[plugins."acme.scraper"]
+isolation = "process"
+limits = { memory = "256MiB", cpu_time = "10s", call_timeout = "2s", open_files = 64 }
+
+[sandbox]
+auto = "high"
+require = ["landlock", "seccomp"]
+"#,
+        )
+        .unwrap();
+        let scraper = &c.plugins["acme.scraper"];
+        assert_eq!(
+            scraper.isolation,
+            Some(crate::host::isolation::IsolationKind::Process)
+        );
+        let limits = scraper.limits.unwrap();
+        assert_eq!(
+            limits.memory,
+            Some(crate::host::isolation::ByteSize(256 << 20))
+        );
+        assert_eq!(limits.call_timeout, Some(std::time::Duration::from_secs(2)));
+        assert_eq!(limits.open_files, Some(64));
+        assert_eq!(c.sandbox.auto, Some(crate::manifest::RiskLevel::High));
+        assert_eq!(c.sandbox.require, ["landlock", "seccomp"]);
+    }
+
+    #[test]
+    fn bad_limits_and_requirements_are_listed_with_key_and_line() {
+        let err = parse(
+            r#"[plugins."acme.scraper"]
+isolation = "process"
+limits = { memory = "256XB", call_timeout = "2s" }
+[sandbox]
+require = ["landlock", "apparmor"]
+"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            [
+                r#"/etc/app/host.toml:3: plugins."acme.scraper".limits.memory: "256XB": expected a size such as "256MiB" or "512KB" (units B, KiB, MiB, GiB, TiB, KB, MB, GB, TB), found "256XB""#,
+                r#"/etc/app/host.toml:5: sandbox.require[1]: "apparmor" is not a sandbox feature; write one of "landlock", "landlock-network", "seccomp""#,
+            ]
+            .join("\n")
+        );
+        let err = parse("[plugins.\"acme.scraper\"]\nisolation = \"container\"\n").unwrap_err();
+        assert!(
+            err.to_string().starts_with("/etc/app/host.toml:2:"),
+            "{err}"
+        );
+        let err = parse("[sandbox]\nauto = \"extreme\"\n").unwrap_err();
+        assert!(
+            err.to_string().starts_with("/etc/app/host.toml:2:"),
             "{err}"
         );
     }

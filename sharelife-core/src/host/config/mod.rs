@@ -12,7 +12,19 @@
 //! dependencies = ["acme.store@^1"]    # added to the manifest's
 //! subscriptions = ["chat.message"]    # added to the manifest's
 //! config = { api_key = "${OPENAI_API_KEY}", model = "${MODEL:-small}" }
+//!
+//! [plugins."acme.scraper"]
+//! isolation = "process"               # or "in-process" (default)
+//! limits = { memory = "256MiB", cpu_time = "10s", call_timeout = "2s", open_files = 64 }
+//!
+//! [sandbox]
+//! auto = "high"                       # plugins at or above this risk run out of process
+//! require = ["landlock", "seccomp"]   # refused when the kernel cannot give these
 //! ```
+//!
+//! Out-of-process plugins need an isolation provider on the host
+//! ([`HostBuilder::isolation_provider`](super::HostBuilder::isolation_provider));
+//! see [`isolation`](super::isolation).
 //!
 //! [`HostConfig::load`] reads and checks a file;
 //! [`HostBuilder::config`](super::HostBuilder::config) applies it. Every
@@ -29,8 +41,10 @@ use std::time::Duration;
 use toml::Spanned;
 
 pub use self::raw::{
-    RawDuration, RawEvents, RawHostConfig, RawPlugin, RawRestart, RawRestartKind, RawTopic,
+    RawDuration, RawEvents, RawHostConfig, RawPlugin, RawRestart, RawRestartKind, RawSandbox,
+    RawTopic,
 };
+use super::isolation::{Isolation, IsolationKind, IsolationReason, ProcessLimits, SandboxSettings};
 use super::{DependentPolicy, RestartPolicy};
 use crate::event::Overflow;
 use crate::manifest::{Dependency, PluginId, Problem};
@@ -76,6 +90,8 @@ pub struct HostConfig {
     pub topics: BTreeMap<String, Overflow>,
     /// Per-plugin settings.
     pub plugins: BTreeMap<PluginId, PluginSettings>,
+    /// The `[sandbox]` table.
+    pub sandbox: SandboxSettings,
 }
 
 /// What the host config says about one plugin.
@@ -95,6 +111,11 @@ pub struct PluginSettings {
     pub dependencies: Vec<Dependency>,
     /// Topics added to the manifest's subscriptions.
     pub subscriptions: Vec<String>,
+    /// Where it runs (`None`: in process, unless `[sandbox] auto` picks
+    /// it).
+    pub isolation: Option<IsolationKind>,
+    /// Its limits when it runs out of process.
+    pub limits: Option<ProcessLimits>,
 }
 
 /// The priority of a plugin the config says nothing about.
@@ -122,6 +143,8 @@ impl fmt::Debug for PluginSettings {
             .field("config", &config)
             .field("dependencies", &self.dependencies)
             .field("subscriptions", &self.subscriptions)
+            .field("isolation", &self.isolation)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -203,6 +226,16 @@ pub fn json_schema() -> String {
 }
 
 impl HostConfig {
+    /// Where a host built from this config runs the plugin of `manifest`,
+    /// and why: its `isolation`, else `[sandbox] auto` by the manifest's
+    /// risk label, else in process.
+    pub fn isolation_for(
+        &self,
+        manifest: &crate::manifest::Manifest,
+    ) -> (Isolation, IsolationReason) {
+        super::isolation::decide(self.plugins.get(&manifest.id), &self.sandbox, manifest)
+    }
+
     /// The root of the plugins' data directories a host built from this
     /// config uses: `data_dir`, or the host's default.
     pub fn data_root(&self) -> PathBuf {

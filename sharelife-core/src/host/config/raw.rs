@@ -83,6 +83,26 @@ pub struct RawHostConfig {
     /// is logged for each record lost).
     #[serde(default)]
     pub audit_failure: Option<crate::audit::AuditFailure>,
+    /// Which plugins run out of process without being named, and what the
+    /// kernel must give them.
+    #[serde(default)]
+    pub sandbox: Option<RawSandbox>,
+}
+
+/// The `[sandbox]` table.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSandbox {
+    /// Run every plugin whose manifest risk label is at or above this out
+    /// of process ("low", "medium" or "high"), unless its own `isolation`
+    /// says otherwise.
+    #[serde(default)]
+    pub auto: Option<crate::manifest::RiskLevel>,
+    /// Refuse to start a plugin out of process unless the kernel gives
+    /// these: "landlock", "landlock-network", "seccomp".
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub require: Vec<Spanned<String>>,
 }
 
 /// The capability policy as written; each rule keeps its place in the
@@ -201,4 +221,14 @@ pub struct RawPlugin {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub subscriptions: Vec<Spanned<String>>,
+    /// Where it runs: "in-process" (default; `[sandbox] auto` may move it)
+    /// or "process" (a sandboxed child through the host's isolation
+    /// provider; refused when there is none).
+    #[serde(default)]
+    pub isolation: Option<crate::host::isolation::IsolationKind>,
+    /// What it may consume when it runs out of process: `{ memory =
+    /// "256MiB", cpu_time = "10s", call_timeout = "2s", open_files = 64 }`.
+    #[serde(default)]
+    #[schemars(with = "Option<crate::host::isolation::RawLimits>")]
+    pub limits: Option<Spanned<crate::host::isolation::RawLimits>>,
 }

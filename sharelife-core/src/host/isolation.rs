@@ -1,0 +1,479 @@
+//! Process isolation as the host sees it: [`Isolation`] (in the host's
+//! process, or out of it under [`ProcessLimits`]), the
+//! [`IsolationProvider`] that starts a plugin out of process (the
+//! `sharelife-sandbox` crate implements it; core cannot depend on it), and
+//! the limits' one parser, shared by the host config
+//! (`[plugins."ID"] limits = { … }`) and `sharelife_sandbox::Limits`
+//! (the same type).
+//!
+//! A plugin is run out of process when [`Host::load_with`](super::Host::load_with)
+//! is given [`Isolation::Process`], or when the host config says so for
+//! it at boot: `isolation = "process"` under `[plugins."ID"]`, or
+//! `[sandbox] auto = "high"` and the plugin's manifest risk label is at
+//! or above it (an explicit `isolation = "in-process"` wins over `auto`).
+//! The host then reads the library's manifest (no plugin code runs in the
+//! host), asks the registered provider for a [`Plugin`] standing for the
+//! child, and adds it like any other. Without a provider, or when the
+//! provider cannot meet `[sandbox] require`, the plugin is refused with
+//! [`HostError::Isolation`](super::HostError::Isolation): never run in
+//! process instead.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::Plugin;
+use crate::manifest::{Manifest, RiskLevel};
+
+/// Where a plugin runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Isolation {
+    /// In the host's process, opened with `dlopen` (the default).
+    #[default]
+    InProcess,
+    /// In a child process started by the host's [`IsolationProvider`],
+    /// restricted by these limits.
+    Process(ProcessLimits),
+}
+
+/// Why a plugin runs where it runs, as the host decided it from its
+/// config ([`HostConfig::isolation_for`](super::HostConfig::isolation_for)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IsolationReason {
+    /// Nothing asks for process isolation.
+    Default,
+    /// `isolation = "..."` under `[plugins."ID"]`.
+    Explicit,
+    /// `[sandbox] auto`: the manifest's risk label is at or above it.
+    AutoByRisk {
+        /// The plugin's risk label.
+        risk: RiskLevel,
+        /// The `auto` threshold.
+        auto: RiskLevel,
+    },
+}
+
+impl fmt::Display for IsolationReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IsolationReason::Default => f.write_str("the default"),
+            IsolationReason::Explicit => f.write_str("isolation set for the plugin"),
+            IsolationReason::AutoByRisk { risk, auto } => {
+                write!(
+                    f,
+                    "its risk label {risk} is at or above [sandbox] auto = \"{auto}\""
+                )
+            }
+        }
+    }
+}
+
+/// `isolation = "in-process" | "process"` under `[plugins."ID"]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum IsolationKind {
+    /// In the host's process (the default).
+    InProcess,
+    /// Out of process, through the host's [`IsolationProvider`].
+    Process,
+}
+
+/// The host config's `[sandbox]` table: which plugins run out of process
+/// without being named, and what the kernel must give them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SandboxSettings {
+    /// Plugins whose manifest risk label is at or above this run out of
+    /// process (unless their own `isolation` says otherwise).
+    pub auto: Option<RiskLevel>,
+    /// What the kernel must give every plugin run out of process (names
+    /// from [`SANDBOX_FEATURES`]); unmet, the plugin is refused.
+    pub require: Vec<String>,
+}
+
+/// Where the host runs the plugin of `manifest`, given its settings (the
+/// plugin's `isolation` and `limits`) and the `[sandbox]` table: an
+/// explicit `isolation` wins, then `[sandbox] auto` by the manifest's
+/// risk label, else in process. The limits are the plugin's `limits`
+/// (none when absent).
+pub fn decide(
+    settings: Option<&super::PluginSettings>,
+    sandbox: &SandboxSettings,
+    manifest: &Manifest,
+) -> (Isolation, IsolationReason) {
+    let limits = settings.and_then(|s| s.limits).unwrap_or_default();
+    match settings.and_then(|s| s.isolation) {
+        Some(IsolationKind::Process) => (Isolation::Process(limits), IsolationReason::Explicit),
+        Some(IsolationKind::InProcess) => (Isolation::InProcess, IsolationReason::Explicit),
+        None => match sandbox.auto {
+            Some(auto) if manifest.risk() >= auto => (
+                Isolation::Process(limits),
+                IsolationReason::AutoByRisk {
+                    risk: manifest.risk(),
+                    auto,
+                },
+            ),
+            _ => (Isolation::InProcess, IsolationReason::Default),
+        },
+    }
+}
+
+/// The names `[sandbox] require` accepts: what the kernel must give a
+/// sandboxed plugin (`sharelife_sandbox::Feature` spells them the same).
+pub const SANDBOX_FEATURES: [&str; 3] = ["landlock", "landlock-network", "seccomp"];
+
+/// Starts a plugin out of the host's process. Registered with
+/// [`HostBuilder::isolation_provider`](super::HostBuilder::isolation_provider);
+/// `sharelife_sandbox::Provider` is the project's.
+///
+/// `spawn` blocks (it starts a process and waits until the plugin is
+/// ready in it); the host calls it on tokio's blocking pool.
+pub trait IsolationProvider: Send + Sync + fmt::Debug {
+    /// Starts the plugin library at `path` (whose manifest the host has
+    /// read and checked: `manifest`) in a child restricted by `limits`,
+    /// refusing unless the kernel gives every feature in `require` (names
+    /// from [`SANDBOX_FEATURES`]); returns the [`Plugin`] the host drives
+    /// (it forwards calls to the child).
+    ///
+    /// # Errors
+    ///
+    /// [`IsolationError::Unmet`] naming what the kernel lacks,
+    /// [`IsolationError::Failed`] for anything else.
+    fn spawn(
+        &self,
+        path: &Path,
+        manifest: &Manifest,
+        limits: &ProcessLimits,
+        require: &[String],
+    ) -> Result<Box<dyn Plugin>, IsolationError>;
+}
+
+/// Why a plugin that must run out of process was not started.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IsolationError {
+    /// The host has no [`IsolationProvider`].
+    #[error(
+        "no isolation provider is registered (HostBuilder::isolation_provider, e.g. sharelife_sandbox::Provider), so it is refused rather than run in the host's process"
+    )]
+    NoProvider,
+    /// The kernel cannot give what `[sandbox] require` asks for.
+    #[error("the kernel cannot give what [sandbox] require asks for: {} missing", missing.join(", "))]
+    Unmet {
+        /// The missing features, by name.
+        missing: Vec<String>,
+    },
+    /// The provider could not start it (runner missing, the plugin failed
+    /// in the child…).
+    #[error("the sandbox could not start it: {0}")]
+    Failed(String),
+}
+
+/// What a plugin running out of process may consume. Every limit is
+/// optional; `None` leaves it unlimited (`ProcessLimits::default()`
+/// limits nothing). `sharelife_sandbox::Limits` is this type.
+///
+/// | field | enforced by (`sharelife-sandbox`) | when it is hit |
+/// |---|---|---|
+/// | `memory` | `RLIMIT_AS` (address space) in the child | allocations fail; Rust's allocator aborts (`SIGABRT`) |
+/// | `cpu_time` | `RLIMIT_CPU` (soft = the limit, hard = one second later) | `SIGXCPU`, then `SIGKILL` |
+/// | `call_timeout` | the host, per call | the whole child is killed, the call is a timeout error |
+/// | `open_files` | `RLIMIT_NOFILE` in the child | opening more descriptors fails with `EMFILE` |
+///
+/// ```
+/// use std::time::Duration;
+/// use sharelife_core::host::isolation::{ByteSize, ProcessLimits};
+///
+/// let limits = ProcessLimits::from_toml(
+///     r#"memory = "256MiB"
+///        cpu_time = "10s"
+///        call_timeout = "2s"
+///        open_files = 64"#,
+/// )?;
+/// assert_eq!(limits.memory, Some(ByteSize(256 << 20)));
+/// assert_eq!(limits.call_timeout, Some(Duration::from_secs(2)));
+/// # Ok::<(), sharelife_core::host::isolation::LimitsError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawLimits", into = "RawLimits")]
+pub struct ProcessLimits {
+    /// The child's address space.
+    pub memory: Option<ByteSize>,
+    /// CPU time the child may use over its whole life.
+    pub cpu_time: Option<Duration>,
+    /// How long one call may take, from the moment it holds the
+    /// connection to its answer.
+    pub call_timeout: Option<Duration>,
+    /// How many file descriptors the child may hold (the highest number
+    /// plus one).
+    pub open_files: Option<u64>,
+}
+
+impl ProcessLimits {
+    /// Reads limits from a TOML table (the inline table of the host
+    /// configuration, or its body).
+    ///
+    /// # Errors
+    ///
+    /// [`LimitsError::Toml`] when the text is not TOML or names a field
+    /// that does not exist; [`LimitsError::Field`] naming the field whose
+    /// value does not parse.
+    pub fn from_toml(text: &str) -> Result<Self, LimitsError> {
+        let raw: RawLimits = toml::from_str(text).map_err(|e| LimitsError::Toml {
+            reason: e.message().to_owned(),
+        })?;
+        ProcessLimits::try_from(raw)
+    }
+}
+
+/// Why limits did not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LimitsError {
+    /// A field's value is not of its form.
+    #[error("limit `{field}` = {value:?}: {reason}")]
+    Field {
+        /// The field: `memory`, `cpu_time`, `call_timeout` or `open_files`.
+        field: &'static str,
+        /// The value as written.
+        value: String,
+        /// What was expected.
+        reason: String,
+    },
+    /// The text is not a TOML table of the known fields.
+    #[error(
+        "limits are not a valid TOML table of memory, cpu_time, call_timeout, open_files: {reason}"
+    )]
+    Toml {
+        /// The TOML reader's message.
+        reason: String,
+    },
+}
+
+/// A size in bytes, written with a unit: `B`, `KiB`, `MiB`, `GiB`, `TiB`
+/// (powers of 1024) or `KB`, `MB`, `GB`, `TB` (powers of 1000); a bare
+/// integer in TOML is bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ByteSize(pub u64);
+
+/// Why a size did not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "expected a size such as \"256MiB\" or \"512KB\" (units B, KiB, MiB, GiB, TiB, KB, MB, GB, TB), found {found:?}"
+)]
+pub struct ByteSizeError {
+    found: String,
+}
+
+const UNITS: [(&str, u64); 9] = [
+    ("TiB", 1 << 40),
+    ("GiB", 1 << 30),
+    ("MiB", 1 << 20),
+    ("KiB", 1 << 10),
+    ("TB", 1_000_000_000_000),
+    ("GB", 1_000_000_000),
+    ("MB", 1_000_000),
+    ("KB", 1_000),
+    ("B", 1),
+];
+
+impl FromStr for ByteSize {
+    type Err = ByteSizeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let error = || ByteSizeError {
+            found: s.to_owned(),
+        };
+        let text = s.trim();
+        let (number, factor) = UNITS
+            .iter()
+            .find_map(|(unit, factor)| text.strip_suffix(unit).map(|n| (n.trim_end(), *factor)))
+            .unwrap_or((text, 1));
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(error());
+        }
+        let number: u64 = number.parse().map_err(|_| error())?;
+        number.checked_mul(factor).map(ByteSize).ok_or_else(error)
+    }
+}
+
+impl fmt::Display for ByteSize {
+    /// The largest binary unit that divides the size exactly.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (unit, factor) = UNITS
+            .iter()
+            .filter(|(unit, _)| unit.ends_with("iB") || *unit == "B")
+            .find(|(_, factor)| self.0 != 0 && self.0.is_multiple_of(*factor))
+            .copied()
+            .unwrap_or(("B", 1));
+        write!(f, "{}{unit}", self.0 / factor)
+    }
+}
+
+/// A TOML value as written: a string with a unit or a bare integer.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Scalar {
+    /// A bare integer.
+    Integer(i64),
+    /// A number with a unit.
+    Text(String),
+}
+
+impl fmt::Display for Scalar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scalar::Integer(n) => write!(f, "{n}"),
+            Scalar::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+/// [`ProcessLimits`] as written (`limits = { memory = "256MiB", … }`),
+/// before each field is checked.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    /// The child's address space: "256MiB", "1GiB", "512MB", or bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Scalar>,
+    /// CPU time over the child's whole life: "10s", "1m".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_time: Option<Scalar>,
+    /// How long one call may take before the child is killed: "2s".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_timeout: Option<Scalar>,
+    /// How many file descriptors the child may hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_files: Option<Scalar>,
+}
+
+fn field_error(field: &'static str, value: &Scalar, reason: impl fmt::Display) -> LimitsError {
+    LimitsError::Field {
+        field,
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn size(field: &'static str, value: &Scalar) -> Result<ByteSize, LimitsError> {
+    match value {
+        Scalar::Integer(n) => u64::try_from(*n)
+            .map(ByteSize)
+            .map_err(|_| field_error(field, value, "expected a size of zero bytes or more")),
+        Scalar::Text(text) => text.parse().map_err(|e| field_error(field, value, e)),
+    }
+}
+
+fn duration(field: &'static str, value: &Scalar) -> Result<Duration, LimitsError> {
+    let Scalar::Text(text) = value else {
+        return Err(field_error(
+            field,
+            value,
+            "expected a duration with a unit, such as \"2s\" or \"500ms\"",
+        ));
+    };
+    let parsed = humantime::parse_duration(text).map_err(|e| {
+        field_error(
+            field,
+            value,
+            format!("expected a duration such as \"2s\" or \"500ms\" ({e})"),
+        )
+    })?;
+    if parsed.is_zero() {
+        return Err(field_error(field, value, "expected a duration above zero"));
+    }
+    Ok(parsed)
+}
+
+fn count(field: &'static str, value: &Scalar) -> Result<u64, LimitsError> {
+    match value {
+        Scalar::Integer(n) if *n > 0 => Ok(n.unsigned_abs()),
+        _ => Err(field_error(
+            field,
+            value,
+            "expected a whole number above zero",
+        )),
+    }
+}
+
+impl TryFrom<RawLimits> for ProcessLimits {
+    type Error = LimitsError;
+
+    fn try_from(raw: RawLimits) -> Result<Self, Self::Error> {
+        Ok(ProcessLimits {
+            memory: raw.memory.as_ref().map(|v| size("memory", v)).transpose()?,
+            cpu_time: raw
+                .cpu_time
+                .as_ref()
+                .map(|v| duration("cpu_time", v))
+                .transpose()?,
+            call_timeout: raw
+                .call_timeout
+                .as_ref()
+                .map(|v| duration("call_timeout", v))
+                .transpose()?,
+            open_files: raw
+                .open_files
+                .as_ref()
+                .map(|v| count("open_files", v))
+                .transpose()?,
+        })
+    }
+}
+
+impl From<ProcessLimits> for RawLimits {
+    fn from(limits: ProcessLimits) -> Self {
+        let text = |d: Duration| Scalar::Text(humantime::format_duration(d).to_string());
+        RawLimits {
+            memory: limits.memory.map(|m| Scalar::Text(m.to_string())),
+            cpu_time: limits.cpu_time.map(text),
+            call_timeout: limits.call_timeout.map(text),
+            open_files: limits
+                .open_files
+                .map(|n| Scalar::Integer(i64::try_from(n).unwrap_or(i64::MAX))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_in_every_unit() {
+        assert_eq!("256MiB".parse(), Ok(ByteSize(256 << 20)));
+        assert_eq!("1 GiB".parse(), Ok(ByteSize(1 << 30)));
+        assert_eq!("512KB".parse(), Ok(ByteSize(512_000)));
+        assert_eq!("42".parse(), Ok(ByteSize(42)));
+        assert_eq!("42B".parse(), Ok(ByteSize(42)));
+        assert!("256XB".parse::<ByteSize>().is_err());
+        assert!("MiB".parse::<ByteSize>().is_err());
+        assert!("-1MiB".parse::<ByteSize>().is_err());
+        assert!("99999999999TiB".parse::<ByteSize>().is_err());
+        assert_eq!(ByteSize(256 << 20).to_string(), "256MiB");
+        assert_eq!(ByteSize(1000).to_string(), "1000B");
+    }
+
+    #[test]
+    fn round_trips_through_serde() {
+        let limits = ProcessLimits {
+            memory: Some(ByteSize(3 << 30)),
+            cpu_time: Some(Duration::from_secs(10)),
+            call_timeout: Some(Duration::from_millis(1500)),
+            open_files: Some(64),
+        };
+        let json = serde_json::to_string(&limits).unwrap();
+        assert_eq!(
+            serde_json::from_str::<ProcessLimits>(&json).unwrap(),
+            limits
+        );
+    }
+}
