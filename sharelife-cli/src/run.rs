@@ -49,6 +49,13 @@
 //!   handles, removed plugins unloaded, added ones started; a failed swap
 //!   keeps the old version serving), prints the sync report (`--json`: one
 //!   JSON line), and runs the pipeline or call again. Ctrl-C stops it.
+//! * **Isolation**: a plugin the config runs out of process
+//!   (`isolation = "process"` under `[plugins."ID"]`, or `[sandbox] auto`
+//!   at or below its risk label) is started by `sharelife_sandbox::Provider`
+//!   in a sandboxed child, under its `limits` and `[sandbox] require`;
+//!   when that cannot be done (runner missing, a requirement unmet) it
+//!   fails like any plugin that does not load: a warning, or the end of
+//!   the run under `strict = true`. It never runs in process instead.
 //! * **Logs** of the host and the plugins are off; `RUST_LOG=info` (or
 //!   any `tracing` filter) writes them to stderr.
 
@@ -257,7 +264,11 @@ impl Setup {
             .collect();
         let audit_log = config.audit_log.take();
         let (data_dir, temp_dir) = (config.data_dir.clone(), config.temp_dir.clone());
-        let mut builder = Host::builder().config(config);
+        // `isolation = "process"` and `[sandbox] auto` start plugins in a
+        // sandboxed child; the runner is found at each start.
+        let mut builder = Host::builder()
+            .config(config)
+            .isolation_provider(Arc::new(sharelife_sandbox::Provider::new()));
 
         let scratch = if data_dir.is_none() || temp_dir.is_none() {
             Some(

@@ -653,3 +653,55 @@ fn plugin_folders_are_named_as_written_without_doubled_dot_slashes() {
         );
     }
 }
+
+/// `sharelife run` in `ws` with `SHARELIFE_SANDBOX_RUNNER` set to `runner`.
+fn sharelife_with_runner(
+    ws: &Workspace,
+    runner: &std::path::Path,
+    args: &[&str],
+) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_sharelife"))
+        .args(args)
+        .current_dir(ws.dir.path())
+        .env_remove("RUST_LOG")
+        .env("SHARELIFE_SANDBOX_RUNNER", runner)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    common::outcome(output)
+}
+
+#[test]
+fn isolation_process_in_the_config_runs_the_plugin_through_the_sandbox() {
+    let ws = Workspace::new(
+        "strict = true\n[plugins.\"examples.echo\"]\nisolation = \"process\"\nlimits = { call_timeout = \"30s\", open_files = 64 }\n",
+    );
+    let call = ["run", "--call", "examples.echo", "echo", "--input", "boxed"];
+
+    // The CLI hands the plugin to the sandbox provider: with no runner
+    // where it is told to look, the plugin is refused (strict: the run
+    // stops) and never runs in process.
+    let nowhere = ws.path("no-runner-here");
+    let (code, out, err) = sharelife_with_runner(&ws, &nowhere, &call);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("must run out of process, but the sandbox could not start it")
+            && err.contains("no-runner-here"),
+        "{err}"
+    );
+
+    // With the runner cargo built, the call is answered from the child.
+    let Ok(runner) = sharelife_sandbox::locate_runner() else {
+        println!(
+            "SKIPPED the sandboxed call: the sandbox runner is not built next to the tests (cargo build -p sharelife-sandbox)"
+        );
+        return;
+    };
+    let missing = sharelife_sandbox::probe().missing(&[sharelife_sandbox::Feature::Seccomp]);
+    if !missing.is_empty() {
+        println!("SKIPPED the sandboxed call: this kernel lacks seccomp");
+        return;
+    }
+    let (code, out, err) = sharelife_with_runner(&ws, &runner, &call);
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "boxed\n", ""));
+}

@@ -210,12 +210,16 @@ impl SandboxedPlugin {
         limits: &Limits,
         requirements: &Requirements,
     ) -> Result<Self, LoadSandboxedError> {
-        let manifest = PluginFile::read(path)
+        // The runner does not start in this process's working directory:
+        // a relative path is made absolute here (`./plugins/…` from a
+        // host config).
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        let manifest = PluginFile::read(&path)
             .map_err(LoadSandboxedError::Library)?
             .manifest()
             .clone();
         let recipe = Recipe {
-            path: path.to_owned(),
+            path,
             limits: *limits,
             requirements: requirements.clone(),
             runner,
