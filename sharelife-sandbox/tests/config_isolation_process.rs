@@ -208,3 +208,53 @@ async fn load_with_process_isolation_from_code() {
     assert!(hostname.starts_with("denied: "), "{hostname}");
     host.shutdown().await;
 }
+
+/// A provider standing for a kernel that lacks what is asked: it reports
+/// every required feature as missing.
+#[derive(Debug)]
+struct KernelLacks;
+
+impl sharelife_core::host::IsolationProvider for KernelLacks {
+    fn spawn(
+        &self,
+        _path: &std::path::Path,
+        _manifest: &sharelife_core::manifest::Manifest,
+        _limits: &sharelife_core::host::ProcessLimits,
+        require: &[String],
+    ) -> Result<Box<dyn sharelife_core::Plugin>, IsolationError> {
+        Err(IsolationError::Unmet {
+            missing: require.to_vec(),
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requirement_the_provider_reports_unmet_refuses_the_plugin() {
+    let (_dirs, config) = setup(
+        "[plugins.\"fixture.escape\"]\nisolation = \"process\"\n[sandbox]\nrequire = [\"landlock-network\"]\n",
+    );
+    let host = Host::builder()
+        .config(config)
+        .isolation_provider(Arc::new(KernelLacks))
+        .build()
+        .expect("a host");
+    let report = host.boot().await.expect("boots the others");
+    let [failure] = report.failed.as_slice() else {
+        panic!("one failure expected: {report}");
+    };
+    assert!(
+        matches!(
+            &failure.error,
+            BootError::Host(HostError::Isolation { error: IsolationError::Unmet { missing }, .. })
+                if missing == &["landlock-network".to_owned()]
+        ),
+        "{:?}",
+        failure.error
+    );
+    assert_eq!(
+        failure.to_string(),
+        "fixture.escape (load): plugin \"fixture.escape\" must run out of process, but the kernel cannot give what [sandbox] require asks for: landlock-network missing"
+    );
+    assert_ne!(host.plugins().state(ID), Some(PluginState::Active));
+    host.shutdown().await;
+}
