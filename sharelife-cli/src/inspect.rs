@@ -9,6 +9,11 @@
 //! imports, and a `WARNING` line on a mismatch. A bare library is not
 //! scanned (the scan reads a package); package it to see its evidence.
 //!
+//! `--config FILE` reads a host config too and says whether the plugin
+//! would run sandboxed (out of process) under it, and why: its own
+//! `isolation`, or `[sandbox] auto` by its risk label (with the limits
+//! and `[sandbox] require` that would apply). Not for `--format seed-v2`.
+//!
 //! `--format seed-v2` prints the record the seed market's
 //! `plugin.manifest.v2` schema accepts, as every catalog entry carries it
 //! (see `sharelife_registry::seed` for the field mapping).
@@ -34,7 +39,86 @@ pub(crate) enum Format {
     SeedV2,
 }
 
-pub(crate) fn run(library: &Path, format: Format) -> Result<(), Failure> {
+/// Where the plugin would run under the host config at `config`, as
+/// (human line, JSON).
+fn isolation(
+    config: &Path,
+    m: &sharelife_core::manifest::Manifest,
+) -> Result<(String, serde_json::Value), Failure> {
+    use sharelife_core::host::isolation::IsolationReason;
+    use sharelife_core::host::{HostConfig, Isolation};
+    let host = HostConfig::load(config).map_err(|e| Failure::new(e.to_string()))?;
+    let (isolation, reason) = host.isolation_for(m);
+    let (mode, reason_key) = (
+        match isolation {
+            Isolation::InProcess => "in-process",
+            _ => "process",
+        },
+        match reason {
+            IsolationReason::Explicit => "explicit",
+            IsolationReason::AutoByRisk { .. } => "auto-by-risk",
+            _ => "default",
+        },
+    );
+    let why = match reason {
+        IsolationReason::Explicit => format!(
+            "isolation = \"{mode}\" under [plugins.\"{}\"] in {}",
+            m.id,
+            config.display()
+        ),
+        other => other.to_string(),
+    };
+    let (line, limits, require) = match isolation {
+        Isolation::Process(limits) => {
+            let mut shown = Vec::new();
+            if let Some(m) = limits.memory {
+                shown.push(format!("memory {m}"));
+            }
+            for (name, d) in [
+                ("cpu_time", limits.cpu_time),
+                ("call_timeout", limits.call_timeout),
+            ] {
+                if let Some(d) = d {
+                    shown.push(format!("{name} {}", humantime::format_duration(d)));
+                }
+            }
+            if let Some(n) = limits.open_files {
+                shown.push(format!("open_files {n}"));
+            }
+            let line = format!(
+                "sandboxed, out of process: {why}; limits {}; require {}",
+                if shown.is_empty() {
+                    "none".to_owned()
+                } else {
+                    shown.join(", ")
+                },
+                if host.sandbox.require.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    host.sandbox.require.join(", ")
+                }
+            );
+            (
+                line,
+                serde_json::to_value(limits).ok(),
+                host.sandbox.require,
+            )
+        }
+        _ => (format!("in process: {why}"), None, Vec::new()),
+    };
+    let value = json!({
+        "config": config.display().to_string(),
+        "mode": mode,
+        "sandboxed": mode == "process",
+        "reason": reason_key,
+        "why": why,
+        "limits": limits,
+        "require": require,
+    });
+    Ok((line, value))
+}
+
+pub(crate) fn run(library: &Path, format: Format, config: Option<&Path>) -> Result<(), Failure> {
     if library
         .extension()
         .is_some_and(|e| e == sharelife_registry::package::EXTENSION)
@@ -63,6 +147,7 @@ pub(crate) fn run(library: &Path, format: Format) -> Result<(), Failure> {
         return Ok(());
     }
     let compatible = file.check_compatible();
+    let isolation = config.map(|c| isolation(c, m)).transpose()?;
     if format == Format::Json {
         let value = json!({
             "file": library.display().to_string(),
@@ -80,6 +165,10 @@ pub(crate) fn run(library: &Path, format: Format) -> Result<(), Failure> {
             "subscriptions": m.subscriptions,
             "config_schema": m.config_schema,
         });
+        let mut value = value;
+        if let Some((_, i)) = &isolation {
+            value["isolation"] = i.clone();
+        }
         println!("{}", serde_json::to_string_pretty(&value).expect("json"));
         return Ok(());
     }
@@ -130,6 +219,9 @@ pub(crate) fn run(library: &Path, format: Format) -> Result<(), Failure> {
         println!("  capability   {:<6} {}", c.risk(), c);
     }
     println!("  risk label   {}", m.risk());
+    if let Some((line, _)) = &isolation {
+        println!("  runs         {line}");
+    }
     println!(
         "  subscribes   {}",
         if m.subscriptions.is_empty() {

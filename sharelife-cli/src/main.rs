@@ -160,6 +160,11 @@ enum Command {
         /// seed market's `plugin.manifest.v2` schema accepts).
         #[arg(long, value_enum, default_value_t = inspect::Format::Human)]
         format: inspect::Format,
+        /// A host config: also say whether the plugin would run sandboxed
+        /// (out of process) under it, and why (its `isolation`, or
+        /// `[sandbox] auto` by its risk label).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
     /// Boot a host from its config, then run a pipeline or call one handler.
     Run(run::RunArgs),
@@ -294,7 +299,12 @@ pub(crate) fn main() -> ExitCode {
             library,
             json,
             format,
-        } => inspect::run(&library, if json { inspect::Format::Json } else { format }),
+            config,
+        } => inspect::run(
+            &library,
+            if json { inspect::Format::Json } else { format },
+            config.as_deref(),
+        ),
         Command::Run(args) => run::run(args),
         Command::Dev(args) => dev::run(args),
         Command::Key(command) => registry::key(command),

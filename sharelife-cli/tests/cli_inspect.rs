@@ -152,3 +152,53 @@ fn inspect_shows_subscriptions_and_the_config_schema() {
     assert_eq!(v["subscriptions"], serde_json::json!([]));
     assert_eq!(v["config_schema"], serde_json::Value::Null);
 }
+
+#[test]
+fn inspect_with_a_host_config_says_whether_the_plugin_would_run_sandboxed_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let explicit = config(
+        "explicit.toml",
+        "[plugins.\"examples.echo\"]\nisolation = \"process\"\nlimits = { memory = \"256MiB\", call_timeout = \"2s\" }\n[sandbox]\nrequire = [\"landlock\", \"seccomp\"]\n",
+    );
+    let (code, out, err) = sharelife(&["inspect", &echo_library(), "--config", &explicit]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!(
+            "  runs         sandboxed, out of process: isolation = \"process\" under [plugins.\"examples.echo\"] in {explicit}; limits memory 256MiB, call_timeout 2s; require landlock, seccomp\n"
+        )),
+        "{out}"
+    );
+
+    // The echo plugin's risk label is low: `auto = "low"` picks it,
+    // `auto = "medium"` does not.
+    let auto_low = config("low.toml", "[sandbox]\nauto = \"low\"\n");
+    let (_, out, _) = sharelife(&["inspect", &echo_library(), "--config", &auto_low]);
+    assert!(
+        out.contains("  runs         sandboxed, out of process: its risk label low is at or above [sandbox] auto = \"low\"; limits none; require nothing\n"),
+        "{out}"
+    );
+    let auto_medium = config("medium.toml", "[sandbox]\nauto = \"medium\"\n");
+    let (_, out, _) = sharelife(&["inspect", &echo_library(), "--config", &auto_medium]);
+    assert!(
+        out.contains("  runs         in process: the default\n"),
+        "{out}"
+    );
+
+    let (code, out, _) = sharelife(&["inspect", "--json", &echo_library(), "--config", &auto_low]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["isolation"]["mode"], "process");
+    assert_eq!(v["isolation"]["sandboxed"], true);
+    assert_eq!(v["isolation"]["reason"], "auto-by-risk");
+
+    // A config that does not parse is an error with its file and line.
+    let bad = config("bad.toml", "[sandbox]\nauto = \"extreme\"\n");
+    let (code, _, err) = sharelife(&["inspect", &echo_library(), "--config", &bad]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with(&format!("error: {bad}:2:")), "{err}");
+}
