@@ -171,12 +171,16 @@
 //!   MCP, events and timers over IPC to the host's gateway are the next
 //!   step (issue 15). Logs stay in the child. Threads cannot be created
 //!   (`nproc` 0) unless the runner runs as root.
-//! * **Partly integrated in the host**: a sandboxed plugin (through
-//!   [`Provider`] or [`load`]) is one the host "added in code": handles,
-//!   pipelines, metrics, health and restarts work, but hot reload
-//!   (`Host::reload`) and `reload_in_place` refuse it, and no state
-//!   crosses a restart; events are not delivered to it; its config is not
-//!   passed; `sharelife dev` does not sandbox.
+//! * **Partly integrated in the host**: on a sandboxed plugin handles,
+//!   pipelines, metrics, health and restarts work; one started through
+//!   the [`Provider`] (config or `Host::load_with`) is cold-reloaded
+//!   (`Host::reload_in_place`) in a new child, and its hot reload
+//!   (`Host::reload`) is refused, as it would open the new version in the
+//!   host's process; one added with [`load`] is a plugin "added in code"
+//!   (`reload_in_place` refuses it; `Host::reload` does not know it was
+//!   sandboxed: use the provider). No state crosses a restart; events are
+//!   not delivered to it; its config is not passed; `sharelife dev` does
+//!   not sandbox.
 //! * One call at a time per child (concurrent callers queue on a mutex).
 //! * No cgroup limits ([`probe`] reports whether the host could use
 //!   them), no namespaces: the child sees the host's process list

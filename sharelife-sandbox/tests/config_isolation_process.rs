@@ -258,3 +258,39 @@ async fn a_requirement_the_provider_reports_unmet_refuses_the_plugin() {
     assert_ne!(host.plugins().state(ID), Some(PluginState::Active));
     host.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandboxed_plugin_is_cold_reloaded_in_a_new_child_and_never_hot_reloaded_in_process() {
+    if !kernel_gives(
+        "a_sandboxed_plugin_is_cold_reloaded_in_a_new_child_and_never_hot_reloaded_in_process",
+        &BOTH,
+    ) {
+        return;
+    }
+    let (dirs, config) = setup("[plugins.\"fixture.escape\"]\nisolation = \"process\"\n");
+    let host = booted_host(config, true);
+    let report = host.boot().await.expect("boots");
+    assert!(report.is_complete(), "{report}");
+
+    // A hot reload would open the new build in the host's process: refused,
+    // and the sandboxed version keeps serving.
+    let copy = dirs.path().join("libfixture_escape_v2.so");
+    std::fs::copy(escape_library(), &copy).expect("a second copy");
+    let refused = host.reload(ID, &copy).await.expect_err("refused");
+    assert!(
+        matches!(
+            &refused,
+            HostError::ReloadFailed { source, .. }
+                if matches!(**source, HostError::Isolation { error: IsolationError::HotReload, .. })
+        ),
+        "{refused:?}"
+    );
+    assert!(call(&host, "read_hostname").starts_with("denied: "));
+
+    // A cold reload starts a new child through the provider.
+    host.reload_in_place(ID).await.expect("reloads in place");
+    assert_eq!(host.plugins().state(ID), Some(PluginState::Active));
+    let hostname = call(&host, "read_hostname");
+    assert!(hostname.starts_with("denied: "), "{hostname}");
+    host.shutdown().await;
+}

@@ -202,6 +202,11 @@ impl Lifecycle {
         let unload = self.loader.unload_slot(slot).await?;
         let new_id = match source {
             Source::Library(path) => self.loader.load(&path).await?,
+            Source::Isolated { path, limits } => {
+                self.loader
+                    .load_with(&path, super::Isolation::Process(limits))
+                    .await?
+            }
             Source::Registered(registered) => self.loader.add_registered(registered).await?,
             Source::Added => unreachable!("refused above"),
         };

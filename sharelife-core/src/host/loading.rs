@@ -103,17 +103,19 @@ impl Loader {
         drop(file);
         let require = self.options.sandbox.require.clone();
         let for_child = manifest.clone();
+        let child_path = path.clone();
         // Starting a process and waiting for it blocks: off the runtime.
         let spawned = tokio::task::spawn_blocking(move || {
-            provider.spawn(&path, &for_child, &limits, &require)
+            provider.spawn(&child_path, &for_child, &limits, &require)
         })
         .await
         .map_err(|e| IsolationError::Failed(e.to_string()))
         .and_then(|r| r);
         let plugin = spawned.map_err(|error| HostError::Isolation { id, error })?;
-        // The host cannot make another one by itself: a reload is refused
+        // A cold reload asks the provider again; a hot reload is refused
         // (never a silent reload in process).
-        self.add_from(manifest, plugin, Source::Added).await
+        self.add_from(manifest, plugin, Source::Isolated { path, limits })
+            .await
     }
 
     /// [`Host::add`](super::Host::add).

@@ -279,8 +279,11 @@ impl Host {
     /// [`Host::load`], asks the registered
     /// [`IsolationProvider`] to start it in a child under those limits
     /// (and the `[sandbox] require` of the host's settings), and adds the
-    /// plugin it returns, which the host then drives like any other. Such
-    /// a plugin cannot be reloaded by the host (unload and load it again).
+    /// plugin it returns, which the host then drives like any other.
+    /// [`Host::reload_in_place`] starts it again through the provider;
+    /// [`Host::reload`] (hot) refuses it with
+    /// [`IsolationError::HotReload`], as it would open the new version in
+    /// the host's process.
     ///
     /// # Errors
     ///

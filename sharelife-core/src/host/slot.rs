@@ -53,6 +53,14 @@ pub(crate) enum Source {
     Registered(&'static StaticPlugin),
     /// Added in code: the host cannot make another one.
     Added,
+    /// Loaded from this library out of process, through the host's
+    /// isolation provider, under these limits: a cold reload asks the
+    /// provider again; a hot reload is refused (it would open the new
+    /// version in the host's process).
+    Isolated {
+        path: PathBuf,
+        limits: super::isolation::ProcessLimits,
+    },
 }
 
 /// Everything a slot is made from.
@@ -118,12 +126,14 @@ impl fmt::Debug for Slot {
 impl Slot {
     pub(crate) fn new(parts: SlotParts) -> Self {
         let origin = match &parts.source {
-            Source::Library(p) => Origin::Library(p.clone()),
+            Source::Library(p) | Source::Isolated { path: p, .. } => Origin::Library(p.clone()),
             Source::Registered(_) | Source::Added => Origin::Static,
         };
+        // Only a library open in this process is watched and followed by
+        // a sync.
         let file = match &parts.source {
             Source::Library(p) => LibraryFile::of(p).ok(),
-            Source::Registered(_) | Source::Added => None,
+            Source::Registered(_) | Source::Added | Source::Isolated { .. } => None,
         };
         Slot {
             file,

@@ -134,6 +134,19 @@ impl Reload {
         }
         let file = PluginFile::read(path)?;
         let manifest = file.manifest();
+        let (isolation, _) = super::isolation::decide(
+            self.options.plugins.get(&manifest.id),
+            &self.options.sandbox,
+            manifest,
+        );
+        if matches!(old.source(), Source::Isolated { .. })
+            || matches!(isolation, super::Isolation::Process(_))
+        {
+            return Err(HostError::Isolation {
+                id: old.id().clone(),
+                error: super::IsolationError::HotReload,
+            });
+        }
         if manifest.id != *old.id() {
             return Err(HostError::WrongPlugin {
                 path: path.to_owned(),

@@ -498,9 +498,14 @@ impl GenerationSync {
         if is_mapped(&path) == Some(true) {
             return Err(SyncError::NotLoaded(HostError::AlreadyOpen { path }));
         }
+        let (isolation, _) = super::isolation::decide(
+            self.options.plugins.get(&file.manifest().id),
+            &self.options.sandbox,
+            file.manifest(),
+        );
         let id = self
             .loader
-            .load_file(file)
+            .load_file_with(file, isolation)
             .await
             .map_err(SyncError::NotLoaded)?;
         self.lifecycle
