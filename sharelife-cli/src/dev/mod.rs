@@ -16,6 +16,12 @@
 //! *takes it over*: that plugin is hot-reloaded from the new build, not
 //! loaded a second time beside it.
 //!
+//! A plugin the config runs out of process (`isolation = "process"`, or
+//! `[sandbox] auto` at or below its risk label) is loaded in a sandboxed
+//! child (`sharelife_sandbox::Provider`), never in process; a rebuild is
+//! not hot-swapped into it (the hot reload is refused, `reload-failed`
+//! says why): restart `sharelife dev` to run the new build.
+//!
 //! Output is one line per event on stdout (`--json`: one JSON object per
 //! line, with an `event` field: `watching`, `change`, `built` (JSON
 //! only; each build ends in one `built` or one `build-failed`),
@@ -116,7 +122,8 @@ async fn dev(args: DevArgs) -> Result<(), Failure> {
         .prefix("sharelife-dev-")
         .tempdir()
         .map_err(|e| Failure::new(format!("cannot create a staging directory: {e}")))?;
-    let host = Arc::new(make_host(args.config.as_deref(), stage.path()).await?);
+    let (host, config) = make_host(args.config.as_deref(), stage.path()).await?;
+    let host = Arc::new(host);
 
     let sources = Sources::new(&krate.root, &krate.target_dir, &krate.workspace_root);
     let mut watch = Watch::start(&sources).map_err(Failure::new)?;
@@ -146,6 +153,7 @@ async fn dev(args: DevArgs) -> Result<(), Failure> {
         krate,
         stage: stage.path().to_owned(),
         host: Arc::clone(&host),
+        config,
         loaded: None,
         builds: 0,
         scanner: Scanner::new(sources),
@@ -203,6 +211,8 @@ struct Session {
     krate: Crate,
     stage: PathBuf,
     host: Arc<Host>,
+    /// The host config (empty without `--config`): where the plugin runs.
+    config: HostConfig,
     /// The plugin loaded now, and its library copy.
     loaded: Option<(String, PathBuf)>,
     /// Successful builds (they name the library copies).
@@ -375,7 +385,12 @@ impl Session {
         }
         // A plugin whose initialize or start failed stays listed: take it
         // out, so that the next build can try again.
-        let loaded = match self.host.load(&copy).await {
+        // Where the config runs it: in process, or in a sandboxed child.
+        let isolation = sharelife_core::loader::PluginFile::read(&copy)
+            .ok()
+            .map(|f| self.config.isolation_for(f.manifest()).0)
+            .unwrap_or_default();
+        let loaded = match self.host.load_with(&copy, isolation).await {
             Ok(id) => match self.host.start(&id).await {
                 Ok(()) => Ok(id),
                 Err(e) => {
@@ -469,17 +484,23 @@ impl Session {
     }
 }
 
-async fn make_host(config: Option<&Path>, stage: &Path) -> Result<Host, Failure> {
-    let builder = match config {
+async fn make_host(config: Option<&Path>, stage: &Path) -> Result<(Host, HostConfig), Failure> {
+    let (builder, settings) = match config {
         Some(path) => {
             let config = HostConfig::load(path).map_err(|e| Failure::new(e.to_string()))?;
-            Host::builder().config(config)
+            (Host::builder().config(config.clone()), config)
         }
-        None => Host::builder()
-            .data_root(stage.join("data"))
-            .temp_root(stage.join("tmp")),
+        None => (
+            Host::builder()
+                .data_root(stage.join("data"))
+                .temp_root(stage.join("tmp")),
+            HostConfig::default(),
+        ),
     };
+    // `isolation = "process"` and `[sandbox] auto` in the config start
+    // plugins in a sandboxed child.
     let host = builder
+        .isolation_provider(Arc::new(sharelife_sandbox::Provider::new()))
         .build()
         .map_err(|e| Failure::new(format!("cannot build the host: {e}")))?;
     if config.is_some() {
@@ -487,5 +508,5 @@ async fn make_host(config: Option<&Path>, stage: &Path) -> Result<Host, Failure>
             .await
             .map_err(|e| Failure::new(format!("the host did not boot: {e}")))?;
     }
-    Ok(host)
+    Ok((host, settings))
 }
