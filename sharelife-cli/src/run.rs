@@ -559,6 +559,10 @@ fn warn_shutdown(report: &ShutdownReport) {
 fn boot_json(boot: &BootReport) -> Value {
     json!({
         "started": boot.started.iter().map(|id| id.as_str()).collect::<Vec<_>>(),
+        "sandboxed": boot.sandboxed.iter().map(|(id, why)| json!({
+            "plugin": id.as_str(),
+            "why": why.to_string(),
+        })).collect::<Vec<_>>(),
         "failed": boot.failed.iter().map(|f| json!({
             "plugin": f.id.as_str(),
             "stage": f.stage.to_string(),

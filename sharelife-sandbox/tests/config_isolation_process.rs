@@ -72,6 +72,16 @@ require = ["landlock", "seccomp"]
     let report = host.boot().await.expect("boots");
     assert!(report.is_complete(), "{report}");
     assert_eq!(report.started.len(), 1, "{report}");
+    assert_eq!(
+        report.sandboxed,
+        [(ID.parse().unwrap(), IsolationReason::Explicit)]
+    );
+    assert!(
+        report
+            .to_string()
+            .contains("sandboxed fixture.escape (out of process): isolation set for the plugin\n"),
+        "{report}"
+    );
     assert_eq!(host.plugins().state(ID), Some(PluginState::Active));
     assert_eq!(
         host.call(ID, "noop", b"").expect("noop answers").as_slice(),

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::builder::Options;
 use super::cascade::Lifecycle;
 use super::discovery::{Skipped, discover};
+use super::isolation::{Isolation, IsolationReason};
 use super::loading::Loader;
 use super::registry::{Held, Registry};
 use super::resolver::{PassedOver, ResolveError, ResolveInput, join_errors, resolve};
@@ -102,6 +103,9 @@ pub struct BootReport {
     pub disabled: Vec<PluginId>,
     /// Plugins started, in start order.
     pub started: Vec<PluginId>,
+    /// Plugins loaded out of process (through the isolation provider),
+    /// with why: their `isolation`, or `[sandbox] auto` by risk.
+    pub sandboxed: Vec<(PluginId, IsolationReason)>,
     /// Plugins loaded but left `Inactive` because a dependency failed to
     /// start, with the reason (a [`BootError::DependencyNotStarted`]).
     pub held: Vec<(PluginId, BootError)>,
@@ -161,6 +165,9 @@ impl fmt::Display for BootReport {
         }
         if !self.disabled.is_empty() {
             writeln!(f, "disabled: {}", join(&self.disabled))?;
+        }
+        for (id, why) in &self.sandboxed {
+            writeln!(f, "sandboxed {id} (out of process): {why}")?;
         }
         for (id, reason) in &self.held {
             writeln!(f, "inactive {id}: {reason}")?;
@@ -278,15 +285,21 @@ impl Boot {
                     source: Box::new(why),
                 }),
                 None => {
-                    let (isolation, _) = super::isolation::decide(
+                    let (isolation, why) = super::isolation::decide(
                         self.options.plugins.get(&id),
                         &self.options.sandbox,
                         chosen.file.manifest(),
                     );
-                    self.loader
+                    let sandboxed = matches!(isolation, Isolation::Process(_));
+                    let loaded = self
+                        .loader
                         .load_file_with(chosen.file, isolation)
                         .await
-                        .map_err(BootError::Host)
+                        .map_err(BootError::Host);
+                    if sandboxed && loaded.is_ok() {
+                        report.sandboxed.push((id.clone(), why));
+                    }
+                    loaded
                 }
             };
             match result {
