@@ -297,6 +297,11 @@ async fn a_sandboxed_plugin_is_cold_reloaded_in_a_new_child_and_never_hot_reload
     );
     assert!(call(&host, "read_hostname").starts_with("denied: "));
 
+    // A sync of the unchanged folder leaves it alone (no reload tried).
+    let sync = host.sync_generation().await.expect("syncs");
+    assert!(sync.failed.is_empty(), "{sync:?}");
+    assert_eq!(sync.unchanged, [ID.parse().unwrap()], "{sync:?}");
+
     // A cold reload starts a new child through the provider.
     host.reload_in_place(ID).await.expect("reloads in place");
     assert_eq!(host.plugins().state(ID), Some(PluginState::Active));

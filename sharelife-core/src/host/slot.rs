@@ -129,11 +129,11 @@ impl Slot {
             Source::Library(p) | Source::Isolated { path: p, .. } => Origin::Library(p.clone()),
             Source::Registered(_) | Source::Added => Origin::Static,
         };
-        // Only a library open in this process is watched and followed by
-        // a sync.
+        // A sync tells an unchanged build by it (a changed one of an
+        // isolated plugin is refused by the hot reload).
         let file = match &parts.source {
-            Source::Library(p) => LibraryFile::of(p).ok(),
-            Source::Registered(_) | Source::Added | Source::Isolated { .. } => None,
+            Source::Library(p) | Source::Isolated { path: p, .. } => LibraryFile::of(p).ok(),
+            Source::Registered(_) | Source::Added => None,
         };
         Slot {
             file,
