@@ -44,8 +44,10 @@ struct Inner {
 }
 
 /// What the host does for a plugin beyond handing it data. Implemented by
-/// the host runtime ([`LocalServices`], `GatedServices`) and, on the plugin
-/// side of a library boundary, by a proxy that forwards across it.
+/// the host runtime ([`LocalServices`], `GatedServices`), on the plugin
+/// side of a library boundary by a proxy that forwards across it, and in a
+/// sandboxed plugin's process by one that forwards over a byte channel to
+/// the host (`services::remote`).
 ///
 /// Sealed: only this crate implements it, so methods can be added without
 /// breaking anyone. A host customises what plugins may reach through its
@@ -396,6 +398,8 @@ pub(crate) mod sealed {
     impl Sealed for super::LocalServices {}
     #[cfg(feature = "host")]
     impl Sealed for crate::services::GatedServices {}
+    #[cfg(feature = "host")]
+    impl Sealed for crate::services::remote::ChannelServices {}
     impl Sealed for crate::abi::export::RemoteServices {}
 }
 

@@ -17,10 +17,14 @@
 //! | `FAILED` (17) | runner → host, instead of `READY` | JSON [`StartFailure`]: what failed before serving; the runner exits |
 //! | `OK` (18) | runner → host | the handler's output |
 //! | `ERROR` (19) | runner → host | error kind (u8), retryable (u8: 0 or 1), the message (UTF-8) |
+//! | `SERVICE` (20) | runner → host, before `READY` or while a call is in flight | a service request (`sharelife_core::services::remote`'s encoding) |
+//! | `ANSWER` (2) | host → runner, after each `SERVICE` | the encoded answer |
 //!
 //! Exactly one answer (`OK` or `ERROR`) follows each `CALL`, in order; the
 //! host sends the next call only after the answer (one call in flight per
-//! connection). Lengths are 64-bit, so a payload of any size fits one
+//! connection). Before it, the runner may send any number of `SERVICE`
+//! frames, each waiting for its `ANSWER` (the plugin asked the host for a
+//! file, a fetch…, and goes on with the answer). Lengths are 64-bit, so a payload of any size fits one
 //! frame; a reader grows its buffer as bytes arrive, never trusting a
 //! length for an allocation up front.
 #![forbid(unsafe_code)]
@@ -35,6 +39,8 @@ pub(crate) const HEADER: usize = 9;
 
 /// A call of a handler.
 pub(crate) const CALL: u8 = 1;
+/// The host's answer to a service request.
+pub(crate) const ANSWER: u8 = 2;
 /// The runner serves.
 pub(crate) const READY: u8 = 16;
 /// The runner could not start.
@@ -43,6 +49,8 @@ pub(crate) const FAILED: u8 = 17;
 pub(crate) const OK: u8 = 18;
 /// A handler's error.
 pub(crate) const ERROR: u8 = 19;
+/// A service request from the plugin.
+pub(crate) const SERVICE: u8 = 20;
 
 /// How much a reader's buffer grows at most per read: a length claimed
 /// by the peer is only allocated as its bytes arrive.

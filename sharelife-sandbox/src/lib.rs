@@ -90,12 +90,36 @@
 //! # }
 //! ```
 //!
-//! What does not cross the process
-//! boundary yet: the plugin's context services (`ctx.fs()`, `ctx.http()`,
-//! `ctx.connect()`, `ctx.run()`, providers, MCP, events, timers, logs) are
-//! not brokered to the host's gateway — in the child they are unavailable
-//! or denied; events are not delivered to it; state is not handed over on
-//! a reload or restart.
+//! ## The gateway is the broker
+//!
+//! In the child the plugin's context services go to the host: `ctx.fs()`,
+//! `ctx.http()`, `ctx.run()`, `ctx.provider()`, `ctx.mcp()`,
+//! `ctx.publish()` and its logs are `SERVICE` frames (see the wire
+//! format) that the host answers through the context it gave the plugin
+//! ([`sharelife_core::services::remote::serve`]): the same gateway decides
+//! with the same policy and writes the same hash-chained audit records as
+//! for a plugin in the host's process, and a refusal reaches the plugin as
+//! the same `Denied` error. Its own walls leave it no other road: reading
+//! a granted file by hand still fails with `EPERM`.
+//!
+//! What works across the boundary, and what does not yet:
+//!
+//! | in the child | |
+//! |---|---|
+//! | `ctx.fs()` (read, write, list, remove), `ctx.http()`, `ctx.run()`, `ctx.provider()`, `ctx.mcp()`, `ctx.publish()` | brokered: the host's gateway decides and audits |
+//! | logs (`ctx.log`, `tracing` through the SDK) | forwarded to the host's subscriber under the host's plugin id |
+//! | `ctx.sleep()` | local: blocks the child's one thread (`nanosleep`) |
+//! | `ctx.connect()` | not yet: `Denied`, "not available in the sandbox yet" (no descriptor passing) |
+//! | `ctx.spawn()` | refused (`Denied`): the child has one thread |
+//! | events delivered to the plugin, its config, state across a reload | not yet |
+//!
+//! Service requests count against the call's `call_timeout`. Those of the
+//! plugin's `initialize`/`start` in the child are answered through the
+//! host's context when the host (re)starts the child from its own
+//! `initialize`/`start`; the first child, started by [`load`] or the
+//! [`Provider`] before the host hands over a context, has its start-time
+//! requests denied (logs included). [`Sandboxed::call`], outside a host,
+//! denies every request; [`Sandboxed::call_brokered`] takes a [`Broker`].
 //!
 //! The runner binary is found by [`locate_runner`]: `SHARELIFE_SANDBOX_RUNNER`,
 //! else `sharelife-sandbox-runner` next to the executable (or one
@@ -123,7 +147,8 @@
 //!    on `restrict::allowed` in the source; `clone` only with
 //!    `CLONE_THREAD`, signals only to itself);
 //! 3. refuses to go on when that falls short of the [`Requirements`];
-//! 4. creates, initializes and starts the plugin, and serves calls, one
+//! 4. creates, initializes and starts the plugin with a context whose
+//!    services are the host's (the broker, above), and serves calls, one
 //!    at a time, over the wire format below.
 //!
 //! ## Wire format
@@ -139,9 +164,13 @@
 //! | `FAILED` (17) | runner → host, instead of `READY` | JSON [`StartFailure`]; the runner exits |
 //! | `OK` (18) | runner → host | the handler's output |
 //! | `ERROR` (19) | runner → host | error kind (`u8`), retryable (`u8`), the message (UTF-8) |
+//! | `SERVICE` (20) | runner → host, while a call is in flight or before `READY` | a service request: JSON, as [`sharelife_core::services::remote`] encodes it |
+//! | `ANSWER` (2) | host → runner, after each `SERVICE` | the encoded answer (output, or error with its kind) |
 //!
 //! Exactly one answer follows each `CALL`, in order; the host sends the
-//! next call only after it. 64-bit lengths carry payloads of any size in
+//! next call only after it. Before that answer the runner may send any
+//! number of `SERVICE` frames, each followed by the host's `ANSWER`
+//! before the plugin goes on (one request in flight). 64-bit lengths carry payloads of any size in
 //! one frame; readers grow their buffers as bytes arrive (at most 1 MiB
 //! ahead), never trusting a length for an allocation. The host closing
 //! its end asks the runner to stop and clean up the plugin and exit.
@@ -166,11 +195,11 @@
 //!   opening a library runs them, and the library must be opened (and
 //!   checked) before the filesystem is closed. For `#[plugin]` libraries
 //!   they only register statics.
-//! * **No broker**: the plugin's context in the child has no gateway —
-//!   `ctx.fs()`, `ctx.http()`, `ctx.connect()`, `ctx.run()`, providers,
-//!   MCP, events and timers over IPC to the host's gateway are the next
-//!   step (issue 15). Logs stay in the child. Threads cannot be created
-//!   (`nproc` 0) unless the runner runs as root.
+//! * **Part of the context is not brokered yet** (see the table above):
+//!   `ctx.connect()` (it would need the connected descriptor passed with
+//!   `SCM_RIGHTS`), background tasks, events delivered to the plugin.
+//!   Threads cannot be created (`nproc` 0) unless the runner runs as
+//!   root.
 //! * **Partly integrated in the host**: on a sandboxed plugin handles,
 //!   pipelines, metrics, health and restarts work; one started through
 //!   the [`Provider`] (config or `Host::load_with`) is cold-reloaded
@@ -236,4 +265,4 @@ pub use probe::{CgroupSupport, Feature, LandlockSupport, Requirements, SandboxSu
 pub use provider::Provider;
 pub use proxy::{LoadSandboxedError, SandboxedPlugin, load};
 pub use restrict::{Enforced, LandlockOutcome, Layers};
-pub use sandboxed::Sandboxed;
+pub use sandboxed::{Broker, Sandboxed};

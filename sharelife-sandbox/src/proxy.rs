@@ -13,6 +13,7 @@ use sharelife_core::{
     Buffer, ErrorKind, HandlerId, Health, Host, HostError, Plugin, PluginContext, PluginError,
 };
 
+use crate::sandboxed::no_broker;
 use crate::{Limits, Requirements, SandboxError, Sandboxed};
 
 /// Why [`load`] could not add a sandboxed plugin.
@@ -121,20 +122,37 @@ pub async fn load(
 ///   and reap it; dropping kills and reaps it. A stopped plugin started
 ///   again is a new child: nothing in its memory survives a stop.
 ///
-/// What does not cross the boundary yet (issue 15): the plugin's context
-/// services — `ctx.fs()`, `ctx.http()`, `ctx.connect()`, `ctx.run()`,
-/// providers, MCP, events it publishes, timers, logs — are not brokered
-/// to the host's gateway: in the child the context is a local one with no
-/// gateway, so they are unavailable or denied there (and the walls deny
-/// doing it by hand). [`handle_event`](Plugin::handle_event) is not
-/// forwarded, config is not passed (the child's `ctx.config()` is null),
-/// and [`save_state`](Plugin::save_state)/[`restore_state`](Plugin::restore_state)
+/// * **Services**: the host's gateway is the plugin's broker. A service
+///   request the plugin makes during a call (`ctx.fs()`, `ctx.http()`,
+///   `ctx.run()`, providers, MCP, publishing, logs) is answered through
+///   the context the host passes with that call
+///   ([`sharelife_core::services::remote::serve`]): the same gateway, the
+///   same policy, the same audit records as in-process; a refusal is the
+///   same `Denied` error. A child started from [`initialize`](Plugin::initialize)
+///   or [`start`](Plugin::start) has the plugin's own start-time requests
+///   answered through that call's context; the first child (started by
+///   [`spawn`](Self::spawn) before there is one) has them denied.
+///
+/// What does not cross the boundary yet (issue 15): `ctx.connect()` (a
+/// typed `Denied`, "not available in the sandbox yet") and background
+/// tasks; [`handle_event`](Plugin::handle_event) is not forwarded, config
+/// is not passed (the child's `ctx.config()` is null), and
+/// [`save_state`](Plugin::save_state)/[`restore_state`](Plugin::restore_state)
 /// hand nothing over.
 #[derive(Debug)]
 pub struct SandboxedPlugin {
     recipe: Recipe,
     manifest: Manifest,
     child: Mutex<Option<Arc<Child>>>,
+}
+
+/// A broker answering service requests through `ctx`'s own services (the
+/// host's gateway for this plugin), or denying them all without one.
+fn broker(ctx: Option<&PluginContext>) -> impl FnMut(&[u8]) -> Vec<u8> + '_ {
+    move |request| match ctx {
+        Some(ctx) => crate::runner::block_on(sharelife_core::services::remote::serve(ctx, request)),
+        None => no_broker(request),
+    }
 }
 
 /// One running child and, once it is known, why it is gone.
@@ -154,13 +172,16 @@ struct Recipe {
 }
 
 impl Recipe {
-    fn start_child(&self) -> Result<Arc<Child>, SandboxError> {
-        let sandboxed = match &self.runner {
-            Some(runner) => {
-                Sandboxed::spawn_with_runner(runner, &self.path, &self.limits, &self.requirements)?
-            }
-            None => Sandboxed::spawn(&self.path, &self.limits, &self.requirements)?,
-        };
+    /// Starts a child; `ctx` answers the service requests of the plugin's
+    /// `initialize` and `start` there (denied without one).
+    fn start_child(&self, ctx: Option<&PluginContext>) -> Result<Arc<Child>, SandboxError> {
+        let sandboxed = Sandboxed::spawn_brokered(
+            self.runner.as_deref(),
+            &self.path,
+            &self.limits,
+            &self.requirements,
+            &mut broker(ctx),
+        )?;
         Ok(Arc::new(Child {
             sandboxed,
             gone: Mutex::new(None),
@@ -224,7 +245,9 @@ impl SandboxedPlugin {
             requirements: requirements.clone(),
             runner,
         };
-        let child = recipe.start_child().map_err(LoadSandboxedError::Sandbox)?;
+        let child = recipe
+            .start_child(None)
+            .map_err(LoadSandboxedError::Sandbox)?;
         Ok(SandboxedPlugin {
             recipe,
             manifest,
@@ -280,13 +303,14 @@ impl SandboxedPlugin {
     /// Starts a child unless one runs (a dead one is replaced), off the
     /// runtime's threads (starting waits for the child to load and
     /// restrict itself).
-    async fn ensure_running(&self) -> Result<(), PluginError> {
+    async fn ensure_running(&self, ctx: &PluginContext) -> Result<(), PluginError> {
         // Cheap when a child runs: no thread hop.
         if self.lock().as_ref().is_some_and(|c| c.seems_alive()) {
             return Ok(());
         }
         let recipe = self.recipe.clone();
-        let fresh = blocking(move || recipe.start_child())
+        let ctx = ctx.clone();
+        let fresh = blocking(move || recipe.start_child(Some(&ctx)))
             .await
             .map_err(|e| PluginError::with_kind(ErrorKind::Panicked, e))?
             .map_err(|e| to_plugin_error(&e))?;
@@ -322,8 +346,18 @@ impl SandboxedPlugin {
 }
 
 impl Child {
-    fn call(&self, handler: &str, input: &[u8]) -> Result<Vec<u8>, PluginError> {
-        self.sandboxed.call(handler, input).map_err(|e| {
+    /// Calls `handler`; `ctx` (the host's context for the plugin) answers
+    /// the service requests the call makes.
+    fn call(
+        &self,
+        handler: &str,
+        input: &[u8],
+        ctx: Option<&PluginContext>,
+    ) -> Result<Vec<u8>, PluginError> {
+        let result = self
+            .sandboxed
+            .call_brokered(handler, input, &mut broker(ctx));
+        result.map_err(|e| {
             if matches!(
                 e,
                 SandboxError::ChildDied { .. }
@@ -364,7 +398,7 @@ impl Child {
         // It exited between calls (or a call in flight is finding out):
         // a call collects the cause and reaps it. No handler has the
         // empty name, so a live child would only answer `UnknownHandler`.
-        match self.call("", b"") {
+        match self.call("", b"", None) {
             Err(e) if e.kind() != ErrorKind::UnknownHandler => {
                 self.record(e.message().to_owned());
                 Some(e.message().to_owned())
@@ -418,12 +452,12 @@ async fn blocking<T: Send + 'static>(
 
 #[sharelife_core::async_trait]
 impl Plugin for SandboxedPlugin {
-    async fn initialize(&self, _ctx: &PluginContext) -> Result<(), PluginError> {
-        self.ensure_running().await
+    async fn initialize(&self, ctx: &PluginContext) -> Result<(), PluginError> {
+        self.ensure_running(ctx).await
     }
 
-    async fn start(&self, _ctx: &PluginContext) -> Result<(), PluginError> {
-        self.ensure_running().await
+    async fn start(&self, ctx: &PluginContext) -> Result<(), PluginError> {
+        self.ensure_running(ctx).await
     }
 
     async fn stop(&self, _ctx: &PluginContext) -> Result<(), PluginError> {
@@ -452,20 +486,20 @@ impl Plugin for SandboxedPlugin {
 
     fn call(
         &self,
-        _ctx: &PluginContext,
+        ctx: &PluginContext,
         handler: HandlerId,
         input: &[u8],
         output: &mut Buffer,
     ) -> Result<(), PluginError> {
         let name = self.handler_name(handler)?;
-        let answer = self.current()?.call(name, input)?;
+        let answer = self.current()?.call(name, input, Some(ctx))?;
         output.extend_from_slice(&answer);
         Ok(())
     }
 
     async fn call_async(
         &self,
-        _ctx: &PluginContext,
+        ctx: &PluginContext,
         handler: HandlerId,
         input: &[u8],
         output: &mut Buffer,
@@ -473,7 +507,8 @@ impl Plugin for SandboxedPlugin {
         let name = self.handler_name(handler)?.to_owned();
         let child = self.current()?;
         let input = input.to_vec();
-        let answer = blocking(move || child.call(&name, &input))
+        let ctx = ctx.clone();
+        let answer = blocking(move || child.call(&name, &input, Some(&ctx)))
             .await
             .map_err(|e| PluginError::with_kind(ErrorKind::Panicked, e))??;
         output.extend_from_slice(&answer);

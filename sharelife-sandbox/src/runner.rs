@@ -19,7 +19,10 @@
 //!    Landlock, seccomp;
 //! 3. compares what it enforced with the requirements, and refuses to go
 //!    on (a `FAILED` frame naming what is missing) when they are not met;
-//! 4. creates, initializes and starts the plugin; sends `READY`;
+//! 4. creates, initializes and starts the plugin with a context whose
+//!    services are the host's ([`remote_services`] over the socket: each
+//!    `ctx.fs()`, `ctx.http()`, … is a `SERVICE` frame the host answers
+//!    through its gateway); sends `READY`;
 //! 5. serves `CALL` frames one at a time until the host closes the
 //!    socket, then stops and cleans up the plugin and exits 0.
 //!
@@ -36,11 +39,12 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::pin::pin;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
 use serde::{Deserialize, Serialize};
 use sharelife_core::loader::PluginFile;
+use sharelife_core::services::remote::{ServiceChannel, remote_services};
 use sharelife_core::{Buffer, ContextData, HandlerId, Plugin, PluginContext, PluginError};
 
 use crate::frame::{self, StartFailure, StartStage};
@@ -83,14 +87,23 @@ pub fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    match start(&socket) {
+    let socket = Arc::new(socket);
+    let link = Arc::new(Link {
+        reader: Mutex::new(BufReader::with_capacity(
+            64 << 10,
+            Reading(Arc::clone(&socket)),
+        )),
+        socket,
+    });
+    let socket = &*link.socket;
+    match start(&link) {
         Ok(serving) => {
-            serving.serve(&socket);
+            serving.serve(&link);
             ExitCode::SUCCESS
         }
         Err(failure) => {
             let body = serde_json::to_vec(&failure).unwrap_or_default();
-            let _ = send(&socket, frame::FAILED, &body);
+            let _ = send(socket, frame::FAILED, &body);
             ExitCode::from(2)
         }
     }
@@ -129,7 +142,49 @@ struct Serving {
     handlers: HashMap<String, (HandlerId, bool)>,
 }
 
-fn start(socket: &UnixStream) -> Result<Serving, StartFailure> {
+/// The runner's end of the socket, shared by the serving loop and the
+/// plugin's services (the [`ServiceChannel`] of its context).
+struct Link {
+    socket: Arc<UnixStream>,
+    /// Held across a service request and its answer, and by the serving
+    /// loop while it waits for a call.
+    reader: Mutex<BufReader<Reading>>,
+}
+
+/// Reads the shared socket (no second descriptor).
+struct Reading(Arc<UnixStream>);
+
+impl std::io::Read for Reading {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+impl Link {
+    fn reader(&self) -> std::sync::MutexGuard<'_, BufReader<Reading>> {
+        self.reader.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl ServiceChannel for Link {
+    fn round_trip(&self, request: &[u8]) -> Result<Vec<u8>, PluginError> {
+        let gone = |e: &dyn std::fmt::Display| {
+            PluginError::new(format!("the sandboxed plugin's host did not answer: {e}"))
+        };
+        let mut reader = self.reader();
+        send(&self.socket, frame::SERVICE, request).map_err(|e| gone(&e))?;
+        let mut body = Vec::new();
+        match frame::read_frame(&mut *reader, &mut body) {
+            Ok(Some(frame::ANSWER)) => Ok(body),
+            Ok(Some(tag)) => Err(gone(&format!("tag {tag} where an answer belongs"))),
+            Ok(None) => Err(gone(&"the connection is closed")),
+            Err(e) => Err(gone(&e)),
+        }
+    }
+}
+
+fn start(link: &Arc<Link>) -> Result<Serving, StartFailure> {
+    let socket = &link.socket;
     let (config, path) = arguments()?;
     let library = PluginFile::read(&path)
         .and_then(PluginFile::open)
@@ -163,12 +218,17 @@ fn start(socket: &UnixStream) -> Result<Serving, StartFailure> {
         return Err(failure);
     }
 
-    let ctx = PluginContext::local(ContextData {
-        plugin_id: manifest.id.to_string(),
-        config: serde_json::Value::Null,
-        data_dir: PathBuf::new(),
-        temp_dir: PathBuf::new(),
-    });
+    // The plugin's services are the host's: its gateway decides and
+    // audits each request (see `sharelife_core::services::remote`).
+    let ctx = PluginContext::new(
+        ContextData {
+            plugin_id: manifest.id.to_string(),
+            config: serde_json::Value::Null,
+            data_dir: PathBuf::new(),
+            temp_dir: PathBuf::new(),
+        },
+        remote_services(Arc::clone(link) as Arc<dyn ServiceChannel>),
+    );
     let plugin = library
         .instantiate(&ctx)
         .map_err(|e| fail(StartStage::Init, e))?;
@@ -193,11 +253,13 @@ fn start(socket: &UnixStream) -> Result<Serving, StartFailure> {
 
 impl Serving {
     /// Answers calls until the host closes the socket or it fails.
-    fn serve(self, socket: &UnixStream) {
-        let mut reader = BufReader::with_capacity(64 << 10, socket);
+    fn serve(self, link: &Link) {
+        let socket = &link.socket;
         let mut body = Vec::new();
         let mut output = Buffer::new();
-        while let Ok(Some(tag)) = frame::read_frame(&mut reader, &mut body) {
+        loop {
+            let read = frame::read_frame(&mut *link.reader(), &mut body);
+            let Ok(Some(tag)) = read else { break };
             let answer = match (tag, frame::split_call(&body)) {
                 (frame::CALL, Some((name, input))) => {
                     output.clear();
@@ -259,7 +321,8 @@ impl Wake for ThreadWaker {
 
 /// Runs `future` to completion on this thread (the runner has no async
 /// runtime: hooks and async handlers are driven here, one at a time).
-fn block_on<F: Future>(future: F) -> F::Output {
+/// The host side drives the broker's `serve` with it too.
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
     let mut cx = Context::from_waker(&waker);

@@ -22,6 +22,22 @@ use crate::{Enforced, ExitCause, Limits, Requirements, SandboxError, locate_runn
 /// [`SandboxError::ChildDied`].
 const STDERR_TAIL: usize = 4096;
 
+/// Answers the plugin's service requests during a call (or its start):
+/// takes an encoded request, returns the encoded answer
+/// (`sharelife_core::services::remote::serve` through the plugin's
+/// context, in a host).
+pub type Broker<'a> = &'a mut dyn FnMut(&[u8]) -> Vec<u8>;
+
+/// The broker of a plugin that has no host context: every service
+/// request is denied.
+pub(crate) fn no_broker(_request: &[u8]) -> Vec<u8> {
+    sharelife_core::services::remote::refusal(&sharelife_core::PluginError::with_kind(
+        sharelife_core::ErrorKind::Denied,
+        "denied: the sandboxed plugin has no host context here (its services are brokered \
+         only through a host, once it has initialized or started the plugin)",
+    ))
+}
+
 /// One plugin running in its own restricted child process, and the
 /// connection to it.
 ///
@@ -30,6 +46,12 @@ const STDERR_TAIL: usize = 4096;
 /// runner serves one call at a time), so a call's `call_timeout` runs from
 /// the moment it holds the connection, not from when it started waiting
 /// for it.
+///
+/// The plugin's service requests (`ctx.fs()`, `ctx.http()`, …) come over
+/// the same connection while a call is in flight: [`call`](Self::call)
+/// denies them all, [`call_brokered`](Self::call_brokered) has a
+/// [`Broker`] answer them (a host's gateway). They count against the
+/// call's `call_timeout`.
 ///
 /// When the child dies — a fault, a limit, a timeout — every call from
 /// then on fails with [`SandboxError::ChildDied`] (a call that was in
@@ -101,6 +123,39 @@ impl Sandboxed {
             limits,
             requirements,
             Layers::default(),
+            &mut no_broker,
+        )
+    }
+
+    /// Like [`spawn_with_runner`](Self::spawn_with_runner) (or
+    /// [`spawn`](Self::spawn) without a runner), with `broker` answering
+    /// the service requests of the plugin's `initialize` and `start`.
+    pub(crate) fn spawn_brokered(
+        runner: Option<&Path>,
+        path: &Path,
+        limits: &Limits,
+        requirements: &Requirements,
+        broker: Broker<'_>,
+    ) -> Result<Self, SandboxError> {
+        let found;
+        let runner = match runner {
+            Some(runner) => runner,
+            None => {
+                let missing = probe().missing(&requirements.require);
+                if !missing.is_empty() {
+                    return Err(SandboxError::Unsupported { missing });
+                }
+                found = locate_runner()?;
+                &found
+            }
+        };
+        Self::spawn_layers(
+            runner,
+            path,
+            limits,
+            requirements,
+            Layers::default(),
+            broker,
         )
     }
 
@@ -120,6 +175,7 @@ impl Sandboxed {
             limits,
             requirements,
             layers,
+            &mut no_broker,
         )
     }
 
@@ -129,6 +185,7 @@ impl Sandboxed {
         limits: &Limits,
         requirements: &Requirements,
         layers: Layers,
+        broker: Broker<'_>,
     ) -> Result<Self, SandboxError> {
         let config = serde_json::to_string(&RunnerConfig {
             limits: *limits,
@@ -192,7 +249,18 @@ impl Sandboxed {
             dead: None,
         };
         let deadline = limits.call_timeout.map(|t| Instant::now() + t);
-        let enforced = match connection.channel.read_frame(deadline) {
+        // The plugin's `initialize` and `start` may ask for services first.
+        let first = loop {
+            match connection.channel.read_frame(deadline) {
+                Ok((frame::SERVICE, request)) => {
+                    if let Err(stop) = connection.answer(&request, broker, deadline) {
+                        break Err(stop);
+                    }
+                }
+                other => break other,
+            }
+        };
+        let enforced = match first {
             Ok((frame::READY, body)) => match serde_json::from_slice::<Enforced>(&body) {
                 Ok(enforced) => enforced,
                 Err(e) => return Err(connection.broken(format!("unreadable READY: {e}"))),
@@ -248,6 +316,22 @@ impl Sandboxed {
     /// [`SandboxError::ChildDied`] when the child died during the call or
     /// before it; [`SandboxError::Protocol`] or [`SandboxError::Io`].
     pub fn call(&self, handler: &str, input: &[u8]) -> Result<Vec<u8>, SandboxError> {
+        self.call_brokered(handler, input, &mut no_broker)
+    }
+
+    /// Like [`call`](Self::call), with `broker` answering the service
+    /// requests the plugin makes during the call (each a `SERVICE` frame
+    /// answered with an `ANSWER` frame before the call's own answer).
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call).
+    pub fn call_brokered(
+        &self,
+        handler: &str,
+        input: &[u8],
+        broker: Broker<'_>,
+    ) -> Result<Vec<u8>, SandboxError> {
         let mut connection = self.lock();
         if let Some((cause, stderr)) = &connection.dead {
             return Err(SandboxError::ChildDied {
@@ -275,11 +359,22 @@ impl Sandboxed {
         if let Err(stop) = connection.channel.write_all(&mut parts, deadline) {
             return Err(connection.stopped(stop, self.call_timeout));
         }
-        match connection.channel.read_frame(deadline) {
-            Ok((frame::OK, body)) => Ok(body),
-            Ok((frame::ERROR, body)) => Err(SandboxError::Handler(frame::decode_error(&body))),
-            Ok((tag, _)) => Err(connection.broken(format!("tag {tag} where an answer belongs"))),
-            Err(stop) => Err(connection.stopped(stop, self.call_timeout)),
+        loop {
+            match connection.channel.read_frame(deadline) {
+                Ok((frame::OK, body)) => return Ok(body),
+                Ok((frame::ERROR, body)) => {
+                    return Err(SandboxError::Handler(frame::decode_error(&body)));
+                }
+                Ok((frame::SERVICE, request)) => {
+                    if let Err(stop) = connection.answer(&request, broker, deadline) {
+                        return Err(connection.stopped(stop, self.call_timeout));
+                    }
+                }
+                Ok((tag, _)) => {
+                    return Err(connection.broken(format!("tag {tag} where an answer belongs")));
+                }
+                Err(stop) => return Err(connection.stopped(stop, self.call_timeout)),
+            }
         }
     }
 
@@ -335,6 +430,19 @@ impl Drop for Sandboxed {
 }
 
 impl Connection {
+    /// Has `broker` answer one service request, and sends the answer.
+    fn answer(
+        &mut self,
+        request: &[u8],
+        broker: Broker<'_>,
+        deadline: Option<Instant>,
+    ) -> Result<(), Stop> {
+        let answer = broker(request);
+        let header = frame::header(frame::ANSWER, answer.len());
+        let mut parts = [IoSlice::new(&header), IoSlice::new(&answer)];
+        self.channel.write_all(&mut parts, deadline)
+    }
+
     /// Waits for the child (which has exited or is about to), collects
     /// its standard error, and remembers why it ended.
     fn reap(&mut self) -> (ExitCause, String) {

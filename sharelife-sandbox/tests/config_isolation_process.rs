@@ -1,8 +1,8 @@
 //! `isolation = "process"` as a host config's user writes it: a host
 //! booted from config text with [`sharelife_sandbox::Provider`] runs the
 //! escape fixture in a sandboxed child (its escape is denied), `[sandbox]
-//! auto` picks plugins by their risk label (below it, the same fixture
-//! runs in process and the escape goes through), and without a provider
+//! auto` picks plugins by their risk label (below it, a plugin runs in
+//! process), and without a provider
 //! the plugin is refused with a typed error, never run in process.
 
 mod support;
@@ -101,14 +101,15 @@ async fn sandbox_auto_picks_plugins_by_their_risk_label() {
     if !kernel_gives("sandbox_auto_picks_plugins_by_their_risk_label", &BOTH) {
         return;
     }
-    // The fixture requests no capability: its risk label is "low".
-    let (_dirs, config) = setup("[sandbox]\nauto = \"low\"\n");
+    // The fixture requests 127.0.0.1 (for the broker's tests): its risk
+    // label is "high".
+    let (_dirs, config) = setup("[sandbox]\nauto = \"high\"\n");
     let file = sharelife_core::loader::PluginFile::read(escape_library()).expect("a manifest");
     let (isolation, why) = config.isolation_for(file.manifest());
     assert!(matches!(isolation, Isolation::Process(_)), "{isolation:?}");
     assert_eq!(
         why.to_string(),
-        "its risk label low is at or above [sandbox] auto = \"low\""
+        "its risk label high is at or above [sandbox] auto = \"high\""
     );
     assert!(matches!(why, IsolationReason::AutoByRisk { .. }));
     let host = booted_host(config, true);
@@ -118,12 +119,23 @@ async fn sandbox_auto_picks_plugins_by_their_risk_label() {
     assert!(hostname.starts_with("denied: "), "{hostname}");
     host.shutdown().await;
 
-    // At "medium" it stays in process, and the same escape goes through.
-    let (_dirs, config) = setup("[sandbox]\nauto = \"medium\"\n");
-    let (isolation, why) = config.isolation_for(file.manifest());
-    assert_eq!(
-        (isolation, why),
-        (Isolation::InProcess, IsolationReason::Default)
+    // A plugin below it stays in process: the raw-net fixture requests
+    // nothing, its label is "low".
+    let low = sharelife_core::loader::PluginFile::read(support::built_library("fixture-raw-net"))
+        .expect("a manifest");
+    assert_eq!(low.manifest().risk().to_string(), "low");
+    for auto in ["medium", "high"] {
+        let (_dirs, config) = setup(&format!("[sandbox]\nauto = \"{auto}\"\n"));
+        assert_eq!(
+            config.isolation_for(low.manifest()),
+            (Isolation::InProcess, IsolationReason::Default),
+            "{auto}"
+        );
+    }
+    // And with the fixture in process explicitly, the same escape goes
+    // through: the sandbox, not the fixture, denied it above.
+    let (_dirs, config) = setup(
+        "[plugins.\"fixture.escape\"]\nisolation = \"in-process\"\n[sandbox]\nauto = \"high\"\n",
     );
     let host = booted_host(config, true);
     let report = host.boot().await.expect("boots");

@@ -17,6 +17,8 @@ mod fs;
 mod gated;
 #[cfg(feature = "host")]
 mod net;
+#[cfg(feature = "host")]
+pub mod remote;
 pub(crate) mod tasks;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,228 @@
+//! The host's gateway is a sandboxed plugin's broker (issue 15,
+//! requirement 2): in its restricted child the escape fixture reads a
+//! granted file through `ctx.fs()` and fetches from a real HTTP server on
+//! 127.0.0.1 through `ctx.http()`; the host's policy decides and its audit
+//! log (a real file, hash-chained) has an ALLOW record for each, and a
+//! DENY record for each ungranted path or host, which comes back to the
+//! plugin as a `Denied` error. Reading the same granted file by hand still
+//! fails in the child: the gateway is the only road.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+
+use sharelife_core::audit::{Outcome, read_log, verify};
+use sharelife_core::capability::Policy;
+use sharelife_core::manifest::{Capability, FileAccess};
+use sharelife_core::{ErrorKind, Host, HostError};
+use sharelife_sandbox::{Feature, SandboxError};
+use support::{InProcess, add_sandboxed, kernel_gives, limits, sandboxed};
+
+const BOTH: [Feature; 2] = [Feature::Landlock, Feature::Seccomp];
+const ID: &str = "fixture.escape";
+
+/// An HTTP server on 127.0.0.1 answering every request with `hello`;
+/// its port.
+fn http_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a local port");
+    let port = listener.local_addr().expect("its address").port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().expect("a second handle"));
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                line.clear();
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+            );
+        }
+    });
+    port
+}
+
+/// A host whose policy grants the fixture `granted/note*.txt` for reading
+/// and 127.0.0.1 on `port` (less than its manifest requests:
+/// `granted/*.txt`, 127.0.0.1 on any port), auditing to `log`.
+fn host_with_policy(dirs: &Path, port: u16, log: &Path) -> Host {
+    let policy = Policy::new()
+        .allow(
+            ID,
+            Capability::File {
+                access: FileAccess::Read,
+                path: "granted/note*.txt".into(),
+            },
+        )
+        .allow(
+            ID,
+            Capability::Network {
+                host: "127.0.0.1".into(),
+                ports: vec![port],
+            },
+        );
+    Host::builder()
+        .data_root(dirs.join("data"))
+        .temp_root(dirs.join("tmp"))
+        .policy(policy)
+        .audit_log(log)
+        .build()
+        .expect("a host")
+}
+
+fn denied(result: Result<sharelife_core::Buffer, HostError>) -> String {
+    match result {
+        Err(HostError::Call { error, .. }) => {
+            assert_eq!(error.kind(), ErrorKind::Denied, "{error}");
+            error.message().to_owned()
+        }
+        Err(other) => panic!("expected a denial, got {other}"),
+        Ok(out) => panic!("expected a denial, got {:?}", String::from_utf8_lossy(&out)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandboxed_plugin_reads_and_fetches_through_the_hosts_gateway() {
+    if !kernel_gives(
+        "a_sandboxed_plugin_reads_and_fetches_through_the_hosts_gateway",
+        &BOTH,
+    ) {
+        return;
+    }
+    let dirs = tempfile::tempdir().expect("a scratch directory");
+    let port = http_server();
+    let other_port = http_server();
+    let log = dirs.path().join("audit.jsonl");
+    let host = host_with_policy(dirs.path(), port, &log);
+    let id = add_sandboxed(&host, &limits()).await;
+    assert_eq!(id, ID);
+    let data = dirs.path().join("data").join(ID);
+    std::fs::create_dir_all(data.join("granted")).expect("the granted folder");
+    std::fs::write(data.join("granted/note.txt"), "a granted note").expect("the note");
+    std::fs::write(data.join("granted/other.txt"), "not granted").expect("another note");
+    std::fs::write(data.join("secret.txt"), "not requested").expect("the secret");
+
+    // The granted roads, a sync handler and an async one.
+    let note = host
+        .call(ID, "gateway_read", b"granted/note.txt")
+        .expect("the granted file is read through the gateway");
+    assert_eq!(note.as_slice(), b"a granted note");
+    let page = host
+        .call_async(
+            ID,
+            "gateway_fetch",
+            format!("http://127.0.0.1:{port}/page").as_bytes(),
+        )
+        .await
+        .expect("the local page is fetched through the gateway");
+    assert_eq!(page.as_slice(), b"hello");
+
+    // Requested by the manifest, not granted by the policy: another
+    // file, another port.
+    let refusal = denied(host.call(ID, "gateway_read", b"granted/other.txt"));
+    println!("an ungranted file: {refusal}");
+    let refusal = denied(
+        host.call_async(
+            ID,
+            "gateway_fetch",
+            format!("http://127.0.0.1:{other_port}/page").as_bytes(),
+        )
+        .await,
+    );
+    println!("an ungranted port: {refusal}");
+    // Not even requested: another path, another host.
+    let refusal = denied(host.call(ID, "gateway_read", b"secret.txt"));
+    println!("another path: {refusal}");
+    let refusal = denied(
+        host.call_async(
+            ID,
+            "gateway_fetch",
+            format!("http://127.0.0.2:{port}/page").as_bytes(),
+        )
+        .await,
+    );
+    println!("another host: {refusal}");
+
+    // The same file by hand, around the gateway: the walls stop it.
+    let granted = data.join("granted/note.txt");
+    let granted = granted.to_str().expect("a UTF-8 path").as_bytes();
+    let raw = host.call(ID, "raw_read", granted).expect("answers");
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    println!("raw read in the sandbox: {raw}");
+    assert!(raw.starts_with("denied: "), "{raw}");
+    // In process the same attempt works: the fixture is not broken.
+    // (Its own runtime, so on a thread of its own.)
+    let path = granted.to_vec();
+    let outside = std::thread::spawn(move || InProcess::load().call("raw_read", &path))
+        .join()
+        .expect("the in-process call answers");
+    assert_eq!(outside, "ok: a granted note");
+
+    // The child is still serving after all of it.
+    assert_eq!(host.call(ID, "noop", b"").expect("serving").as_slice(), b"");
+    host.shutdown().await;
+
+    let report = verify(&log).expect("the audit log's chain holds");
+    println!("audit log: {report:?}");
+    let decisions: Vec<(Outcome, String, String)> = read_log(&log)
+        .expect("the audit log reads")
+        .into_iter()
+        .filter(|r| r.plugin == ID && r.event == "decision")
+        .map(|r| (r.outcome, r.capability.unwrap_or_default(), r.request))
+        .collect();
+    for d in &decisions {
+        println!("{d:?}");
+    }
+    let has = |outcome: Outcome, capability: &str, needle: &str| {
+        decisions
+            .iter()
+            .any(|(o, c, r)| *o == outcome && c == capability && r.contains(needle))
+    };
+    assert!(
+        has(Outcome::Allow, "file", "granted/note.txt"),
+        "{decisions:?}"
+    );
+    assert!(has(Outcome::Allow, "network", "127.0.0.1"), "{decisions:?}");
+    assert!(
+        has(Outcome::Deny, "file", "granted/other.txt"),
+        "{decisions:?}"
+    );
+    assert!(
+        has(Outcome::Deny, "network", &format!("127.0.0.1:{other_port}")),
+        "{decisions:?}"
+    );
+    assert!(has(Outcome::Deny, "file", "secret.txt"), "{decisions:?}");
+    assert!(has(Outcome::Deny, "network", "127.0.0.2"), "{decisions:?}");
+    // The raw read never reached the gateway: nothing recorded for it
+    // beyond the one granted read.
+    assert_eq!(
+        decisions
+            .iter()
+            .filter(|(_, c, r)| c == "file" && r.contains("granted/note.txt"))
+            .count(),
+        1,
+        "{decisions:?}"
+    );
+}
+
+#[test]
+fn without_a_host_every_service_request_is_denied_not_hung() {
+    if !kernel_gives(
+        "without_a_host_every_service_request_is_denied_not_hung",
+        &BOTH,
+    ) {
+        return;
+    }
+    // `Sandboxed::call` has no broker: the request is answered, denied.
+    let sandbox = sandboxed(&limits());
+    match sandbox.call("gateway_read", b"granted/note.txt") {
+        Err(SandboxError::Handler(e)) => assert_eq!(e.kind(), ErrorKind::Denied, "{e}"),
+        other => panic!("expected a denial, got {other:?}"),
+    }
+    match sandbox.call("gateway_fetch", b"http://127.0.0.1:1/") {
+        Err(SandboxError::Handler(e)) => assert_eq!(e.kind(), ErrorKind::Denied, "{e}"),
+        other => panic!("expected a denial, got {other:?}"),
+    }
+    assert_eq!(sandbox.call("noop", b"").expect("still serving"), b"");
+}
