@@ -5,7 +5,9 @@
 //! log (a real file, hash-chained) has an ALLOW record for each, and a
 //! DENY record for each ungranted path or host, which comes back to the
 //! plugin as a `Denied` error. Reading the same granted file by hand still
-//! fails in the child: the gateway is the only road.
+//! fails in the child: the gateway is the only road. Outside a host every
+//! request is denied (answered, never hung); the plugin's logs reach the
+//! host's `tracing` subscriber; its timer works in the child.
 
 mod support;
 
@@ -225,4 +227,72 @@ fn without_a_host_every_service_request_is_denied_not_hung() {
         other => panic!("expected a denial, got {other:?}"),
     }
     assert_eq!(sandbox.call("noop", b"").expect("still serving"), b"");
+}
+
+/// The `sharelife::plugin` records this process's `tracing` saw, as
+/// `plugin=… message`.
+static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps the plugin records' fields.
+struct Capture;
+
+struct Fields(String);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!("{}={value:?} ", field.name()));
+    }
+}
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if event.metadata().target() == "sharelife::plugin" {
+            let mut fields = Fields(String::new());
+            event.record(&mut fields);
+            SEEN.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(fields.0);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plugins_logs_reach_the_hosts_subscriber() {
+    if !kernel_gives("the_plugins_logs_reach_the_hosts_subscriber", &BOTH) {
+        return;
+    }
+    // Global: the host answers on its runtime's and blocking pool's threads.
+    tracing::subscriber::set_global_default(Capture).expect("the only subscriber");
+    let dirs = tempfile::tempdir().expect("a scratch directory");
+    let log = dirs.path().join("audit.jsonl");
+    let host = host_with_policy(dirs.path(), 1, &log);
+    add_sandboxed(&host, &limits()).await;
+    let _ = host.call(ID, "gateway_read", b"granted/missing.txt");
+    host.shutdown().await;
+    let seen = SEEN.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    println!("{seen:?}");
+    assert!(
+        seen.iter().any(|r| r.contains("plugin=\"fixture.escape\"")
+            && r.contains("reading granted/missing.txt through the gateway")),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn timers_stay_in_the_child() {
+    if !kernel_gives("timers_stay_in_the_child", &BOTH) {
+        return;
+    }
+    let sandbox = sandboxed(&limits());
+    assert_eq!(sandbox.call("nap", b"").expect("it wakes up"), b"rested");
 }
