@@ -12,10 +12,12 @@
 #![forbid(unsafe_code)]
 
 use std::io::{self, IoSlice, Read};
+use std::mem::MaybeUninit;
+use std::os::fd::BorrowedFd;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use rustix::net::{SendAncillaryBuffer, SendFlags, sendmsg};
+use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
 
 use crate::frame;
 
@@ -118,16 +120,30 @@ impl Channel {
         parts: &mut [IoSlice<'_>],
         deadline: Option<Instant>,
     ) -> Result<(), Stop> {
+        self.write_all_passing(parts, None, deadline)
+    }
+
+    /// Writes every byte of `parts`, in order, passing `descriptor`
+    /// (`SCM_RIGHTS`) with the first bytes.
+    pub(crate) fn write_all_passing(
+        &mut self,
+        parts: &mut [IoSlice<'_>],
+        descriptor: Option<BorrowedFd<'_>>,
+        deadline: Option<Instant>,
+    ) -> Result<(), Stop> {
         self.arm(Direction::Send, deadline)?;
+        let fds: Vec<BorrowedFd<'_>> = descriptor.into_iter().collect();
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut pending = !fds.is_empty();
         let mut parts = parts;
         while !parts.is_empty() {
-            match sendmsg(
-                &self.socket,
-                parts,
-                &mut SendAncillaryBuffer::default(),
-                SendFlags::NOSIGNAL,
-            ) {
+            let mut control = SendAncillaryBuffer::new(&mut space);
+            if pending {
+                control.push(SendAncillaryMessage::ScmRights(&fds));
+            }
+            match sendmsg(&self.socket, parts, &mut control, SendFlags::NOSIGNAL) {
                 Ok(n) => {
+                    pending = false;
                     IoSlice::advance_slices(&mut parts, n);
                     if !parts.is_empty() {
                         self.arm(Direction::Send, deadline)?;

@@ -174,6 +174,12 @@ pub(crate) fn read_frame(reader: &mut impl Read, body: &mut Vec<u8>) -> io::Resu
         }
     }
     let (tag, len) = parse_header(&h);
+    read_body(reader, len, body)?;
+    Ok(Some(tag))
+}
+
+/// Reads a body of `len` bytes into `body`, growing it as bytes arrive.
+pub(crate) fn read_body(reader: &mut impl Read, len: u64, body: &mut Vec<u8>) -> io::Result<()> {
     let len = usize::try_from(len).map_err(|_| io::Error::other("frame longer than memory"))?;
     body.clear();
     while body.len() < len {
@@ -181,7 +187,7 @@ pub(crate) fn read_frame(reader: &mut impl Read, body: &mut Vec<u8>) -> io::Resu
         body.resize(len.min(start + GROWTH), 0);
         reader.read_exact(&mut body[start..])?;
     }
-    Ok(Some(tag))
+    Ok(())
 }
 
 #[cfg(test)]

@@ -93,10 +93,10 @@
 //! ## The gateway is the broker
 //!
 //! In the child the plugin's context services go to the host: `ctx.fs()`,
-//! `ctx.http()`, `ctx.run()`, `ctx.provider()`, `ctx.mcp()`,
-//! `ctx.publish()` and its logs are `SERVICE` frames (see the wire
+//! `ctx.http()`, `ctx.connect()`, `ctx.run()`, `ctx.provider()`,
+//! `ctx.mcp()`, `ctx.publish()` and its logs are `SERVICE` frames (see the wire
 //! format) that the host answers through the context it gave the plugin
-//! ([`sharelife_core::services::remote::serve`]): the same gateway decides
+//! ([`sharelife_core::services::remote::serve_passing`]): the same gateway decides
 //! with the same policy and writes the same hash-chained audit records as
 //! for a plugin in the host's process, and a refusal reaches the plugin as
 //! the same `Denied` error. Its own walls leave it no other road: reading
@@ -109,7 +109,7 @@
 //! | `ctx.fs()` (read, write, list, remove), `ctx.http()`, `ctx.run()`, `ctx.provider()`, `ctx.mcp()`, `ctx.publish()` | brokered: the host's gateway decides and audits |
 //! | logs (`ctx.log`, `tracing` through the SDK) | forwarded to the host's subscriber under the host's plugin id |
 //! | `ctx.sleep()` | local: blocks the child's one thread (`nanosleep`) |
-//! | `ctx.connect()` | not yet: `Denied`, "not available in the sandbox yet" (no descriptor passing) |
+//! | `ctx.connect()` | brokered: the host's gateway decides and audits, the host connects, and the connected socket is passed to the child with `SCM_RIGHTS` in the `ANSWER` frame — the child may use it (`read`, `write`, `close`) but could not have opened it |
 //! | `ctx.spawn()` | refused (`Denied`): the child has one thread |
 //! | events delivered to the plugin, its config, state across a reload | not yet |
 //!
@@ -165,7 +165,7 @@
 //! | `OK` (18) | runner → host | the handler's output |
 //! | `ERROR` (19) | runner → host | error kind (`u8`), retryable (`u8`), the message (UTF-8) |
 //! | `SERVICE` (20) | runner → host, while a call is in flight or before `READY` | a service request: JSON, as [`sharelife_core::services::remote`] encodes it |
-//! | `ANSWER` (2) | host → runner, after each `SERVICE` | the encoded answer (output, or error with its kind) |
+//! | `ANSWER` (2) | host → runner, after each `SERVICE` | the encoded answer (output, or error with its kind); a `connect`'s socket rides with its first byte (`SCM_RIGHTS`) |
 //!
 //! Exactly one answer follows each `CALL`, in order; the host sends the
 //! next call only after it. Before that answer the runner may send any
@@ -181,7 +181,8 @@
 //! (not even to `stat` it), create a socket, connect or bind, start a
 //! process or `exec`, trace or signal another process, or load another
 //! library; it holds no descriptor but its socket to the host, standard
-//! error (a pipe to the host) and `/dev/null` as standard output. It
+//! error (a pipe to the host), `/dev/null` as standard output, and the
+//! connected sockets the host's gateway opened for it (`ctx.connect()`). It
 //! cannot exceed its address-space, CPU-time and descriptor limits, and a
 //! call cannot outlast `call_timeout`: the whole child is killed. A
 //! segfault, `abort()`, stack overflow, allocation failure, `exit()` or
@@ -196,8 +197,7 @@
 //!   checked) before the filesystem is closed. For `#[plugin]` libraries
 //!   they only register statics.
 //! * **Part of the context is not brokered yet** (see the table above):
-//!   `ctx.connect()` (it would need the connected descriptor passed with
-//!   `SCM_RIGHTS`), background tasks, events delivered to the plugin.
+//!   background tasks, events delivered to the plugin.
 //!   Threads cannot be created (`nproc` 0) unless the runner runs as
 //!   root.
 //! * **Partly integrated in the host**: on a sandboxed plugin handles,

@@ -124,18 +124,18 @@ pub async fn load(
 ///
 /// * **Services**: the host's gateway is the plugin's broker. A service
 ///   request the plugin makes during a call (`ctx.fs()`, `ctx.http()`,
-///   `ctx.run()`, providers, MCP, publishing, logs) is answered through
-///   the context the host passes with that call
-///   ([`sharelife_core::services::remote::serve`]): the same gateway, the
+///   `ctx.connect()`, `ctx.run()`, providers, MCP, publishing, logs) is
+///   answered through the context the host passes with that call
+///   ([`sharelife_core::services::remote::serve_passing`]; a connected
+///   socket is passed to the child): the same gateway, the
 ///   same policy, the same audit records as in-process; a refusal is the
 ///   same `Denied` error. A child started from [`initialize`](Plugin::initialize)
 ///   or [`start`](Plugin::start) has the plugin's own start-time requests
 ///   answered through that call's context; the first child (started by
 ///   [`spawn`](Self::spawn) before there is one) has them denied.
 ///
-/// What does not cross the boundary yet (issue 15): `ctx.connect()` (a
-/// typed `Denied`, "not available in the sandbox yet") and background
-/// tasks; [`handle_event`](Plugin::handle_event) is not forwarded, config
+/// What does not cross the boundary yet (issue 15): background tasks
+/// (`ctx.spawn()` is `Denied`); [`handle_event`](Plugin::handle_event) is not forwarded, config
 /// is not passed (the child's `ctx.config()` is null), and
 /// [`save_state`](Plugin::save_state)/[`restore_state`](Plugin::restore_state)
 /// hand nothing over.
@@ -148,9 +148,13 @@ pub struct SandboxedPlugin {
 
 /// A broker answering service requests through `ctx`'s own services (the
 /// host's gateway for this plugin), or denying them all without one.
-fn broker(ctx: Option<&PluginContext>) -> impl FnMut(&[u8]) -> Vec<u8> + '_ {
+fn broker(
+    ctx: Option<&PluginContext>,
+) -> impl FnMut(&[u8]) -> (Vec<u8>, Option<std::os::fd::OwnedFd>) + '_ {
     move |request| match ctx {
-        Some(ctx) => crate::runner::block_on(sharelife_core::services::remote::serve(ctx, request)),
+        Some(ctx) => crate::runner::block_on(sharelife_core::services::remote::serve_passing(
+            ctx, request,
+        )),
         None => no_broker(request),
     }
 }

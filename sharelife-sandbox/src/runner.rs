@@ -33,8 +33,9 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::io::{BufReader, Write};
-use std::os::fd::AsFd;
+use std::io::{BufReader, IoSliceMut, Write};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::pin::pin;
@@ -42,6 +43,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
+use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, recvmsg};
 use serde::{Deserialize, Serialize};
 use sharelife_core::loader::PluginFile;
 use sharelife_core::services::remote::{ServiceChannel, remote_services};
@@ -168,18 +170,57 @@ impl Link {
 
 impl ServiceChannel for Link {
     fn round_trip(&self, request: &[u8]) -> Result<Vec<u8>, PluginError> {
+        // A descriptor passed with an answer that expects none is closed.
+        self.round_trip_passing(request).map(|(answer, _)| answer)
+    }
+
+    fn round_trip_passing(
+        &self,
+        request: &[u8],
+    ) -> Result<(Vec<u8>, Option<OwnedFd>), PluginError> {
         let gone = |e: &dyn std::fmt::Display| {
             PluginError::new(format!("the sandboxed plugin's host did not answer: {e}"))
         };
         let mut reader = self.reader();
         send(&self.socket, frame::SERVICE, request).map_err(|e| gone(&e))?;
-        let mut body = Vec::new();
-        match frame::read_frame(&mut *reader, &mut body) {
-            Ok(Some(frame::ANSWER)) => Ok(body),
-            Ok(Some(tag)) => Err(gone(&format!("tag {tag} where an answer belongs"))),
-            Ok(None) => Err(gone(&"the connection is closed")),
-            Err(e) => Err(gone(&e)),
+        if !reader.buffer().is_empty() {
+            return Err(gone(&"bytes ahead of the answer"));
         }
+        // The header with `recvmsg`, so that a descriptor passed with the
+        // answer is received (`read` would drop it).
+        let mut header = [0_u8; frame::HEADER];
+        let mut filled = 0;
+        let mut descriptor = None;
+        while filled < frame::HEADER {
+            let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+            let mut control = RecvAncillaryBuffer::new(&mut space);
+            let received = recvmsg(
+                &*self.socket,
+                &mut [IoSliceMut::new(&mut header[filled..])],
+                &mut control,
+                RecvFlags::CMSG_CLOEXEC,
+            );
+            for message in control.drain() {
+                if let RecvAncillaryMessage::ScmRights(fds) = message {
+                    for fd in fds {
+                        descriptor.get_or_insert(fd);
+                    }
+                }
+            }
+            match received {
+                Ok(msg) if msg.bytes == 0 => return Err(gone(&"the connection is closed")),
+                Ok(msg) => filled += msg.bytes,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(gone(&e)),
+            }
+        }
+        let (tag, len) = frame::parse_header(&header);
+        if tag != frame::ANSWER {
+            return Err(gone(&format!("tag {tag} where an answer belongs")));
+        }
+        let mut body = Vec::new();
+        frame::read_body(&mut *reader, len, &mut body).map_err(|e| gone(&e))?;
+        Ok((body, descriptor))
     }
 }
 

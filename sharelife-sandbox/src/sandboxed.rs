@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 use std::io::{BufRead, BufReader, IoSlice};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -23,19 +23,22 @@ use crate::{Enforced, ExitCause, Limits, Requirements, SandboxError, locate_runn
 const STDERR_TAIL: usize = 4096;
 
 /// Answers the plugin's service requests during a call (or its start):
-/// takes an encoded request, returns the encoded answer
-/// (`sharelife_core::services::remote::serve` through the plugin's
-/// context, in a host).
-pub type Broker<'a> = &'a mut dyn FnMut(&[u8]) -> Vec<u8>;
+/// takes an encoded request, returns the encoded answer and a descriptor
+/// to pass beside it (a `connect`'s socket) —
+/// `sharelife_core::services::remote::serve_passing` through the plugin's
+/// context, in a host.
+pub type Broker<'a> = &'a mut dyn FnMut(&[u8]) -> (Vec<u8>, Option<OwnedFd>);
 
 /// The broker of a plugin that has no host context: every service
 /// request is denied.
-pub(crate) fn no_broker(_request: &[u8]) -> Vec<u8> {
-    sharelife_core::services::remote::refusal(&sharelife_core::PluginError::with_kind(
-        sharelife_core::ErrorKind::Denied,
-        "denied: the sandboxed plugin has no host context here (its services are brokered \
+pub(crate) fn no_broker(_request: &[u8]) -> (Vec<u8>, Option<OwnedFd>) {
+    let answer =
+        sharelife_core::services::remote::refusal(&sharelife_core::PluginError::with_kind(
+            sharelife_core::ErrorKind::Denied,
+            "denied: the sandboxed plugin has no host context here (its services are brokered \
          only through a host, once it has initialized or started the plugin)",
-    ))
+        ));
+    (answer, None)
 }
 
 /// One plugin running in its own restricted child process, and the
@@ -47,8 +50,9 @@ pub(crate) fn no_broker(_request: &[u8]) -> Vec<u8> {
 /// the moment it holds the connection, not from when it started waiting
 /// for it.
 ///
-/// The plugin's service requests (`ctx.fs()`, `ctx.http()`, …) come over
-/// the same connection while a call is in flight: [`call`](Self::call)
+/// The plugin's service requests (`ctx.fs()`, `ctx.http()`,
+/// `ctx.connect()`, …) come over the same connection while a call is in
+/// flight: [`call`](Self::call)
 /// denies them all, [`call_brokered`](Self::call_brokered) has a
 /// [`Broker`] answer them (a host's gateway). They count against the
 /// call's `call_timeout`.
@@ -437,10 +441,12 @@ impl Connection {
         broker: Broker<'_>,
         deadline: Option<Instant>,
     ) -> Result<(), Stop> {
-        let answer = broker(request);
+        let (answer, descriptor) = broker(request);
         let header = frame::header(frame::ANSWER, answer.len());
         let mut parts = [IoSlice::new(&header), IoSlice::new(&answer)];
-        self.channel.write_all(&mut parts, deadline)
+        // The host's copy of a passed descriptor is closed when this returns.
+        self.channel
+            .write_all_passing(&mut parts, descriptor.as_ref().map(AsFd::as_fd), deadline)
     }
 
     /// Waits for the child (which has exited or is about to), collects

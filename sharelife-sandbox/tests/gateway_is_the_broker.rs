@@ -7,7 +7,10 @@
 //! plugin as a `Denied` error. Reading the same granted file by hand still
 //! fails in the child: the gateway is the only road. Outside a host every
 //! request is denied (answered, never hung); the plugin's logs reach the
-//! host's `tracing` subscriber; its timer works in the child.
+//! host's `tracing` subscriber; its timer works in the child. A
+//! `ctx.connect()` is decided and opened by the host and the connected
+//! socket passed to the child (`SCM_RIGHTS`), which can use it though it
+//! could not have opened it.
 
 mod support;
 
@@ -295,4 +298,81 @@ fn timers_stay_in_the_child() {
     }
     let sandbox = sandboxed(&limits());
     assert_eq!(sandbox.call("nap", b"").expect("it wakes up"), b"rested");
+}
+
+/// A TCP server on 127.0.0.1 answering `pong` to each connection after
+/// reading 4 bytes, then closing it; its port.
+fn pong_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a local port");
+    let port = listener.local_addr().expect("its address").port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut ping = [0_u8; 4];
+            if std::io::Read::read_exact(&mut stream, &mut ping).is_ok() && &ping == b"ping" {
+                let _ = stream.write_all(b"pong");
+            }
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_the_gateway_opens_is_passed_to_the_child() {
+    if !kernel_gives(
+        "a_connection_the_gateway_opens_is_passed_to_the_child",
+        &BOTH,
+    ) {
+        return;
+    }
+    let dirs = tempfile::tempdir().expect("a scratch directory");
+    let port = pong_server();
+    let other_port = pong_server();
+    let log = dirs.path().join("audit.jsonl");
+    let host = host_with_policy(dirs.path(), port, &log);
+    add_sandboxed(&host, &limits()).await;
+
+    let address = format!("127.0.0.1:{port}");
+    let answer = host
+        .call(ID, "gateway_connect", address.as_bytes())
+        .expect("the gateway connects and the child talks over the socket");
+    assert_eq!(answer.as_slice(), b"pong");
+    // Twice: a passed socket is the child's to close, and it has room.
+    let answer = host
+        .call(ID, "gateway_connect", address.as_bytes())
+        .expect("again");
+    assert_eq!(answer.as_slice(), b"pong");
+    let refusal = denied(host.call(
+        ID,
+        "gateway_connect",
+        format!("127.0.0.1:{other_port}").as_bytes(),
+    ));
+    println!("an ungranted port: {refusal}");
+    // The child still cannot dial by itself, even where the gateway may.
+    let raw = host
+        .call(ID, "connect", address.as_bytes())
+        .expect("answers");
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    println!("raw connect in the sandbox: {raw}");
+    assert!(raw.starts_with("denied: "), "{raw}");
+    // Only stdin/out/err, the socket's duplicate: no passed socket lingers.
+    let open = host.call(ID, "open_fds", b"").expect("answers");
+    assert_eq!(String::from_utf8_lossy(&open), "0 1 2 3");
+    host.shutdown().await;
+
+    verify(&log).expect("the audit log's chain holds");
+    let connects: Vec<(Outcome, String)> = read_log(&log)
+        .expect("the audit log reads")
+        .into_iter()
+        .filter(|r| r.plugin == ID && r.capability.as_deref() == Some("network"))
+        .map(|r| (r.outcome, r.request))
+        .collect();
+    println!("{connects:?}");
+    assert_eq!(
+        connects,
+        [
+            (Outcome::Allow, format!("connect 127.0.0.1:{port}")),
+            (Outcome::Allow, format!("connect 127.0.0.1:{port}")),
+            (Outcome::Deny, format!("connect 127.0.0.1:{other_port}")),
+        ]
+    );
 }

@@ -24,6 +24,7 @@
 //! | `provider` | `name`, `access`, `input` | `bytes` |
 //! | `mcp` | `server`, `tool`, `args` | `bytes` |
 //! | `publish` | `topic`, `payload` | `unit` |
+//! | `connect` | `host`, `port` | `socket`, the connected descriptor passed beside the answer |
 //! | `log` | `level`, `target`, `message` | `unit` |
 //! | `max_level` | — | `level` |
 //!
@@ -35,16 +36,19 @@
 //! * **Timers**: [`sleep`](HostServices::sleep) blocks the child's one
 //!   thread (`nanosleep`), which serves one call at a time anyway; no
 //!   round trip.
-//! * **`connect`** is not brokered yet: it fails with
-//!   [`ErrorKind::Denied`] saying so, without asking the host (a socket
-//!   the host opens would have to be passed to the child with
-//!   `SCM_RIGHTS`). Use [`http`](crate::PluginContext::http).
+//! * **`connect`** is brokered only over a channel that passes
+//!   descriptors ([`ServiceChannel::round_trip_passing`], a Unix socket's
+//!   `SCM_RIGHTS`): the host's gateway decides and opens the connection
+//!   ([`serve_passing`]), and the child gets the connected socket, which
+//!   it may use but could not have opened. Over any other channel it
+//!   fails with [`ErrorKind::Denied`] saying so.
 //! * **Background tasks** ([`spawn`](HostServices::spawn)) are refused:
 //!   the child has one thread.
 //! * The plugin's id in a log record is the host's, never the child's
 //!   claim.
 #![forbid(unsafe_code)]
 
+use std::os::fd::OwnedFd;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -66,6 +70,20 @@ pub trait ServiceChannel: Send + Sync + 'static {
     /// The channel's own failure (the host is gone); the service's own
     /// errors are in the answer.
     fn round_trip(&self, request: &[u8]) -> Result<Vec<u8>, PluginError>;
+
+    /// Like [`round_trip`](Self::round_trip), also receiving a descriptor
+    /// passed beside the answer (a `connect`'s socket). The default passes
+    /// none, so `connect` is refused.
+    ///
+    /// # Errors
+    ///
+    /// As [`round_trip`](Self::round_trip).
+    fn round_trip_passing(
+        &self,
+        request: &[u8],
+    ) -> Result<(Vec<u8>, Option<OwnedFd>), PluginError> {
+        self.round_trip(request).map(|answer| (answer, None))
+    }
 }
 
 /// Byte strings as lowercase hex in the JSON encoding.
@@ -135,6 +153,10 @@ enum Request {
         #[serde(with = "hex_bytes")]
         payload: Vec<u8>,
     },
+    Connect {
+        host: String,
+        port: u16,
+    },
     Log {
         level: String,
         target: String,
@@ -166,6 +188,8 @@ enum Output {
         truncated: bool,
     },
     Level(String),
+    /// A connected socket, passed beside the answer.
+    Socket,
 }
 
 /// An error, its kind by code.
@@ -232,9 +256,29 @@ pub fn refusal(error: &PluginError) -> Vec<u8> {
 /// stays [`ErrorKind::Denied`]). An undecodable request is answered with
 /// an [`ErrorKind::InvalidInput`] error. Log records are written with
 /// `ctx`'s plugin id.
+///
+/// A `connect` request is refused here ([`ErrorKind::Denied`]): its
+/// answer is a descriptor, which only [`serve_passing`] hands back.
 pub async fn serve(ctx: &PluginContext, request: &[u8]) -> Vec<u8> {
+    serve_inner(ctx, request, false).await.0
+}
+
+/// Like [`serve`], and a `connect` request is performed too: the gateway
+/// decides, the host connects, and the connected socket is returned
+/// beside the answer, for the caller to pass to the plugin's process
+/// (`SCM_RIGHTS`).
+pub async fn serve_passing(ctx: &PluginContext, request: &[u8]) -> (Vec<u8>, Option<OwnedFd>) {
+    serve_inner(ctx, request, true).await
+}
+
+async fn serve_inner(
+    ctx: &PluginContext,
+    request: &[u8],
+    passing: bool,
+) -> (Vec<u8>, Option<OwnedFd>) {
+    let mut descriptor = None;
     let answer = match serde_json::from_slice::<Request>(request) {
-        Ok(request) => match perform(ctx, request).await {
+        Ok(request) => match perform(ctx, request, passing.then_some(&mut descriptor)).await {
             Ok(output) => Answer::Ok(output),
             Err(e) => Answer::Err((&e).into()),
         },
@@ -242,11 +286,33 @@ pub async fn serve(ctx: &PluginContext, request: &[u8]) -> Vec<u8> {
             (&PluginError::invalid_input(format!("an undecodable service request: {e}"))).into(),
         ),
     };
-    encode_answer(&answer)
+    (encode_answer(&answer), descriptor)
 }
 
-async fn perform(ctx: &PluginContext, request: Request) -> Result<Output, PluginError> {
+/// The error for `connect` where no descriptor can be passed.
+fn no_passing(host: &str, port: u16) -> PluginError {
+    PluginError::with_kind(
+        ErrorKind::Denied,
+        format!(
+            "connect {host}:{port} is not available here: this channel to the host \
+             cannot pass a connected socket (use http)"
+        ),
+    )
+}
+
+async fn perform(
+    ctx: &PluginContext,
+    request: Request,
+    descriptor: Option<&mut Option<OwnedFd>>,
+) -> Result<Output, PluginError> {
     Ok(match request {
+        Request::Connect { host, port } => {
+            let Some(descriptor) = descriptor else {
+                return Err(no_passing(&host, port));
+            };
+            *descriptor = Some(OwnedFd::from(ctx.connect(&host, port)?));
+            Output::Socket
+        }
         Request::Fs { op, path, bytes } => match op {
             FsKind::Read => Output::Bytes(ctx.fs().read(&path)?),
             FsKind::Write => {
@@ -356,17 +422,23 @@ struct Link {
 
 impl Link {
     fn ask(&self, request: &Request) -> Result<Output, PluginError> {
-        let bytes = serde_json::to_vec(request).map_err(|e| {
-            PluginError::invalid_input(format!("cannot encode the service request: {e}"))
-        })?;
-        let answer = self.channel.round_trip(&bytes)?;
-        match serde_json::from_slice::<Answer>(&answer) {
-            Ok(Answer::Ok(output)) => Ok(output),
-            Ok(Answer::Err(e)) => Err(e.into()),
-            Err(e) => Err(PluginError::new(format!(
-                "an undecodable answer from the host: {e}"
-            ))),
-        }
+        let answer = self.channel.round_trip(&encode(request)?)?;
+        decode(&answer)
+    }
+}
+
+fn encode(request: &Request) -> Result<Vec<u8>, PluginError> {
+    serde_json::to_vec(request)
+        .map_err(|e| PluginError::invalid_input(format!("cannot encode the service request: {e}")))
+}
+
+fn decode(answer: &[u8]) -> Result<Output, PluginError> {
+    match serde_json::from_slice::<Answer>(answer) {
+        Ok(Answer::Ok(output)) => Ok(output),
+        Ok(Answer::Err(e)) => Err(e.into()),
+        Err(e) => Err(PluginError::new(format!(
+            "an undecodable answer from the host: {e}"
+        ))),
     }
 }
 
@@ -454,13 +526,18 @@ impl HostServices for ChannelServices {
     }
 
     fn connect(&self, host: &str, port: u16) -> Result<std::net::TcpStream, PluginError> {
-        Err(PluginError::with_kind(
-            ErrorKind::Denied,
-            format!(
-                "connect {host}:{port} is not available in the sandbox yet \
-                 (connections are not brokered; use http)"
-            ),
-        ))
+        let (answer, descriptor) =
+            self.inner
+                .channel
+                .round_trip_passing(&encode(&Request::Connect {
+                    host: host.to_owned(),
+                    port,
+                })?)?;
+        match (decode(&answer)?, descriptor) {
+            (Output::Socket, Some(socket)) => Ok(std::net::TcpStream::from(socket)),
+            (Output::Socket, None) => Err(no_passing(host, port)),
+            (other, _) => Err(unexpected("connect", &other)),
+        }
     }
 
     fn command(
@@ -591,10 +668,20 @@ mod tests {
             .provider("llm", ProviderAccess::Read, b"q")
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Denied, "{e}");
+        // No descriptor passing over this channel, and `serve` passes none.
         assert_eq!(
             services.connect("127.0.0.1", 1).unwrap_err().kind(),
             ErrorKind::Denied
         );
+        let (answer, fd) = block_on(serve_passing(
+            &local(),
+            br#"{"service":"connect","host":"127.0.0.1","port":1}"#,
+        ));
+        assert!(fd.is_none());
+        let Answer::Err(e) = serde_json::from_slice(&answer).unwrap() else {
+            panic!()
+        };
+        assert_eq!(PluginError::from(e).kind(), ErrorKind::Denied);
     }
 
     #[test]
