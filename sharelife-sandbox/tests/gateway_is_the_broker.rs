@@ -10,7 +10,8 @@
 //! host's `tracing` subscriber; its timer works in the child. A
 //! `ctx.connect()` is decided and opened by the host and the connected
 //! socket passed to the child (`SCM_RIGHTS`), which can use it though it
-//! could not have opened it.
+//! could not have opened it. Programs, providers, MCP tools and
+//! publishing go the same road.
 
 mod support;
 
@@ -374,5 +375,115 @@ async fn a_connection_the_gateway_opens_is_passed_to_the_child() {
             (Outcome::Allow, format!("connect 127.0.0.1:{port}")),
             (Outcome::Deny, format!("connect 127.0.0.1:{other_port}")),
         ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn programs_providers_tools_and_events_go_through_the_gateway_too() {
+    use sharelife_core::event::Topic;
+    use sharelife_core::manifest::ProviderAccess;
+    use sharelife_core::services::{InMemoryMcp, InMemoryProvider, definition_sha256};
+
+    if !kernel_gives(
+        "programs_providers_tools_and_events_go_through_the_gateway_too",
+        &BOTH,
+    ) {
+        return;
+    }
+    let dirs = tempfile::tempdir().expect("a scratch directory");
+    let log = dirs.path().join("audit.jsonl");
+    let policy = Policy::new()
+        .allow(
+            ID,
+            Capability::Command {
+                argv: vec!["echo".into()],
+            },
+        )
+        .allow(
+            ID,
+            Capability::Provider {
+                name: "llm".into(),
+                access: ProviderAccess::Read,
+            },
+        )
+        .allow(
+            ID,
+            Capability::Mcp {
+                server: "web".into(),
+                tool: "search".into(),
+                sha256: Some(definition_sha256("search v1")),
+            },
+        )
+        .allow(
+            ID,
+            Capability::Event {
+                topic: "fixture.escape.note".into(),
+            },
+        );
+    let mcp = InMemoryMcp::new();
+    mcp.define("search", "search v1", b"3 results");
+    let host = Host::builder()
+        .data_root(dirs.path().join("data"))
+        .temp_root(dirs.path().join("tmp"))
+        .policy(policy)
+        .audit_log(&log)
+        .provider(
+            "llm",
+            std::sync::Arc::new(InMemoryProvider::new(|_, q| [b"answer to ", q].concat())),
+        )
+        .mcp("web", std::sync::Arc::new(mcp))
+        .build()
+        .expect("a host");
+    add_sandboxed(&host, &limits()).await;
+    let note: Topic<String> = Topic::new("fixture.escape.note");
+    let mut notes = host.events().listen(&note).expect("a listener");
+
+    let out = host
+        .call_async(ID, "gateway_run", b"hi")
+        .await
+        .expect("echo runs on the host");
+    assert_eq!(out.as_slice(), b"hi\n");
+    let out = host
+        .call(ID, "gateway_provider", b"why")
+        .expect("the provider answers");
+    assert_eq!(out.as_slice(), b"answer to why");
+    let out = host
+        .call(ID, "gateway_mcp", b"{}")
+        .expect("the tool answers");
+    assert_eq!(out.as_slice(), b"3 results");
+    host.call(ID, "gateway_publish", b"fixture.escape.note")
+        .expect("a granted topic");
+    // Published before the call returned: already queued.
+    let got = notes.try_recv().expect("the event is there");
+    assert_eq!(got.expect("it decodes"), "hello");
+    let refusal = denied(host.call(ID, "gateway_publish", b"fixture.escape.other"));
+    println!("an ungranted topic: {refusal}");
+    host.shutdown().await;
+
+    verify(&log).expect("the audit log's chain holds");
+    let decisions: Vec<(Outcome, String)> = read_log(&log)
+        .expect("the audit log reads")
+        .into_iter()
+        .filter(|r| r.plugin == ID && r.event == "decision")
+        .map(|r| (r.outcome, r.request))
+        .collect();
+    for d in &decisions {
+        println!("{d:?}");
+    }
+    assert_eq!(decisions.len(), 5, "{decisions:?}");
+    assert_eq!(
+        decisions.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
+        [
+            Outcome::Allow,
+            Outcome::Allow,
+            Outcome::Allow,
+            Outcome::Allow,
+            Outcome::Deny
+        ],
+        "{decisions:?}"
+    );
+    assert!(
+        decisions[4].1.contains("fixture.escape.other"),
+        "{decisions:?}"
     );
 }
