@@ -13,14 +13,16 @@
 //! | tag | direction | body |
 //! |---|---|---|
 //! | `CALL` (1) | host → runner | handler name length (u32 LE), the name (UTF-8), the payload (the rest) |
-//! | `READY` (16) | runner → host, once | JSON [`Enforced`](crate::Enforced): the plugin is loaded, restricted, initialized and started |
+//! | `START` (3) | host → runner, once, first | empty: initialize and start the plugin; answered like a call |
+//! | `READY` (16) | runner → host, once | JSON [`Enforced`](crate::Enforced): the library is loaded and checked, the runner restricted, the plugin created |
 //! | `FAILED` (17) | runner → host, instead of `READY` | JSON [`StartFailure`]: what failed before serving; the runner exits |
 //! | `OK` (18) | runner → host | the handler's output |
 //! | `ERROR` (19) | runner → host | error kind (u8), retryable (u8: 0 or 1), the message (UTF-8) |
 //! | `SERVICE` (20) | runner → host, before `READY` or while a call is in flight | a service request (`sharelife_core::services::remote`'s encoding) |
 //! | `ANSWER` (2) | host → runner, after each `SERVICE` | the encoded answer |
 //!
-//! Exactly one answer (`OK` or `ERROR`) follows each `CALL`, in order; the
+//! Exactly one answer (`OK` or `ERROR`) follows each `START` or `CALL`,
+//! in order (a failed `START` is the runner's last frame); the
 //! host sends the next call only after the answer (one call in flight per
 //! connection). Before it, the runner may send any number of `SERVICE`
 //! frames, each waiting for its `ANSWER` (the plugin asked the host for a
@@ -41,6 +43,8 @@ pub(crate) const HEADER: usize = 9;
 pub(crate) const CALL: u8 = 1;
 /// The host's answer to a service request.
 pub(crate) const ANSWER: u8 = 2;
+/// Initialize and start the plugin.
+pub(crate) const START: u8 = 3;
 /// The runner serves.
 pub(crate) const READY: u8 = 16;
 /// The runner could not start.

@@ -113,13 +113,15 @@
 //! | `ctx.spawn()` | refused (`Denied`): the child has one thread |
 //! | events delivered to the plugin, its config, state across a reload | not yet |
 //!
-//! Service requests count against the call's `call_timeout`. Those of the
-//! plugin's `initialize`/`start` in the child are answered through the
-//! host's context when the host (re)starts the child from its own
-//! `initialize`/`start`; the first child, started by [`load`] or the
-//! [`Provider`] before the host hands over a context, has its start-time
-//! requests denied (logs included). [`Sandboxed::call`], outside a host,
-//! denies every request; [`Sandboxed::call_brokered`] takes a [`Broker`].
+//! Service requests count against the call's `call_timeout`. The plugin's
+//! own `initialize` and `start` run in the child when the host initializes
+//! (or starts) the [`SandboxedPlugin`] — the runner only creates the
+//! plugin before `READY`, and the host's `START` frame runs them — so
+//! their requests too are answered through the host's context (a plugin
+//! may read its files or log while it initializes). Outside a host,
+//! [`Sandboxed::spawn`] starts the plugin and [`Sandboxed::call`] answers
+//! with every request denied; [`Sandboxed::call_brokered`] takes a
+//! [`Broker`].
 //!
 //! The runner binary is found by [`locate_runner`]: `SHARELIFE_SANDBOX_RUNNER`,
 //! else `sharelife-sandbox-runner` next to the executable (or one
@@ -147,9 +149,10 @@
 //!    on `restrict::allowed` in the source; `clone` only with
 //!    `CLONE_THREAD`, signals only to itself);
 //! 3. refuses to go on when that falls short of the [`Requirements`];
-//! 4. creates, initializes and starts the plugin with a context whose
-//!    services are the host's (the broker, above), and serves calls, one
-//!    at a time, over the wire format below.
+//! 4. creates the plugin with a context whose services are the host's
+//!    (the broker, above), sends `READY`, initializes and starts it on the
+//!    host's `START`, and serves calls, one at a time, over the wire
+//!    format below.
 //!
 //! ## Wire format
 //!
@@ -160,15 +163,16 @@
 //! | tag | direction | body |
 //! |---|---|---|
 //! | `CALL` (1) | host → runner | handler name length (`u32` LE), the name (UTF-8), the payload (the rest) |
-//! | `READY` (16) | runner → host, once | JSON [`Enforced`]: loaded, restricted, created, initialized, started |
+//! | `START` (3) | host → runner, once, before any `CALL` | empty: initialize and start the plugin; answered like a call (a failed one is the runner's last frame) |
+//! | `READY` (16) | runner → host, once | JSON [`Enforced`]: loaded, restricted, created |
 //! | `FAILED` (17) | runner → host, instead of `READY` | JSON [`StartFailure`]; the runner exits |
 //! | `OK` (18) | runner → host | the handler's output |
 //! | `ERROR` (19) | runner → host | error kind (`u8`), retryable (`u8`), the message (UTF-8) |
 //! | `SERVICE` (20) | runner → host, while a call is in flight or before `READY` | a service request: JSON, as [`sharelife_core::services::remote`] encodes it |
 //! | `ANSWER` (2) | host → runner, after each `SERVICE` | the encoded answer (output, or error with its kind); a `connect`'s socket rides with its first byte (`SCM_RIGHTS`) |
 //!
-//! Exactly one answer follows each `CALL`, in order; the host sends the
-//! next call only after it. Before that answer the runner may send any
+//! Exactly one answer follows each `START` or `CALL`, in order; the host
+//! sends the next only after it. Before that answer the runner may send any
 //! number of `SERVICE` frames, each followed by the host's `ANSWER`
 //! before the plugin goes on (one request in flight). 64-bit lengths carry payloads of any size in
 //! one frame; readers grow their buffers as bytes arrive (at most 1 MiB

@@ -13,6 +13,7 @@ use sharelife_core::{
     Buffer, ErrorKind, HandlerId, Health, Host, HostError, Plugin, PluginContext, PluginError,
 };
 
+use crate::Broker;
 use crate::sandboxed::no_broker;
 use crate::{Limits, Requirements, SandboxError, Sandboxed};
 
@@ -112,11 +113,12 @@ pub async fn load(
 ///   gone (found without waiting for a call in flight: its `/proc` entry),
 ///   so the host's health check moves the plugin to `Error` and the
 ///   restart policy applies.
-/// * **Lifecycle**: the child runs the plugin's own `initialize` and
-///   `start` when it starts, and its `stop` and `cleanup` when the host
-///   closes the connection. Here, [`initialize`](Plugin::initialize) and
-///   [`start`](Plugin::start) start a new child when none is running (a
-///   restart from `Error` gets a fresh child);
+/// * **Lifecycle**: [`spawn`](Self::spawn) starts the child and creates
+///   the plugin in it; [`initialize`](Plugin::initialize) (or
+///   [`start`](Plugin::start)) runs the plugin's own `initialize` and
+///   `start` there, and starts a new child first when none is running (a
+///   restart from `Error` gets a fresh child); the child runs the
+///   plugin's `stop` and `cleanup` when the host closes the connection.
 ///   [`stop`](Plugin::stop) and [`cleanup`](Plugin::cleanup) shut the child
 ///   down (the plugin stops and cleans up in it), kill it if it lingers,
 ///   and reap it; dropping kills and reaps it. A stopped plugin started
@@ -129,10 +131,9 @@ pub async fn load(
 ///   ([`sharelife_core::services::remote::serve_passing`]; a connected
 ///   socket is passed to the child): the same gateway, the
 ///   same policy, the same audit records as in-process; a refusal is the
-///   same `Denied` error. A child started from [`initialize`](Plugin::initialize)
-///   or [`start`](Plugin::start) has the plugin's own start-time requests
-///   answered through that call's context; the first child (started by
-///   [`spawn`](Self::spawn) before there is one) has them denied.
+///   same `Denied` error. The requests of the plugin's own `initialize`
+///   and `start` are answered through the context of the host's
+///   `initialize`/`start`.
 ///
 /// What does not cross the boundary yet (issue 15): background tasks
 /// (`ctx.spawn()` is `Denied`); [`handle_event`](Plugin::handle_event) is not forwarded, config
@@ -164,6 +165,8 @@ fn broker(
 struct Child {
     sandboxed: Sandboxed,
     gone: Mutex<Option<String>>,
+    /// Whether the plugin was initialized and started in it (`START`).
+    started: Mutex<bool>,
 }
 
 /// What it takes to start a child (again).
@@ -176,27 +179,33 @@ struct Recipe {
 }
 
 impl Recipe {
-    /// Starts a child; `ctx` answers the service requests of the plugin's
-    /// `initialize` and `start` there (denied without one).
+    /// Starts a child. With `ctx`, the plugin is initialized and started
+    /// in it, `ctx` answering the service requests of its `initialize` and
+    /// `start`; without, it is only created (and started by
+    /// [`Child::start`] once the host gives a context).
     fn start_child(&self, ctx: Option<&PluginContext>) -> Result<Arc<Child>, SandboxError> {
+        let mut answer = ctx.map(|ctx| broker(Some(ctx)));
         let sandboxed = Sandboxed::spawn_brokered(
             self.runner.as_deref(),
             &self.path,
             &self.limits,
             &self.requirements,
-            &mut broker(ctx),
+            answer.as_mut().map(|b| b as Broker<'_>),
         )?;
         Ok(Arc::new(Child {
             sandboxed,
             gone: Mutex::new(None),
+            started: Mutex::new(ctx.is_some()),
         }))
     }
 }
 
 impl SandboxedPlugin {
     /// Reads the manifest of the library at `path` (no plugin code runs
-    /// here) and starts it in a child ([`Sandboxed::spawn`], which finds
-    /// the runner with [`locate_runner`](crate::locate_runner)).
+    /// here) and starts a child that loads and creates it (as
+    /// [`Sandboxed::spawn`] does, finding the runner with
+    /// [`locate_runner`](crate::locate_runner)); the plugin's own
+    /// `initialize` and `start` run when the host initializes it.
     ///
     /// # Errors
     ///
@@ -308,9 +317,19 @@ impl SandboxedPlugin {
     /// runtime's threads (starting waits for the child to load and
     /// restrict itself).
     async fn ensure_running(&self, ctx: &PluginContext) -> Result<(), PluginError> {
-        // Cheap when a child runs: no thread hop.
-        if self.lock().as_ref().is_some_and(|c| c.seems_alive()) {
-            return Ok(());
+        let running = self.lock().clone().filter(|c| c.seems_alive());
+        if let Some(child) = running {
+            // Cheap when it has started: no thread hop.
+            if child.has_started() {
+                return Ok(());
+            }
+            // Created at load, before the host had a context: the plugin
+            // initializes and starts now, its services answered through
+            // the host's context.
+            let ctx = ctx.clone();
+            return blocking(move || child.start(&ctx))
+                .await
+                .map_err(|e| PluginError::with_kind(ErrorKind::Panicked, e))?;
         }
         let recipe = self.recipe.clone();
         let ctx = ctx.clone();
@@ -373,6 +392,26 @@ impl Child {
             }
             to_plugin_error(&e)
         })
+    }
+
+    fn has_started(&self) -> bool {
+        *self.started.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Initializes and starts the plugin in the child, once; `ctx`
+    /// answers its service requests.
+    fn start(&self, ctx: &PluginContext) -> Result<(), PluginError> {
+        let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
+        if !*started {
+            self.sandboxed
+                .start_plugin(&mut broker(Some(ctx)))
+                .map_err(|e| {
+                    self.record(e.to_string());
+                    to_plugin_error(&e)
+                })?;
+            *started = true;
+        }
+        Ok(())
     }
 
     /// Whether the child seems to run: no death recorded and its process

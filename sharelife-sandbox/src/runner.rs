@@ -19,12 +19,16 @@
 //!    Landlock, seccomp;
 //! 3. compares what it enforced with the requirements, and refuses to go
 //!    on (a `FAILED` frame naming what is missing) when they are not met;
-//! 4. creates, initializes and starts the plugin with a context whose
-//!    services are the host's ([`remote_services`] over the socket: each
-//!    `ctx.fs()`, `ctx.http()`, … is a `SERVICE` frame the host answers
-//!    through its gateway); sends `READY`;
-//! 5. serves `CALL` frames one at a time until the host closes the
-//!    socket, then stops and cleans up the plugin and exits 0.
+//! 4. creates the plugin with a context whose services are the host's
+//!    ([`remote_services`] over the socket: each `ctx.fs()`, `ctx.http()`,
+//!    … is a `SERVICE` frame the host answers through its gateway); sends
+//!    `READY`;
+//! 5. on the host's `START`, initializes and starts the plugin (its
+//!    service requests answered through the context the host has by then);
+//! 6. serves `CALL` frames one at a time until the host closes the
+//!    socket, then stops and cleans up the plugin (if it started) and
+//!    exits 0. A failed `START` is answered with `ERROR` and the runner
+//!    exits.
 //!
 //! A host that prefers not to ship a second binary can call [`main`] from
 //! its own `main` when started with these arguments, and point
@@ -142,6 +146,8 @@ struct Serving {
     plugin: Box<dyn Plugin>,
     ctx: PluginContext,
     handlers: HashMap<String, (HandlerId, bool)>,
+    /// Whether `initialize` and `start` ran (on the host's `START`).
+    started: bool,
 }
 
 /// The runner's end of the socket, shared by the serving loop and the
@@ -273,8 +279,6 @@ fn start(link: &Arc<Link>) -> Result<Serving, StartFailure> {
     let plugin = library
         .instantiate(&ctx)
         .map_err(|e| fail(StartStage::Init, e))?;
-    block_on(plugin.initialize(&ctx)).map_err(|e| fail(StartStage::Init, e))?;
-    block_on(plugin.start(&ctx)).map_err(|e| fail(StartStage::Init, e))?;
     let handlers = manifest
         .handlers
         .iter()
@@ -289,23 +293,31 @@ fn start(link: &Arc<Link>) -> Result<Serving, StartFailure> {
         plugin,
         ctx,
         handlers,
+        started: false,
     })
 }
 
 impl Serving {
     /// Answers calls until the host closes the socket or it fails.
-    fn serve(self, link: &Link) {
+    fn serve(mut self, link: &Link) {
         let socket = &link.socket;
         let mut body = Vec::new();
         let mut output = Buffer::new();
         loop {
             let read = frame::read_frame(&mut *link.reader(), &mut body);
             let Ok(Some(tag)) = read else { break };
+            output.clear();
             let answer = match (tag, frame::split_call(&body)) {
-                (frame::CALL, Some((name, input))) => {
-                    output.clear();
-                    self.call(name, input, &mut output)
+                (frame::START, _) => {
+                    let started = self.start();
+                    if let Err(error) = started {
+                        // Killed by the host; its drop code may not end.
+                        let _ = send(socket, frame::ERROR, &frame::encode_error(&error));
+                        return;
+                    }
+                    Ok(())
                 }
+                (frame::CALL, Some((name, input))) => self.call(name, input, &mut output),
                 _ => Err(PluginError::invalid_input(format!(
                     "the runner expected a call frame, got tag {tag}"
                 ))),
@@ -318,8 +330,20 @@ impl Serving {
                 break;
             }
         }
-        let _ = block_on(self.plugin.stop(&self.ctx));
-        let _ = block_on(self.plugin.cleanup(&self.ctx));
+        if self.started {
+            let _ = block_on(self.plugin.stop(&self.ctx));
+            let _ = block_on(self.plugin.cleanup(&self.ctx));
+        }
+    }
+
+    /// Initializes and starts the plugin, once.
+    fn start(&mut self) -> Result<(), PluginError> {
+        if !self.started {
+            block_on(self.plugin.initialize(&self.ctx))?;
+            block_on(self.plugin.start(&self.ctx))?;
+            self.started = true;
+        }
+        Ok(())
     }
 
     fn call(&self, name: &str, input: &[u8], output: &mut Buffer) -> Result<(), PluginError> {
@@ -329,6 +353,12 @@ impl Serving {
                 format!("plugin has no handler {name:?}"),
             ));
         };
+        if !self.started {
+            return Err(PluginError::with_kind(
+                sharelife_core::ErrorKind::NotActive,
+                "the sandboxed plugin has not been started",
+            ));
+        }
         if is_async {
             block_on(self.plugin.call_async(&self.ctx, id, input, output))
         } else {

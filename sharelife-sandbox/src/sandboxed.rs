@@ -84,8 +84,10 @@ impl Sandboxed {
     /// runner found by [`locate_runner`], restricted and limited by
     /// `limits`, after checking that the kernel can meet `requirements`.
     ///
-    /// The start (load, restrict, create, `initialize`, `start`) is
-    /// bounded by `limits.call_timeout` like a call.
+    /// The start (load, restrict, create) is bounded by
+    /// `limits.call_timeout` like a call, and so, again, are the plugin's
+    /// `initialize` and `start` (their service requests denied: there is
+    /// no host context here).
     ///
     /// # Errors
     ///
@@ -127,19 +129,21 @@ impl Sandboxed {
             limits,
             requirements,
             Layers::default(),
-            &mut no_broker,
+            Some(&mut no_broker),
         )
     }
 
     /// Like [`spawn_with_runner`](Self::spawn_with_runner) (or
-    /// [`spawn`](Self::spawn) without a runner), with `broker` answering
-    /// the service requests of the plugin's `initialize` and `start`.
+    /// [`spawn`](Self::spawn) without a runner); with `start`, the plugin
+    /// is initialized and started with `start` answering the service
+    /// requests of its `initialize` and `start`; without, it is only
+    /// created ([`start_plugin`](Self::start_plugin) starts it).
     pub(crate) fn spawn_brokered(
         runner: Option<&Path>,
         path: &Path,
         limits: &Limits,
         requirements: &Requirements,
-        broker: Broker<'_>,
+        start: Option<Broker<'_>>,
     ) -> Result<Self, SandboxError> {
         let found;
         let runner = match runner {
@@ -153,14 +157,7 @@ impl Sandboxed {
                 &found
             }
         };
-        Self::spawn_layers(
-            runner,
-            path,
-            limits,
-            requirements,
-            Layers::default(),
-            broker,
-        )
+        Self::spawn_layers(runner, path, limits, requirements, Layers::default(), start)
     }
 
     /// Not public API: starts the runner with only some of its walls (and
@@ -179,7 +176,7 @@ impl Sandboxed {
             limits,
             requirements,
             layers,
-            &mut no_broker,
+            Some(&mut no_broker),
         )
     }
 
@@ -189,7 +186,7 @@ impl Sandboxed {
         limits: &Limits,
         requirements: &Requirements,
         layers: Layers,
-        broker: Broker<'_>,
+        start: Option<Broker<'_>>,
     ) -> Result<Self, SandboxError> {
         let config = serde_json::to_string(&RunnerConfig {
             limits: *limits,
@@ -253,11 +250,12 @@ impl Sandboxed {
             dead: None,
         };
         let deadline = limits.call_timeout.map(|t| Instant::now() + t);
-        // The plugin's `initialize` and `start` may ask for services first.
+        // Creating the plugin may ask for services (logs) first: denied,
+        // there is no context yet.
         let first = loop {
             match connection.channel.read_frame(deadline) {
                 Ok((frame::SERVICE, request)) => {
-                    if let Err(stop) = connection.answer(&request, broker, deadline) {
+                    if let Err(stop) = connection.answer(&request, &mut no_broker, deadline) {
                         break Err(stop);
                     }
                 }
@@ -301,12 +299,16 @@ impl Sandboxed {
             connection.kill_and_reap(None);
             return Err(SandboxError::Unsupported { missing });
         }
-        Ok(Sandboxed {
+        let sandboxed = Sandboxed {
             connection: Mutex::new(connection),
             pid,
             enforced,
             call_timeout: limits.call_timeout,
-        })
+        };
+        if let Some(broker) = start {
+            sandboxed.start_plugin(broker)?;
+        }
+        Ok(sandboxed)
     }
 
     /// Calls handler `handler` with `input`; its output.
@@ -323,6 +325,25 @@ impl Sandboxed {
         self.call_brokered(handler, input, &mut no_broker)
     }
 
+    /// Initializes and starts the plugin in the child (a `START` frame),
+    /// `broker` answering the service requests of its `initialize` and
+    /// `start`. A plugin that fails to start is [`SandboxError::Start`] at
+    /// [`StartStage::Init`], and its child is killed and reaped.
+    pub(crate) fn start_plugin(&self, broker: Broker<'_>) -> Result<(), SandboxError> {
+        let header = frame::header(frame::START, 0);
+        match self.exchange(&mut [IoSlice::new(&header)], broker) {
+            Ok(_) => Ok(()),
+            Err(SandboxError::Handler(e)) => {
+                self.lock().kill_and_reap(None);
+                Err(SandboxError::Start {
+                    stage: StartStage::Init,
+                    message: e.message().to_owned(),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Like [`call`](Self::call), with `broker` answering the service
     /// requests the plugin makes during the call (each a `SERVICE` frame
     /// answered with an `ANSWER` frame before the call's own answer).
@@ -336,13 +357,6 @@ impl Sandboxed {
         input: &[u8],
         broker: Broker<'_>,
     ) -> Result<Vec<u8>, SandboxError> {
-        let mut connection = self.lock();
-        if let Some((cause, stderr)) = &connection.dead {
-            return Err(SandboxError::ChildDied {
-                cause: *cause,
-                stderr: stderr.clone(),
-            });
-        }
         if u32::try_from(handler.len()).is_err() {
             return Err(SandboxError::Handler(
                 sharelife_core::PluginError::with_kind(
@@ -351,7 +365,6 @@ impl Sandboxed {
                 ),
             ));
         }
-        let deadline = self.call_timeout.map(|t| Instant::now() + t);
         let header = frame::header(frame::CALL, 4 + handler.len() + input.len());
         let prefix = frame::call_prefix(handler);
         let mut parts = [
@@ -360,7 +373,25 @@ impl Sandboxed {
             IoSlice::new(handler.as_bytes()),
             IoSlice::new(input),
         ];
-        if let Err(stop) = connection.channel.write_all(&mut parts, deadline) {
+        self.exchange(&mut parts, broker)
+    }
+
+    /// Sends one frame (`parts`) and waits for its answer, `broker`
+    /// answering the service requests in between.
+    fn exchange(
+        &self,
+        parts: &mut [IoSlice<'_>],
+        broker: Broker<'_>,
+    ) -> Result<Vec<u8>, SandboxError> {
+        let mut connection = self.lock();
+        if let Some((cause, stderr)) = &connection.dead {
+            return Err(SandboxError::ChildDied {
+                cause: *cause,
+                stderr: stderr.clone(),
+            });
+        }
+        let deadline = self.call_timeout.map(|t| Instant::now() + t);
+        if let Err(stop) = connection.channel.write_all(parts, deadline) {
             return Err(connection.stopped(stop, self.call_timeout));
         }
         loop {

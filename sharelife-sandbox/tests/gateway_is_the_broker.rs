@@ -101,13 +101,19 @@ async fn a_sandboxed_plugin_reads_and_fetches_through_the_hosts_gateway() {
     let other_port = http_server();
     let log = dirs.path().join("audit.jsonl");
     let host = host_with_policy(dirs.path(), port, &log);
-    let id = add_sandboxed(&host, &limits()).await;
-    assert_eq!(id, ID);
     let data = dirs.path().join("data").join(ID);
     std::fs::create_dir_all(data.join("granted")).expect("the granted folder");
     std::fs::write(data.join("granted/note.txt"), "a granted note").expect("the note");
+    // What its `initialize` reads: before it is added.
+    std::fs::write(data.join("granted/note-at-start.txt"), "read at start").expect("a note");
     std::fs::write(data.join("granted/other.txt"), "not granted").expect("another note");
     std::fs::write(data.join("secret.txt"), "not requested").expect("the secret");
+    let id = add_sandboxed(&host, &limits()).await;
+    assert_eq!(id, ID);
+
+    // Its `initialize` ran in the child with the host's context.
+    let at_start = host.call(ID, "at_start", b"").expect("answers");
+    assert_eq!(String::from_utf8_lossy(&at_start), "ok: read at start");
 
     // The granted roads, a sync handler and an async one.
     let note = host
@@ -189,6 +195,10 @@ async fn a_sandboxed_plugin_reads_and_fetches_through_the_hosts_gateway() {
         has(Outcome::Allow, "file", "granted/note.txt"),
         "{decisions:?}"
     );
+    assert!(
+        has(Outcome::Allow, "file", "granted/note-at-start.txt"),
+        "{decisions:?}"
+    );
     assert!(has(Outcome::Allow, "network", "127.0.0.1"), "{decisions:?}");
     assert!(
         has(Outcome::Deny, "file", "granted/other.txt"),
@@ -231,6 +241,9 @@ fn without_a_host_every_service_request_is_denied_not_hung() {
         other => panic!("expected a denial, got {other:?}"),
     }
     assert_eq!(sandbox.call("noop", b"").expect("still serving"), b"");
+    // Its `initialize` ran too, its request denied.
+    let at_start = String::from_utf8(sandbox.call("at_start", b"").expect("answers")).unwrap();
+    assert!(at_start.starts_with("denied: "), "{at_start}");
 }
 
 /// The `sharelife::plugin` records this process's `tracing` saw, as
@@ -464,7 +477,10 @@ async fn programs_providers_tools_and_events_go_through_the_gateway_too() {
     let decisions: Vec<(Outcome, String)> = read_log(&log)
         .expect("the audit log reads")
         .into_iter()
-        .filter(|r| r.plugin == ID && r.event == "decision")
+        // (Not the file its `initialize` reads: no file is granted here.)
+        .filter(|r| {
+            r.plugin == ID && r.event == "decision" && r.capability.as_deref() != Some("file")
+        })
         .map(|r| (r.outcome, r.request))
         .collect();
     for d in &decisions {
