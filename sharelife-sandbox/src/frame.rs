@@ -14,6 +14,7 @@
 //! |---|---|---|
 //! | `CALL` (1) | host → runner | handler name length (u32 LE), the name (UTF-8), the payload (the rest) |
 //! | `START` (3) | host → runner, once, first | empty: initialize and start the plugin; answered like a call |
+//! | `EVENT` (4) | host → runner | topic length (u32 LE), the topic (UTF-8), the payload (the rest); answered like a call (`OK` empty) |
 //! | `READY` (16) | runner → host, once | JSON [`Enforced`](crate::Enforced): the library is loaded and checked, the runner restricted, the plugin created |
 //! | `FAILED` (17) | runner → host, instead of `READY` | JSON [`StartFailure`]: what failed before serving; the runner exits |
 //! | `OK` (18) | runner → host | the handler's output |
@@ -21,7 +22,7 @@
 //! | `SERVICE` (20) | runner → host, before `READY` or while a call is in flight | a service request (`sharelife_core::services::remote`'s encoding) |
 //! | `ANSWER` (2) | host → runner, after each `SERVICE` | the encoded answer |
 //!
-//! Exactly one answer (`OK` or `ERROR`) follows each `START` or `CALL`,
+//! Exactly one answer (`OK` or `ERROR`) follows each `START`, `CALL` or `EVENT`,
 //! in order (a failed `START` is the runner's last frame); the
 //! host sends the next call only after the answer (one call in flight per
 //! connection). Before it, the runner may send any number of `SERVICE`
@@ -45,6 +46,8 @@ pub(crate) const CALL: u8 = 1;
 pub(crate) const ANSWER: u8 = 2;
 /// Initialize and start the plugin.
 pub(crate) const START: u8 = 3;
+/// An event for the plugin (laid out as a `CALL`: topic, payload).
+pub(crate) const EVENT: u8 = 4;
 /// The runner serves.
 pub(crate) const READY: u8 = 16;
 /// The runner could not start.

@@ -111,7 +111,8 @@
 //! | `ctx.sleep()` | local: blocks the child's one thread (`nanosleep`) |
 //! | `ctx.connect()` | brokered: the host's gateway decides and audits, the host connects, and the connected socket is passed to the child with `SCM_RIGHTS` in the `ANSWER` frame — the child may use it (`read`, `write`, `close`) but could not have opened it |
 //! | `ctx.spawn()` | refused (`Denied`): the child has one thread |
-//! | events delivered to the plugin, its config, state across a reload | not yet |
+//! | events it subscribed to | delivered to its `handle_event` in the child (`EVENT` frames; its service requests brokered as a call's) |
+//! | its config, state across a reload | not yet |
 //!
 //! Service requests count against the call's `call_timeout`. The plugin's
 //! own `initialize` and `start` run in the child when the host initializes
@@ -169,9 +170,10 @@
 //! | `OK` (18) | runner → host | the handler's output |
 //! | `ERROR` (19) | runner → host | error kind (`u8`), retryable (`u8`), the message (UTF-8) |
 //! | `SERVICE` (20) | runner → host, while a call is in flight or before `READY` | a service request: JSON, as [`sharelife_core::services::remote`] encodes it |
+//! | `EVENT` (4) | host → runner | topic length (`u32` LE), the topic, the payload; answered like a call (`OK` empty) |
 //! | `ANSWER` (2) | host → runner, after each `SERVICE` | the encoded answer (output, or error with its kind); a `connect`'s socket rides with its first byte (`SCM_RIGHTS`) |
 //!
-//! Exactly one answer follows each `START` or `CALL`, in order; the host
+//! Exactly one answer follows each `START`, `CALL` or `EVENT`, in order; the host
 //! sends the next only after it. Before that answer the runner may send any
 //! number of `SERVICE` frames, each followed by the host's `ANSWER`
 //! before the plugin goes on (one request in flight). 64-bit lengths carry payloads of any size in
@@ -201,8 +203,8 @@
 //!   checked) before the filesystem is closed. For `#[plugin]` libraries
 //!   they only register statics.
 //! * **Part of the context is not brokered yet** (see the table above):
-//!   background tasks, events delivered to the plugin.
-//!   Threads cannot be created (`nproc` 0) unless the runner runs as
+//!   background tasks (`ctx.spawn()`), the plugin's config. Threads
+//!   cannot be created (`nproc` 0) unless the runner runs as
 //!   root.
 //! * **Partly integrated in the host**: on a sandboxed plugin handles,
 //!   pipelines, metrics, health and restarts work; one started through
@@ -211,8 +213,8 @@
 //!   (`Host::reload`) is refused, as it would open the new version in the
 //!   host's process; one added with [`load`] is a plugin "added in code"
 //!   (`reload_in_place` refuses it; `Host::reload` does not know it was
-//!   sandboxed: use the provider). No state crosses a restart; events are
-//!   not delivered to it; its config is not passed; `sharelife dev` does
+//!   sandboxed: use the provider). No state crosses a restart; its config
+//!   is not passed; `sharelife dev` does
 //!   not sandbox.
 //! * One call at a time per child (concurrent callers queue on a mutex).
 //! * No cgroup limits ([`probe`] reports whether the host could use

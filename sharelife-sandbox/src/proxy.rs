@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use sharelife_core::loader::{LoadError, PluginFile};
 use sharelife_core::manifest::{Manifest, PluginId};
 use sharelife_core::{
-    Buffer, ErrorKind, HandlerId, Health, Host, HostError, Plugin, PluginContext, PluginError,
+    Buffer, ErrorKind, Event, HandlerId, Health, Host, HostError, Plugin, PluginContext,
+    PluginError,
 };
 
 use crate::Broker;
@@ -135,8 +136,12 @@ pub async fn load(
 ///   and `start` are answered through the context of the host's
 ///   `initialize`/`start`.
 ///
+/// * **Events** the plugin subscribed to are delivered to its
+///   `handle_event` in the child (an `EVENT` frame), its service requests
+///   answered as a call's.
+///
 /// What does not cross the boundary yet (issue 15): background tasks
-/// (`ctx.spawn()` is `Denied`); [`handle_event`](Plugin::handle_event) is not forwarded, config
+/// (`ctx.spawn()` is `Denied`); config
 /// is not passed (the child's `ctx.config()` is null), and
 /// [`save_state`](Plugin::save_state)/[`restore_state`](Plugin::restore_state)
 /// hand nothing over.
@@ -394,6 +399,18 @@ impl Child {
         })
     }
 
+    /// Hands the plugin an event; `ctx` answers its service requests.
+    fn deliver(&self, topic: &str, payload: &[u8], ctx: &PluginContext) -> Result<(), PluginError> {
+        self.sandboxed
+            .deliver_brokered(topic, payload, &mut broker(Some(ctx)))
+            .map_err(|e| {
+                if !matches!(e, SandboxError::Handler(_)) {
+                    self.record(e.to_string());
+                }
+                to_plugin_error(&e)
+            })
+    }
+
     fn has_started(&self) -> bool {
         *self.started.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -511,6 +528,16 @@ impl Plugin for SandboxedPlugin {
     async fn cleanup(&self, _ctx: &PluginContext) -> Result<(), PluginError> {
         self.shut_down().await;
         Ok(())
+    }
+
+    async fn handle_event(&self, ctx: &PluginContext, event: Event<'_>) -> Result<(), PluginError> {
+        let child = self.current()?;
+        let ctx = ctx.clone();
+        let topic = event.topic.to_owned();
+        let payload = event.payload.to_vec();
+        blocking(move || child.deliver(&topic, &payload, &ctx))
+            .await
+            .map_err(|e| PluginError::with_kind(ErrorKind::Panicked, e))?
     }
 
     async fn health(&self, _ctx: &PluginContext) -> Health {

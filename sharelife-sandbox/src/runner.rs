@@ -25,7 +25,7 @@
 //!    `READY`;
 //! 5. on the host's `START`, initializes and starts the plugin (its
 //!    service requests answered through the context the host has by then);
-//! 6. serves `CALL` frames one at a time until the host closes the
+//! 6. serves `CALL` (and `EVENT`) frames one at a time until the host closes the
 //!    socket, then stops and cleans up the plugin (if it started) and
 //!    exits 0. A failed `START` is answered with `ERROR` and the runner
 //!    exits.
@@ -318,6 +318,7 @@ impl Serving {
                     Ok(())
                 }
                 (frame::CALL, Some((name, input))) => self.call(name, input, &mut output),
+                (frame::EVENT, Some((topic, payload))) => self.deliver(topic, payload),
                 _ => Err(PluginError::invalid_input(format!(
                     "the runner expected a call frame, got tag {tag}"
                 ))),
@@ -334,6 +335,20 @@ impl Serving {
             let _ = block_on(self.plugin.stop(&self.ctx));
             let _ = block_on(self.plugin.cleanup(&self.ctx));
         }
+    }
+
+    /// Hands the plugin an event.
+    fn deliver(&self, topic: &str, payload: &[u8]) -> Result<(), PluginError> {
+        if !self.started {
+            return Err(PluginError::with_kind(
+                sharelife_core::ErrorKind::NotActive,
+                "the sandboxed plugin has not been started",
+            ));
+        }
+        block_on(
+            self.plugin
+                .handle_event(&self.ctx, sharelife_core::Event { topic, payload }),
+        )
     }
 
     /// Initializes and starts the plugin, once.

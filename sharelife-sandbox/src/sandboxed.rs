@@ -376,6 +376,30 @@ impl Sandboxed {
         self.exchange(&mut parts, broker)
     }
 
+    /// Hands the plugin an event (its `handle_event`), `broker` answering
+    /// the service requests it makes meanwhile.
+    pub(crate) fn deliver_brokered(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        broker: Broker<'_>,
+    ) -> Result<(), SandboxError> {
+        if u32::try_from(topic.len()).is_err() {
+            return Err(SandboxError::Handler(
+                sharelife_core::PluginError::invalid_input("a topic longer than 4 GiB"),
+            ));
+        }
+        let header = frame::header(frame::EVENT, 4 + topic.len() + payload.len());
+        let prefix = frame::call_prefix(topic);
+        let mut parts = [
+            IoSlice::new(&header),
+            IoSlice::new(&prefix),
+            IoSlice::new(topic.as_bytes()),
+            IoSlice::new(payload),
+        ];
+        self.exchange(&mut parts, broker).map(drop)
+    }
+
     /// Sends one frame (`parts`) and waits for its answer, `broker`
     /// answering the service requests in between.
     fn exchange(

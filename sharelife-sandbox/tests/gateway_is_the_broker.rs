@@ -11,7 +11,7 @@
 //! `ctx.connect()` is decided and opened by the host and the connected
 //! socket passed to the child (`SCM_RIGHTS`), which can use it though it
 //! could not have opened it. Programs, providers, MCP tools and
-//! publishing go the same road.
+//! publishing go the same road, and events reach its `handle_event`.
 
 mod support;
 
@@ -471,6 +471,17 @@ async fn programs_providers_tools_and_events_go_through_the_gateway_too() {
     assert_eq!(got.expect("it decodes"), "hello");
     let refusal = denied(host.call(ID, "gateway_publish", b"fixture.escape.other"));
     println!("an ungranted topic: {refusal}");
+    // An event it subscribed to reaches its `handle_event` in the child,
+    // which publishes it again through the gateway. (The wait is bounded
+    // by the call timeout only so that a failure cannot hang the test.)
+    host.events()
+        .publish_bytes("fixture.escape.in", b"\"relayed\"")
+        .expect("published");
+    let relayed = tokio::time::timeout(limits().call_timeout.expect("set"), notes.recv())
+        .await
+        .expect("the relayed event arrives")
+        .expect("the listener is open");
+    assert_eq!(relayed.expect("it decodes"), "relayed");
     host.shutdown().await;
 
     verify(&log).expect("the audit log's chain holds");
@@ -486,7 +497,7 @@ async fn programs_providers_tools_and_events_go_through_the_gateway_too() {
     for d in &decisions {
         println!("{d:?}");
     }
-    assert_eq!(decisions.len(), 5, "{decisions:?}");
+    assert_eq!(decisions.len(), 6, "{decisions:?}");
     assert_eq!(
         decisions.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
         [
@@ -494,12 +505,17 @@ async fn programs_providers_tools_and_events_go_through_the_gateway_too() {
             Outcome::Allow,
             Outcome::Allow,
             Outcome::Allow,
-            Outcome::Deny
+            Outcome::Deny,
+            Outcome::Allow,
         ],
         "{decisions:?}"
     );
     assert!(
         decisions[4].1.contains("fixture.escape.other"),
+        "{decisions:?}"
+    );
+    assert!(
+        decisions[5].1.contains("fixture.escape.note"),
         "{decisions:?}"
     );
 }
