@@ -13,9 +13,9 @@
 //! | tag | direction | body |
 //! |---|---|---|
 //! | `CALL` (1) | host → runner | handler name length (u32 LE), the name (UTF-8), the payload (the rest) |
-//! | `START` (3) | host → runner, once, first | empty: initialize and start the plugin; answered like a call |
+//! | `START` (3) | host → runner, once, first | empty, or JSON of the host's context for the plugin (`config`, `data_dir`, `temp_dir`): create, initialize and start the plugin; answered like a call |
 //! | `EVENT` (4) | host → runner | topic length (u32 LE), the topic (UTF-8), the payload (the rest); answered like a call (`OK` empty) |
-//! | `READY` (16) | runner → host, once | JSON [`Enforced`](crate::Enforced): the library is loaded and checked, the runner restricted, the plugin created |
+//! | `READY` (16) | runner → host, once | JSON [`Enforced`](crate::Enforced): the library is loaded and checked, the runner restricted |
 //! | `FAILED` (17) | runner → host, instead of `READY` | JSON [`StartFailure`]: what failed before serving; the runner exits |
 //! | `OK` (18) | runner → host | the handler's output |
 //! | `ERROR` (19) | runner → host | error kind (u8), retryable (u8: 0 or 1), the message (UTF-8) |
@@ -134,6 +134,30 @@ pub(crate) fn decode_error(body: &[u8]) -> PluginError {
         PluginError::retryable(message)
     } else {
         PluginError::with_kind(kind, message)
+    }
+}
+
+/// The body of a `START` frame from a host: the plain parts of the
+/// context it gave the plugin (empty outside a host).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct StartContext {
+    /// The plugin's config (`null` when the host gave none).
+    pub(crate) config: serde_json::Value,
+    /// Its data directory (on the host; reached through `ctx.fs()`).
+    pub(crate) data_dir: std::path::PathBuf,
+    /// Its temp directory (on the host).
+    pub(crate) temp_dir: std::path::PathBuf,
+}
+
+impl StartContext {
+    /// The `START` body for `ctx`.
+    pub(crate) fn body(ctx: &sharelife_core::PluginContext) -> Vec<u8> {
+        serde_json::to_vec(&StartContext {
+            config: ctx.config().clone(),
+            data_dir: ctx.data_dir().to_owned(),
+            temp_dir: ctx.temp_dir().to_owned(),
+        })
+        .unwrap_or_default()
     }
 }
 

@@ -112,12 +112,14 @@
 //! | `ctx.connect()` | brokered: the host's gateway decides and audits, the host connects, and the connected socket is passed to the child with `SCM_RIGHTS` in the `ANSWER` frame — the child may use it (`read`, `write`, `close`) but could not have opened it |
 //! | `ctx.spawn()` | refused (`Denied`): the child has one thread |
 //! | events it subscribed to | delivered to its `handle_event` in the child (`EVENT` frames; its service requests brokered as a call's) |
-//! | its config, state across a reload | not yet |
+//! | `ctx.config()`, `ctx.data_dir()`, `ctx.temp_dir()` | the host's for the plugin, brought by the `START` frame (the directories are host paths, reached through `ctx.fs()`) |
+//! | state across a reload or restart | not yet |
 //!
 //! Service requests count against the call's `call_timeout`. The plugin's
 //! own `initialize` and `start` run in the child when the host initializes
-//! (or starts) the [`SandboxedPlugin`] — the runner only creates the
-//! plugin before `READY`, and the host's `START` frame runs them — so
+//! (or starts) the [`SandboxedPlugin`] — the runner only loads and
+//! restricts before `READY`, and the host's `START` frame creates,
+//! initializes and starts the plugin — so
 //! their requests too are answered through the host's context (a plugin
 //! may read its files or log while it initializes). Outside a host,
 //! [`Sandboxed::spawn`] starts the plugin and [`Sandboxed::call`] answers
@@ -150,9 +152,9 @@
 //!    on `restrict::allowed` in the source; `clone` only with
 //!    `CLONE_THREAD`, signals only to itself);
 //! 3. refuses to go on when that falls short of the [`Requirements`];
-//! 4. creates the plugin with a context whose services are the host's
-//!    (the broker, above), sends `READY`, initializes and starts it on the
-//!    host's `START`, and serves calls, one at a time, over the wire
+//! 4. sends `READY`; on the host's `START` creates, initializes and
+//!    starts the plugin with a context whose services are the host's (the
+//!    broker, above), and serves calls, one at a time, over the wire
 //!    format below.
 //!
 //! ## Wire format
@@ -164,8 +166,8 @@
 //! | tag | direction | body |
 //! |---|---|---|
 //! | `CALL` (1) | host → runner | handler name length (`u32` LE), the name (UTF-8), the payload (the rest) |
-//! | `START` (3) | host → runner, once, before any `CALL` | empty: initialize and start the plugin; answered like a call (a failed one is the runner's last frame) |
-//! | `READY` (16) | runner → host, once | JSON [`Enforced`]: loaded, restricted, created |
+//! | `START` (3) | host → runner, once, before any `CALL` | empty, or JSON of the host's context for the plugin (`config`, `data_dir`, `temp_dir`): create, initialize and start the plugin; answered like a call (a failed one is the runner's last frame) |
+//! | `READY` (16) | runner → host, once | JSON [`Enforced`]: loaded and checked, restricted (the plugin is created on `START`) |
 //! | `FAILED` (17) | runner → host, instead of `READY` | JSON [`StartFailure`]; the runner exits |
 //! | `OK` (18) | runner → host | the handler's output |
 //! | `ERROR` (19) | runner → host | error kind (`u8`), retryable (`u8`), the message (UTF-8) |
@@ -183,7 +185,8 @@
 //!
 //! ## What this tier guarantees
 //!
-//! Once the plugin is created, code in the child cannot open any file
+//! From before the plugin is created (only the library's ELF initializers
+//! run earlier), code in the child cannot open any file
 //! (not even to `stat` it), create a socket, connect or bind, start a
 //! process or `exec`, trace or signal another process, or load another
 //! library; it holds no descriptor but its socket to the host, standard
@@ -203,9 +206,8 @@
 //!   checked) before the filesystem is closed. For `#[plugin]` libraries
 //!   they only register statics.
 //! * **Part of the context is not brokered yet** (see the table above):
-//!   background tasks (`ctx.spawn()`), the plugin's config. Threads
-//!   cannot be created (`nproc` 0) unless the runner runs as
-//!   root.
+//!   background tasks (`ctx.spawn()`). Threads cannot be created
+//!   (`nproc` 0) unless the runner runs as root.
 //! * **Partly integrated in the host**: on a sandboxed plugin handles,
 //!   pipelines, metrics, health and restarts work; one started through
 //!   the [`Provider`] (config or `Host::load_with`) is cold-reloaded
@@ -213,9 +215,9 @@
 //!   (`Host::reload`) is refused, as it would open the new version in the
 //!   host's process; one added with [`load`] is a plugin "added in code"
 //!   (`reload_in_place` refuses it; `Host::reload` does not know it was
-//!   sandboxed: use the provider). No state crosses a restart; its config
-//!   is not passed; `sharelife dev` does
-//!   not sandbox.
+//!   sandboxed: use the provider). No state crosses a restart;
+//!   `sharelife dev` runs a plugin sandboxed where its `--config` says,
+//!   but does not hot-swap a rebuild of it.
 //! * One call at a time per child (concurrent callers queue on a mutex).
 //! * No cgroup limits ([`probe`] reports whether the host could use
 //!   them), no namespaces: the child sees the host's process list

@@ -15,6 +15,7 @@ use sharelife_core::{
 };
 
 use crate::Broker;
+use crate::frame::StartContext;
 use crate::sandboxed::no_broker;
 use crate::{Limits, Requirements, SandboxError, Sandboxed};
 
@@ -136,13 +137,15 @@ pub async fn load(
 ///   and `start` are answered through the context of the host's
 ///   `initialize`/`start`.
 ///
+/// * **Its context** in the child has the host's config, data and temp
+///   directory for it (`ctx.config()`…; the directories are the host's
+///   paths, reached through `ctx.fs()`).
 /// * **Events** the plugin subscribed to are delivered to its
 ///   `handle_event` in the child (an `EVENT` frame), its service requests
 ///   answered as a call's.
 ///
 /// What does not cross the boundary yet (issue 15): background tasks
-/// (`ctx.spawn()` is `Denied`); config
-/// is not passed (the child's `ctx.config()` is null), and
+/// (`ctx.spawn()` is `Denied`), and
 /// [`save_state`](Plugin::save_state)/[`restore_state`](Plugin::restore_state)
 /// hand nothing over.
 #[derive(Debug)]
@@ -190,12 +193,15 @@ impl Recipe {
     /// [`Child::start`] once the host gives a context).
     fn start_child(&self, ctx: Option<&PluginContext>) -> Result<Arc<Child>, SandboxError> {
         let mut answer = ctx.map(|ctx| broker(Some(ctx)));
+        let context = ctx.map(StartContext::body).unwrap_or_default();
         let sandboxed = Sandboxed::spawn_brokered(
             self.runner.as_deref(),
             &self.path,
             &self.limits,
             &self.requirements,
-            answer.as_mut().map(|b| b as Broker<'_>),
+            answer
+                .as_mut()
+                .map(|b| (context.as_slice(), b as Broker<'_>)),
         )?;
         Ok(Arc::new(Child {
             sandboxed,
@@ -421,7 +427,7 @@ impl Child {
         let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
         if !*started {
             self.sandboxed
-                .start_plugin(&mut broker(Some(ctx)))
+                .start_plugin(&StartContext::body(ctx), &mut broker(Some(ctx)))
                 .map_err(|e| {
                     self.record(e.to_string());
                     to_plugin_error(&e)

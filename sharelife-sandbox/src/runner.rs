@@ -19,12 +19,12 @@
 //!    Landlock, seccomp;
 //! 3. compares what it enforced with the requirements, and refuses to go
 //!    on (a `FAILED` frame naming what is missing) when they are not met;
-//! 4. creates the plugin with a context whose services are the host's
-//!    ([`remote_services`] over the socket: each `ctx.fs()`, `ctx.http()`,
-//!    … is a `SERVICE` frame the host answers through its gateway); sends
-//!    `READY`;
-//! 5. on the host's `START`, initializes and starts the plugin (its
-//!    service requests answered through the context the host has by then);
+//! 4. sends `READY`;
+//! 5. on the host's `START`, creates, initializes and starts the plugin
+//!    with a context whose services are the host's ([`remote_services`]
+//!    over the socket: each `ctx.fs()`, `ctx.http()`, … is a `SERVICE`
+//!    frame the host answers through its gateway) and whose config and
+//!    directories are the ones the `START` frame brings;
 //! 6. serves `CALL` (and `EVENT`) frames one at a time until the host closes the
 //!    socket, then stops and cleans up the plugin (if it started) and
 //!    exits 0. A failed `START` is answered with `ERROR` and the runner
@@ -49,7 +49,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, recvmsg};
 use serde::{Deserialize, Serialize};
-use sharelife_core::loader::PluginFile;
+use sharelife_core::loader::{OpenLibrary, PluginFile};
 use sharelife_core::services::remote::{ServiceChannel, remote_services};
 use sharelife_core::{Buffer, ContextData, HandlerId, Plugin, PluginContext, PluginError};
 
@@ -143,11 +143,15 @@ fn arguments() -> Result<(RunnerConfig, PathBuf), StartFailure> {
 
 /// A plugin created under the restrictions, ready to serve.
 struct Serving {
-    plugin: Box<dyn Plugin>,
+    library: OpenLibrary,
+    /// Created on the host's `START`.
+    plugin: Option<Box<dyn Plugin>>,
     ctx: PluginContext,
     handlers: HashMap<String, (HandlerId, bool)>,
     /// Whether `initialize` and `start` ran (on the host's `START`).
     started: bool,
+    /// The host's services, for the context rebuilt at `START`.
+    services: Arc<dyn sharelife_core::HostServices>,
 }
 
 /// The runner's end of the socket, shared by the serving loop and the
@@ -267,6 +271,9 @@ fn start(link: &Arc<Link>) -> Result<Serving, StartFailure> {
 
     // The plugin's services are the host's: its gateway decides and
     // audits each request (see `sharelife_core::services::remote`).
+    // The context the plugin is created with on `START` (outside a host;
+    // a host's `START` brings its config and directories).
+    let services = remote_services(Arc::clone(link) as Arc<dyn ServiceChannel>);
     let ctx = PluginContext::new(
         ContextData {
             plugin_id: manifest.id.to_string(),
@@ -274,11 +281,8 @@ fn start(link: &Arc<Link>) -> Result<Serving, StartFailure> {
             data_dir: PathBuf::new(),
             temp_dir: PathBuf::new(),
         },
-        remote_services(Arc::clone(link) as Arc<dyn ServiceChannel>),
+        Arc::clone(&services),
     );
-    let plugin = library
-        .instantiate(&ctx)
-        .map_err(|e| fail(StartStage::Init, e))?;
     let handlers = manifest
         .handlers
         .iter()
@@ -290,10 +294,12 @@ fn start(link: &Arc<Link>) -> Result<Serving, StartFailure> {
     let ready = serde_json::to_vec(&enforced).map_err(|e| fail(StartStage::Init, e))?;
     send(socket, frame::READY, &ready).map_err(|e| fail(StartStage::Init, e))?;
     Ok(Serving {
-        plugin,
+        library,
+        plugin: None,
         ctx,
         handlers,
         started: false,
+        services,
     })
 }
 
@@ -309,7 +315,7 @@ impl Serving {
             output.clear();
             let answer = match (tag, frame::split_call(&body)) {
                 (frame::START, _) => {
-                    let started = self.start();
+                    let started = self.start(&body);
                     if let Err(error) = started {
                         // Killed by the host; its drop code may not end.
                         let _ = send(socket, frame::ERROR, &frame::encode_error(&error));
@@ -331,31 +337,43 @@ impl Serving {
                 break;
             }
         }
-        if self.started {
-            let _ = block_on(self.plugin.stop(&self.ctx));
-            let _ = block_on(self.plugin.cleanup(&self.ctx));
+        if let (true, Some(plugin)) = (self.started, &self.plugin) {
+            let _ = block_on(plugin.stop(&self.ctx));
+            let _ = block_on(plugin.cleanup(&self.ctx));
         }
     }
 
     /// Hands the plugin an event.
     fn deliver(&self, topic: &str, payload: &[u8]) -> Result<(), PluginError> {
-        if !self.started {
-            return Err(PluginError::with_kind(
-                sharelife_core::ErrorKind::NotActive,
-                "the sandboxed plugin has not been started",
-            ));
-        }
-        block_on(
-            self.plugin
-                .handle_event(&self.ctx, sharelife_core::Event { topic, payload }),
-        )
+        let plugin = self.started_plugin()?;
+        block_on(plugin.handle_event(&self.ctx, sharelife_core::Event { topic, payload }))
     }
 
-    /// Initializes and starts the plugin, once.
-    fn start(&mut self) -> Result<(), PluginError> {
+    /// Initializes and starts the plugin, once, with the host's context
+    /// (`body`: a [`StartContext`](frame::StartContext), or empty).
+    fn start(&mut self, body: &[u8]) -> Result<(), PluginError> {
         if !self.started {
-            block_on(self.plugin.initialize(&self.ctx))?;
-            block_on(self.plugin.start(&self.ctx))?;
+            if !body.is_empty() {
+                let given: frame::StartContext = serde_json::from_slice(body).map_err(|e| {
+                    PluginError::invalid_input(format!("an unreadable START frame: {e}"))
+                })?;
+                self.ctx = PluginContext::new(
+                    ContextData {
+                        plugin_id: self.ctx.plugin_id().to_owned(),
+                        config: given.config,
+                        data_dir: given.data_dir,
+                        temp_dir: given.temp_dir,
+                    },
+                    Arc::clone(&self.services),
+                );
+            }
+            let plugin = self
+                .library
+                .instantiate(&self.ctx)
+                .map_err(|e| PluginError::new(e.to_string()))?;
+            let plugin = self.plugin.insert(plugin);
+            block_on(plugin.initialize(&self.ctx))?;
+            block_on(plugin.start(&self.ctx))?;
             self.started = true;
         }
         Ok(())
@@ -368,16 +386,22 @@ impl Serving {
                 format!("plugin has no handler {name:?}"),
             ));
         };
-        if !self.started {
-            return Err(PluginError::with_kind(
+        let plugin = self.started_plugin()?;
+        if is_async {
+            block_on(plugin.call_async(&self.ctx, id, input, output))
+        } else {
+            plugin.call(&self.ctx, id, input, output)
+        }
+    }
+
+    /// The plugin, once it started.
+    fn started_plugin(&self) -> Result<&dyn Plugin, PluginError> {
+        match (self.started, &self.plugin) {
+            (true, Some(plugin)) => Ok(plugin.as_ref()),
+            _ => Err(PluginError::with_kind(
                 sharelife_core::ErrorKind::NotActive,
                 "the sandboxed plugin has not been started",
-            ));
-        }
-        if is_async {
-            block_on(self.plugin.call_async(&self.ctx, id, input, output))
-        } else {
-            self.plugin.call(&self.ctx, id, input, output)
+            )),
         }
     }
 }

@@ -84,10 +84,10 @@ impl Sandboxed {
     /// runner found by [`locate_runner`], restricted and limited by
     /// `limits`, after checking that the kernel can meet `requirements`.
     ///
-    /// The start (load, restrict, create) is bounded by
-    /// `limits.call_timeout` like a call, and so, again, are the plugin's
-    /// `initialize` and `start` (their service requests denied: there is
-    /// no host context here).
+    /// The start (load, restrict) is bounded by `limits.call_timeout`
+    /// like a call, and so, again, is the plugin's creation, `initialize`
+    /// and `start` (their service requests denied: there is no host
+    /// context here).
     ///
     /// # Errors
     ///
@@ -129,7 +129,7 @@ impl Sandboxed {
             limits,
             requirements,
             Layers::default(),
-            Some(&mut no_broker),
+            Some((&[], &mut no_broker)),
         )
     }
 
@@ -143,7 +143,7 @@ impl Sandboxed {
         path: &Path,
         limits: &Limits,
         requirements: &Requirements,
-        start: Option<Broker<'_>>,
+        start: Option<(&[u8], Broker<'_>)>,
     ) -> Result<Self, SandboxError> {
         let found;
         let runner = match runner {
@@ -176,7 +176,7 @@ impl Sandboxed {
             limits,
             requirements,
             layers,
-            Some(&mut no_broker),
+            Some((&[], &mut no_broker)),
         )
     }
 
@@ -186,7 +186,7 @@ impl Sandboxed {
         limits: &Limits,
         requirements: &Requirements,
         layers: Layers,
-        start: Option<Broker<'_>>,
+        start: Option<(&[u8], Broker<'_>)>,
     ) -> Result<Self, SandboxError> {
         let config = serde_json::to_string(&RunnerConfig {
             limits: *limits,
@@ -305,8 +305,8 @@ impl Sandboxed {
             enforced,
             call_timeout: limits.call_timeout,
         };
-        if let Some(broker) = start {
-            sandboxed.start_plugin(broker)?;
+        if let Some((context, broker)) = start {
+            sandboxed.start_plugin(context, broker)?;
         }
         Ok(sandboxed)
     }
@@ -325,13 +325,18 @@ impl Sandboxed {
         self.call_brokered(handler, input, &mut no_broker)
     }
 
-    /// Initializes and starts the plugin in the child (a `START` frame),
-    /// `broker` answering the service requests of its `initialize` and
+    /// Initializes and starts the plugin in the child (a `START` frame
+    /// with `context`, a [`StartContext`](frame::StartContext) body or
+    /// empty), `broker` answering the service requests of its `initialize` and
     /// `start`. A plugin that fails to start is [`SandboxError::Start`] at
     /// [`StartStage::Init`], and its child is killed and reaped.
-    pub(crate) fn start_plugin(&self, broker: Broker<'_>) -> Result<(), SandboxError> {
-        let header = frame::header(frame::START, 0);
-        match self.exchange(&mut [IoSlice::new(&header)], broker) {
+    pub(crate) fn start_plugin(
+        &self,
+        context: &[u8],
+        broker: Broker<'_>,
+    ) -> Result<(), SandboxError> {
+        let header = frame::header(frame::START, context.len());
+        match self.exchange(&mut [IoSlice::new(&header), IoSlice::new(context)], broker) {
             Ok(_) => Ok(()),
             Err(SandboxError::Handler(e)) => {
                 self.lock().kill_and_reap(None);

@@ -11,7 +11,8 @@
 //! `ctx.connect()` is decided and opened by the host and the connected
 //! socket passed to the child (`SCM_RIGHTS`), which can use it though it
 //! could not have opened it. Programs, providers, MCP tools and
-//! publishing go the same road, and events reach its `handle_event`.
+//! publishing go the same road, and events reach its `handle_event`; its
+//! context in the child has the host's config for it.
 
 mod support;
 
@@ -518,4 +519,24 @@ async fn programs_providers_tools_and_events_go_through_the_gateway_too() {
         decisions[5].1.contains("fixture.escape.note"),
         "{decisions:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_child_has_the_hosts_config_for_the_plugin() {
+    if !kernel_gives("the_child_has_the_hosts_config_for_the_plugin", &BOTH) {
+        return;
+    }
+    let (host, _dirs) =
+        support::host(|b| b.plugin_config(ID, serde_json::json!({ "greeting": "hello" })));
+    add_sandboxed(&host, &limits()).await;
+    let config = host.call(ID, "config", b"").expect("answers");
+    assert_eq!(
+        String::from_utf8_lossy(&config),
+        r#"{"greeting":"hello"} true"#
+    );
+    host.shutdown().await;
+    // Outside a host there is none.
+    let sandbox = sandboxed(&limits());
+    let config = sandbox.call("config", b"").expect("answers");
+    assert_eq!(String::from_utf8_lossy(&config), "null false");
 }
