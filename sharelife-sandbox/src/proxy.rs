@@ -115,10 +115,10 @@ pub async fn load(
 ///   gone (found without waiting for a call in flight: its `/proc` entry),
 ///   so the host's health check moves the plugin to `Error` and the
 ///   restart policy applies.
-/// * **Lifecycle**: [`spawn`](Self::spawn) starts the child and creates
-///   the plugin in it; [`initialize`](Plugin::initialize) (or
-///   [`start`](Plugin::start)) runs the plugin's own `initialize` and
-///   `start` there, and starts a new child first when none is running (a
+/// * **Lifecycle**: [`spawn`](Self::spawn) starts the child (it loads and
+///   checks the library and restricts itself); [`initialize`](Plugin::initialize)
+///   (or [`start`](Plugin::start)) creates the plugin there and runs its
+///   own `initialize` and `start`, and starts a new child first when none is running (a
 ///   restart from `Error` gets a fresh child); the child runs the
 ///   plugin's `stop` and `cleanup` when the host closes the connection.
 ///   [`stop`](Plugin::stop) and [`cleanup`](Plugin::cleanup) shut the child
@@ -136,7 +136,6 @@ pub async fn load(
 ///   same `Denied` error. The requests of the plugin's own `initialize`
 ///   and `start` are answered through the context of the host's
 ///   `initialize`/`start`.
-///
 /// * **Its context** in the child has the host's config, data and temp
 ///   directory for it (`ctx.config()`…; the directories are the host's
 ///   paths, reached through `ctx.fs()`).
@@ -189,8 +188,9 @@ struct Recipe {
 impl Recipe {
     /// Starts a child. With `ctx`, the plugin is initialized and started
     /// in it, `ctx` answering the service requests of its `initialize` and
-    /// `start`; without, it is only created (and started by
-    /// [`Child::start`] once the host gives a context).
+    /// `start`; without, the child only loads and restricts itself (the
+    /// plugin is started by [`Child::start`] once the host gives a
+    /// context).
     fn start_child(&self, ctx: Option<&PluginContext>) -> Result<Arc<Child>, SandboxError> {
         let mut answer = ctx.map(|ctx| broker(Some(ctx)));
         let context = ctx.map(StartContext::body).unwrap_or_default();
@@ -213,10 +213,10 @@ impl Recipe {
 
 impl SandboxedPlugin {
     /// Reads the manifest of the library at `path` (no plugin code runs
-    /// here) and starts a child that loads and creates it (as
+    /// here) and starts a child that loads it and restricts itself (as
     /// [`Sandboxed::spawn`] does, finding the runner with
-    /// [`locate_runner`](crate::locate_runner)); the plugin's own
-    /// `initialize` and `start` run when the host initializes it.
+    /// [`locate_runner`](crate::locate_runner)); the plugin is created,
+    /// initialized and started there when the host initializes it.
     ///
     /// # Errors
     ///

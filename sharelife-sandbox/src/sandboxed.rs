@@ -134,10 +134,11 @@ impl Sandboxed {
     }
 
     /// Like [`spawn_with_runner`](Self::spawn_with_runner) (or
-    /// [`spawn`](Self::spawn) without a runner); with `start`, the plugin
-    /// is initialized and started with `start` answering the service
-    /// requests of its `initialize` and `start`; without, it is only
-    /// created ([`start_plugin`](Self::start_plugin) starts it).
+    /// [`spawn`](Self::spawn) without a runner); with `start` (a `START`
+    /// body and a broker), the plugin is created, initialized and started,
+    /// the broker answering the service requests of its `initialize` and
+    /// `start`; without, the child only loads and restricts itself
+    /// ([`start_plugin`](Self::start_plugin) starts the plugin).
     pub(crate) fn spawn_brokered(
         runner: Option<&Path>,
         path: &Path,
@@ -250,8 +251,8 @@ impl Sandboxed {
             dead: None,
         };
         let deadline = limits.call_timeout.map(|t| Instant::now() + t);
-        // Creating the plugin may ask for services (logs) first: denied,
-        // there is no context yet.
+        // No plugin code but the library's ELF initializers runs before
+        // READY; a service request then is denied (there is no context).
         let first = loop {
             match connection.channel.read_frame(deadline) {
                 Ok((frame::SERVICE, request)) => {
