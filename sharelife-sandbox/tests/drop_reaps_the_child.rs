@@ -5,36 +5,7 @@
 mod support;
 
 use sharelife_sandbox::{ExitCause, Feature};
-use support::{kernel_gives, limits, sandboxed};
-
-/// This process's children, zombies included, from `/proc`.
-fn children() -> Vec<(u32, char)> {
-    let me = std::process::id();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc") {
-        let Ok(entry) = entry else { continue };
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
-        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            continue;
-        };
-        let mut fields = after.split_whitespace();
-        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
-        if fields.next().and_then(|p| p.parse::<u32>().ok()) == Some(me) {
-            found.push((pid, state));
-        }
-    }
-    found
-}
+use support::{children, kernel_gives, limits, sandboxed};
 
 #[test]
 fn no_child_is_left_behind() {
