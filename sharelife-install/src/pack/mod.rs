@@ -515,18 +515,15 @@ pub fn export(root: &InstallRoot, opts: &ExportOptions<'_>) -> Result<ExportedPa
         });
     }
 
-    let host_text = match root.host_config_path()? {
-        Some(path) => std::fs::read_to_string(&path).map_err(io(&path))?,
+    let host_path = root.host_config_path()?;
+    let host_text = match &host_path {
+        Some(path) => std::fs::read_to_string(path).map_err(io(path))?,
         None => String::new(),
     };
     let exported =
         redact::export_host_config(&host_text, &root.config().packs).map_err(|message| {
             InstallError::Config {
-                path: root
-                    .host_config_path()
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| root.dir().join("install.toml")),
+                path: host_path.unwrap_or_else(|| root.dir().join("install.toml")),
                 message,
             }
         })?;
