@@ -21,6 +21,15 @@ pub enum Feature {
     Seccomp,
 }
 
+impl Feature {
+    /// Every feature, in the order `sharelife doctor` lists them.
+    pub const ALL: [Feature; 3] = [
+        Feature::Landlock,
+        Feature::LandlockNetwork,
+        Feature::Seccomp,
+    ];
+}
+
 impl fmt::Display for Feature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -130,6 +139,28 @@ impl SandboxSupport {
             }
         }
         missing
+    }
+}
+
+impl From<&SandboxSupport> for sharelife_core::host::isolation::SandboxSupport {
+    /// The host's view ([`Host::sandbox_support`](sharelife_core::Host::sandbox_support)):
+    /// the Landlock ABI in use, seccomp, user namespaces, the controllers
+    /// of a delegated cgroup, and the [`Feature`]s available.
+    fn from(found: &SandboxSupport) -> Self {
+        let mut support = Self::default();
+        support.landlock_abi = Some(found.landlock.abi()).filter(|abi| *abi >= 1);
+        support.seccomp = found.seccomp;
+        support.user_namespaces = found.user_namespaces;
+        support.delegated_controllers = match &found.cgroup {
+            Some(group) if group.delegated => group.controllers.clone(),
+            _ => Vec::new(),
+        };
+        support.features = Feature::ALL
+            .into_iter()
+            .filter(|f| found.has(*f))
+            .map(|f| f.to_string())
+            .collect();
+        support
     }
 }
 
@@ -306,6 +337,46 @@ mod tests {
                 Feature::Seccomp
             ]),
             vec![Feature::Seccomp, Feature::LandlockNetwork]
+        );
+    }
+
+    #[test]
+    fn the_hosts_view_lists_what_is_available() {
+        let found = SandboxSupport {
+            landlock: LandlockSupport::Available {
+                abi: 3,
+                kernel_abi: Some(7),
+            },
+            seccomp: true,
+            user_namespaces: false,
+            cgroup: Some(CgroupSupport {
+                path: PathBuf::from("/sys/fs/cgroup/user.slice"),
+                controllers: vec!["cpu".into(), "memory".into()],
+                delegated: true,
+            }),
+        };
+        let host = sharelife_core::host::isolation::SandboxSupport::from(&found);
+        assert_eq!(host.landlock_abi, Some(3));
+        assert!(host.seccomp && !host.user_namespaces);
+        assert_eq!(host.delegated_controllers, ["cpu", "memory"]);
+        assert_eq!(host.features, ["landlock", "seccomp"]);
+
+        let none = SandboxSupport {
+            landlock: LandlockSupport::NotEnabled,
+            seccomp: false,
+            user_namespaces: true,
+            cgroup: Some(CgroupSupport {
+                delegated: false,
+                ..found.cgroup.clone().unwrap()
+            }),
+        };
+        let host = sharelife_core::host::isolation::SandboxSupport::from(&none);
+        assert_eq!(host.landlock_abi, None);
+        assert!(host.delegated_controllers.is_empty());
+        assert!(host.features.is_empty());
+        assert_eq!(
+            host.missing(&["landlock".into(), "seccomp".into(), "landlock".into()]),
+            ["landlock", "seccomp"]
         );
     }
 

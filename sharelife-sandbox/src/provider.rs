@@ -8,7 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use sharelife_core::Plugin;
-use sharelife_core::host::isolation::{IsolationError, IsolationProvider, ProcessLimits};
+use sharelife_core::host::isolation::{
+    IsolationError, IsolationProvider, ProcessLimits, SandboxSupport,
+};
 use sharelife_core::manifest::Manifest;
 
 use crate::{Feature, LoadSandboxedError, Requirements, SandboxError, SandboxedPlugin};
@@ -108,6 +110,11 @@ impl IsolationProvider for Provider {
         }
         Ok(Box::new(plugin))
     }
+
+    /// [`probe`](crate::probe), as the host sees it.
+    fn support(&self) -> SandboxSupport {
+        SandboxSupport::from(&crate::probe())
+    }
 }
 
 #[cfg(test)]
@@ -115,12 +122,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_host_config_feature_name_is_a_feature() {
+        let names: Vec<String> = Feature::ALL.iter().map(ToString::to_string).collect();
+        assert_eq!(names, sharelife_core::host::isolation::SANDBOX_FEATURES);
+    }
+
+    #[test]
     fn every_feature_is_a_name_the_host_config_accepts() {
-        for feature in [
-            Feature::Landlock,
-            Feature::LandlockNetwork,
-            Feature::Seccomp,
-        ] {
+        for feature in Feature::ALL {
             let name = feature.to_string();
             assert!(
                 sharelife_core::host::isolation::SANDBOX_FEATURES.contains(&name.as_str()),

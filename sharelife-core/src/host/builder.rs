@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use super::config::{HostConfig, PluginSettings};
 use super::health::{HealthOptions, RestartPolicy};
-use super::isolation::{IsolationProvider, SandboxSettings};
+use super::isolation::{IsolationProvider, SandboxSettings, SandboxSupport};
 use super::{DependentPolicy, Host, HostError};
-use crate::audit::{AuditFailure, AuditSink, Durability, FileSink, NullSink};
+use crate::audit::{
+    AuditEvent, AuditFailure, AuditSink, Durability, FileSink, NullSink, Outcome, What,
+};
 use crate::capability::Policy;
 use crate::event::{EventOptions, Overflow};
 use crate::manifest::{Dependency, PluginId};
@@ -68,7 +70,16 @@ pub(crate) struct Options {
     pub(crate) isolation_provider: Option<Arc<dyn IsolationProvider>>,
     /// The `[sandbox]` table.
     pub(crate) sandbox: SandboxSettings,
+    /// What the isolation provider found the kernel gives, asked once at
+    /// build time (none without a provider).
+    pub(crate) sandbox_support: Option<SandboxSupport>,
 }
+
+/// The audit record's plugin field for what the host itself records.
+pub(crate) const HOST_AUDIT_ID: &str = "sharelife.host";
+
+/// The audit record's action for the sandbox probe at build time.
+pub(crate) const SANDBOX_PROBE_ACTION: &str = "sandbox-probe";
 
 /// Where a host puts its plugins' directories when told nothing: a
 /// folder of this process under the system temp dir.
@@ -113,6 +124,7 @@ impl Default for HostBuilder {
                 audit_failure: AuditFailure::Deny,
                 isolation_provider: None,
                 sandbox: SandboxSettings::default(),
+                sandbox_support: None,
             },
             plugins: BTreeMap::new(),
         }
@@ -385,12 +397,18 @@ impl HostBuilder {
         self
     }
 
-    /// Builds the host.
+    /// Builds the host. With an isolation provider, asks it once what the
+    /// kernel gives its sandbox
+    /// ([`IsolationProvider::support`]), keeps the answer for
+    /// [`Host::sandbox_support`] and records it in the audit log: an
+    /// `operation` record of plugin `sharelife.host`, action
+    /// `sandbox-probe`, whose request is the answer as JSON.
     ///
     /// # Errors
     ///
     /// [`HostError::InvalidPluginId`] for a plugin setting under a string
-    /// that is not a plugin id.
+    /// that is not a plugin id; [`HostError::Audit`] when the audit log
+    /// cannot be opened or does not take the probe's record.
     pub fn build(self) -> Result<Host, HostError> {
         let HostBuilder { mut o, plugins } = self;
         // Every rule compiles, or the host is not built: a rule that was
@@ -398,6 +416,20 @@ impl HostBuilder {
         o.policy.validate()?;
         if let Some(log) = o.audit_log.take() {
             o.audit = Arc::new(FileSink::open(&log, Durability::GroupCommit)?);
+        }
+        if let Some(provider) = &o.isolation_provider {
+            let support = provider.support();
+            o.audit.try_record(AuditEvent {
+                at: std::time::SystemTime::now(),
+                plugin: Arc::from(HOST_AUDIT_ID),
+                version: Arc::from(env!("CARGO_PKG_VERSION")),
+                what: What::Operation {
+                    action: SANDBOX_PROBE_ACTION.to_owned(),
+                    detail: serde_json::to_string(&support).unwrap_or_else(|_| support.to_string()),
+                    outcome: Outcome::Info,
+                },
+            })?;
+            o.sandbox_support = Some(support);
         }
         for (id, settings) in plugins {
             o.plugins.insert(PluginId::new(id)?, settings);

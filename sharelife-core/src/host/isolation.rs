@@ -129,6 +129,89 @@ pub fn decide(
 /// sandboxed plugin (`sharelife_sandbox::Feature` spells them the same).
 pub const SANDBOX_FEATURES: [&str; 3] = ["landlock", "landlock-network", "seccomp"];
 
+/// What the kernel gives a sandbox, as the host's [`IsolationProvider`]
+/// found it ([`IsolationProvider::support`]); the host probes once when it
+/// is built, records it in the audit log and answers
+/// [`Host::sandbox_support`](super::Host::sandbox_support) with it.
+///
+/// ```
+/// use sharelife_core::host::isolation::SandboxSupport;
+///
+/// let mut support = SandboxSupport::default();
+/// support.landlock_abi = Some(4);
+/// support.features = vec!["landlock".into(), "landlock-network".into()];
+/// assert_eq!(support.missing(&["landlock".into(), "seccomp".into()]), ["seccomp"]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SandboxSupport {
+    /// The Landlock ABI version the provider uses (the lower of the
+    /// kernel's and the newest it knows); `None` when Landlock is not
+    /// available.
+    pub landlock_abi: Option<u32>,
+    /// Whether seccomp filters are available.
+    pub seccomp: bool,
+    /// Whether unprivileged processes may create user namespaces.
+    pub user_namespaces: bool,
+    /// The cgroup v2 controllers of a group this process may manage
+    /// (delegated to it); empty when it may manage none.
+    pub delegated_controllers: Vec<String>,
+    /// The names of [`SANDBOX_FEATURES`] the provider can enforce here:
+    /// what `[sandbox] require` may ask for.
+    pub features: Vec<String>,
+}
+
+impl SandboxSupport {
+    /// The names of `require` not in [`features`](Self::features), in
+    /// the order given, each once.
+    pub fn missing(&self, require: &[String]) -> Vec<String> {
+        let mut missing: Vec<String> = Vec::new();
+        for name in require {
+            if !self.features.contains(name) && !missing.contains(name) {
+                missing.push(name.clone());
+            }
+        }
+        missing
+    }
+}
+
+impl fmt::Display for SandboxSupport {
+    /// One line: `landlock abi 6, seccomp, no unprivileged user
+    /// namespaces, no delegated cgroup controllers; can enforce:
+    /// landlock, landlock-network, seccomp`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.landlock_abi {
+            Some(abi) => write!(f, "landlock abi {abi}")?,
+            None => f.write_str("no landlock")?,
+        }
+        f.write_str(if self.seccomp {
+            ", seccomp"
+        } else {
+            ", no seccomp"
+        })?;
+        f.write_str(if self.user_namespaces {
+            ", unprivileged user namespaces"
+        } else {
+            ", no unprivileged user namespaces"
+        })?;
+        if self.delegated_controllers.is_empty() {
+            f.write_str(", no delegated cgroup controllers")?;
+        } else {
+            write!(
+                f,
+                ", delegated cgroup controllers: {}",
+                self.delegated_controllers.join(" ")
+            )?;
+        }
+        if self.features.is_empty() {
+            f.write_str("; can enforce none of ")?;
+            f.write_str(&SANDBOX_FEATURES.join(", "))
+        } else {
+            write!(f, "; can enforce: {}", self.features.join(", "))
+        }
+    }
+}
+
 /// Starts a plugin out of the host's process. Registered with
 /// [`HostBuilder::isolation_provider`](super::HostBuilder::isolation_provider);
 /// `sharelife_sandbox::Provider` is the project's.
@@ -153,6 +236,14 @@ pub trait IsolationProvider: Send + Sync + fmt::Debug {
         limits: &ProcessLimits,
         require: &[String],
     ) -> Result<Box<dyn Plugin>, IsolationError>;
+
+    /// What the kernel gives this provider's sandbox. The host asks once,
+    /// when it is built, and records the answer in its audit log. The
+    /// default says nothing is available (a provider that cannot tell
+    /// claims nothing).
+    fn support(&self) -> SandboxSupport {
+        SandboxSupport::default()
+    }
 }
 
 /// Why a plugin that must run out of process was not started.

@@ -88,7 +88,9 @@ pub use self::handle::PluginHandle;
 pub use self::health::{
     CheckOutcome, HealthCheck, HealthMonitor, HealthOptions, HealthRecord, Recovery, RestartPolicy,
 };
-pub use self::isolation::{Isolation, IsolationError, IsolationProvider, ProcessLimits};
+pub use self::isolation::{
+    Isolation, IsolationError, IsolationProvider, ProcessLimits, SandboxSupport,
+};
 use self::loading::Loader;
 pub use self::metrics::{
     CallStats, LatencyBucket, LatencyHistogram, Metrics, PluginMetricsSnapshot,
@@ -242,6 +244,13 @@ impl Host {
     /// The audit sink: flush, health.
     pub fn audit(&self) -> &Audit {
         &self.audit
+    }
+
+    /// What the kernel gives the sandbox, as the
+    /// [`IsolationProvider`] found it when the host was built (and
+    /// recorded in the audit log); `None` without a provider.
+    pub fn sandbox_support(&self) -> Option<SandboxSupport> {
+        self.options.sandbox_support.clone()
     }
 
     /// What this host grants, for pipelines compiled against it: its
