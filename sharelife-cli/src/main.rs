@@ -274,6 +274,10 @@ fn arguments(bin_name: &str, mut args: Vec<OsString>) -> Vec<OsString> {
 /// Parses the command line and runs the command (also the entry point of
 /// the `cargo-sharelife` binary, which includes this file).
 pub(crate) fn main() -> ExitCode {
+    // Started by this binary as the runner of a sandboxed plugin: be it
+    // (and exit). Otherwise this binary is its own runner, so a build of
+    // sharelife-cli alone sandboxes. First, before any thread exists.
+    sharelife_sandbox::run_if_runner();
     let bin_name = env!("CARGO_BIN_NAME");
     let args = arguments(bin_name, std::env::args_os().collect());
     let mut command = Cli::command();

@@ -98,7 +98,8 @@ pub enum SandboxError {
     /// No runner binary was found.
     #[error(
         "the sandbox runner `sharelife-sandbox-runner` was not found (looked at {}); \
-         build it with `cargo build -p sharelife-sandbox` or set SHARELIFE_SANDBOX_RUNNER",
+         build it with `cargo build -p sharelife-sandbox`, set SHARELIFE_SANDBOX_RUNNER, \
+         or call sharelife_sandbox::run_if_runner() first in the host's main",
         paths(searched)
     )]
     RunnerNotFound {

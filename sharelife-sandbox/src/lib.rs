@@ -126,18 +126,53 @@
 //! with every request denied; [`Sandboxed::call_brokered`] takes a
 //! [`Broker`].
 //!
-//! The runner binary is found by [`locate_runner`]: `SHARELIFE_SANDBOX_RUNNER`,
-//! else `sharelife-sandbox-runner` next to the executable (or one
-//! directory up). `cargo build -p sharelife-sandbox` puts it in
-//! `target/<profile>/`; `cargo install --path sharelife-sandbox` puts it in
-//! the same `bin/` as `cargo install --path sharelife-cli`. `sharelife
-//! doctor` says whether it is found, and where.
+//! ## One binary or two
+//!
+//! The child is a *runner*: a host executable that calls
+//! [`run_if_runner`] first thing in its `main` serves as its own (`sharelife`
+//! and the demo host do), so `cargo build -p sharelife-cli` or `cargo
+//! install --path sharelife-cli` alone is enough for `sharelife run` to
+//! sandbox. A host that cannot change its `main` ships the
+//! `sharelife-sandbox-runner` binary instead: `cargo build -p
+//! sharelife-sandbox` puts it in `target/<profile>/`, `cargo install --path
+//! sharelife-sandbox` in the same `bin/` as the host.
+//!
+//! ```no_run
+//! fn main() -> std::process::ExitCode {
+//!     // Runs the runner and exits when the host started this executable
+//!     // as one; otherwise returns at once. Before any thread exists.
+//!     sharelife_sandbox::run_if_runner();
+//!     // … build the tokio runtime and the host (with
+//!     // `sharelife_sandbox::Provider`) here …
+//! #   std::process::ExitCode::SUCCESS
+//! }
+//! ```
+//!
+//! [`locate_runner`] (and [`Runner::locate`], which also says how)
+//! finds it: `SHARELIFE_SANDBOX_RUNNER` when set (and only it), else this
+//! executable when it called [`run_if_runner`] (started again as
+//! `/proc/self/exe`, the very image the host runs, with [`RUNNER_ARG`]
+//! first), else `sharelife-sandbox-runner` next to the executable (or
+//! one directory up). None found is [`SandboxError::RunnerNotFound`]: the
+//! plugin is refused, never run in the host's process. `sharelife
+//! doctor` says which runner is used, and where.
+//!
+//! The trade-off: re-executed, the whole host binary is the child, so its
+//! ELF initializers (constructors, the `inventory` registrations of
+//! plugins linked into it) run there before the restrictions — as the
+//! plugin library's own initializers do in either case — and a larger
+//! image is mapped (only the pages touched are read). The separate
+//! runner runs this crate and nothing else before restricting itself, at
+//! the cost of a second binary to build, ship and keep at the same
+//! version. Both refuse to restrict themselves unless they have a single
+//! thread, since Landlock would not reach threads already running:
+//! call [`run_if_runner`] before a tokio runtime exists (not inside
+//! `#[tokio::main]`).
 //!
 //! ## How
 //!
-//! [`Sandboxed::spawn`] starts `sharelife-sandbox-runner` (found by
-//! [`locate_runner`]: `SHARELIFE_SANDBOX_RUNNER`, or next to the current
-//! executable) with the library's path, the limits and the requirements,
+//! [`Sandboxed::spawn`] starts the runner (found by [`locate_runner`],
+//! above) with the library's path, the limits and the requirements,
 //! and one end of a `socketpair(2)` as its standard input; the
 //! environment is cleared. The runner ([`runner`] documents its steps):
 //!
@@ -204,7 +239,8 @@
 //! * **The library's ELF initializers run before the restrictions**:
 //!   opening a library runs them, and the library must be opened (and
 //!   checked) before the filesystem is closed. For `#[plugin]` libraries
-//!   they only register statics.
+//!   they only register statics. A host re-executed as its own runner
+//!   ([`run_if_runner`]) runs its own initializers there too.
 //! * **Part of the context is not brokered yet** (see the table above):
 //!   background tasks (`ctx.spawn()`). Threads cannot be created
 //!   (`nproc` 0) unless the runner runs as root.
@@ -268,7 +304,9 @@ mod sandboxed;
 pub use error::{ExitCause, SandboxError};
 pub use frame::{StartFailure, StartStage};
 pub use limits::{ByteSize, ByteSizeError, Limits, LimitsError};
-pub use locate::{RUNNER_ENV, RUNNER_NAME, locate_runner};
+pub use locate::{
+    RUNNER_ARG, RUNNER_ENV, RUNNER_NAME, Runner, RunnerSource, locate_runner, run_if_runner,
+};
 pub use probe::{CgroupSupport, Feature, LandlockSupport, Requirements, SandboxSupport, probe};
 pub use provider::Provider;
 pub use proxy::{LoadSandboxedError, SandboxedPlugin, load};

@@ -30,9 +30,12 @@
 //!    exits 0. A failed `START` is answered with `ERROR` and the runner
 //!    exits.
 //!
-//! A host that prefers not to ship a second binary can call [`main`] from
-//! its own `main` when started with these arguments, and point
-//! `SHARELIFE_SANDBOX_RUNNER` at its own executable.
+//! A host that prefers not to ship a second binary calls
+//! [`run_if_runner`](crate::run_if_runner) first in its own `main`: the
+//! host then starts its own executable as the runner, with
+//! [`RUNNER_ARG`](crate::RUNNER_ARG) before these arguments, and that call
+//! runs [`main`]. Either way the runner refuses to go on unless it is the
+//! process's only thread.
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
@@ -124,7 +127,12 @@ fn fail(stage: StartStage, message: impl std::fmt::Display) -> StartFailure {
 }
 
 fn arguments() -> Result<(RunnerConfig, PathBuf), StartFailure> {
-    let mut args = std::env::args_os().skip(1);
+    let mut args = std::env::args_os().skip(1).peekable();
+    // A host executable re-executed as its own runner
+    // (`crate::run_if_runner`) has the reserved argument first.
+    if crate::locate::is_runner_invocation(args.peek().map(|a| a.as_os_str())) {
+        args.next();
+    }
     let usage = "usage: sharelife-sandbox-runner --config <json> <plugin library>";
     if args.next().as_deref() != Some("--config".as_ref()) {
         return Err(fail(StartStage::Arguments, usage));
@@ -139,6 +147,39 @@ fn arguments() -> Result<(RunnerConfig, PathBuf), StartFailure> {
         .map(PathBuf::from)
         .ok_or_else(|| fail(StartStage::Arguments, usage))?;
     Ok((config, path))
+}
+
+/// Refuses to go on unless this is the process's only thread: Landlock
+/// restricts the thread that asks (and threads it starts later), not
+/// threads already running, which plugin code could then use. A host
+/// that re-executes itself as its runner and started a thread before
+/// calling `run_if_runner` (a `#[tokio::main]` runtime) ends here.
+fn only_thread() -> Result<(), StartFailure> {
+    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| {
+        fail(
+            StartStage::Restrict,
+            format!("reading /proc/self/status: {e}"),
+        )
+    })?;
+    let threads = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    match threads {
+        Some(1) => Ok(()),
+        Some(n) => Err(fail(
+            StartStage::Restrict,
+            format!(
+                "the runner has {n} threads before restricting itself, and only the calling one \
+                 would be restricted; call sharelife_sandbox::run_if_runner() first in main, \
+                 before any thread is started (not inside #[tokio::main])"
+            ),
+        )),
+        None => Err(fail(
+            StartStage::Restrict,
+            "/proc/self/status does not say how many threads the runner has",
+        )),
+    }
 }
 
 /// A plugin created under the restrictions, ready to serve.
@@ -237,6 +278,7 @@ impl ServiceChannel for Link {
 fn start(link: &Arc<Link>) -> Result<Serving, StartFailure> {
     let socket = &link.socket;
     let (config, path) = arguments()?;
+    only_thread()?;
     let library = PluginFile::read(&path)
         .and_then(PluginFile::open)
         .map_err(|e| fail(StartStage::Load, e))?;

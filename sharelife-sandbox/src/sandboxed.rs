@@ -200,7 +200,7 @@ impl Sandboxed {
         // onto fd 0 in the child only, so no other process the host
         // starts meanwhile inherits it. The environment is not passed on
         // (a plugin could read its own).
-        let mut command = Command::new(runner);
+        let mut command: Command = crate::locate::runner_command(runner);
         command
             .arg("--config")
             .arg(config)
