@@ -1,22 +1,25 @@
 //! `sharelife doctor [--json]`: what this machine's kernel can give the
 //! sandbox tier (`sharelife_sandbox::probe`: Landlock ABI, seccomp,
-//! unprivileged user namespaces, the cgroup v2 group and its controllers)
-//! and whether the sandbox runner binary is found, and where.
+//! unprivileged user namespaces, the cgroup v2 group and its controllers),
+//! the features a host's `[sandbox] require` may therefore ask for (the
+//! host's own view, `sharelife_core::host::SandboxSupport`, which
+//! `Host::sandbox_support` returns and the audit log records), and which
+//! sandbox runner is used, and where.
 //!
-//! The runner (`sharelife-sandbox-runner`) is found as
-//! `sharelife_sandbox::locate_runner` finds it: the path in
-//! `SHARELIFE_SANDBOX_RUNNER` when that is set, otherwise next to this
-//! executable, otherwise one directory up. It is a binary of the
-//! `sharelife-sandbox` crate: `cargo build -p sharelife-sandbox` puts it in
-//! `target/<profile>/` beside `sharelife`, and `cargo install --path
-//! sharelife-sandbox` beside an installed `sharelife`. Only reads; exits 0
-//! whatever it finds.
+//! The runner is found as `sharelife_sandbox::Runner::locate` finds it:
+//! the path in `SHARELIFE_SANDBOX_RUNNER` when that is set, otherwise this
+//! executable (`sharelife` calls `sharelife_sandbox::run_if_runner` first
+//! in `main`, so it is its own runner), otherwise a
+//! `sharelife-sandbox-runner` binary next to it or one directory up (`cargo
+//! build -p sharelife-sandbox` puts it in `target/<profile>/`). Only reads;
+//! exits 0 whatever it finds.
 
 use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::json;
-use sharelife_sandbox::{RUNNER_ENV, SandboxError};
+use sharelife_core::host::SandboxSupport;
+use sharelife_sandbox::{RUNNER_ENV, Runner, RunnerSource, SandboxError};
 
 use crate::Failure;
 
@@ -29,32 +32,44 @@ pub(crate) struct DoctorArgs {
 }
 
 /// Where the runner is, or where it was looked for.
-enum Runner {
-    Found(PathBuf),
+enum Found {
+    Found(Runner),
     Missing(Vec<PathBuf>),
 }
 
-fn runner() -> Result<Runner, Failure> {
-    match sharelife_sandbox::locate_runner() {
-        Ok(path) => Ok(Runner::Found(path)),
-        Err(SandboxError::RunnerNotFound { searched }) => Ok(Runner::Missing(searched)),
+fn runner() -> Result<Found, Failure> {
+    match Runner::locate() {
+        Ok(runner) => Ok(Found::Found(runner)),
+        Err(SandboxError::RunnerNotFound { searched }) => Ok(Found::Missing(searched)),
         Err(e) => Err(Failure::new(format!("looking for the sandbox runner: {e}"))),
+    }
+}
+
+/// How the runner was found, as the JSON report names it.
+fn source_name(source: RunnerSource) -> &'static str {
+    match source {
+        RunnerSource::Environment => "environment",
+        RunnerSource::ThisExecutable => "this-executable",
+        _ => "beside",
     }
 }
 
 /// Runs `sharelife doctor`.
 pub(crate) fn run(args: DoctorArgs) -> Result<(), Failure> {
     let support = sharelife_sandbox::probe();
+    let host_view = SandboxSupport::from(&support);
     let runner = runner()?;
     if args.json {
         let mut report = serde_json::to_value(&support)?;
+        report["features"] = json!(host_view.features);
         report["runner"] = match &runner {
-            Runner::Found(path) => json!({
+            Found::Found(runner) => json!({
                 "found": true,
-                "path": path,
+                "path": runner.path,
+                "source": source_name(runner.source),
                 "env": RUNNER_ENV,
             }),
-            Runner::Missing(searched) => json!({
+            Found::Missing(searched) => json!({
                 "found": false,
                 "path": null,
                 "searched": searched,
@@ -65,13 +80,35 @@ pub(crate) fn run(args: DoctorArgs) -> Result<(), Failure> {
         return Ok(());
     }
     println!("{support}");
+    if host_view.features.is_empty() {
+        println!("[sandbox] require may ask for: nothing (the kernel gives no sandbox feature)");
+    } else {
+        println!(
+            "[sandbox] require may ask for: {}",
+            host_view.features.join(", ")
+        );
+    }
     match runner {
-        Runner::Found(path) => println!("sandbox runner: {}", path.display()),
-        Runner::Missing(searched) => {
+        Found::Found(runner) => println!(
+            "sandbox runner: {} ({})",
+            runner.path.display(),
+            runner.source
+        ),
+        Found::Missing(searched) => {
             let looked: Vec<String> = searched.iter().map(|p| p.display().to_string()).collect();
+            let hint = if std::env::var_os(RUNNER_ENV).is_some() {
+                format!(
+                    "{RUNNER_ENV} names no file: unset it (sharelife is its own runner), or point it \
+                     at a runner built with `cargo build -p sharelife-sandbox`"
+                )
+            } else {
+                format!(
+                    "build it with `cargo build -p sharelife-sandbox` (or `cargo install --path \
+                     sharelife-sandbox` beside an installed sharelife), or set {RUNNER_ENV}"
+                )
+            };
             println!(
-                "sandbox runner: not found (looked at {})\n  build it with `cargo build -p sharelife-sandbox` \
-                 (or `cargo install --path sharelife-sandbox` beside an installed sharelife), or set {RUNNER_ENV}",
+                "sandbox runner: not found (looked at {})\n  {hint}",
                 looked.join(", ")
             );
         }
