@@ -34,6 +34,9 @@ pub(crate) enum Stop {
     Closed,
     /// The peer sent more than one answer.
     Extra,
+    /// A frame of the tag bounded for this read announced a body of `len`
+    /// bytes, more than its bound `most`; nothing of it was read.
+    TooLong { len: u64, most: usize },
     /// Anything else.
     Io(io::Error),
 }
@@ -184,6 +187,17 @@ impl Channel {
     /// front). Bytes past the frame are a protocol error: the runner
     /// answers each call once.
     pub(crate) fn read_frame(&mut self, deadline: Option<Instant>) -> Result<(u8, Vec<u8>), Stop> {
+        self.read_frame_bounded(deadline, None)
+    }
+
+    /// [`read_frame`](Self::read_frame), refusing ([`Stop::TooLong`]) a
+    /// frame of tag `bound.0` whose header announces more than `bound.1`
+    /// bytes, before reading its body.
+    pub(crate) fn read_frame_bounded(
+        &mut self,
+        deadline: Option<Instant>,
+        bound: Option<(u8, usize)>,
+    ) -> Result<(u8, Vec<u8>), Stop> {
         let mut first = [0_u8; 4096];
         let mut filled = 0;
         while filled < frame::HEADER {
@@ -191,6 +205,12 @@ impl Channel {
         }
         let header: &[u8; frame::HEADER] = first[..frame::HEADER].try_into().expect("9 bytes");
         let (tag, len) = frame::parse_header(header);
+        if let Some((bounded, most)) = bound
+            && tag == bounded
+            && usize::try_from(len).is_ok_and(|len| len > most)
+        {
+            return Err(Stop::TooLong { len, most });
+        }
         let len = usize::try_from(len)
             .map_err(|_| Stop::Io(io::Error::other("frame longer than memory")))?;
         let early = &first[frame::HEADER..filled];

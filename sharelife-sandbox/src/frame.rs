@@ -13,8 +13,11 @@
 //! | tag | direction | body |
 //! |---|---|---|
 //! | `CALL` (1) | host → runner | handler name length (u32 LE), the name (UTF-8), the payload (the rest) |
-//! | `START` (3) | host → runner, once, first | empty, or JSON of the host's context for the plugin (`config`, `data_dir`, `temp_dir`): create, initialize and start the plugin; answered like a call |
+//! | `START` (3) | host → runner, once, first or after `INIT` | first: empty, or JSON of the host's context for the plugin (`config`, `data_dir`, `temp_dir`): create, initialize and start the plugin; after `INIT`: empty, start it; answered like a call |
 //! | `EVENT` (4) | host → runner | topic length (u32 LE), the topic (UTF-8), the payload (the rest); answered like a call (`OK` empty) |
+//! | `INIT` (5) | host → runner, once, first | as `START`'s first body: create and initialize the plugin, not start it; answered like a call (a failed one is the runner's last frame) |
+//! | `RESTORE` (6) | host → runner, after `INIT`, before `START` | the state a predecessor saved (at most [`MAX_STATE`] bytes): the plugin's `restore_state`; answered like a call (`OK` empty) |
+//! | `SAVE` (7) | host → runner, once the plugin is initialized | empty: the plugin's `save_state`; answered with `OK` carrying the state (at most [`MAX_STATE`] bytes; a larger one is an `ERROR` of kind `InvalidInput`) |
 //! | `READY` (16) | runner → host, once | JSON [`Enforced`](crate::Enforced): the library is loaded and checked, the runner restricted |
 //! | `FAILED` (17) | runner → host, instead of `READY` | JSON [`StartFailure`]: what failed before serving; the runner exits |
 //! | `OK` (18) | runner → host | the handler's output |
@@ -22,8 +25,9 @@
 //! | `SERVICE` (20) | runner → host, before `READY` or while a call is in flight | a service request (`sharelife_core::services::remote`'s encoding) |
 //! | `ANSWER` (2) | host → runner, after each `SERVICE` | the encoded answer |
 //!
-//! Exactly one answer (`OK` or `ERROR`) follows each `START`, `CALL` or `EVENT`,
-//! in order (a failed `START` is the runner's last frame); the
+//! Exactly one answer (`OK` or `ERROR`) follows each `INIT`, `START`,
+//! `RESTORE`, `SAVE`, `CALL` or `EVENT`, in order (a failed `INIT` or
+//! `START` is the runner's last frame); the
 //! host sends the next call only after the answer (one call in flight per
 //! connection). Before it, the runner may send any number of `SERVICE`
 //! frames, each waiting for its `ANSWER` (the plugin asked the host for a
@@ -48,6 +52,12 @@ pub(crate) const ANSWER: u8 = 2;
 pub(crate) const START: u8 = 3;
 /// An event for the plugin (laid out as a `CALL`: topic, payload).
 pub(crate) const EVENT: u8 = 4;
+/// Create and initialize the plugin (not start it).
+pub(crate) const INIT: u8 = 5;
+/// Hand the plugin the state its predecessor saved.
+pub(crate) const RESTORE: u8 = 6;
+/// Ask the plugin for its state.
+pub(crate) const SAVE: u8 = 7;
 /// The runner serves.
 pub(crate) const READY: u8 = 16;
 /// The runner could not start.
@@ -58,6 +68,22 @@ pub(crate) const OK: u8 = 18;
 pub(crate) const ERROR: u8 = 19;
 /// A service request from the plugin.
 pub(crate) const SERVICE: u8 = 20;
+
+/// The most state a sandboxed plugin hands over across the process
+/// boundary on a hot reload (`SAVE`'s answer, `RESTORE`'s body): 64 MiB.
+/// The runner answers a larger `save_state` with an `ERROR`, the host
+/// refuses to send or read a larger one.
+pub const MAX_STATE: usize = 64 << 20;
+
+/// The error for a state of `len` bytes, over [`MAX_STATE`]; `whose`
+/// says which side had it.
+pub(crate) fn state_too_large(whose: &str, len: usize) -> PluginError {
+    PluginError::invalid_input(format!(
+        "{whose} state is {len} bytes, more than the {} MiB a sandboxed plugin may hand over \
+         across the process boundary",
+        MAX_STATE >> 20
+    ))
+}
 
 /// How much a reader's buffer grows at most per read: a length claimed
 /// by the peer is only allocated as its bytes arrive.

@@ -112,14 +112,16 @@
 //! | `ctx.connect()` | brokered: the host's gateway decides and audits, the host connects, and the connected socket is passed to the child with `SCM_RIGHTS` in the `ANSWER` frame — the child may use it (`read`, `write`, `close`) but could not have opened it |
 //! | `ctx.spawn()` | refused (`Denied`): the child has one thread |
 //! | events it subscribed to | delivered to its `handle_event` in the child (`EVENT` frames; its service requests brokered as a call's) |
-//! | `ctx.config()`, `ctx.data_dir()`, `ctx.temp_dir()` | the host's for the plugin, brought by the `START` frame (the directories are host paths, reached through `ctx.fs()`) |
-//! | state across a reload or restart | not yet |
+//! | `ctx.config()`, `ctx.data_dir()`, `ctx.temp_dir()` | the host's for the plugin, brought by the `INIT` (or `START`) frame (the directories are host paths, reached through `ctx.fs()`) |
+//! | state across a hot reload | handed over: the old child's `save_state` to the host (`SAVE`), the host to the new child's `restore_state` (`RESTORE`, between `INIT` and `START`), at most [`MAX_STATE`] bytes |
+//! | state across a restart or a stop | none: a new child starts afresh |
 //!
 //! Service requests count against the call's `call_timeout`. The plugin's
 //! own `initialize` and `start` run in the child when the host initializes
 //! (or starts) the [`SandboxedPlugin`] — the runner only loads and
-//! restricts before `READY`, and the host's `START` frame creates,
-//! initializes and starts the plugin — so
+//! restricts before `READY`; the host's `INIT` frame creates and
+//! initializes the plugin (its `initialize`) and `START` starts it
+//! (or, first, does all three) — so
 //! their requests too are answered through the host's context (a plugin
 //! may read its files or log while it initializes). Outside a host,
 //! [`Sandboxed::spawn`] starts the plugin and [`Sandboxed::call`] answers
@@ -187,8 +189,9 @@
 //!    on `restrict::allowed` in the source; `clone` only with
 //!    `CLONE_THREAD`, signals only to itself);
 //! 3. refuses to go on when that falls short of the [`Requirements`];
-//! 4. sends `READY`; on the host's `START` creates, initializes and
-//!    starts the plugin with a context whose services are the host's (the
+//! 4. sends `READY`; on the host's `INIT` and `START` creates,
+//!    initializes and starts the plugin with a context whose services
+//!    are the host's (the
 //!    broker, above), and serves calls, one at a time, over the wire
 //!    format below.
 //!
@@ -201,7 +204,10 @@
 //! | tag | direction | body |
 //! |---|---|---|
 //! | `CALL` (1) | host → runner | handler name length (`u32` LE), the name (UTF-8), the payload (the rest) |
-//! | `START` (3) | host → runner, once, before any `CALL` | empty, or JSON of the host's context for the plugin (`config`, `data_dir`, `temp_dir`): create, initialize and start the plugin; answered like a call (a failed one is the runner's last frame) |
+//! | `START` (3) | host → runner, once, before any `CALL` | empty, or JSON of the host's context for the plugin (`config`, `data_dir`, `temp_dir`): create, initialize and start the plugin; after `INIT`, empty: start it; answered like a call (a failed one is the runner's last frame) |
+//! | `INIT` (5) | host → runner, once, instead of a first `START` | as `START`'s: create and initialize the plugin without starting it (the host's `initialize`); answered like a call (a failed one is the runner's last frame) |
+//! | `RESTORE` (6) | host → runner, after `INIT`, before `START` | the state the plugin's predecessor saved (at most [`MAX_STATE`] bytes): its `restore_state`; answered like a call |
+//! | `SAVE` (7) | host → runner, once the plugin is initialized | empty: its `save_state`; answered with `OK` carrying the state (a state over [`MAX_STATE`] is an `ERROR` of kind `InvalidInput`; an `OK` announcing more is a protocol error, the child is killed) |
 //! | `READY` (16) | runner → host, once | JSON [`Enforced`]: loaded and checked, restricted (the plugin is created on `START`) |
 //! | `FAILED` (17) | runner → host, instead of `READY` | JSON [`StartFailure`]; the runner exits |
 //! | `OK` (18) | runner → host | the handler's output |
@@ -210,7 +216,7 @@
 //! | `EVENT` (4) | host → runner | topic length (`u32` LE), the topic, the payload; answered like a call (`OK` empty) |
 //! | `ANSWER` (2) | host → runner, after each `SERVICE` | the encoded answer (output, or error with its kind); a `connect`'s socket rides with its first byte (`SCM_RIGHTS`) |
 //!
-//! Exactly one answer follows each `START`, `CALL` or `EVENT`, in order; the host
+//! Exactly one answer follows each `INIT`, `START`, `RESTORE`, `SAVE`, `CALL` or `EVENT`, in order; the host
 //! sends the next only after it. Before that answer the runner may send any
 //! number of `SERVICE` frames, each followed by the host's `ANSWER`
 //! before the plugin goes on (one request in flight). 64-bit lengths carry payloads of any size in
@@ -247,13 +253,15 @@
 //! * **Partly integrated in the host**: on a sandboxed plugin handles,
 //!   pipelines, metrics, health and restarts work; one started through
 //!   the [`Provider`] (config or `Host::load_with`) is cold-reloaded
-//!   (`Host::reload_in_place`) in a new child, and its hot reload
-//!   (`Host::reload`) is refused, as it would open the new version in the
-//!   host's process; one added with [`load`] is a plugin "added in code"
-//!   (`reload_in_place` refuses it; `Host::reload` does not know it was
-//!   sandboxed: use the provider). No state crosses a restart;
-//!   `sharelife dev` runs a plugin sandboxed where its `--config` says,
-//!   but does not hot-swap a rebuild of it.
+//!   (`Host::reload_in_place`) in a new child, and hot-reloaded
+//!   (`Host::reload`) into a new child started through the provider under
+//!   the same limits beside the old one, its state handed over across
+//!   the boundary, then swapped in (the old child is ended and reaped);
+//!   the new version is never opened in the host's process. One added
+//!   with [`load`] is a plugin "added in code": both reloads refuse it
+//!   (use the provider). No state crosses a restart or a stop (the
+//!   child ends); `sharelife dev` runs a plugin sandboxed where its
+//!   `--config` says, and hot-swaps each rebuild into a new child.
 //! * One call at a time per child (concurrent callers queue on a mutex).
 //! * No cgroup limits ([`probe`] reports whether the host could use
 //!   them), no namespaces: the child sees the host's process list
@@ -302,7 +310,7 @@ pub mod runner;
 mod sandboxed;
 
 pub use error::{ExitCause, SandboxError};
-pub use frame::{StartFailure, StartStage};
+pub use frame::{MAX_STATE, StartFailure, StartStage};
 pub use limits::{ByteSize, ByteSizeError, Limits, LimitsError};
 pub use locate::{
     RUNNER_ARG, RUNNER_ENV, RUNNER_NAME, Runner, RunnerSource, locate_runner, run_if_runner,

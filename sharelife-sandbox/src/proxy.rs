@@ -14,7 +14,6 @@ use sharelife_core::{
     PluginError,
 };
 
-use crate::Broker;
 use crate::frame::StartContext;
 use crate::sandboxed::no_broker;
 use crate::{Limits, Requirements, SandboxError, Sandboxed};
@@ -117,10 +116,12 @@ pub async fn load(
 ///   restart policy applies.
 /// * **Lifecycle**: [`spawn`](Self::spawn) starts the child (it loads and
 ///   checks the library and restricts itself); [`initialize`](Plugin::initialize)
-///   (or [`start`](Plugin::start)) creates the plugin there and runs its
-///   own `initialize` and `start`, and starts a new child first when none is running (a
-///   restart from `Error` gets a fresh child); the child runs the
-///   plugin's `stop` and `cleanup` when the host closes the connection.
+///   creates the plugin there and runs its own `initialize`,
+///   [`start`](Plugin::start) its `start` (creating and initializing it
+///   first when that has not happened in this child); either starts a
+///   new child first when none is running (a restart from `Error` gets a
+///   fresh child); the child runs the plugin's `stop` (if it started) and
+///   `cleanup` when the host closes the connection.
 ///   [`stop`](Plugin::stop) and [`cleanup`](Plugin::cleanup) shut the child
 ///   down (the plugin stops and cleans up in it), kill it if it lingers,
 ///   and reap it; dropping kills and reaps it. A stopped plugin started
@@ -143,10 +144,19 @@ pub async fn load(
 ///   `handle_event` in the child (an `EVENT` frame), its service requests
 ///   answered as a call's.
 ///
+/// * **Hot reload**: [`save_state`](Plugin::save_state) asks the plugin in
+///   the child for its state (a `SAVE` frame; nothing when no child runs:
+///   a stopped sandboxed plugin kept no memory) and
+///   [`restore_state`](Plugin::restore_state) hands a new child's plugin
+///   its predecessor's (`RESTORE`, between `INIT` and `START`), at most
+///   [`MAX_STATE`](crate::MAX_STATE) bytes either way: so
+///   [`Host::reload`] of a plugin started through the
+///   [`Provider`](crate::Provider) prepares the new version in a new
+///   child beside the old one, hands the state over, swaps it in and
+///   retires the old child.
+///
 /// What does not cross the boundary yet (issue 15): background tasks
-/// (`ctx.spawn()` is `Denied`), and
-/// [`save_state`](Plugin::save_state)/[`restore_state`](Plugin::restore_state)
-/// hand nothing over.
+/// (`ctx.spawn()` is `Denied`).
 #[derive(Debug)]
 pub struct SandboxedPlugin {
     recipe: Recipe,
@@ -172,8 +182,20 @@ fn broker(
 struct Child {
     sandboxed: Sandboxed,
     gone: Mutex<Option<String>>,
-    /// Whether the plugin was initialized and started in it (`START`).
-    started: Mutex<bool>,
+    /// How far the plugin in it was brought.
+    phase: Mutex<Phase>,
+}
+
+/// How far the plugin in a child was brought, in the lifecycle's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    /// Loaded and restricted (`READY`); the plugin is not created yet.
+    Ready,
+    /// Created and initialized (`INIT`), not started: a predecessor's
+    /// state may be restored now.
+    Initialized,
+    /// Started (`START`).
+    Started,
 }
 
 /// What it takes to start a child (again).
@@ -186,27 +208,21 @@ struct Recipe {
 }
 
 impl Recipe {
-    /// Starts a child. With `ctx`, the plugin is initialized and started
-    /// in it, `ctx` answering the service requests of its `initialize` and
-    /// `start`; without, the child only loads and restricts itself (the
-    /// plugin is started by [`Child::start`] once the host gives a
-    /// context).
-    fn start_child(&self, ctx: Option<&PluginContext>) -> Result<Arc<Child>, SandboxError> {
-        let mut answer = ctx.map(|ctx| broker(Some(ctx)));
-        let context = ctx.map(StartContext::body).unwrap_or_default();
+    /// Starts a child that loads the library and restricts itself; the
+    /// plugin is created in it by [`Child::advance`] once the host gives a
+    /// context.
+    fn start_child(&self) -> Result<Arc<Child>, SandboxError> {
         let sandboxed = Sandboxed::spawn_brokered(
             self.runner.as_deref(),
             &self.path,
             &self.limits,
             &self.requirements,
-            answer
-                .as_mut()
-                .map(|b| (context.as_slice(), b as Broker<'_>)),
+            None,
         )?;
         Ok(Arc::new(Child {
             sandboxed,
             gone: Mutex::new(None),
-            started: Mutex::new(ctx.is_some()),
+            phase: Mutex::new(Phase::Ready),
         }))
     }
 }
@@ -269,9 +285,7 @@ impl SandboxedPlugin {
             requirements: requirements.clone(),
             runner,
         };
-        let child = recipe
-            .start_child(None)
-            .map_err(LoadSandboxedError::Sandbox)?;
+        let child = recipe.start_child().map_err(LoadSandboxedError::Sandbox)?;
         Ok(SandboxedPlugin {
             recipe,
             manifest,
@@ -324,30 +338,35 @@ impl SandboxedPlugin {
             })
     }
 
-    /// Starts a child unless one runs (a dead one is replaced), off the
-    /// runtime's threads (starting waits for the child to load and
-    /// restrict itself).
-    async fn ensure_running(&self, ctx: &PluginContext) -> Result<(), PluginError> {
+    /// Brings the plugin in the running child to `phase` (initialized, or
+    /// started), starting a child first unless one runs (a dead one is
+    /// replaced), off the runtime's threads (starting waits for the child
+    /// to load and restrict itself).
+    async fn ensure_running(&self, ctx: &PluginContext, phase: Phase) -> Result<(), PluginError> {
         let running = self.lock().clone().filter(|c| c.seems_alive());
         if let Some(child) = running {
-            // Cheap when it has started: no thread hop.
-            if child.has_started() {
+            // Cheap when it is there already: no thread hop.
+            if child.phase() >= phase {
                 return Ok(());
             }
-            // Created at load, before the host had a context: the plugin
-            // initializes and starts now, its services answered through
-            // the host's context.
+            // Created at load, before the host had a context (or
+            // initialized, not started): the plugin goes on now, its
+            // services answered through the host's context.
             let ctx = ctx.clone();
-            return blocking(move || child.start(&ctx))
+            return blocking(move || child.advance(&ctx, phase))
                 .await
                 .map_err(|e| PluginError::with_kind(ErrorKind::Panicked, e))?;
         }
         let recipe = self.recipe.clone();
         let ctx = ctx.clone();
-        let fresh = blocking(move || recipe.start_child(Some(&ctx)))
-            .await
-            .map_err(|e| PluginError::with_kind(ErrorKind::Panicked, e))?
-            .map_err(|e| to_plugin_error(&e))?;
+        let fresh = blocking(move || {
+            let child = recipe.start_child().map_err(|e| to_plugin_error(&e))?;
+            // Dropped (killed and reaped) when the plugin fails in it.
+            child.advance(&ctx, phase)?;
+            Ok::<_, PluginError>(child)
+        })
+        .await
+        .map_err(|e| PluginError::with_kind(ErrorKind::Panicked, e))??;
         let mut slot = self.lock();
         // Whoever got here first with a live child wins; ours is dropped
         // (killed and reaped).
@@ -417,24 +436,63 @@ impl Child {
             })
     }
 
-    fn has_started(&self) -> bool {
-        *self.started.lock().unwrap_or_else(|e| e.into_inner())
+    fn phase(&self) -> Phase {
+        *self.phase.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Initializes and starts the plugin in the child, once; `ctx`
-    /// answers its service requests.
-    fn start(&self, ctx: &PluginContext) -> Result<(), PluginError> {
-        let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
-        if !*started {
-            self.sandboxed
-                .start_plugin(&StartContext::body(ctx), &mut broker(Some(ctx)))
-                .map_err(|e| {
-                    self.record(e.to_string());
-                    to_plugin_error(&e)
-                })?;
-            *started = true;
+    /// Brings the plugin in the child to `to`, once: from `Ready`, `INIT`
+    /// creates and initializes it or `START` creates, initializes and
+    /// starts it (both with the host's context); from `Initialized`,
+    /// `START` starts it. `ctx` answers its service requests. A plugin
+    /// that fails here leaves a dead child (the runner's last frame).
+    fn advance(&self, ctx: &PluginContext, to: Phase) -> Result<(), PluginError> {
+        let mut phase = self.phase.lock().unwrap_or_else(|e| e.into_inner());
+        if *phase >= to {
+            return Ok(());
         }
+        let context = match *phase {
+            Phase::Ready => StartContext::body(ctx),
+            Phase::Initialized | Phase::Started => Vec::new(),
+        };
+        let mut answer = broker(Some(ctx));
+        let brought = match to {
+            Phase::Ready => Ok(()),
+            Phase::Initialized => self.sandboxed.initialize_plugin(&context, &mut answer),
+            Phase::Started => self.sandboxed.start_plugin(&context, &mut answer),
+        };
+        brought.map_err(|e| {
+            self.record(e.to_string());
+            to_plugin_error(&e)
+        })?;
+        *phase = to;
         Ok(())
+    }
+
+    /// The plugin's `save_state` in the child; nothing when it was never
+    /// created there. `ctx` answers its service requests.
+    fn save_state(&self, ctx: &PluginContext) -> Result<Vec<u8>, PluginError> {
+        if self.phase() == Phase::Ready {
+            return Ok(Vec::new());
+        }
+        self.sandboxed
+            .save_state(&mut broker(Some(ctx)))
+            .map_err(|e| self.failed(e))
+    }
+
+    /// Hands the plugin in the child its predecessor's `state` (between
+    /// `INIT` and `START`). `ctx` answers its service requests.
+    fn restore_state(&self, ctx: &PluginContext, state: &[u8]) -> Result<(), PluginError> {
+        self.sandboxed
+            .restore_state(state, &mut broker(Some(ctx)))
+            .map_err(|e| self.failed(e))
+    }
+
+    /// `error` as the host reports it; a dead child is recorded.
+    fn failed(&self, error: SandboxError) -> PluginError {
+        if !matches!(error, SandboxError::Handler(_)) {
+            self.record(error.to_string());
+        }
+        to_plugin_error(&error)
     }
 
     /// Whether the child seems to run: no death recorded and its process
@@ -519,11 +577,35 @@ async fn blocking<T: Send + 'static>(
 #[sharelife_core::async_trait]
 impl Plugin for SandboxedPlugin {
     async fn initialize(&self, ctx: &PluginContext) -> Result<(), PluginError> {
-        self.ensure_running(ctx).await
+        self.ensure_running(ctx, Phase::Initialized).await
     }
 
     async fn start(&self, ctx: &PluginContext) -> Result<(), PluginError> {
-        self.ensure_running(ctx).await
+        self.ensure_running(ctx, Phase::Started).await
+    }
+
+    /// The state of the plugin in the running child (a `SAVE` frame);
+    /// nothing when no child runs (a stopped sandboxed plugin has no
+    /// memory left to hand over).
+    async fn save_state(&self, ctx: &PluginContext) -> Result<Vec<u8>, PluginError> {
+        let Some(child) = self.lock().clone() else {
+            return Ok(Vec::new());
+        };
+        let ctx = ctx.clone();
+        blocking(move || child.save_state(&ctx))
+            .await
+            .map_err(|e| PluginError::with_kind(ErrorKind::Panicked, e))?
+    }
+
+    /// Hands the plugin in the running child its predecessor's state (a
+    /// `RESTORE` frame), after `initialize` and before `start`.
+    async fn restore_state(&self, ctx: &PluginContext, state: &[u8]) -> Result<(), PluginError> {
+        let child = self.current()?;
+        let ctx = ctx.clone();
+        let state = state.to_vec();
+        blocking(move || child.restore_state(&ctx, &state))
+            .await
+            .map_err(|e| PluginError::with_kind(ErrorKind::Panicked, e))?
     }
 
     async fn stop(&self, _ctx: &PluginContext) -> Result<(), PluginError> {

@@ -24,11 +24,13 @@
 //!    with a context whose services are the host's ([`remote_services`]
 //!    over the socket: each `ctx.fs()`, `ctx.http()`, … is a `SERVICE`
 //!    frame the host answers through its gateway) and whose config and
-//!    directories are the ones the `START` frame brings;
-//! 6. serves `CALL` (and `EVENT`) frames one at a time until the host closes the
-//!    socket, then stops and cleans up the plugin (if it started) and
-//!    exits 0. A failed `START` is answered with `ERROR` and the runner
-//!    exits.
+//!    directories are the ones the `START` frame brings (or `INIT`
+//!    creates and initializes it, `RESTORE` hands it a predecessor's
+//!    state, and `START` then starts it: a hot reload's order);
+//! 6. serves `CALL` (and `EVENT`, `SAVE`) frames one at a time until the host closes the
+//!    socket, then stops the plugin (if it started), cleans it up (if it
+//!    was initialized) and exits 0. A failed `INIT` or `START` is
+//!    answered with `ERROR` and the runner exits.
 //!
 //! A host that prefers not to ship a second binary calls
 //! [`run_if_runner`](crate::run_if_runner) first in its own `main`: the
@@ -189,7 +191,10 @@ struct Serving {
     plugin: Option<Box<dyn Plugin>>,
     ctx: PluginContext,
     handlers: HashMap<String, (HandlerId, bool)>,
-    /// Whether `initialize` and `start` ran (on the host's `START`).
+    /// Whether the plugin was created and its `initialize` ran (on the
+    /// host's `INIT`, or its `START`).
+    initialized: bool,
+    /// Whether its `start` ran (on the host's `START`).
     started: bool,
     /// The host's services, for the context rebuilt at `START`.
     services: Arc<dyn sharelife_core::HostServices>,
@@ -340,6 +345,7 @@ fn start(link: &Arc<Link>) -> Result<Serving, StartFailure> {
         plugin: None,
         ctx,
         handlers,
+        initialized: false,
         started: false,
         services,
     })
@@ -356,15 +362,21 @@ impl Serving {
             let Ok(Some(tag)) = read else { break };
             output.clear();
             let answer = match (tag, frame::split_call(&body)) {
-                (frame::START, _) => {
-                    let started = self.start(&body);
-                    if let Err(error) = started {
+                (frame::INIT | frame::START, _) => {
+                    let brought_up = if tag == frame::INIT {
+                        self.initialize(&body)
+                    } else {
+                        self.start(&body)
+                    };
+                    if let Err(error) = brought_up {
                         // Killed by the host; its drop code may not end.
                         let _ = send(socket, frame::ERROR, &frame::encode_error(&error));
                         return;
                     }
                     Ok(())
                 }
+                (frame::SAVE, _) => self.save_state(&mut output),
+                (frame::RESTORE, _) => self.restore_state(&body),
                 (frame::CALL, Some((name, input))) => self.call(name, input, &mut output),
                 (frame::EVENT, Some((topic, payload))) => self.deliver(topic, payload),
                 _ => Err(PluginError::invalid_input(format!(
@@ -379,9 +391,48 @@ impl Serving {
                 break;
             }
         }
-        if let (true, Some(plugin)) = (self.started, &self.plugin) {
-            let _ = block_on(plugin.stop(&self.ctx));
-            let _ = block_on(plugin.cleanup(&self.ctx));
+        if let Some(plugin) = &self.plugin {
+            if self.started {
+                let _ = block_on(plugin.stop(&self.ctx));
+            }
+            if self.initialized {
+                let _ = block_on(plugin.cleanup(&self.ctx));
+            }
+        }
+    }
+
+    /// The plugin's `save_state`, into `output`: at most
+    /// [`MAX_STATE`](frame::MAX_STATE) bytes.
+    fn save_state(&self, output: &mut Buffer) -> Result<(), PluginError> {
+        let plugin = self.initialized_plugin()?;
+        let state = block_on(plugin.save_state(&self.ctx))?;
+        if state.len() > frame::MAX_STATE {
+            return Err(frame::state_too_large("the plugin's saved", state.len()));
+        }
+        output.extend_from_slice(&state);
+        Ok(())
+    }
+
+    /// The plugin's `restore_state` with `state`, before it starts.
+    fn restore_state(&self, state: &[u8]) -> Result<(), PluginError> {
+        let plugin = self.initialized_plugin()?;
+        if self.started {
+            return Err(PluginError::with_kind(
+                sharelife_core::ErrorKind::InvalidInput,
+                "the sandboxed plugin has started: state is restored between INIT and START",
+            ));
+        }
+        block_on(plugin.restore_state(&self.ctx, state))
+    }
+
+    /// The plugin, once it was created and initialized.
+    fn initialized_plugin(&self) -> Result<&dyn Plugin, PluginError> {
+        match (self.initialized, &self.plugin) {
+            (true, Some(plugin)) => Ok(plugin.as_ref()),
+            _ => Err(PluginError::with_kind(
+                sharelife_core::ErrorKind::NotActive,
+                "the sandboxed plugin has not been initialized",
+            )),
         }
     }
 
@@ -391,10 +442,22 @@ impl Serving {
         block_on(plugin.handle_event(&self.ctx, sharelife_core::Event { topic, payload }))
     }
 
-    /// Initializes and starts the plugin, once, with the host's context
-    /// (`body`: a [`StartContext`](frame::StartContext), or empty).
+    /// Starts the plugin, once, creating and initializing it first unless
+    /// `INIT` did (`body`: then as `INIT`'s, else ignored).
     fn start(&mut self, body: &[u8]) -> Result<(), PluginError> {
         if !self.started {
+            self.initialize(body)?;
+            let plugin = self.initialized_plugin()?;
+            block_on(plugin.start(&self.ctx))?;
+            self.started = true;
+        }
+        Ok(())
+    }
+
+    /// Creates and initializes the plugin, once, with the host's context
+    /// (`body`: a [`StartContext`](frame::StartContext), or empty).
+    fn initialize(&mut self, body: &[u8]) -> Result<(), PluginError> {
+        if !self.initialized {
             if !body.is_empty() {
                 let given: frame::StartContext = serde_json::from_slice(body).map_err(|e| {
                     PluginError::invalid_input(format!("an unreadable START frame: {e}"))
@@ -415,8 +478,7 @@ impl Serving {
                 .map_err(|e| PluginError::new(e.to_string()))?;
             let plugin = self.plugin.insert(plugin);
             block_on(plugin.initialize(&self.ctx))?;
-            block_on(plugin.start(&self.ctx))?;
-            self.started = true;
+            self.initialized = true;
         }
         Ok(())
     }

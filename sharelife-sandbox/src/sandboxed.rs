@@ -336,8 +336,30 @@ impl Sandboxed {
         context: &[u8],
         broker: Broker<'_>,
     ) -> Result<(), SandboxError> {
-        let header = frame::header(frame::START, context.len());
-        match self.exchange(&mut [IoSlice::new(&header), IoSlice::new(context)], broker) {
+        self.bring_up(frame::START, context, broker)
+    }
+
+    /// Creates and initializes the plugin in the child without starting
+    /// it (an `INIT` frame with `context`, as [`start_plugin`](Self::start_plugin)'s);
+    /// a later `START` (an empty `context`) starts it. A plugin that fails
+    /// to initialize is [`SandboxError::Start`] at [`StartStage::Init`],
+    /// and its child is killed and reaped.
+    pub(crate) fn initialize_plugin(
+        &self,
+        context: &[u8],
+        broker: Broker<'_>,
+    ) -> Result<(), SandboxError> {
+        self.bring_up(frame::INIT, context, broker)
+    }
+
+    /// `INIT` or `START`: a failure is the runner's last frame.
+    fn bring_up(&self, tag: u8, context: &[u8], broker: Broker<'_>) -> Result<(), SandboxError> {
+        let header = frame::header(tag, context.len());
+        match self.exchange(
+            &mut [IoSlice::new(&header), IoSlice::new(context)],
+            broker,
+            None,
+        ) {
             Ok(_) => Ok(()),
             Err(SandboxError::Handler(e)) => {
                 self.lock().kill_and_reap(None);
@@ -348,6 +370,45 @@ impl Sandboxed {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The plugin's `save_state` in the child (a `SAVE` frame): the state
+    /// it hands its successor, at most [`MAX_STATE`](frame::MAX_STATE)
+    /// bytes. The plugin's own error (a state over the bound is one, of
+    /// kind `InvalidInput`) is [`SandboxError::Handler`] and the child goes
+    /// on serving; a child announcing more than the bound breaks the
+    /// protocol ([`SandboxError::Protocol`]: it is killed).
+    pub(crate) fn save_state(&self, broker: Broker<'_>) -> Result<Vec<u8>, SandboxError> {
+        let header = frame::header(frame::SAVE, 0);
+        self.exchange(
+            &mut [IoSlice::new(&header)],
+            broker,
+            Some((frame::OK, frame::MAX_STATE)),
+        )
+    }
+
+    /// Hands the plugin `state` (its `restore_state` in the child, a
+    /// `RESTORE` frame), between `INIT` and `START`. A state over
+    /// [`MAX_STATE`](frame::MAX_STATE) is refused here, before anything is
+    /// sent ([`SandboxError::Handler`] of kind `InvalidInput`).
+    pub(crate) fn restore_state(
+        &self,
+        state: &[u8],
+        broker: Broker<'_>,
+    ) -> Result<(), SandboxError> {
+        if state.len() > frame::MAX_STATE {
+            return Err(SandboxError::Handler(frame::state_too_large(
+                "the predecessor's",
+                state.len(),
+            )));
+        }
+        let header = frame::header(frame::RESTORE, state.len());
+        self.exchange(
+            &mut [IoSlice::new(&header), IoSlice::new(state)],
+            broker,
+            None,
+        )
+        .map(drop)
     }
 
     /// Like [`call`](Self::call), with `broker` answering the service
@@ -379,7 +440,7 @@ impl Sandboxed {
             IoSlice::new(handler.as_bytes()),
             IoSlice::new(input),
         ];
-        self.exchange(&mut parts, broker)
+        self.exchange(&mut parts, broker, None)
     }
 
     /// Hands the plugin an event (its `handle_event`), `broker` answering
@@ -403,15 +464,17 @@ impl Sandboxed {
             IoSlice::new(topic.as_bytes()),
             IoSlice::new(payload),
         ];
-        self.exchange(&mut parts, broker).map(drop)
+        self.exchange(&mut parts, broker, None).map(drop)
     }
 
     /// Sends one frame (`parts`) and waits for its answer, `broker`
-    /// answering the service requests in between.
+    /// answering the service requests in between; `bound` refuses a frame
+    /// of that tag longer than that (see [`Channel::read_frame_bounded`]).
     fn exchange(
         &self,
         parts: &mut [IoSlice<'_>],
         broker: Broker<'_>,
+        bound: Option<(u8, usize)>,
     ) -> Result<Vec<u8>, SandboxError> {
         let mut connection = self.lock();
         if let Some((cause, stderr)) = &connection.dead {
@@ -425,7 +488,7 @@ impl Sandboxed {
             return Err(connection.stopped(stop, self.call_timeout));
         }
         loop {
-            match connection.channel.read_frame(deadline) {
+            match connection.channel.read_frame_bounded(deadline, bound) {
                 Ok((frame::OK, body)) => return Ok(body),
                 Ok((frame::ERROR, body)) => {
                     return Err(SandboxError::Handler(frame::decode_error(&body)));
@@ -564,6 +627,9 @@ impl Connection {
                 SandboxError::ChildDied { cause, stderr }
             }
             (Stop::Extra, _) => self.broken("more than one answer to a call".to_owned()),
+            (Stop::TooLong { len, most }, _) => self.broken(format!(
+                "an answer of {len} bytes where at most {most} belong"
+            )),
             (Stop::Io(e), _) => {
                 self.kill_and_reap(None);
                 SandboxError::Io(e)
