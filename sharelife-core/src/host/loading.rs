@@ -90,6 +90,33 @@ impl Loader {
             return self.load_file(file).await;
         };
         let manifest = file.manifest().clone();
+        if self.options.isolation_provider.is_none() {
+            return Err(HostError::Isolation {
+                id: manifest.id.clone(),
+                error: IsolationError::NoProvider,
+            });
+        }
+        // The checks that need no plugin code, before a child is started.
+        self.admit(&manifest)?;
+        let path = file.path().to_owned();
+        drop(file);
+        let plugin = self.spawn_isolated(&path, &manifest, limits).await?;
+        // A cold reload asks the provider again, and so does a hot reload
+        // (a new child beside the old one): never a reload in process.
+        self.add_from(manifest, plugin, Source::Isolated { path, limits })
+            .await
+    }
+
+    /// Starts the plugin library at `path` (whose manifest is `manifest`)
+    /// out of process through the isolation provider, under `limits` and
+    /// the host's `[sandbox] require`: the plugin the host drives. Nothing
+    /// is added to the host.
+    pub(crate) async fn spawn_isolated(
+        &self,
+        path: &Path,
+        manifest: &Manifest,
+        limits: super::isolation::ProcessLimits,
+    ) -> Result<Box<dyn Plugin>, HostError> {
         let id = manifest.id.clone();
         let Some(provider) = self.options.isolation_provider.clone() else {
             return Err(HostError::Isolation {
@@ -97,13 +124,9 @@ impl Loader {
                 error: IsolationError::NoProvider,
             });
         };
-        // The checks that need no plugin code, before a child is started.
-        self.admit(&manifest)?;
-        let path = file.path().to_owned();
-        drop(file);
         let require = self.options.sandbox.require.clone();
         let for_child = manifest.clone();
-        let child_path = path.clone();
+        let child_path = path.to_owned();
         // Starting a process and waiting for it blocks: off the runtime.
         let spawned = tokio::task::spawn_blocking(move || {
             provider.spawn(&child_path, &for_child, &limits, &require)
@@ -111,11 +134,7 @@ impl Loader {
         .await
         .map_err(|e| IsolationError::Failed(e.to_string()))
         .and_then(|r| r);
-        let plugin = spawned.map_err(|error| HostError::Isolation { id, error })?;
-        // A cold reload asks the provider again; a hot reload is refused
-        // (never a silent reload in process).
-        self.add_from(manifest, plugin, Source::Isolated { path, limits })
-            .await
+        spawned.map_err(|error| HostError::Isolation { id, error })
     }
 
     /// [`Host::add`](super::Host::add).

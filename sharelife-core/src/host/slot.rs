@@ -55,8 +55,8 @@ pub(crate) enum Source {
     Added,
     /// Loaded from this library out of process, through the host's
     /// isolation provider, under these limits: a cold reload asks the
-    /// provider again; a hot reload is refused (it would open the new
-    /// version in the host's process).
+    /// provider again, and so does a hot reload (a new child under the
+    /// same limits; never the host's process).
     Isolated {
         path: PathBuf,
         limits: super::isolation::ProcessLimits,
@@ -129,8 +129,8 @@ impl Slot {
             Source::Library(p) | Source::Isolated { path: p, .. } => Origin::Library(p.clone()),
             Source::Registered(_) | Source::Added => Origin::Static,
         };
-        // A sync tells an unchanged build by it (a changed one of an
-        // isolated plugin is refused by the hot reload).
+        // A sync tells an unchanged build by it (a changed one is
+        // hot-reloaded, an isolated plugin's in a new child).
         let file = match &parts.source {
             Source::Library(p) | Source::Isolated { path: p, .. } => LibraryFile::of(p).ok(),
             Source::Registered(_) | Source::Added => None,

@@ -8,6 +8,16 @@
 //! version, and then the old one is stopped, cleaned up and its library
 //! closed. Anything that fails before the swap discards the new version
 //! and leaves the old one running.
+//!
+//! A plugin running out of process (started through the isolation
+//! provider) is reloaded the same way, one process over: the new version
+//! is started in a new child through the provider, under the old one's
+//! limits and the host's `[sandbox] require`; its state crosses the
+//! process boundary (the old child's `save_state` to the host, the host
+//! to the new child's `restore_state`, between its `initialize` and
+//! `start`); retiring the old version ends and reaps the old child. The
+//! new version is never opened in the host's process; nor is one of a
+//! plugin added in code (the host cannot tell where it runs).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,7 +28,7 @@ use super::builder::Options;
 use super::loading::Loader;
 use super::registry::Registry;
 use super::slot::{Slot, SlotParts, Source};
-use super::{HostError, StateReason, UnloadReport};
+use super::{HostError, Isolation, StateReason, UnloadReport};
 use crate::PluginState;
 use crate::event::EventBus;
 use crate::loader::{PluginFile, is_mapped};
@@ -127,24 +137,32 @@ impl Reload {
         old: &Arc<Slot>,
         path: &Path,
     ) -> Result<(Arc<Slot>, Option<usize>), HostError> {
-        if is_mapped(path) == Some(true) {
-            return Err(HostError::AlreadyOpen {
-                path: path.to_owned(),
-            });
+        if matches!(old.source(), Source::Added) {
+            // The host cannot tell where a plugin added in code runs (one
+            // added by `sharelife_sandbox::load` runs out of process), so
+            // it does not open a new version of it in its own process.
+            return Err(HostError::NotReloadable(old.id().clone()));
         }
         let file = PluginFile::read(path)?;
         let manifest = file.manifest();
-        let (isolation, _) = super::isolation::decide(
-            self.options.plugins.get(&manifest.id),
-            &self.options.sandbox,
-            manifest,
-        );
-        if matches!(old.source(), Source::Isolated { .. })
-            || matches!(isolation, super::Isolation::Process(_))
-        {
-            return Err(HostError::Isolation {
-                id: old.id().clone(),
-                error: super::IsolationError::HotReload,
+        // Where the new version runs: out of process, under the same
+        // limits, when the old one does (the decision it was loaded with
+        // is kept); otherwise where the host's settings put this manifest
+        // (out of process when they say so). Never back in process.
+        let isolation = match old.source() {
+            Source::Isolated { limits, .. } => Isolation::Process(*limits),
+            _ => {
+                super::isolation::decide(
+                    self.options.plugins.get(&manifest.id),
+                    &self.options.sandbox,
+                    manifest,
+                )
+                .0
+            }
+        };
+        if matches!(isolation, Isolation::InProcess) && is_mapped(path) == Some(true) {
+            return Err(HostError::AlreadyOpen {
+                path: path.to_owned(),
             });
         }
         if manifest.id != *old.id() {
@@ -174,24 +192,45 @@ impl Reload {
             });
         }
         let config = self.loader.admit_version(manifest)?;
-        let library = file.open()?;
-        let (ctx, gateway) = self.loader.context_for(library.manifest(), config)?;
-        let plugin = library.instantiate(&ctx)?;
         let settings = self
             .options
             .plugins
-            .get(&library.manifest().id)
+            .get(&manifest.id)
             .cloned()
             .unwrap_or_default();
+        // In process the library is opened here and kept open until the
+        // slot holds the plugin; out of process a new child opens it.
+        let (manifest, plugin, ctx, gateway, watch, source, library) = match isolation {
+            Isolation::Process(limits) => {
+                let manifest = manifest.clone();
+                drop(file);
+                let (ctx, gateway) = self.loader.context_for(&manifest, config)?;
+                let plugin = self.loader.spawn_isolated(path, &manifest, limits).await?;
+                let source = Source::Isolated {
+                    path: path.to_owned(),
+                    limits,
+                };
+                (manifest, plugin, ctx, gateway, None, source, None)
+            }
+            Isolation::InProcess => {
+                let library = file.open()?;
+                let (ctx, gateway) = self.loader.context_for(library.manifest(), config)?;
+                let plugin = library.instantiate(&ctx)?;
+                let source = Source::Library(library.path().to_owned());
+                let watch = Some(library.watch());
+                let manifest = library.manifest().clone();
+                (manifest, plugin, ctx, gateway, watch, source, Some(library))
+            }
+        };
         let new = Arc::new(Slot::new(SlotParts {
             binding: Arc::clone(binding),
-            requires: self.loader.requires(library.manifest()),
+            requires: self.loader.requires(&manifest),
             priority: settings.priority(),
-            manifest: library.manifest().clone(),
+            manifest,
             plugin,
             ctx,
-            watch: Some(library.watch()),
-            source: Source::Library(library.path().to_owned()),
+            watch,
+            source,
             events: Arc::clone(&self.bus),
             timing: self.options.timing(),
             audit: Arc::clone(&self.options.audit),
