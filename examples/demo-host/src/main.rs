@@ -5,12 +5,21 @@
 //! `--plugins`, the demo copies the example plugin libraries cargo built
 //! next to it into a fresh folder and points the config's
 //! `${SHARELIFE_PLUGINS}` at it (unless that variable is set).
+//!
+//! The demo is its own sandbox runner: `main` calls
+//! `sharelife_sandbox::run_if_runner` before anything else (before the
+//! tokio runtime starts its threads), and the host has
+//! `sharelife_sandbox::Provider`, so `cargo run -p sharelife-demo` runs
+//! one plugin in a restricted child with nothing else to build.
 
 mod gateway_demo;
 
 mod pipeline_demo;
 
+mod sandbox_demo;
+
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use sharelife_core::event::LIFECYCLE;
@@ -26,8 +35,17 @@ fn arg(name: &str) -> Option<String> {
     std::env::args().skip_while(|a| a != name).nth(1)
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
+    // Started by this demo as the runner of its sandboxed plugin: be it,
+    // and exit. First, while this is the process's only thread.
+    sharelife_sandbox::run_if_runner();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(demo())
+}
+
+async fn demo() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -75,6 +93,7 @@ async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
         .config(config)
         .data_root(work.join("data"))
         .temp_root(work.join("tmp"))
+        .isolation_provider(Arc::new(sharelife_sandbox::Provider::new()))
         .build()?;
     let mut lifecycle = host.events().listen(&LIFECYCLE)?;
 
@@ -225,6 +244,8 @@ async fn run(config_path: &Path, plugins: &Path, work: &Path) -> Result<()> {
             s.subscriber, s.topics, s.delivered, s.dropped_oldest, s.rejected
         );
     }
+
+    sandbox_demo::run(&host, work).await?;
 
     section("health checks and metrics");
     for check in host.health().check_all().await {
