@@ -1,7 +1,10 @@
 //! A hot reload of a sandboxed plugin hands the old child's
 //! `save_state` to the new child's `restore_state`, across the process
 //! boundary both ways: the echo plugin's call counter goes on counting in
-//! the new child. A stopped sandboxed plugin has no child and no state;
+//! the new child. A plugin loaded in process whose config says
+//! `isolation = "process"` is reloaded into a child, its state handed
+//! from the host's process into it. A stopped sandboxed plugin has no
+//! child and no state;
 //! a state over the bound is refused with a typed error and the child
 //! goes on.
 
@@ -49,6 +52,41 @@ async fn the_call_counter_goes_on_in_the_new_child() {
     host.shutdown().await;
     sharelife_core::audit::verify(reload::audit_log(dirs.path()))
         .expect("the audit log's chain holds");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_process_plugin_the_config_sandboxes_is_hot_reloaded_into_a_child_with_its_state() {
+    if !kernel_gives(
+        "an_in_process_plugin_the_config_sandboxes_is_hot_reloaded_into_a_child_with_its_state",
+        &BOTH,
+    ) {
+        return;
+    }
+    let dirs = tempfile::tempdir().expect("a scratch directory");
+    let mut settings = sharelife_core::host::PluginSettings::default();
+    settings.isolation = Some(sharelife_core::host::isolation::IsolationKind::Process);
+    settings.limits = Some(limits());
+    let host = reload::sandboxing_host(dirs.path(), |b| b.plugin(ID, settings));
+    // Loaded in process by hand (`Host::load` does not ask the config)…
+    let old = reload::copy(dirs.path(), "example-echo", "echo-1.so");
+    host.load(&old).await.unwrap();
+    host.start(ID).await.unwrap();
+    assert_eq!(sharelife_core::loader::is_mapped(&old), Some(true));
+    let handle = host.handle(ID).unwrap();
+    for _ in 0..2 {
+        let _: Count = handle.call_json("count", &()).await.unwrap();
+    }
+
+    // …a new version goes where the config says: out of process, its
+    // state handed from the host's process into the child.
+    let new = reload::copy(dirs.path(), "example-echo", "echo-2.so");
+    let report = host.reload(ID, &new).await.expect("hot-reloaded");
+    assert_eq!(report.state, Some(8), "{report:?}");
+    assert_eq!(sharelife_core::loader::is_mapped(&new), Some(false));
+    assert_eq!(sharelife_core::loader::is_mapped(&old), Some(false));
+    let count: Count = handle.call_json("count", &()).await.unwrap();
+    assert_eq!(count["calls"], 3, "the child went on from 2");
+    host.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
