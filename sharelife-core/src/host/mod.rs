@@ -141,10 +141,6 @@ pub struct UnloadReport {
 /// timers, event delivery and health checks run on it).
 #[derive(Debug)]
 pub struct Host {
-    #[cfg_attr(
-        not(feature = "pipeline"),
-        allow(dead_code, reason = "read by pipelines only")
-    )]
     options: Arc<Options>,
     table: Arc<PluginTable>,
     events: Events,
