@@ -27,9 +27,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{
-    BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
-};
+use criterion::{BenchmarkGroup, Criterion, criterion_group, measurement::WallTime};
 use example_echo::Echo;
 use sharelife_benches::{BenchDir, ECHO_CRATE, ECHO_ID};
 use sharelife_core::loader::PluginFile;
@@ -180,6 +178,67 @@ fn handler_call(c: &mut Criterion) {
     group.finish();
 }
 
+/// `direct`, `dynamic_adapter` and `dynamic_host_handle` in alternating
+/// batches, each one's fastest batch: on a shared machine the criterion
+/// medians of benches measured seconds apart move by tens of percent, the
+/// fastest of interleaved batches much less.
+fn paired() {
+    const BATCH: u32 = 50_000;
+    const ROUNDS: usize = 100;
+    let roads = Roads::new();
+    let ctx = &roads.ctx;
+    let echo = roads.handler("echo");
+    let mut out = Buffer::with_capacity(64);
+    let mut best = [f64::MAX; 3];
+    for _ in 0..ROUNDS {
+        // `f(n)` makes `n` calls.
+        let mut time = |k: usize, f: &mut dyn FnMut(u32)| {
+            let start = std::time::Instant::now();
+            f(BATCH);
+            best[k] = best[k].min(start.elapsed().as_nanos() as f64 / f64::from(BATCH));
+        };
+        time(0, &mut |n| {
+            for _ in 0..n {
+                out.clear();
+                let r = <Echo as Plugin>::call(
+                    black_box(&roads.direct),
+                    ctx,
+                    black_box(echo),
+                    black_box(INPUT),
+                    &mut out,
+                );
+                black_box(r).expect("the call works");
+            }
+        });
+        time(1, &mut |n| {
+            for _ in 0..n {
+                out.clear();
+                let r = black_box(&roads.dynamic).call(
+                    ctx,
+                    black_box(echo),
+                    black_box(INPUT),
+                    &mut out,
+                );
+                black_box(r).expect("the call works");
+            }
+        });
+        time(2, &mut |n| {
+            for _ in 0..n {
+                out.clear();
+                let r = black_box(&roads.handle).call(black_box(echo), black_box(INPUT), &mut out);
+                black_box(r).expect("the call works");
+            }
+        });
+    }
+    let [direct, adapter, handle] = best;
+    println!("paired (fastest of {ROUNDS} alternating batches of {BATCH} calls):");
+    println!(
+        "  direct {direct:.1} ns, dynamic_adapter {adapter:.1} ns ({:.2}x), dynamic_host_handle {handle:.1} ns ({:.2}x)",
+        adapter / direct,
+        handle / direct
+    );
+}
+
 criterion_group! {
     name = benches;
     // Calls take nanoseconds: a few seconds per road give tight intervals
@@ -193,4 +252,18 @@ criterion_group! {
         .without_plots();
     targets = handler_call
 }
-criterion_main!(benches);
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // Only under `cargo bench` (not `cargo test --benches`), and unless a
+    // filter excludes it.
+    let args: Vec<String> = std::env::args().collect();
+    let filtered_out = args
+        .iter()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .any(|f| !"paired handler_call".contains(f.as_str()));
+    if args.iter().any(|a| a == "--bench") && !filtered_out {
+        paired();
+    }
+}

@@ -57,6 +57,7 @@ impl Slot {
         })
     }
 
+    #[cold]
     fn after_call(&self, place: &str, result: Result<(), PluginError>) -> Result<(), PluginError> {
         if let Err(e) = &result
             && e.kind() == ErrorKind::Panicked
@@ -70,12 +71,31 @@ impl Slot {
 /// A call's hold on a version. Letting go of it tells an unload waiting
 /// for the calls in flight to drain ([`released`](super::slot::released)),
 /// so the unload waits on that signal instead of polling.
-struct Hold<T>(Option<T>);
+///
+/// Fields drop in order: the hold first, then the signal. (No `Option`
+/// to take the hold out of: that moved the guard on every call.)
+struct Hold<T> {
+    held: T,
+    _signal: Signal,
+}
+
+/// Sends the [`released`](super::slot::released) signal when dropped.
+struct Signal;
+
+impl Drop for Signal {
+    #[inline]
+    fn drop(&mut self) {
+        super::slot::released();
+    }
+}
 
 impl<T> Hold<T> {
     #[inline]
     fn new(held: T) -> Self {
-        Hold(Some(held))
+        Hold {
+            held,
+            _signal: Signal,
+        }
     }
 }
 
@@ -84,15 +104,7 @@ impl<T> std::ops::Deref for Hold<T> {
 
     #[inline]
     fn deref(&self) -> &T {
-        self.0.as_ref().expect("held until dropped")
-    }
-}
-
-impl<T> Drop for Hold<T> {
-    #[inline]
-    fn drop(&mut self) {
-        drop(self.0.take());
-        super::slot::released();
+        &self.held
     }
 }
 
@@ -269,12 +281,23 @@ impl PluginHandle {
         };
         let metrics = slot.metrics.handler(local.index());
         let started = metrics.and_then(|m| m.begin(slot.metrics.timing()));
-        let result = {
+        let result = if declared.is_none() && declared::current().is_none() {
+            // Nothing to mark and nothing to restore: leave the thread's
+            // mark alone (writing it back is a store the next call's read
+            // would wait on).
+            catch(|| slot.plugin.call(&slot.ctx, local, input, output))
+        } else {
             let _marked = declared::Scope::enter(declared);
             catch(|| slot.plugin.call(&slot.ctx, local, input, output))
         };
         if let Some(m) = metrics {
             m.end(started, &result);
+        }
+        // The success path looks at the result's tag only: moving the
+        // whole result on would reread it in wider loads than the callee
+        // wrote it with, which stalls store forwarding.
+        if result.is_ok() {
+            return Ok(());
         }
         slot.after_call("handler panicked", result)
     }
@@ -308,6 +331,9 @@ impl PluginHandle {
         .await;
         if let Some(m) = metrics {
             m.end(started, &result);
+        }
+        if result.is_ok() {
+            return Ok(());
         }
         slot.after_call("handler panicked", result)
     }
