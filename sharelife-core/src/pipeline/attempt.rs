@@ -13,6 +13,7 @@ use super::validate::{Failure, Source};
 use crate::{Buffer, ErrorKind, PluginError};
 
 /// Step `i`'s slot, and its input (`None` when missing).
+#[inline]
 pub(super) fn slot_and_input<'s>(
     slots: &'s mut [Slot],
     i: usize,
@@ -30,6 +31,7 @@ pub(super) fn slot_and_input<'s>(
 /// The checks before a step's first call: its capability decision
 /// (audited), then its input. `Err` carries the policy that now applies;
 /// neither a denial nor a missing input is retried.
+#[inline]
 pub(super) fn admit<'i, P: StepPlugin>(
     pipeline: &Pipeline<P>,
     step: &Step<P>,
@@ -89,13 +91,18 @@ pub(super) async fn call_async<P: StepPlugin>(
 
 /// The result of one attempt, with the timeout applied to calls that
 /// could not be interrupted (sync handlers): a late answer is discarded.
+/// The attempt ran from `started` to `ended` (raw ticks of `clock`); the
+/// ticks become a duration only for a step with a timeout.
+#[inline]
 pub(super) fn judge<P: StepPlugin>(
     step: &Step<P>,
     result: Result<(), PluginError>,
-    took: Duration,
+    clock: &quanta::Clock,
+    started: u64,
+    ended: u64,
 ) -> Result<(), PluginError> {
     match (result, step.timeout) {
-        (Ok(()), Some(limit)) if took > limit => Err(timed_out(limit)),
+        (Ok(()), Some(limit)) if clock.delta(started, ended) > limit => Err(timed_out(limit)),
         (result, _) => result,
     }
 }

@@ -28,7 +28,6 @@ pub struct Pipeline<P: StepPlugin = PluginHandle> {
     pub(crate) steps: Box<[Step<P>]>,
     pub(crate) first_async: Option<usize>,
     pub(crate) audit: Arc<dyn AuditSink>,
-    pub(crate) clock: quanta::Clock,
 }
 
 /// One compiled step.
@@ -296,13 +295,13 @@ impl<P: StepPlugin> Pipeline<P> {
         Ok(Pipeline {
             layout: Arc::new(Layout {
                 origin: file.origin().to_owned(),
+                clock: quanta::Clock::new(),
                 agent: spec.agent.clone(),
                 steps: infos,
             }),
             steps: steps.into_boxed_slice(),
             first_async,
             audit: Arc::clone(grants.sink()),
-            clock: quanta::Clock::new(),
         })
     }
 

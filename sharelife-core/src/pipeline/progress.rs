@@ -2,17 +2,41 @@
 //! ends as steps complete, skip, fail or are cancelled.
 #![forbid(unsafe_code)]
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use quanta::Instant;
 
 use super::compile::Pipeline;
 use super::format::FinalPolicy;
 use super::report::{RunReport, RunStatus, Slot, StepStatus};
 use super::target::StepPlugin;
 
-static NEXT_RUN: AtomicU64 = AtomicU64::new(1);
+/// The next block of run ids to hand to a thread.
+static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
+
+/// Run ids a thread takes from [`NEXT_BLOCK`] at a time: one shared
+/// atomic add per this many runs instead of one per run (an id is unique
+/// in the process; ids of runs on different threads interleave).
+const BLOCK: u64 = 1024;
+
+thread_local! {
+    /// This thread's next run id and the end of its block.
+    static IDS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// A run id unique in this process.
+#[inline]
+fn next_run_id() -> u64 {
+    IDS.with(|ids| {
+        let (mut next, mut end) = ids.get();
+        if next == end {
+            next = NEXT_BLOCK.fetch_add(BLOCK, Ordering::Relaxed);
+            end = next + BLOCK;
+        }
+        ids.set((next + 1, end));
+        next
+    })
+}
 
 /// How a step that did not complete ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,9 +49,10 @@ pub(super) enum Stop {
 pub(super) struct Run<'p, P: StepPlugin> {
     pipeline: &'p Pipeline<P>,
     pub(super) id: u64,
-    began: Instant,
-    /// When the last step ended: the next one's start.
-    pub(super) clock: Instant,
+    /// When the run began, in the clock's raw ticks.
+    began: u64,
+    /// When the last step ended (raw ticks): the next one's start.
+    pub(super) clock: u64,
     pub(super) slots: Vec<Slot>,
     status: Option<RunStatus>,
     skipped: bool,
@@ -35,12 +60,11 @@ pub(super) struct Run<'p, P: StepPlugin> {
 
 impl<'p, P: StepPlugin> Run<'p, P> {
     pub(super) fn new(pipeline: &'p Pipeline<P>) -> Self {
-        let now = pipeline.clock.now();
-        let mut slots = Vec::with_capacity(pipeline.steps.len());
-        slots.resize_with(pipeline.steps.len(), || Slot::NOT_RUN);
+        let slots = (0..pipeline.steps.len()).map(|_| Slot::NOT_RUN).collect();
+        let now = pipeline.layout.clock.raw();
         Run {
             pipeline,
-            id: NEXT_RUN.fetch_add(1, Ordering::Relaxed),
+            id: next_run_id(),
             began: now,
             clock: now,
             slots,
@@ -60,13 +84,7 @@ impl<'p, P: StepPlugin> Run<'p, P> {
     }
 
     /// A step that was called: completed (`None`) or stopped.
-    pub(super) fn finish(
-        &mut self,
-        i: usize,
-        stop: Option<Stop>,
-        started: Instant,
-        ended: Instant,
-    ) {
+    pub(super) fn finish(&mut self, i: usize, stop: Option<Stop>, started: u64, ended: u64) {
         match stop {
             None => {
                 let slot = &mut self.slots[i];
@@ -86,13 +104,7 @@ impl<'p, P: StepPlugin> Run<'p, P> {
     }
 
     /// A step that did not complete: its policy decides what follows.
-    pub(super) fn settle(
-        &mut self,
-        i: usize,
-        policy: FinalPolicy,
-        started: Instant,
-        ended: Instant,
-    ) {
+    pub(super) fn settle(&mut self, i: usize, policy: FinalPolicy, started: u64, ended: u64) {
         let slot = &mut self.slots[i];
         let denied = slot.status == StepStatus::Denied;
         match policy {
@@ -123,11 +135,11 @@ impl<'p, P: StepPlugin> Run<'p, P> {
         self.stamp(i, started, ended);
         // The warning's own time (a subscriber may write it out) belongs
         // to no step.
-        self.clock = self.pipeline.clock.now();
+        self.clock = self.pipeline.layout.clock.raw();
     }
 
-    fn stamp(&mut self, i: usize, started: Instant, ended: Instant) {
-        self.slots[i].duration = ended - started;
+    fn stamp(&mut self, i: usize, started: u64, ended: u64) {
+        self.slots[i].ticks = ended.saturating_sub(started);
         self.clock = ended;
     }
 
@@ -140,7 +152,7 @@ impl<'p, P: StepPlugin> Run<'p, P> {
         RunReport {
             run_id: self.id,
             status,
-            duration: self.clock - self.began,
+            ticks: self.clock.saturating_sub(self.began),
             layout: Arc::clone(&self.pipeline.layout),
             slots: self.slots,
         }

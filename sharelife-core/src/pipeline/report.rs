@@ -86,8 +86,23 @@ impl fmt::Display for StepStatus {
 #[derive(Debug)]
 pub(crate) struct Layout {
     pub(crate) origin: String,
+    /// The clock runs read (raw ticks); it turns ticks into durations
+    /// when a report is read, not while the run goes.
+    pub(crate) clock: quanta::Clock,
     pub(crate) agent: Option<Agent>,
     pub(crate) steps: Vec<StepInfo>,
+}
+
+impl Layout {
+    /// `ticks` of the layout's clock as a duration.
+    pub(crate) fn duration(&self, ticks: u64) -> Duration {
+        ticks_to_duration(&self.clock, ticks)
+    }
+}
+
+/// Raw ticks of `clock` (a difference of two readings) as a duration.
+pub(crate) fn ticks_to_duration(clock: &quanta::Clock, ticks: u64) -> Duration {
+    clock.delta(0, ticks)
 }
 
 #[derive(Debug)]
@@ -108,7 +123,8 @@ pub(crate) struct StepInfo {
 pub(crate) struct Slot {
     pub(crate) status: StepStatus,
     pub(crate) attempts: u32,
-    pub(crate) duration: Duration,
+    /// The step's wall time in the clock's raw ticks.
+    pub(crate) ticks: u64,
     pub(crate) waited: Duration,
     /// Boxed: errors are the cold path, and slots are made per run.
     pub(crate) error: Option<Box<PluginError>>,
@@ -119,7 +135,7 @@ impl Slot {
     pub(crate) const NOT_RUN: Slot = Slot {
         status: StepStatus::NotRun,
         attempts: 0,
-        duration: Duration::ZERO,
+        ticks: 0,
         waited: Duration::ZERO,
         error: None,
         output: None,
@@ -131,7 +147,8 @@ impl Slot {
 pub struct RunReport {
     pub(crate) run_id: u64,
     pub(crate) status: RunStatus,
-    pub(crate) duration: Duration,
+    /// The run's wall time in raw ticks.
+    pub(crate) ticks: u64,
     pub(crate) layout: Arc<Layout>,
     pub(crate) slots: Vec<Slot>,
 }
@@ -154,7 +171,7 @@ impl RunReport {
 
     /// Wall time of the whole run.
     pub fn duration(&self) -> Duration {
-        self.duration
+        self.layout.duration(self.ticks)
     }
 
     /// The pipeline file the run came from.
@@ -173,7 +190,11 @@ impl RunReport {
             .steps
             .iter()
             .zip(&self.slots)
-            .map(|(info, slot)| StepReport { info, slot })
+            .map(|(info, slot)| StepReport {
+                info,
+                slot,
+                clock: &self.layout.clock,
+            })
     }
 
     /// The step with this id.
@@ -242,7 +263,7 @@ impl RunReport {
             "run_id": self.run_id,
             "pipeline": self.layout.origin,
             "status": self.status.as_str(),
-            "duration_us": u64::try_from(self.duration.as_micros()).unwrap_or(u64::MAX),
+            "duration_us": u64::try_from(self.duration().as_micros()).unwrap_or(u64::MAX),
             "steps": steps,
             "outputs": outputs,
         })
@@ -267,7 +288,7 @@ impl fmt::Display for RunReport {
             "pipeline {}: {} in {}",
             self.layout.origin,
             self.status,
-            human_duration(self.duration)
+            human_duration(self.duration())
         )?;
         let id_width = self.steps().map(|s| s.step_id().len()).max().unwrap_or(0);
         let call_width = self
@@ -339,6 +360,7 @@ pub fn output_text(bytes: &[u8]) -> String {
 pub struct StepReport<'a> {
     info: &'a StepInfo,
     slot: &'a Slot,
+    clock: &'a quanta::Clock,
 }
 
 impl<'a> StepReport<'a> {
@@ -384,7 +406,7 @@ impl<'a> StepReport<'a> {
 
     /// Wall time of the step, backoff included.
     pub fn duration(&self) -> Duration {
-        self.slot.duration
+        ticks_to_duration(self.clock, self.slot.ticks)
     }
 
     /// Time spent waiting between retries, as the backoff settings
