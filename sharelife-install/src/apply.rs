@@ -219,8 +219,21 @@ pub(crate) fn apply_from(
                     source.fetch(plan, action, &version).map_err(refuse)?;
                 let name = library_name(&action.id, &version);
                 let triple = sharelife_registry::package::host_triple();
-                let library = match package.libraries().find(|(t, _, _)| *t == triple) {
-                    Some((_, _, bytes)) => bytes.to_vec(),
+                // The package's own library is written from the archive in
+                // memory, with the digest its file list gave (checked when
+                // the package was opened); a built one is hashed here.
+                let built_library;
+                let (library, sha256): (&[u8], String) = match package
+                    .libraries()
+                    .find(|(t, _, _)| *t == triple)
+                {
+                    Some((_, path, bytes)) => (
+                        bytes,
+                        package
+                            .entry_sha256(path)
+                            .expect("a listed library has a digest")
+                            .to_owned(),
+                    ),
                     None => {
                         let built = build_from_source(root, &package, &dir, &action.id);
                         if let Err(InstallError::StepFailed {
@@ -264,17 +277,19 @@ pub(crate) fn apply_from(
                             Outcome::Allow,
                         )?;
                         steps.push(evidence);
-                        bytes
+                        built_library = bytes;
+                        let sha256 = hex::encode(Sha256::digest(&built_library));
+                        (&built_library, sha256)
                     }
                 };
-                write_synced(&plugins.join(&name), &library)?;
+                write_synced(&plugins.join(&name), library)?;
                 installed.push(InstalledPlugin {
                     id: action.id.clone(),
                     version,
                     registry,
                     package: cksum,
                     library: name,
-                    sha256: hex::encode(Sha256::digest(&library)),
+                    sha256,
                     size: library.len() as u64,
                     risk: action.risk,
                     capabilities: package.manifest().capabilities.clone(),

@@ -489,7 +489,10 @@ impl Client {
     pub fn verify(&self, id: &str, req: Option<&VersionReq>) -> Result<Verified, ClientError> {
         let (line, bytes) = self.download(id, req)?;
         let target = line.package_target();
-        let package = Package::from_bytes(bytes.clone(), &target)?;
+        // `download` checked the bytes against the signed sha256, which is
+        // the line's checksum: no second hash.
+        let package =
+            Package::from_bytes_with_digest(bytes.clone(), Some(line.cksum.clone()), &target)?;
         let m = package.manifest();
         if m.id.as_str() != line.id || m.version != line.vers {
             return Err(ClientError::PackageMismatch {
