@@ -18,9 +18,9 @@
 //!
 //! A plugin the config runs out of process (`isolation = "process"`, or
 //! `[sandbox] auto` at or below its risk label) is loaded in a sandboxed
-//! child (`sharelife_sandbox::Provider`), never in process; a rebuild is
-//! not hot-swapped into it (the hot reload is refused, `reload-failed`
-//! says why): restart `sharelife dev` to run the new build.
+//! child (`sharelife_sandbox::Provider`), never in process; each rebuild
+//! is hot-swapped into a new child, with the old child's state handed
+//! across.
 //!
 //! Output is one line per event on stdout (`--json`: one JSON object per
 //! line, with an `event` field: `watching`, `change`, `built` (JSON

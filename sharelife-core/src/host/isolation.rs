@@ -261,13 +261,6 @@ pub enum IsolationError {
         /// The missing features, by name.
         missing: Vec<String>,
     },
-    /// A hot reload would open the new version in the host's process
-    /// beside the old one: refused for a plugin that runs out of process
-    /// (a cold reload, `reload_in_place`, starts a new child instead).
-    #[error(
-        "it cannot be hot-reloaded (that would run the new version in the host's process); reload it in place, or unload and load it"
-    )]
-    HotReload,
     /// The provider could not start it (runner missing, the plugin failed
     /// in the child…).
     #[error("the sandbox could not start it: {0}")]

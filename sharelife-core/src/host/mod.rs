@@ -286,9 +286,10 @@ impl Host {
     /// (and the `[sandbox] require` of the host's settings), and adds the
     /// plugin it returns, which the host then drives like any other.
     /// [`Host::reload_in_place`] starts it again through the provider;
-    /// [`Host::reload`] (hot) refuses it with
-    /// [`IsolationError::HotReload`], as it would open the new version in
-    /// the host's process.
+    /// [`Host::reload`] (hot) starts the new version in a new child
+    /// through the provider, under the same limits, hands the old child's
+    /// state across and swaps it in: it never opens it in the host's
+    /// process.
     ///
     /// # Errors
     ///
@@ -402,7 +403,9 @@ impl Host {
     /// [`HostError::WrongPlugin`], [`HostError::BreaksDependents`],
     /// [`HostError::UnmetDependencies`], [`HostError::PluginConfig`],
     /// [`HostError::Hook`] (`initialize`, `save_state`, `restore_state` or
-    /// `start` failed), or a concurrent unload.
+    /// `start` failed), [`HostError::Isolation`] (a plugin run out of
+    /// process whose new child could not start), or a concurrent unload;
+    /// [`HostError::NotReloadable`] for a plugin added in code.
     pub async fn reload(&self, id: &str, path: impl AsRef<Path>) -> Result<SwapReport, HostError> {
         self.reload.reload(id, path.as_ref()).await
     }
