@@ -40,6 +40,7 @@ mod capability;
 mod error;
 mod id;
 mod raw;
+pub mod roads;
 mod schema;
 pub mod section;
 

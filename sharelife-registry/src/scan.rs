@@ -57,194 +57,16 @@ use std::str::FromStr;
 use object::{Object, ObjectSection};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sharelife_manifest::{Kind, Manifest, RiskLevel};
+use sharelife_manifest::roads;
+use sharelife_manifest::{Manifest, RiskLevel};
 
 use crate::label::Raise;
 use crate::package::{LOCKFILE, Package};
 
-/// A road around the gateway that a library's imports open.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Road {
-    /// Sockets and name resolution: declared by a `network` capability.
-    Network,
-    /// Starting programs: declared by a `command` capability.
-    Process,
-    /// Opening, creating, removing files: declared by a `file` capability.
-    Filesystem,
-    /// Loading more native code at run time: never declarable.
-    DynamicLoading,
-}
-
-impl Road {
-    /// The road's name, as in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Road::Network => "network",
-            Road::Process => "process",
-            Road::Filesystem => "filesystem",
-            Road::DynamicLoading => "dynamic_loading",
-        }
-    }
-
-    /// The capability kind that declares this road, if any.
-    pub fn declared_by(self) -> Option<Kind> {
-        match self {
-            Road::Network => Some(Kind::Network),
-            Road::Process => Some(Kind::Command),
-            Road::Filesystem => Some(Kind::File),
-            Road::DynamicLoading => None,
-        }
-    }
-}
-
-/// Network symbols (BSD sockets and name resolution).
-const NETWORK: &[&str] = &[
-    "socket",
-    "socketpair",
-    "connect",
-    "bind",
-    "listen",
-    "accept",
-    "accept4",
-    "getaddrinfo",
-    "freeaddrinfo",
-    "gai_strerror",
-    "getnameinfo",
-    "gethostbyname",
-    "gethostbyname2",
-    "gethostbyname_r",
-    "gethostbyname2_r",
-    "gethostbyaddr",
-    "gethostbyaddr_r",
-    "send",
-    "recv",
-    "sendto",
-    "recvfrom",
-    "sendmsg",
-    "recvmsg",
-    "sendmmsg",
-    "recvmmsg",
-    "WSAStartup",
-    "WSASocketW",
-    "WSAConnect",
-    "GetAddrInfoW",
-];
-
-/// Process symbols (exec, fork, spawn, shells).
-const PROCESS: &[&str] = &[
-    "execve",
-    "execv",
-    "execvp",
-    "execvpe",
-    "execl",
-    "execlp",
-    "execle",
-    "fexecve",
-    "execveat",
-    "fork",
-    "vfork",
-    "clone",
-    "clone3",
-    "posix_spawn",
-    "posix_spawnp",
-    "system",
-    "popen",
-    "CreateProcessW",
-    "CreateProcessA",
-    "ShellExecuteW",
-];
-
-/// Filesystem symbols (opening, creating, removing, renaming).
-const FILESYSTEM: &[&str] = &[
-    "open",
-    "open64",
-    "openat",
-    "openat64",
-    "creat",
-    "creat64",
-    "fopen",
-    "fopen64",
-    "freopen",
-    "freopen64",
-    "unlink",
-    "unlinkat",
-    "remove",
-    "rename",
-    "renameat",
-    "renameat2",
-    "mkdir",
-    "mkdirat",
-    "rmdir",
-    "opendir",
-    "fdopendir",
-    "truncate",
-    "truncate64",
-    "chmod",
-    "fchmodat",
-    "chown",
-    "lchown",
-    "fchownat",
-    "link",
-    "linkat",
-    "symlink",
-    "symlinkat",
-    "CreateFileW",
-    "CreateFileA",
-    "DeleteFileW",
-    "MoveFileExW",
-];
-
-/// Dynamic-loading symbols.
-const DYNAMIC_LOADING: &[&str] = &[
-    "dlopen",
-    "dlmopen",
-    "LoadLibraryW",
-    "LoadLibraryA",
-    "LoadLibraryExW",
-];
-
-/// The road `symbol` opens, if any.
-pub fn classify(symbol: &str) -> Option<Road> {
-    if NETWORK.contains(&symbol) {
-        Some(Road::Network)
-    } else if PROCESS.contains(&symbol) {
-        Some(Road::Process)
-    } else if FILESYSTEM.contains(&symbol) {
-        Some(Road::Filesystem)
-    } else if DYNAMIC_LOADING.contains(&symbol) {
-        Some(Road::DynamicLoading)
-    } else {
-        None
-    }
-}
-
-/// Whether `symbol` is imported by every Rust cdylib for `target` for
-/// std's own runtime (see the [module docs](self) for the measurement).
-pub fn is_std_runtime(target: &str, symbol: &str) -> bool {
-    if target.contains("windows") {
-        // std opens files for nothing of its own on Windows that we have
-        // measured; keep the baseline empty rather than guessed.
-        return false;
-    }
-    if target.ends_with("linux-gnu") || target.contains("linux-gnu") {
-        symbol == "open64"
-    } else {
-        symbol == "open"
-    }
-}
+/// The road vocabulary lives in `sharelife-manifest`, next to the
+/// capability kinds that declare roads, so that the host's `[sandbox]
+/// auto` rule classifies imports with the very same tables.
+pub use sharelife_manifest::roads::{Road, classify, is_std_runtime};
 
 /// One classified import of a library.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -499,21 +321,16 @@ fn library_evidence(
 }
 
 fn mismatches(manifest: &Manifest, libraries: &[LibraryEvidence]) -> Vec<Mismatch> {
-    let declared: BTreeSet<Kind> = manifest.capabilities.iter().map(|c| c.kind()).collect();
-    let mut by_road: BTreeMap<Road, BTreeSet<&str>> = BTreeMap::new();
-    for import in libraries.iter().flat_map(|l| &l.imports) {
-        if import.std_runtime {
-            continue;
-        }
-        let allowed = import
-            .road
-            .declared_by()
-            .is_some_and(|kind| declared.contains(&kind));
-        if !allowed {
+    // Each library against the manifest, with its own target's std
+    // runtime baseline; then one mismatch per road over all of them.
+    let mut by_road: BTreeMap<Road, BTreeSet<String>> = BTreeMap::new();
+    for library in libraries {
+        let symbols = library.imports.iter().map(|i| i.symbol.as_str());
+        for undeclared in roads::undeclared(manifest, &library.target, symbols) {
             by_road
-                .entry(import.road)
+                .entry(undeclared.road)
                 .or_default()
-                .insert(import.symbol.as_str());
+                .extend(undeclared.symbols);
         }
     }
     by_road
@@ -536,7 +353,7 @@ fn mismatches(manifest: &Manifest, libraries: &[LibraryEvidence]) -> Vec<Mismatc
             };
             Mismatch {
                 road,
-                symbols: symbols.into_iter().map(str::to_owned).collect(),
+                symbols: symbols.into_iter().collect(),
                 message,
             }
         })
