@@ -190,21 +190,23 @@ fn read_section<'a, R: object::ReadRef<'a>>(
     }
 }
 
-/// [`read_section`] for a 64-bit little-endian ELF file, in five
-/// positioned reads: the file header, the section header table, the
-/// section names, the `.sharelife` section and the build-id note. `None`
-/// (use the general reader) when the file is not such a file or is not laid
-/// out the usual way (extended section numbering, misaligned table, no
-/// build-id section of its own name); a `Some` error only for a file the
-/// general reader would refuse too.
-///
-/// The general reader goes through `object`'s `ReadCache`, which reads
-/// each section's name from the file with its own `read` and `lseek`: most
-/// of the ~35 µs `PluginFile::read` took, more than a third of a `dlopen`.
 /// A library's `.sharelife` record and its build id.
 #[cfg(unix)]
 type Found = (Vec<u8>, Option<Vec<u8>>);
 
+/// [`read_section`] for a 64-bit little-endian ELF file, in four
+/// positioned reads and no `stat`: the first page (the file header, and
+/// the build-id note where linkers put it, right after the program
+/// headers), the section header table, the section names and the
+/// `.sharelife` section. `None` (use the general reader) when the file is
+/// not such a file or is not laid out the usual way (extended section
+/// numbering, misaligned table, no build-id section of its own name, a
+/// section size past a cap); a `Some` error only for a file the general
+/// reader would refuse too.
+///
+/// The general reader goes through `object`'s `ReadCache`, which reads
+/// each section's name from the file with its own `read` and `lseek`: most
+/// of the ~35 µs `PluginFile::read` took, more than a third of a `dlopen`.
 #[cfg(unix)]
 fn read_elf_direct(file: &File, path: &Path) -> Option<Result<Found, LoadError>> {
     use object::elf::{FileHeader64, SHT_NOBITS, SHT_NOTE};
@@ -216,20 +218,37 @@ fn read_elf_direct(file: &File, path: &Path) -> Option<Result<Found, LoadError>>
     type Elf = FileHeader64<Endianness>;
     type Header = object::elf::SectionHeader64<Endianness>;
 
-    // Offsets and sizes come from the file: never allocate past its end
-    // (a forged size would otherwise abort the host on allocation).
-    let file_len = file.metadata().ok()?.len();
+    // Sizes come from the file: a forged one must not make the host
+    // allocate without bound (an allocation failure aborts). Everything
+    // read here is small (a few KiB; the section table of the largest
+    // library is under a MiB), so a size over this cap sends the file to
+    // the general reader instead of a `stat` for the file's length. A size
+    // under the cap that runs past the end fails the read the same way.
+    const MAX_READ: u64 = 16 << 20;
     let at = |offset: u64, len: u64| -> Option<Vec<u8>> {
-        if offset.checked_add(len)? > file_len {
+        if len > MAX_READ {
             return None;
         }
         let mut buf = vec![0; usize::try_from(len).ok()?];
         file.read_exact_at(&mut buf, offset).ok()?;
         Some(buf)
     };
-    let mut head = [0_u8; 64];
-    file.read_exact_at(&mut head, 0).ok()?;
-    let header = Elf::parse(&head[..]).ok()?;
+    // The first page in one read: the file header, and in a linked
+    // library the build-id note too (it sits right after the program
+    // headers), which is then not read again.
+    let mut first = [0_u8; 4096];
+    let mut filled = 0;
+    while filled < first.len() {
+        match file.read_at(&mut first[filled..], filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    let first = &first[..filled];
+    let head = first.get(..64)?;
+    let header = Elf::parse(head).ok()?;
     let endian = header.endian().ok()?;
     if !matches!(endian, Endianness::Little) || header.e_type(endian) != object::elf::ET_DYN {
         return None;
@@ -257,7 +276,13 @@ fn read_elf_direct(file: &File, path: &Path) -> Option<Result<Found, LoadError>>
         if h.sh_type.get(endian) == SHT_NOBITS {
             return None;
         }
-        at(h.sh_offset.get(endian), h.sh_size.get(endian))
+        let (offset, len) = (h.sh_offset.get(endian), h.sh_size.get(endian));
+        let end = offset.checked_add(len)?;
+        if end <= filled as u64 {
+            // Both are at most 4096 here.
+            return Some(first[offset as usize..end as usize].to_vec());
+        }
+        at(offset, len)
     };
     let Some((_, record)) = sections.section_by_name(endian, section::ELF_SECTION.as_bytes())
     else {
