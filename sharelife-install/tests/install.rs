@@ -278,3 +278,37 @@ fn a_failed_smoke_load_applies_nothing() {
         "staging is empty"
     );
 }
+
+#[test]
+fn the_smoke_load_configures_each_plugin_as_the_host_config_says() {
+    // `fixtures.configured`'s config schema requires `port` and `token`.
+    let world = World::with(&["fixture-configured"]);
+    let (path, file) = world.plan(install_op(&["fixtures.configured"]));
+    let root = world.root();
+    let client = world.client(&root);
+
+    // No host config: the plugin gets no config, its schema refuses that,
+    // and nothing is applied.
+    let err = apply(&root, &file, &path, &client).unwrap_err();
+    assert!(
+        matches!(&err, InstallError::SmokeFailed { id, .. } if id == "fixtures.configured"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("config"), "says it is the config: {err}");
+    assert!(root.numbers().unwrap().is_empty());
+    drop((root, client));
+
+    // With the host config the root runs with (`install.toml [host]
+    // config`), the same plan applies: the scratch host gave the plugin
+    // its real config.
+    fs::write(
+        world.install_root.join("host.toml"),
+        "[plugins.\"fixtures.configured\"]\nconfig = { port = 8080, token = \"long-enough-token\" }\n",
+    )
+    .unwrap();
+    world.write_config("[host]\nconfig = \"host.toml\"\n");
+    let root = world.root();
+    let client = world.client(&root);
+    let report = apply(&root, &file, &path, &client).unwrap();
+    assert_eq!(report.generation, 1);
+}
