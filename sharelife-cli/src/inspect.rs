@@ -11,8 +11,10 @@
 //!
 //! `--config FILE` reads a host config too and says whether the plugin
 //! would run sandboxed (out of process) under it, and why: its own
-//! `isolation`, or `[sandbox] auto` by its risk label (with the limits
-//! and `[sandbox] require` that would apply). Not for `--format seed-v2`.
+//! `isolation`, or `[sandbox] auto` by its risk label or, below it, by a
+//! scan mismatch (the library imports a road its manifest does not
+//! declare: its imports are read as the host reads them), with the limits
+//! and `[sandbox] require` that would apply. Not for `--format seed-v2`.
 //!
 //! `--format seed-v2` prints the record the seed market's
 //! `plugin.manifest.v2` schema accepts, as every catalog entry carries it
@@ -41,14 +43,12 @@ pub(crate) enum Format {
 
 /// Where the plugin would run under the host config at `config`, as
 /// (human line, JSON).
-fn isolation(
-    config: &Path,
-    m: &sharelife_core::manifest::Manifest,
-) -> Result<(String, serde_json::Value), Failure> {
+fn isolation(config: &Path, file: &PluginFile) -> Result<(String, serde_json::Value), Failure> {
     use sharelife_core::host::isolation::IsolationReason;
     use sharelife_core::host::{HostConfig, Isolation};
     let host = HostConfig::load(config).map_err(|e| Failure::new(e.to_string()))?;
-    let (isolation, reason) = host.isolation_for(m);
+    let m = file.manifest();
+    let (isolation, reason) = host.isolation_for(file);
     let (mode, reason_key) = (
         match isolation {
             Isolation::InProcess => "in-process",
@@ -57,6 +57,8 @@ fn isolation(
         match reason {
             IsolationReason::Explicit => "explicit",
             IsolationReason::AutoByRisk { .. } => "auto-by-risk",
+            IsolationReason::AutoByScan { .. } => "auto-by-scan",
+            IsolationReason::AutoScanFailed { .. } => "auto-scan-failed",
             _ => "default",
         },
     );
@@ -147,7 +149,7 @@ pub(crate) fn run(library: &Path, format: Format, config: Option<&Path>) -> Resu
         return Ok(());
     }
     let compatible = file.check_compatible();
-    let isolation = config.map(|c| isolation(c, m)).transpose()?;
+    let isolation = config.map(|c| isolation(c, &file)).transpose()?;
     if format == Format::Json {
         let value = json!({
             "file": library.display().to_string(),

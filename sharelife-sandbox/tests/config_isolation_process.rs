@@ -1,9 +1,10 @@
 //! `isolation = "process"` as a host config's user writes it: a host
 //! booted from config text with [`sharelife_sandbox::Provider`] runs the
 //! escape fixture in a sandboxed child (its escape is denied), `[sandbox]
-//! auto` picks plugins by their risk label (below it, a plugin runs in
-//! process), and without a provider
-//! the plugin is refused with a typed error, never run in process.
+//! auto` picks plugins by their risk label (below it, a plugin whose
+//! library imports no undeclared road runs in process), and without a
+//! provider the plugin is refused with a typed error, never run in
+//! process.
 
 mod support;
 
@@ -105,7 +106,7 @@ async fn sandbox_auto_picks_plugins_by_their_risk_label() {
     // label is "high".
     let (_dirs, config) = setup("[sandbox]\nauto = \"high\"\n");
     let file = sharelife_core::loader::PluginFile::read(escape_library()).expect("a manifest");
-    let (isolation, why) = config.isolation_for(file.manifest());
+    let (isolation, why) = config.isolation_for(&file);
     assert!(matches!(isolation, Isolation::Process(_)), "{isolation:?}");
     assert_eq!(
         why.to_string(),
@@ -119,15 +120,17 @@ async fn sandbox_auto_picks_plugins_by_their_risk_label() {
     assert!(hostname.starts_with("denied: "), "{hostname}");
     host.shutdown().await;
 
-    // A plugin below it stays in process: the raw-net fixture requests
-    // nothing, its label is "low".
-    let low = sharelife_core::loader::PluginFile::read(support::built_library("fixture-raw-net"))
+    // A plugin below it whose library imports no undeclared road stays in
+    // process: the echo example requests nothing, its label is "low" (a
+    // low plugin that dials out itself does not: see
+    // auto_sandboxes_a_scan_mismatch.rs).
+    let low = sharelife_core::loader::PluginFile::read(support::built_library("example-echo"))
         .expect("a manifest");
     assert_eq!(low.manifest().risk().to_string(), "low");
     for auto in ["medium", "high"] {
         let (_dirs, config) = setup(&format!("[sandbox]\nauto = \"{auto}\"\n"));
         assert_eq!(
-            config.isolation_for(low.manifest()),
+            config.isolation_for(&low),
             (Isolation::InProcess, IsolationReason::Default),
             "{auto}"
         );
@@ -152,7 +155,7 @@ async fn an_explicit_in_process_wins_over_auto() {
     );
     let file = sharelife_core::loader::PluginFile::read(escape_library()).expect("a manifest");
     assert_eq!(
-        config.isolation_for(file.manifest()),
+        config.isolation_for(&file),
         (Isolation::InProcess, IsolationReason::Explicit)
     );
 }

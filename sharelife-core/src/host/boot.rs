@@ -288,7 +288,7 @@ impl Boot {
                     let (isolation, why) = super::isolation::decide(
                         self.options.plugins.get(&id),
                         &self.options.sandbox,
-                        chosen.file.manifest(),
+                        &chosen.file,
                     );
                     let sandboxed = matches!(isolation, Isolation::Process(_));
                     let loaded = self

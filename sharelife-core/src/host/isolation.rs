@@ -10,7 +10,19 @@
 //! is given [`Isolation::Process`], or when the host config says so for
 //! it at boot: `isolation = "process"` under `[plugins."ID"]`, or
 //! `[sandbox] auto = "high"` and the plugin's manifest risk label is at
-//! or above it (an explicit `isolation = "in-process"` wins over `auto`).
+//! or above it, or is below it but its library imports a road around the
+//! gateway its manifest does not declare (a *scan mismatch*: `connect`
+//! without a `network` capability, `dlopen` at all; the registry's scan
+//! and this rule share [`roads`](crate::manifest::roads)). An explicit
+//! `isolation = "in-process"` wins over `auto`: that is the operator's
+//! decision.
+//!
+//! The library's imports are read (its dynamic symbol table, from the
+//! file: [`PluginFile::undeclared_roads`]) only when `auto` is set, the
+//! plugin has no `isolation` of its own and its risk label alone does not
+//! put it out of process. When they cannot be read then, the rule fails
+//! closed: the plugin runs out of process, and the reason says why
+//! ([`IsolationReason::AutoScanFailed`]).
 //! The host then reads the library's manifest (no plugin code runs in the
 //! host), asks the registered provider for a [`Plugin`] standing for the
 //! child, and adds it like any other. Without a provider, or when the
@@ -28,6 +40,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::Plugin;
+use crate::loader::{LoadError, PluginFile};
+use crate::manifest::roads::Undeclared;
 use crate::manifest::{Manifest, RiskLevel};
 
 /// Where a plugin runs.
@@ -44,7 +58,7 @@ pub enum Isolation {
 
 /// Why a plugin runs where it runs, as the host decided it from its
 /// config ([`HostConfig::isolation_for`](super::HostConfig::isolation_for)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum IsolationReason {
     /// Nothing asks for process isolation.
@@ -57,6 +71,26 @@ pub enum IsolationReason {
         risk: RiskLevel,
         /// The `auto` threshold.
         auto: RiskLevel,
+    },
+    /// `[sandbox] auto`: the manifest's risk label is below it, but the
+    /// library imports roads around the gateway the manifest does not
+    /// declare (a scan mismatch).
+    AutoByScan {
+        /// The plugin's risk label.
+        risk: RiskLevel,
+        /// The `auto` threshold.
+        auto: RiskLevel,
+        /// The undeclared roads, each with its imports.
+        roads: Vec<Undeclared>,
+    },
+    /// `[sandbox] auto`: the manifest's risk label is below it, and the
+    /// library's imports could not be read to look for a scan mismatch;
+    /// it runs out of process rather than unchecked in the host's.
+    AutoScanFailed {
+        /// The `auto` threshold.
+        auto: RiskLevel,
+        /// Why the imports could not be read.
+        error: String,
     },
 }
 
@@ -71,6 +105,23 @@ impl fmt::Display for IsolationReason {
                     "its risk label {risk} is at or above [sandbox] auto = \"{auto}\""
                 )
             }
+            IsolationReason::AutoByScan { risk, auto, roads } => {
+                f.write_str("it imports ")?;
+                for (i, road) in roads.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; and ")?;
+                    }
+                    write!(f, "{road}")?;
+                }
+                write!(
+                    f,
+                    " (a scan mismatch: [sandbox] auto = \"{auto}\" sandboxes it although its risk label is {risk})"
+                )
+            }
+            IsolationReason::AutoScanFailed { auto, error } => write!(
+                f,
+                "[sandbox] auto = \"{auto}\" needs its imports checked for a scan mismatch and they cannot be read ({error}), so it runs out of process"
+            ),
         }
     }
 }
@@ -98,21 +149,41 @@ pub struct SandboxSettings {
     pub require: Vec<String>,
 }
 
-/// Where the host runs the plugin of `manifest`, given its settings (the
+/// Where the host runs the plugin of `file`, given its settings (the
 /// plugin's `isolation` and `limits`) and the `[sandbox]` table: an
-/// explicit `isolation` wins, then `[sandbox] auto` by the manifest's
-/// risk label, else in process. The limits are the plugin's `limits`
-/// (none when absent).
+/// explicit `isolation` wins; then `[sandbox] auto`, by the manifest's
+/// risk label, else, below it, by a scan of the library's imports (out of
+/// process when they open a road the manifest does not declare, or cannot
+/// be read); else in process. The limits are the plugin's `limits` (none
+/// when absent).
+///
+/// The library's imports are read only when that scan decides (`auto`
+/// set, no `isolation`, the risk label below `auto`): otherwise nothing
+/// but `file`'s manifest is looked at.
 pub fn decide(
     settings: Option<&super::PluginSettings>,
     sandbox: &SandboxSettings,
+    file: &PluginFile,
+) -> (Isolation, IsolationReason) {
+    decide_with(settings, sandbox, file.manifest(), || {
+        file.undeclared_roads()
+    })
+}
+
+/// [`decide`] with the scan given as a function, called at most once and
+/// only when it decides.
+fn decide_with(
+    settings: Option<&super::PluginSettings>,
+    sandbox: &SandboxSettings,
     manifest: &Manifest,
+    scan: impl FnOnce() -> Result<Vec<Undeclared>, LoadError>,
 ) -> (Isolation, IsolationReason) {
     let limits = settings.and_then(|s| s.limits).unwrap_or_default();
     match settings.and_then(|s| s.isolation) {
         Some(IsolationKind::Process) => (Isolation::Process(limits), IsolationReason::Explicit),
         Some(IsolationKind::InProcess) => (Isolation::InProcess, IsolationReason::Explicit),
         None => match sandbox.auto {
+            None => (Isolation::InProcess, IsolationReason::Default),
             Some(auto) if manifest.risk() >= auto => (
                 Isolation::Process(limits),
                 IsolationReason::AutoByRisk {
@@ -120,7 +191,24 @@ pub fn decide(
                     auto,
                 },
             ),
-            _ => (Isolation::InProcess, IsolationReason::Default),
+            Some(auto) => match scan() {
+                Ok(roads) if roads.is_empty() => (Isolation::InProcess, IsolationReason::Default),
+                Ok(roads) => (
+                    Isolation::Process(limits),
+                    IsolationReason::AutoByScan {
+                        risk: manifest.risk(),
+                        auto,
+                        roads,
+                    },
+                ),
+                Err(error) => (
+                    Isolation::Process(limits),
+                    IsolationReason::AutoScanFailed {
+                        auto,
+                        error: error.to_string(),
+                    },
+                ),
+            },
         },
     }
 }
@@ -537,6 +625,179 @@ impl From<ProcessLimits> for RawLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::roads::{self, Road};
+
+    fn manifest(capabilities: &str) -> Manifest {
+        Manifest::from_json(&format!(
+            r#"{{"manifest_version": "2", "id": "acme.scanned", "version": "1.0.0", "api": "^0.1",
+                "capabilities": [{capabilities}]}}"#
+        ))
+        .expect("a valid manifest")
+    }
+
+    fn auto(level: RiskLevel) -> SandboxSettings {
+        SandboxSettings {
+            auto: Some(level),
+            require: Vec::new(),
+        }
+    }
+
+    fn explicit(kind: IsolationKind) -> super::super::PluginSettings {
+        super::super::PluginSettings {
+            isolation: Some(kind),
+            ..Default::default()
+        }
+    }
+
+    /// The roads `symbols` open that `manifest` does not declare, as the
+    /// host computes them for a library of its own platform.
+    fn scan_of<'a>(
+        manifest: &'a Manifest,
+        symbols: &'a [&'a str],
+    ) -> impl FnOnce() -> Result<Vec<Undeclared>, LoadError> + 'a {
+        move || {
+            Ok(roads::undeclared(
+                manifest,
+                roads::HOST_TARGET,
+                symbols.iter().copied(),
+            ))
+        }
+    }
+
+    fn never() -> Result<Vec<Undeclared>, LoadError> {
+        panic!("the scan must not run when it does not decide")
+    }
+
+    #[test]
+    fn below_auto_a_scan_mismatch_runs_out_of_process_and_names_the_road() {
+        let low = manifest("");
+        assert_eq!(low.risk(), RiskLevel::Low);
+        let (isolation, why) = decide_with(
+            None,
+            &auto(RiskLevel::High),
+            &low,
+            scan_of(&low, &["malloc", "socket", "connect"]),
+        );
+        assert_eq!(isolation, Isolation::Process(ProcessLimits::default()));
+        assert_eq!(
+            why,
+            IsolationReason::AutoByScan {
+                risk: RiskLevel::Low,
+                auto: RiskLevel::High,
+                roads: vec![Undeclared {
+                    road: Road::Network,
+                    symbols: vec!["connect".into(), "socket".into()],
+                }],
+            }
+        );
+        assert_eq!(
+            why.to_string(),
+            "it imports connect, socket (network) without declaring network (a scan mismatch: [sandbox] auto = \"high\" sandboxes it although its risk label is low)"
+        );
+
+        // Two roads, one of them never declarable.
+        let (_, why) = decide_with(
+            None,
+            &auto(RiskLevel::Medium),
+            &low,
+            scan_of(&low, &["execve", "dlopen"]),
+        );
+        assert_eq!(
+            why.to_string(),
+            "it imports execve (process) without declaring command; and dlopen (dynamic loading), which no manifest can declare (a scan mismatch: [sandbox] auto = \"medium\" sandboxes it although its risk label is low)"
+        );
+    }
+
+    #[test]
+    fn below_auto_a_clean_or_declared_library_stays_in_process() {
+        let low = manifest("");
+        let baseline: &[&str] = if roads::HOST_TARGET == "linux-gnu" {
+            &["malloc", "open64", "write"]
+        } else {
+            &["malloc", "write"]
+        };
+        assert_eq!(
+            decide_with(None, &auto(RiskLevel::High), &low, scan_of(&low, baseline)),
+            (Isolation::InProcess, IsolationReason::Default)
+        );
+        // `connect` with a network capability declared is no mismatch.
+        let net = manifest(r#"{"kind": "network", "host": "example.com"}"#);
+        assert_eq!(net.risk(), RiskLevel::Medium);
+        assert_eq!(
+            decide_with(
+                None,
+                &auto(RiskLevel::High),
+                &net,
+                scan_of(&net, &["connect", "socket"])
+            ),
+            (Isolation::InProcess, IsolationReason::Default)
+        );
+    }
+
+    #[test]
+    fn an_unreadable_library_fails_closed() {
+        let low = manifest("");
+        let (isolation, why) = decide_with(None, &auto(RiskLevel::High), &low, || {
+            Err(LoadError::Malformed {
+                path: "libx.so".into(),
+                reason: "it has no dynamic symbol table".into(),
+            })
+        });
+        assert_eq!(isolation, Isolation::Process(ProcessLimits::default()));
+        assert!(
+            matches!(&why, IsolationReason::AutoScanFailed { auto: RiskLevel::High, error } if error.contains("no dynamic symbol table")),
+            "{why:?}"
+        );
+        assert!(
+            why.to_string().contains("so it runs out of process"),
+            "{why}"
+        );
+
+        // Through `decide`: a file not on disk cannot be scanned either.
+        let file = PluginFile::described("/nonexistent/libgone.so", low);
+        let (isolation, why) = decide(None, &auto(RiskLevel::High), &file);
+        assert!(matches!(isolation, Isolation::Process(_)), "{isolation:?}");
+        assert!(
+            matches!(why, IsolationReason::AutoScanFailed { .. }),
+            "{why:?}"
+        );
+    }
+
+    #[test]
+    fn the_scan_runs_only_when_it_decides() {
+        let low = manifest("");
+        let high = manifest(r#"{"kind": "network", "host": "127.0.0.1"}"#);
+        assert_eq!(high.risk(), RiskLevel::High);
+        // No `auto`: in process, unscanned.
+        assert_eq!(
+            decide_with(None, &SandboxSettings::default(), &low, never),
+            (Isolation::InProcess, IsolationReason::Default)
+        );
+        // The risk label alone decides.
+        assert_eq!(
+            decide_with(None, &auto(RiskLevel::High), &high, never),
+            (
+                Isolation::Process(ProcessLimits::default()),
+                IsolationReason::AutoByRisk {
+                    risk: RiskLevel::High,
+                    auto: RiskLevel::High
+                }
+            )
+        );
+        // The operator's `isolation` wins, in-process included.
+        for (kind, isolation) in [
+            (IsolationKind::InProcess, Isolation::InProcess),
+            (
+                IsolationKind::Process,
+                Isolation::Process(ProcessLimits::default()),
+            ),
+        ] {
+            assert_eq!(
+                decide_with(Some(&explicit(kind)), &auto(RiskLevel::Low), &low, never),
+                (isolation, IsolationReason::Explicit)
+            );
+        }
+    }
 
     #[test]
     fn sizes_in_every_unit() {

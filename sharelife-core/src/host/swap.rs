@@ -147,15 +147,16 @@ impl Reload {
         let manifest = file.manifest();
         // Where the new version runs: out of process, under the same
         // limits, when the old one does (the decision it was loaded with
-        // is kept); otherwise where the host's settings put this manifest
-        // (out of process when they say so). Never back in process.
+        // is kept); otherwise where the host's settings put this library
+        // (out of process when they say so, or when `[sandbox] auto` finds
+        // a scan mismatch in it). Never back in process.
         let isolation = match old.source() {
             Source::Isolated { limits, .. } => Isolation::Process(*limits),
             _ => {
                 super::isolation::decide(
                     self.options.plugins.get(&manifest.id),
                     &self.options.sandbox,
-                    manifest,
+                    &file,
                 )
                 .0
             }

@@ -501,7 +501,7 @@ impl GenerationSync {
         let (isolation, _) = super::isolation::decide(
             self.options.plugins.get(&file.manifest().id),
             &self.options.sandbox,
-            file.manifest(),
+            &file,
         );
         let id = self
             .loader

@@ -17,6 +17,7 @@
 
 mod error;
 mod file;
+mod imports;
 mod maps;
 
 use std::path::{Path, PathBuf};

@@ -226,14 +226,13 @@ pub fn json_schema() -> String {
 }
 
 impl HostConfig {
-    /// Where a host built from this config runs the plugin of `manifest`,
-    /// and why: its `isolation`, else `[sandbox] auto` by the manifest's
-    /// risk label, else in process.
-    pub fn isolation_for(
-        &self,
-        manifest: &crate::manifest::Manifest,
-    ) -> (Isolation, IsolationReason) {
-        super::isolation::decide(self.plugins.get(&manifest.id), &self.sandbox, manifest)
+    /// Where a host built from this config runs the plugin library
+    /// `file`, and why: its `isolation`, else `[sandbox] auto` by the
+    /// manifest's risk label or, below it, by a scan of the library's
+    /// imports for roads its manifest does not declare, else in process
+    /// ([`decide`](super::isolation::decide), the rule the host applies).
+    pub fn isolation_for(&self, file: &crate::loader::PluginFile) -> (Isolation, IsolationReason) {
+        super::isolation::decide(self.plugins.get(&file.manifest().id), &self.sandbox, file)
     }
 
     /// The root of the plugins' data directories a host built from this
