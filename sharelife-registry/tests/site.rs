@@ -473,3 +473,62 @@ fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     exe.ancestors().nth(3).unwrap().to_owned()
 }
+
+/// The page from `start` up to the first `end` after it.
+fn section<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let at = html
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} in the page"));
+    let rest = &html[at..];
+    &rest[..rest.find(end).unwrap_or(rest.len())]
+}
+
+#[test]
+fn recommendations_list_lower_risk_plugins_like_this_one() {
+    // fetcher (file, network, command, provider, MCP: high) and guarded
+    // (file read and one network host: lower) share the file and network
+    // kinds; echo shares neither with them.
+    let f = Fixture::new();
+    f.publish_echo().unwrap();
+    let fetcher = packaged(&f, "example-fetcher", None);
+    f.publish(&fetcher, &f.acme).unwrap();
+    let fixtures = f.key("fixtures");
+    f.registry
+        .delegate(
+            &f.root,
+            fixtures.public(),
+            "fixtures",
+            &["fixtures.*".to_owned()],
+        )
+        .unwrap();
+    let guarded = packaged(&f, "fixture-guarded", None);
+    f.publish(&guarded, &fixtures).unwrap();
+    let out = f.dir.join("site");
+    site::generate(
+        f.registry.dir(),
+        &out,
+        &SiteOptions {
+            registry_name: Some("test".to_owned()),
+            host_triple: host_triple(),
+            ..SiteOptions::default()
+        },
+    )
+    .unwrap();
+    let page = |id: &str| fs::read_to_string(out.join(format!("plugins/{id}.html"))).unwrap();
+
+    let fetcher = page("examples.fetcher");
+    let lower = section(&fetcher, "<ul id=\"lower-risk\">", "</ul>");
+    assert!(lower.contains("fixtures.guarded"), "{lower}");
+    assert!(
+        !lower.contains("examples.echo"),
+        "echo is not like it: {lower}"
+    );
+
+    // Strictly lower only: guarded's page does not offer the riskier
+    // fetcher, and echo's offers nothing.
+    for id in ["fixtures.guarded", "examples.echo"] {
+        let html = page(id);
+        assert!(html.contains("<p id=\"lower-risk-none\">"), "{id}");
+        assert!(!html.contains("<ul id=\"lower-risk\">"), "{id}");
+    }
+}
