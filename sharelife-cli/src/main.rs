@@ -89,6 +89,7 @@
 mod audit;
 mod dev;
 mod doctor;
+pub(crate) mod follow;
 mod inspect;
 mod install;
 mod new;

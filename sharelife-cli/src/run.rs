@@ -75,6 +75,7 @@ use sharelife_core::pipeline::{
 };
 use sharelife_core::{Host, HostBuilder, HostError, PluginState};
 
+use crate::follow::{Follower, sync_json};
 use crate::{Failure, progress};
 
 /// The host config `run` reads when `--config` is not given.
@@ -337,6 +338,15 @@ async fn execute(
 ) -> Result<(), Failure> {
     let spinner = progress::spinner("scanning the plugin folders");
     let setup = Setup::new(config, &target).inspect_err(|_| spinner.finish_and_clear())?;
+    // Watching from before the boot: a flip while it boots is followed too.
+    let follower = if follow {
+        Some(Follower::new(&setup.folders).map_err(|e| {
+            spinner.finish_and_clear();
+            Failure::from(e)
+        })?)
+    } else {
+        None
+    };
     let host = setup.builder.build().map_err(|e| {
         spinner.finish_and_clear();
         Failure::new(format!("cannot build the host: {e}"))
@@ -362,11 +372,20 @@ async fn execute(
     warn_boot(&boot);
 
     let mut outcome = run_target(&host, &target, &setup.folders, input, &boot, as_json).await;
-    if follow {
+    if let Some(follower) = follower {
         if let Err(f) = &outcome {
             print_failure(f);
         }
-        outcome = follow_folders(&host, &target, &setup.folders, input, &boot, as_json).await;
+        outcome = follow_folders(
+            &host,
+            &target,
+            &setup.folders,
+            input,
+            &boot,
+            as_json,
+            follower,
+        )
+        .await;
     }
     warn_shutdown(&host.shutdown().await);
     outcome
@@ -400,24 +419,6 @@ fn print_failure(f: &Failure) {
     }
 }
 
-/// The directory to watch for `folder`: the parent of its nearest
-/// symlinked ancestor (where the `current` link is flipped), else the
-/// folder itself.
-fn watch_dir(folder: &Path) -> PathBuf {
-    for a in folder.ancestors() {
-        if a.as_os_str().is_empty() {
-            break;
-        }
-        if std::fs::symlink_metadata(a).is_ok_and(|m| m.file_type().is_symlink()) {
-            return match a.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-                _ => PathBuf::from("."),
-            };
-        }
-    }
-    folder.to_owned()
-}
-
 /// `--follow`: syncs the host whenever a plugin folder resolves to another
 /// directory (or, for a folder reached through no symlink, changes), then
 /// runs the target again; until Ctrl-C.
@@ -428,61 +429,18 @@ async fn follow_folders(
     input: &[u8],
     boot: &BootReport,
     as_json: bool,
+    mut follower: Follower,
 ) -> Result<(), Failure> {
-    use notify::Watcher as _;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut watcher = notify::recommended_watcher(move |event| {
-        let _ = tx.send(event);
-    })
-    .map_err(|e| Failure::new(format!("cannot watch the plugin folders: {e}")))?;
-    let mut linked = false;
-    let mut watched: Vec<PathBuf> = Vec::new();
-    for folder in folders {
-        let dir = watch_dir(folder);
-        linked |= dir != *folder;
-        if !watched.contains(&dir) {
-            watcher
-                .watch(&dir, notify::RecursiveMode::NonRecursive)
-                .map_err(|e| Failure::new(format!("cannot watch {}: {e}", dir.display())))?;
-            watched.push(dir);
-        }
-    }
-    let resolve = || -> Vec<Option<PathBuf>> {
-        folders
-            .iter()
-            .map(|f| std::fs::canonicalize(f).ok())
-            .collect()
-    };
-    let mut seen = resolve();
-    eprintln!(
-        "following {} (Ctrl-C stops)",
-        watched
-            .iter()
-            .map(|d| d.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    eprintln!("following {} (Ctrl-C stops)", follower.watched_text());
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return Ok(()),
-            event = rx.recv() => {
-                if event.is_none() {
-                    return Err(Failure::new("stopped watching the plugin folders"));
-                }
-            }
+            changed = follower.changed() => changed?,
         }
-        // A flip is a burst of events (temporary link, rename): let it settle.
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        while rx.try_recv().is_ok() {}
-        let now = resolve();
-        if now == seen && linked {
-            continue;
-        }
-        seen = now;
         match host.sync_generation().await {
             Ok(report) => {
                 if as_json {
-                    println!("{}", sync_json(&report));
+                    println!("{}", json!({ "sync": sync_json(&report) }));
                 } else {
                     print!("{report}");
                 }
@@ -493,27 +451,6 @@ async fn follow_folders(
             print_failure(&f);
         }
     }
-}
-
-/// A sync report as one JSON line's value.
-fn sync_json(report: &sharelife_core::host::SyncReport) -> Value {
-    json!({
-        "sync": {
-            "folders": report.folders,
-            "swapped": report.swapped.iter().map(|s| json!({
-                "plugin": s.id.as_str(),
-                "from": s.old_version.to_string(),
-                "to": s.new_version.to_string(),
-            })).collect::<Vec<_>>(),
-            "added": report.added.iter().map(|a| json!({
-                "plugin": a.id.as_str(),
-                "version": a.version.to_string(),
-            })).collect::<Vec<_>>(),
-            "removed": report.removed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
-            "unchanged": report.unchanged.iter().map(|id| id.as_str()).collect::<Vec<_>>(),
-            "failed": report.failed.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        }
-    })
 }
 
 /// Strict mode's refusal (or another boot error) as one line and details.

@@ -16,6 +16,21 @@
 //! *takes it over*: that plugin is hot-reloaded from the new build, not
 //! loaded a second time beside it.
 //!
+//! With `--config` whose config has plugin folders, `dev` also follows
+//! the install generations, as `sharelife run --follow` does: it watches
+//! each folder's symlinked ancestor (the install root's `current` link,
+//! for `~/.sharelife/current/plugins`) or, without one, the folder itself;
+//! when the link points elsewhere (an install, upgrade, removal or
+//! rollback flipped it; for a plain folder: when anything in it changed),
+//! it brings the host in line with [`Host::sync_generation`]: new
+//! versions swapped in under live handles, removed plugins stopped and
+//! unloaded, added ones started; a failed swap keeps the old version
+//! serving and says so.
+//! Only plugins that came from the folders are reconciled: the plugin
+//! being developed (loaded from this session's builds, or taken over) is
+//! left alone. A folder that cannot be watched is a warning on stderr,
+//! and `dev` goes on without following.
+//!
 //! A plugin the config runs out of process (`isolation = "process"`, or
 //! `[sandbox] auto` at or below its risk label) is loaded in a sandboxed
 //! child (`sharelife_sandbox::Provider`), never in process; each rebuild
@@ -23,10 +38,15 @@
 //! across.
 //!
 //! Output is one line per event on stdout (`--json`: one JSON object per
-//! line, with an `event` field: `watching`, `change`, `built` (JSON
+//! line, with an `event` field: `watching` (`following`: the directories
+//! watched for generation flips, empty without), `change`, `built` (JSON
 //! only; each build ends in one `built` or one `build-failed`),
 //! `build-failed`, `loaded`, `reloaded` (`took_over`: true for the
-//! take-over), `reload-failed`, `call`, `stopped`).
+//! take-over), `reload-failed`, `call`, `synced` (after a flip: the sync
+//! report's `folders`, `swapped`, `added`, `removed`, `unchanged` and
+//! `failed`, as `run --follow --json` prints them; as text, the report
+//! itself), `sync-failed` (`error`: the folders could not be read,
+//! nothing changed), `stopped`).
 //! `q` + Enter or Ctrl-C stops; `r` + Enter rebuilds without a change.
 
 mod cargo;
@@ -44,6 +64,7 @@ use tokio::sync::mpsc;
 
 use self::cargo::Crate;
 use self::watch::{Fingerprint, Scanner, Sources, Watch};
+use crate::follow::{FollowError, Follower, sync_json};
 use crate::{Failure, progress};
 
 /// What `sharelife dev` was asked to do.
@@ -55,7 +76,9 @@ pub(crate) struct DevArgs {
     /// A host config (TOML) for the host the plugin runs in: policy, plugin
     /// config, other plugins to boot. If its plugin folder holds the plugin
     /// being developed, the first build takes that one over (hot-reloads
-    /// it). Default: an empty host that denies every capability.
+    /// it). Its plugin folders are followed: when their `current` link
+    /// flips to another install generation, the host syncs with it.
+    /// Default: an empty host that denies every capability.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// After each load, call this handler and print its output.
@@ -122,7 +145,13 @@ async fn dev(args: DevArgs) -> Result<(), Failure> {
         .prefix("sharelife-dev-")
         .tempdir()
         .map_err(|e| Failure::new(format!("cannot create a staging directory: {e}")))?;
-    let (host, config) = make_host(args.config.as_deref(), stage.path()).await?;
+    let config = match &args.config {
+        Some(path) => Some(HostConfig::load(path).map_err(|e| Failure::new(e.to_string()))?),
+        None => None,
+    };
+    // Watching from before the boot: a flip while it boots is followed too.
+    let mut follower = config.as_ref().and_then(follow);
+    let (host, config) = make_host(config, stage.path()).await?;
     let host = Arc::new(host);
 
     let sources = Sources::new(&krate.root, &krate.target_dir, &krate.workspace_root);
@@ -130,11 +159,19 @@ async fn dev(args: DevArgs) -> Result<(), Failure> {
     out.emit(
         "watching",
         format!(
-            "watching {} ({}); q + Enter to quit, r + Enter to rebuild",
+            "watching {} ({}){}; q + Enter to quit, r + Enter to rebuild",
             krate.root.display(),
-            krate.name
+            krate.name,
+            follower
+                .as_ref()
+                .map(|f| format!(", following {}", f.watched_text()))
+                .unwrap_or_default()
         ),
-        json!({ "crate": krate.name, "path": krate.root }),
+        json!({
+            "crate": krate.name,
+            "path": krate.root,
+            "following": follower.as_ref().map_or(&[][..], Follower::watched),
+        }),
     );
 
     let (keys_tx, mut keys) = mpsc::unbounded_channel::<String>();
@@ -184,9 +221,17 @@ async fn dev(args: DevArgs) -> Result<(), Failure> {
                 "" => {}
                 other => eprintln!("unknown key {other:?}: q quits, r rebuilds"),
             },
+            flip = flipped(&mut follower) => match flip {
+                Ok(()) => dev.sync().await,
+                Err(e) => {
+                    eprintln!("warning: {e}; no longer following them");
+                    follower = None;
+                }
+            },
             _ = tokio::signal::ctrl_c() => break,
         }
     }
+    drop(follower);
     drop(watch);
     let report = host.shutdown().await;
     dev.out.emit(
@@ -195,6 +240,26 @@ async fn dev(args: DevArgs) -> Result<(), Failure> {
         json!({ "unloaded": report.unloaded.len() }),
     );
     Ok(())
+}
+
+/// A follower for the config's plugin folders, if it has any; a folder
+/// that cannot be watched is a warning, and no follower.
+fn follow(config: &HostConfig) -> Option<Follower> {
+    if config.plugin_paths.is_empty() {
+        return None;
+    }
+    Follower::new(&config.plugin_paths)
+        .inspect_err(|e| eprintln!("warning: {e}; install generations are not followed"))
+        .ok()
+}
+
+/// Resolves when the followed folders flipped to another generation;
+/// never without a follower.
+async fn flipped(follower: &mut Option<Follower>) -> Result<(), FollowError> {
+    match follower {
+        Some(f) => f.changed().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// What a new build replaces.
@@ -388,7 +453,7 @@ impl Session {
         // Where the config runs it: in process, or in a sandboxed child.
         let isolation = sharelife_core::loader::PluginFile::read(&copy)
             .ok()
-            .map(|f| self.config.isolation_for(&f).0)
+            .map(|f| self.config.isolation_for(f.manifest()).0)
             .unwrap_or_default();
         let loaded = match self.host.load_with(&copy, isolation).await {
             Ok(id) => match self.host.start(&id).await {
@@ -439,6 +504,23 @@ impl Session {
             .unwrap_or_else(|_| id.to_owned())
     }
 
+    /// Brings the host in line with the generation its plugin folders
+    /// resolve to now (this session's plugin is not theirs: left alone).
+    async fn sync(&self) {
+        match self.host.sync_generation().await {
+            Ok(report) => self.out.emit(
+                "synced",
+                report.to_string().trim_end().to_owned(),
+                sync_json(&report),
+            ),
+            Err(e) => self.out.emit(
+                "sync-failed",
+                format!("sync failed, nothing changed: {e}"),
+                json!({ "error": e.to_string() }),
+            ),
+        }
+    }
+
     /// Copies the built library to a path no library was loaded from.
     fn stage_copy(&self, library: &Path) -> Result<PathBuf, String> {
         let extension = library.extension().and_then(|e| e.to_str()).unwrap_or("so");
@@ -484,12 +566,13 @@ impl Session {
     }
 }
 
-async fn make_host(config: Option<&Path>, stage: &Path) -> Result<(Host, HostConfig), Failure> {
+async fn make_host(
+    config: Option<HostConfig>,
+    stage: &Path,
+) -> Result<(Host, HostConfig), Failure> {
+    let booted = config.is_some();
     let (builder, settings) = match config {
-        Some(path) => {
-            let config = HostConfig::load(path).map_err(|e| Failure::new(e.to_string()))?;
-            (Host::builder().config(config.clone()), config)
-        }
+        Some(config) => (Host::builder().config(config.clone()), config),
         None => (
             Host::builder()
                 .data_root(stage.join("data"))
@@ -503,7 +586,7 @@ async fn make_host(config: Option<&Path>, stage: &Path) -> Result<(Host, HostCon
         .isolation_provider(Arc::new(sharelife_sandbox::Provider::new()))
         .build()
         .map_err(|e| Failure::new(format!("cannot build the host: {e}")))?;
-    if config.is_some() {
+    if booted {
         host.boot()
             .await
             .map_err(|e| Failure::new(format!("the host did not boot: {e}")))?;
