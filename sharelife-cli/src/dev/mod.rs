@@ -453,7 +453,7 @@ impl Session {
         // Where the config runs it: in process, or in a sandboxed child.
         let isolation = sharelife_core::loader::PluginFile::read(&copy)
             .ok()
-            .map(|f| self.config.isolation_for(f.manifest()).0)
+            .map(|f| self.config.isolation_for(&f).0)
             .unwrap_or_default();
         let loaded = match self.host.load_with(&copy, isolation).await {
             Ok(id) => match self.host.start(&id).await {
