@@ -58,7 +58,9 @@
 //! Register a [`Provider`] on the host and its config decides which
 //! plugins run here — `isolation = "process"` under `[plugins."ID"]`
 //! with their `limits`, or every plugin at or above `[sandbox] auto`'s
-//! risk label — and `[sandbox] require` what the kernel must give them;
+//! risk label or with a scan mismatch (its library imports a road its
+//! manifest does not declare) — and `[sandbox] require` what the kernel
+//! must give them;
 //! [`Host::boot`](sharelife_core::Host::boot) and
 //! [`Host::load_with`](sharelife_core::Host::load_with) then start them
 //! through it. Without a provider such a plugin is refused

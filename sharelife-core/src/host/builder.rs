@@ -205,8 +205,8 @@ impl HostBuilder {
     }
 
     /// The `[sandbox]` table in code: plugins whose risk label is at or
-    /// above `auto` run out of process; `require` names what the kernel
-    /// must give them.
+    /// above `auto`, or below it with a scan mismatch, run out of process;
+    /// `require` names what the kernel must give them.
     pub fn sandbox(mut self, sandbox: SandboxSettings) -> Self {
         self.o.sandbox = sandbox;
         self

@@ -141,8 +141,10 @@ pub enum IsolationKind {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SandboxSettings {
-    /// Plugins whose manifest risk label is at or above this run out of
-    /// process (unless their own `isolation` says otherwise).
+    /// Plugins whose manifest risk label is at or above this, or whose
+    /// library imports a road its manifest does not declare (a scan
+    /// mismatch), run out of process (unless their own `isolation` says
+    /// otherwise).
     pub auto: Option<RiskLevel>,
     /// What the kernel must give every plugin run out of process (names
     /// from [`SANDBOX_FEATURES`]); unmet, the plugin is refused.

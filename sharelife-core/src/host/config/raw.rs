@@ -93,9 +93,11 @@ pub struct RawHostConfig {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSandbox {
-    /// Run every plugin whose manifest risk label is at or above this out
-    /// of process ("low", "medium" or "high"), unless its own `isolation`
-    /// says otherwise.
+    /// Run every plugin whose manifest risk label is at or above this
+    /// ("low", "medium" or "high"), or whose library imports a road
+    /// around the gateway its manifest does not declare (a scan mismatch:
+    /// `connect` without a network capability, `dlopen`...), out of
+    /// process, unless its own `isolation` says otherwise.
     #[serde(default)]
     pub auto: Option<crate::manifest::RiskLevel>,
     /// Refuse to start a plugin out of process unless the kernel gives
