@@ -163,7 +163,7 @@ enum Command {
         format: inspect::Format,
         /// A host config: also say whether the plugin would run sandboxed
         /// (out of process) under it, and why (its `isolation`, or
-        /// `[sandbox] auto` by its risk label).
+        /// `[sandbox] auto` by its risk label or a scan mismatch).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },

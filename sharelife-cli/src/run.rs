@@ -51,7 +51,7 @@
 //!   JSON line), and runs the pipeline or call again. Ctrl-C stops it.
 //! * **Isolation**: a plugin the config runs out of process
 //!   (`isolation = "process"` under `[plugins."ID"]`, or `[sandbox] auto`
-//!   at or below its risk label) is started by `sharelife_sandbox::Provider`
+//!   at or below its risk label or a scan mismatch) is started by `sharelife_sandbox::Provider`
 //!   in a sandboxed child, under its `limits` and `[sandbox] require`;
 //!   when that cannot be done (runner missing, a requirement unmet) it
 //!   fails like any plugin that does not load: a warning, or the end of

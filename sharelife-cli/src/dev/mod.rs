@@ -32,7 +32,8 @@
 //! and `dev` goes on without following.
 //!
 //! A plugin the config runs out of process (`isolation = "process"`, or
-//! `[sandbox] auto` at or below its risk label) is loaded in a sandboxed
+//! `[sandbox] auto` at or below its risk label, or a scan mismatch of its
+//! library's imports) is loaded in a sandboxed
 //! child (`sharelife_sandbox::Provider`), never in process; each rebuild
 //! is hot-swapped into a new child, with the old child's state handed
 //! across.
