@@ -294,7 +294,10 @@ fn the_smoke_load_configures_each_plugin_as_the_host_config_says() {
         matches!(&err, InstallError::SmokeFailed { id, .. } if id == "fixtures.configured"),
         "{err}"
     );
-    assert!(err.to_string().contains("config"), "says it is the config: {err}");
+    assert!(
+        err.to_string().contains("config"),
+        "says it is the config: {err}"
+    );
     assert!(root.numbers().unwrap().is_empty());
     drop((root, client));
 
