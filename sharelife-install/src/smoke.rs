@@ -17,7 +17,7 @@ use crate::InstallError;
 
 /// Boots `plugins_dir` in a scratch host and checks it: every plugin
 /// loads, starts, reports healthy (or degraded) and unloads. No plugin
-/// gets a config; [`smoke_load_generation`] gives them theirs.
+/// gets a config; [`smoke_load_configured`] gives them theirs.
 pub fn smoke_load(plugins_dir: &Path) -> Result<(), InstallError> {
     smoke_load_with(plugins_dir, &BTreeMap::new())
 }
