@@ -320,7 +320,7 @@ pub(crate) fn apply_from(
     failpoint::hit("manifest_written");
 
     if root.config().apply.require_success_before_apply
-        && let Err(e) = smoke::smoke_load_configured(&plugins, root.host_config_of(&dir).as_deref())
+        && let Err(e) = smoke::smoke_load(&plugins)
     {
         return Err(refuse(e));
     }

@@ -145,22 +145,15 @@ impl InstallRoot {
     /// one, else `install.toml [host] config`, else none (the default
     /// policy: nothing granted).
     pub fn host_config_path(&self) -> Result<Option<PathBuf>, InstallError> {
-        Ok(match self.current_number()? {
-            Some(n) => self.host_config_of(&self.generation_dir(n)),
-            None => self.config.host.config.as_ref().map(|p| self.dir.join(p)),
-        })
-    }
-
-    /// The host config the generation (installed or staged) in `dir` runs
-    /// with: its own `host.toml` if it has one, else `install.toml [host]
-    /// config`, else none.
-    pub(crate) fn host_config_of(&self, dir: &Path) -> Option<PathBuf> {
-        let own = dir.join(crate::generation::HOST_CONFIG_FILE);
-        if own.is_file() {
-            Some(own)
-        } else {
-            self.config.host.config.as_ref().map(|p| self.dir.join(p))
+        if let Some(n) = self.current_number()? {
+            let own = self
+                .generation_dir(n)
+                .join(crate::generation::HOST_CONFIG_FILE);
+            if own.is_file() {
+                return Ok(Some(own));
+            }
         }
+        Ok(self.config.host.config.as_ref().map(|p| self.dir.join(p)))
     }
 
     /// The folder of the keys whose signed packs this root accepts.

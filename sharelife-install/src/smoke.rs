@@ -1,62 +1,18 @@
 //! The smoke load a generation passes before it becomes current: a scratch
 //! host boots it (read, checks, `dlopen`, `initialize`, `start` in
 //! dependency order), checks every plugin's health, and shuts down
-//! (`stop`, `cleanup`, `dlclose`). Each plugin gets the config the host
-//! config the generation runs with gives it (`[plugins."ID"] config`), so
-//! a plugin whose config schema requires fields is checked with its real
-//! config; nothing else of that file (policy, audit log, folders) applies
-//! to the scratch host.
+//! (`stop`, `cleanup`, `dlclose`).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use sharelife_core::Health;
-use sharelife_core::host::{Host, HostConfig};
+use sharelife_core::host::Host;
 
 use crate::InstallError;
 
 /// Boots `plugins_dir` in a scratch host and checks it: every plugin
-/// loads, starts, reports healthy (or degraded) and unloads. No plugin
-/// gets a config; [`smoke_load_configured`] gives them theirs.
+/// loads, starts, reports healthy (or degraded) and unloads.
 pub fn smoke_load(plugins_dir: &Path) -> Result<(), InstallError> {
-    smoke_load_with(plugins_dir, &BTreeMap::new())
-}
-
-/// [`smoke_load`] with each plugin configured as the host config at
-/// `host_config` says, when there is one (`${VAR}` expanded from this
-/// process's environment, as a host would). Apply passes the host config
-/// the staged generation will run with: its own `host.toml` (from a pack),
-/// else `install.toml [host] config`.
-///
-/// # Errors
-///
-/// [`InstallError::SmokeFailed`] (stage `config` when the host config
-/// cannot be read or checked), as [`smoke_load`].
-pub fn smoke_load_configured(
-    plugins_dir: &Path,
-    host_config: Option<&Path>,
-) -> Result<(), InstallError> {
-    let configs = if let Some(host_toml) = host_config {
-        let config = HostConfig::load(host_toml).map_err(|e| InstallError::SmokeFailed {
-            id: "(host)".to_owned(),
-            stage: "config".to_owned(),
-            reason: e.to_string(),
-        })?;
-        config
-            .plugins
-            .into_iter()
-            .filter_map(|(id, s)| s.config.map(|c| (id.to_string(), c)))
-            .collect()
-    } else {
-        BTreeMap::new()
-    };
-    smoke_load_with(plugins_dir, &configs)
-}
-
-fn smoke_load_with(
-    plugins_dir: &Path,
-    configs: &BTreeMap<String, serde_json::Value>,
-) -> Result<(), InstallError> {
     let scratch = tempfile::tempdir().map_err(crate::error::io(plugins_dir))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -69,14 +25,10 @@ fn smoke_load_with(
             stage: stage.to_owned(),
             reason,
         };
-        let mut builder = Host::builder()
+        let host = Host::builder()
             .plugin_path(plugins_dir)
             .data_root(scratch.path().join("data"))
-            .temp_root(scratch.path().join("tmp"));
-        for (id, config) in configs {
-            builder = builder.plugin_config(id.clone(), config.clone());
-        }
-        let host = builder
+            .temp_root(scratch.path().join("tmp"))
             .build()
             .map_err(|e| fail("(host)".to_owned(), "host", e.to_string()))?;
         let report = host
