@@ -34,8 +34,9 @@ pub(crate) enum Stop {
     Closed,
     /// The peer sent more than one answer.
     Extra,
-    /// A frame of the tag bounded for this read announced a body of `len`
-    /// bytes, more than its bound `most`; nothing of it was read.
+    /// A frame announced a body of `len` bytes, more than its bound
+    /// `most` (the tag's bound for this read, or [`frame::MAX_FRAME`]);
+    /// nothing of it was read.
     TooLong { len: u64, most: usize },
     /// Anything else.
     Io(io::Error),
@@ -192,7 +193,8 @@ impl Channel {
 
     /// [`read_frame`](Self::read_frame), refusing ([`Stop::TooLong`]) a
     /// frame of tag `bound.0` whose header announces more than `bound.1`
-    /// bytes, before reading its body.
+    /// bytes, and any frame announcing more than [`frame::MAX_FRAME`],
+    /// before reading its body.
     pub(crate) fn read_frame_bounded(
         &mut self,
         deadline: Option<Instant>,
@@ -205,10 +207,11 @@ impl Channel {
         }
         let header: &[u8; frame::HEADER] = first[..frame::HEADER].try_into().expect("9 bytes");
         let (tag, len) = frame::parse_header(header);
-        if let Some((bounded, most)) = bound
-            && tag == bounded
-            && usize::try_from(len).is_ok_and(|len| len > most)
-        {
+        let most = match bound {
+            Some((bounded, most)) if tag == bounded => most.min(frame::MAX_FRAME),
+            _ => frame::MAX_FRAME,
+        };
+        if usize::try_from(len).is_ok_and(|len| len > most) {
             return Err(Stop::TooLong { len, most });
         }
         let len = usize::try_from(len)
@@ -248,5 +251,43 @@ impl Channel {
                 Err(_) => return Ok(()),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+
+    use super::{Channel, Stop};
+    use crate::frame::{self, MAX_FRAME, OK};
+
+    #[test]
+    fn a_frame_over_the_hard_bound_is_refused_from_its_header() {
+        let (host, mut child) = UnixStream::pair().unwrap();
+        let mut channel = Channel::new(host, None).unwrap();
+        child.write_all(&frame::header(OK, MAX_FRAME + 1)).unwrap();
+        match channel.read_frame(None) {
+            Err(Stop::TooLong { len, most }) => {
+                assert_eq!(len, (MAX_FRAME + 1) as u64);
+                assert_eq!(most, MAX_FRAME);
+            }
+            other => panic!("expected TooLong, got {:?}", other.map(|(tag, _)| tag)),
+        }
+    }
+
+    #[test]
+    fn a_frame_at_the_bound_of_its_tag_is_read() {
+        let (host, mut child) = UnixStream::pair().unwrap();
+        let mut channel = Channel::new(host, None).unwrap();
+        child.write_all(&frame::header(OK, 3)).unwrap();
+        child.write_all(b"abc").unwrap();
+        let (tag, body) = channel.read_frame_bounded(None, Some((OK, 3))).unwrap();
+        assert_eq!((tag, body.as_slice()), (OK, b"abc".as_slice()));
+        child.write_all(&frame::header(OK, 4)).unwrap();
+        assert!(matches!(
+            channel.read_frame_bounded(None, Some((OK, 3))),
+            Err(Stop::TooLong { len: 4, most: 3 })
+        ));
     }
 }

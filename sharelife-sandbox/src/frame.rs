@@ -85,6 +85,13 @@ pub(crate) fn state_too_large(whose: &str, len: usize) -> PluginError {
     ))
 }
 
+/// The largest frame the host reads from a runner: 1 GiB. A frame
+/// announcing more (a handler's output, a service request, a state) is
+/// a protocol error and the child is killed: without this bound a child
+/// could stream one answer until the host runs out of memory whenever
+/// no `call_timeout` cuts it short.
+pub const MAX_FRAME: usize = 1 << 30;
+
 /// How much a reader's buffer grows at most per read: a length claimed
 /// by the peer is only allocated as its bytes arrive.
 pub(crate) const GROWTH: usize = 1 << 20;

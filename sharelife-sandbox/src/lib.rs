@@ -312,7 +312,7 @@ pub mod runner;
 mod sandboxed;
 
 pub use error::{ExitCause, SandboxError};
-pub use frame::{MAX_STATE, StartFailure, StartStage};
+pub use frame::{MAX_FRAME, MAX_STATE, StartFailure, StartStage};
 pub use limits::{ByteSize, ByteSizeError, Limits, LimitsError};
 pub use locate::{
     RUNNER_ARG, RUNNER_ENV, RUNNER_NAME, Runner, RunnerSource, locate_runner, run_if_runner,
