@@ -267,6 +267,9 @@ mod tests {
         let (host, mut child) = UnixStream::pair().unwrap();
         let mut channel = Channel::new(host, None).unwrap();
         child.write_all(&frame::header(OK, MAX_FRAME + 1)).unwrap();
+        // Without the bound the read would wait for the body and find the
+        // end of the stream instead.
+        drop(child);
         match channel.read_frame(None) {
             Err(Stop::TooLong { len, most }) => {
                 assert_eq!(len, (MAX_FRAME + 1) as u64);
