@@ -83,16 +83,9 @@ impl Resolver<'_> {
         self.requires_iter(file).cloned().collect()
     }
 
-    /// [`requires`](Self::requires) without allocating: version choice asks
-    /// it for every pair of plugins.
+    /// [`requires`](Self::requires) without allocating.
     fn requires_iter<'f>(&'f self, file: &'f PluginFile) -> impl Iterator<Item = &'f Dependency> {
-        let m = file.manifest();
-        let extra = self
-            .input
-            .settings
-            .get(&m.id)
-            .map(|s| s.dependencies.iter());
-        m.dependencies.iter().chain(extra.into_iter().flatten())
+        requires_of(self.input.settings, file)
     }
 
     fn file(&self, id: &PluginId) -> &PluginFile {
@@ -170,43 +163,29 @@ impl Resolver<'_> {
         }
     }
 
-    /// The ranges that chosen plugins put on `id`: (dependent, its
-    /// version, range).
-    fn constraints_on(&self, id: &PluginId) -> Vec<(PluginId, Version, VersionReq)> {
-        self.chosen
-            .keys()
-            .filter(|other| *other != id)
-            .flat_map(|other| {
-                let file = self.file(other);
-                self.requires_iter(file)
-                    .filter(|d| &d.id == id)
-                    .map(|d| {
-                        (
-                            other.clone(),
-                            file.manifest().version.clone(),
-                            d.version.clone(),
-                        )
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    }
-
     /// For each plugin, the highest compatible version that every chosen
     /// dependent accepts, repeated until nothing changes (a change of one
     /// plugin's version changes the ranges it puts on others).
     fn choose_versions(&mut self) {
+        let settings = self.input.settings;
+        let ids: Vec<PluginId> = self.chosen.keys().cloned().collect();
         for _ in 0..=self.groups.len() {
+            // Built once per pass and kept up to date as choices change
+            // within it, so each plugin sees the choices made before it.
+            let mut index = dependents(&self.groups, &self.chosen, settings);
             let mut changed = false;
-            let ids: Vec<PluginId> = self.chosen.keys().cloned().collect();
             for id in &ids {
-                let constraints = self.constraints_on(id);
-                let best = self.groups[id].files.iter().position(|f| {
-                    constraints
-                        .iter()
-                        .all(|(_, _, req)| req.matches(&f.manifest().version))
+                let (id, group) = self
+                    .groups
+                    .get_key_value(id)
+                    .expect("chosen plugins have groups");
+                let best = group.files.iter().position(|f| {
+                    constraints(&index, id).all(|(_, _, req)| req.matches(&f.manifest().version))
                 });
-                if let Some(best) = best.filter(|b| *b != self.chosen[id]) {
+                let current = self.chosen[id];
+                if let Some(best) = best.filter(|b| *b != current) {
+                    remove_dependent(&mut index, settings, id, &group.files[current]);
+                    add_dependent(&mut index, settings, id, &group.files[best]);
                     self.chosen.insert(id.clone(), best);
                     changed = true;
                 }
@@ -219,10 +198,10 @@ impl Resolver<'_> {
 
     fn report_passed_over(&mut self) {
         let mut passed_over = Vec::new();
+        let index = dependents(&self.groups, &self.chosen, self.input.settings);
         for (id, &pick) in &self.chosen {
             let files = &self.groups[id].files;
             let picked = &files[pick].manifest().version;
-            let constraints = self.constraints_on(id);
             let others = files.iter().enumerate().filter(|(i, _)| *i != pick);
             for (_, f) in others {
                 let version = &f.manifest().version;
@@ -230,10 +209,9 @@ impl Resolver<'_> {
                     PassedOverReason::OutOfRange {
                         id: id.clone(),
                         chosen: picked.clone(),
-                        needed_by: constraints
-                            .iter()
+                        needed_by: constraints(&index, id)
                             .filter(|(_, _, req)| !req.matches(version))
-                            .cloned()
+                            .map(|(by, v, req)| (by.clone(), v.clone(), req.clone()))
                             .collect(),
                     }
                 } else if version == picked {
@@ -251,6 +229,86 @@ impl Resolver<'_> {
         }
         self.report.passed_over.extend(passed_over);
     }
+}
+
+/// Dependency id → the chosen plugins that require it: dependent id → its
+/// version and the ranges it puts on the dependency, in the order of its
+/// requirements. Built once per pass instead of walking every chosen
+/// plugin for every id (quadratic in the plugin count).
+type Dependents<'r> =
+    BTreeMap<&'r PluginId, BTreeMap<&'r PluginId, (&'r Version, Vec<&'r VersionReq>)>>;
+
+/// The reverse index of the chosen plugins' dependencies.
+fn dependents<'r>(
+    groups: &'r BTreeMap<PluginId, Group>,
+    chosen: &BTreeMap<PluginId, usize>,
+    settings: &'r BTreeMap<PluginId, PluginSettings>,
+) -> Dependents<'r> {
+    let mut index = Dependents::new();
+    for (id, &pick) in chosen {
+        let (id, group) = groups
+            .get_key_value(id)
+            .expect("chosen plugins have groups");
+        add_dependent(&mut index, settings, id, &group.files[pick]);
+    }
+    index
+}
+
+/// The ranges that chosen plugins put on `id`: (dependent, its version,
+/// range), dependents in id order, each one's ranges in the order of its
+/// requirements. A plugin's requirement on itself is not one.
+fn constraints<'i, 'r>(
+    index: &'i Dependents<'r>,
+    id: &PluginId,
+) -> impl Iterator<Item = (&'r PluginId, &'r Version, &'r VersionReq)> + 'i {
+    index.get(id).into_iter().flat_map(|by| {
+        by.iter()
+            .flat_map(|(&by, (version, reqs))| reqs.iter().map(move |&req| (by, *version, req)))
+    })
+}
+
+/// Adds the requirements of `file`, the chosen library of `id`, to `index`.
+fn add_dependent<'r>(
+    index: &mut Dependents<'r>,
+    settings: &'r BTreeMap<PluginId, PluginSettings>,
+    id: &'r PluginId,
+    file: &'r PluginFile,
+) {
+    let version = &file.manifest().version;
+    for d in requires_of(settings, file).filter(|d| &d.id != id) {
+        index
+            .entry(&d.id)
+            .or_default()
+            .entry(id)
+            .or_insert_with(|| (version, Vec::new()))
+            .1
+            .push(&d.version);
+    }
+}
+
+/// Takes the requirements of `file`, once the chosen library of `id`, out
+/// of `index`.
+fn remove_dependent(
+    index: &mut Dependents<'_>,
+    settings: &BTreeMap<PluginId, PluginSettings>,
+    id: &PluginId,
+    file: &PluginFile,
+) {
+    for d in requires_of(settings, file) {
+        if let Some(by) = index.get_mut(&d.id) {
+            by.remove(id);
+        }
+    }
+}
+
+/// The manifest's dependencies plus the host config's, without allocating.
+fn requires_of<'f>(
+    settings: &'f BTreeMap<PluginId, PluginSettings>,
+    file: &'f PluginFile,
+) -> impl Iterator<Item = &'f Dependency> {
+    let m = file.manifest();
+    let extra = settings.get(&m.id).map(|s| s.dependencies.iter());
+    m.dependencies.iter().chain(extra.into_iter().flatten())
 }
 
 fn passed(file: &PluginFile, reason: PassedOverReason) -> PassedOver {
