@@ -130,8 +130,10 @@ async fn an_async_call_in_flight_finishes_on_the_old_version() {
         dir.copy_library("example-timer", "timer-2.so"),
     );
     let report = reload.await.unwrap();
-    // The reload waited for the call before closing the old library.
-    assert!(in_flight.is_finished());
+    // The reload waited for the call before closing the old library: the
+    // call returned the old version's answer, and the library was closed
+    // after it. (Whether the spawned task has been marked finished by the
+    // time `reload` returns is the scheduler's business, not the host's.)
     let out = in_flight
         .await
         .unwrap()
