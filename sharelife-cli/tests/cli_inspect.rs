@@ -65,12 +65,15 @@ fn a_wrong_command_line_exits_with_2() {
 /// A plugin crate scaffolded by `sharelife new`, given
 /// `subscribe("chat.message", "jobs/done")` and a config schema as the
 /// SDK's docs say, built into the target directory `cli_new`'s tests
-/// share: the path of its library.
-fn built_plugin_with_subscriptions_and_schema() -> std::path::PathBuf {
+/// share: the directory holding the crate and a private copy of its
+/// library (removed when dropped), and the library's path.
+fn built_plugin_with_subscriptions_and_schema() -> (tempfile::TempDir, std::path::PathBuf) {
     use std::path::Path;
-    let dir = std::env::temp_dir().join(format!("sharelife-inspect-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new()
+        .prefix("sharelife-inspect-")
+        .tempdir()
+        .unwrap();
+    let dir = scratch.path();
     let (code, _, err) = sharelife(&["new", "inspected", "--path", dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let krate = dir.join("inspected");
@@ -109,12 +112,12 @@ fn built_plugin_with_subscriptions_and_schema() -> std::path::PathBuf {
     // A private copy: another test may rebuild the shared target.
     let copy = dir.join("libinspected.so");
     std::fs::copy(target.join("debug/libinspected.so"), &copy).unwrap();
-    copy
+    (scratch, copy)
 }
 
 #[test]
 fn inspect_shows_subscriptions_and_the_config_schema() {
-    let library = built_plugin_with_subscriptions_and_schema();
+    let (_scratch, library) = built_plugin_with_subscriptions_and_schema();
     let library = library.to_str().unwrap();
 
     let (code, out, err) = sharelife(&["inspect", library]);
