@@ -22,6 +22,8 @@
 //! * `sandbox_noop` — `Sandboxed::call("noop")` of the escape fixture, the
 //!   product transport with its framing, restrictions and all (the child
 //!   inherits the host thread's affinity at spawn);
+//!   `sandbox_noop_poll_50us` — the same with `limits.poll = "50us"`
+//!   (each side busy-polls the socket before it sleeps; `src/poll.rs`);
 //! * `in_process/noop` — the same handler loaded in-process, `Host::call`;
 //! * `socket_64k`, `shm_64k`, `socket_1m`, `shm_1m` — echoes of 64 KiB and
 //!   1 MiB (the shared-memory peer copies the request out and the reply
@@ -509,14 +511,14 @@ fn fixture() -> PathBuf {
 /// A sandboxed fixture whose child runs on `placement`'s CPU: the child
 /// inherits the host thread's affinity at spawn, then the host returns to
 /// CPU 0.
-fn sandboxed(placement: Placement) -> Option<Sandboxed> {
+fn sandboxed(placement: Placement, limits: &Limits) -> Option<Sandboxed> {
     let path = fixture();
     if !path.exists() {
         eprintln!("{} was not built: no sandbox_noop rows", path.display());
         return None;
     }
     pin(placement.peer_cpu());
-    let sandboxed = Sandboxed::spawn(path, &Limits::default(), &Requirements::default())
+    let sandboxed = Sandboxed::spawn(path, limits, &Requirements::default())
         .expect("the fixture starts in a sandbox");
     pin(0);
     Some(sandboxed)
@@ -574,10 +576,21 @@ fn ipc(c: &mut Criterion) {
                 })
             });
         }
-        if let Some(sandboxed) = sandboxed(placement) {
-            group.bench_function("sandbox_noop", |b| {
-                b.iter(|| black_box(sandboxed.call("noop", b"").expect("noop")))
-            });
+        // The product as configured by default (sleeping in `read`), and
+        // with each side busy-polling for 50 µs first (`limits.poll`).
+        let polling = Limits {
+            poll: Some(std::time::Duration::from_micros(50)),
+            ..Limits::default()
+        };
+        for (name, limits) in [
+            ("sandbox_noop", Limits::default()),
+            ("sandbox_noop_poll_50us", polling),
+        ] {
+            if let Some(sandboxed) = sandboxed(placement, &limits) {
+                group.bench_function(name, |b| {
+                    b.iter(|| black_box(sandboxed.call("noop", b"").expect("noop")))
+                });
+            }
         }
 
         let mut shm = Peer::spawn(Transport::Shm(Wait::Futex), placement);

@@ -67,15 +67,23 @@ pub(crate) struct Channel {
     /// What `SO_RCVTIMEO` and `SO_SNDTIMEO` are set to (`None`: wait
     /// forever).
     armed: [Option<Duration>; 2],
+    /// How long to poll for a frame before sleeping in `read`
+    /// ([`crate::poll`]).
+    poll: Duration,
 }
 
 impl Channel {
-    pub(crate) fn new(socket: UnixStream, call_timeout: Option<Duration>) -> io::Result<Self> {
+    pub(crate) fn new(
+        socket: UnixStream,
+        call_timeout: Option<Duration>,
+        poll: Duration,
+    ) -> io::Result<Self> {
         socket.set_read_timeout(call_timeout)?;
         socket.set_write_timeout(call_timeout)?;
         Ok(Channel {
             socket,
             armed: [call_timeout; 2],
+            poll,
         })
     }
 
@@ -202,6 +210,9 @@ impl Channel {
     ) -> Result<(u8, Vec<u8>), Stop> {
         let mut first = [0_u8; 4096];
         let mut filled = 0;
+        // Polls only within the deadline: the budget is microseconds, a
+        // deadline seconds, and `read_some` checks it after.
+        crate::poll::until_readable(&self.socket, self.poll);
         while filled < frame::HEADER {
             filled += self.read_some(&mut first[filled..], deadline)?;
         }
@@ -258,6 +269,7 @@ impl Channel {
 mod tests {
     use std::io::Write;
     use std::os::unix::net::UnixStream;
+    use std::time::Duration;
 
     use super::{Channel, Stop};
     use crate::frame::{self, MAX_FRAME, OK};
@@ -265,7 +277,7 @@ mod tests {
     #[test]
     fn a_frame_over_the_hard_bound_is_refused_from_its_header() {
         let (host, mut child) = UnixStream::pair().unwrap();
-        let mut channel = Channel::new(host, None).unwrap();
+        let mut channel = Channel::new(host, None, Duration::ZERO).unwrap();
         child.write_all(&frame::header(OK, MAX_FRAME + 1)).unwrap();
         // Without the bound the read would wait for the body and find the
         // end of the stream instead.
@@ -282,7 +294,7 @@ mod tests {
     #[test]
     fn a_frame_at_the_bound_of_its_tag_is_read() {
         let (host, mut child) = UnixStream::pair().unwrap();
-        let mut channel = Channel::new(host, None).unwrap();
+        let mut channel = Channel::new(host, None, Duration::ZERO).unwrap();
         child.write_all(&frame::header(OK, 3)).unwrap();
         child.write_all(b"abc").unwrap();
         let (tag, body) = channel.read_frame_bounded(None, Some((OK, 3))).unwrap();

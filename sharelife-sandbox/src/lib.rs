@@ -304,6 +304,7 @@ mod error;
 mod frame;
 mod limits;
 mod locate;
+mod poll;
 mod probe;
 mod provider;
 mod proxy;

@@ -198,6 +198,9 @@ struct Serving {
     started: bool,
     /// The host's services, for the context rebuilt at `START`.
     services: Arc<dyn sharelife_core::HostServices>,
+    /// How long to poll for the next call before sleeping in `read`
+    /// ([`crate::poll`]).
+    poll: std::time::Duration,
 }
 
 /// The runner's end of the socket, shared by the serving loop and the
@@ -348,6 +351,7 @@ fn start(link: &Arc<Link>) -> Result<Serving, StartFailure> {
         initialized: false,
         started: false,
         services,
+        poll: config.limits.poll_budget(),
     })
 }
 
@@ -358,7 +362,12 @@ impl Serving {
         let mut body = Vec::new();
         let mut output = Buffer::new();
         loop {
-            let read = frame::read_frame(&mut *link.reader(), &mut body);
+            let mut reader = link.reader();
+            if reader.buffer().is_empty() {
+                crate::poll::until_readable(socket, self.poll);
+            }
+            let read = frame::read_frame(&mut *reader, &mut body);
+            drop(reader);
             let Ok(Some(tag)) = read else { break };
             output.clear();
             let answer = match (tag, frame::split_call(&body)) {

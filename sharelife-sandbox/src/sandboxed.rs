@@ -233,7 +233,7 @@ impl Sandboxed {
                 return Err(SandboxError::Io(e));
             }
         };
-        let channel = match Channel::new(host_end, limits.call_timeout) {
+        let channel = match Channel::new(host_end, limits.call_timeout, limits.poll_budget()) {
             Ok(channel) => channel,
             Err(e) => {
                 let _ = child.kill();

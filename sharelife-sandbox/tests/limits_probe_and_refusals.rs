@@ -28,6 +28,7 @@ fn limits_read_the_issue_form() {
             cpu_time: Some(Duration::from_secs(10)),
             call_timeout: Some(Duration::from_secs(2)),
             open_files: Some(64),
+            poll: None,
         }
     );
     assert_eq!(Limits::from_toml("").unwrap(), Limits::default());

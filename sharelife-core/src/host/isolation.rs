@@ -368,6 +368,13 @@ pub enum IsolationError {
 /// | `call_timeout` | the host, per call | the whole child is killed, the call is a timeout error |
 /// | `open_files` | `RLIMIT_NOFILE` in the child | opening more descriptors fails with `EMFILE` |
 ///
+/// and one setting that limits nothing: `poll`, how long each side of the
+/// child's socket busy-polls for the other's next message before it
+/// sleeps in the kernel (absent or `"0s"`: never). Off by default: it
+/// pays only when host and child run on different, otherwise idle CPUs,
+/// and costs up to that much CPU per wait (`sharelife-sandbox`'s
+/// `benches/IPC.md` has the numbers).
+///
 /// ```
 /// use std::time::Duration;
 /// use sharelife_core::host::isolation::{ByteSize, ProcessLimits};
@@ -395,9 +402,20 @@ pub struct ProcessLimits {
     /// How many file descriptors the child may hold (the highest number
     /// plus one).
     pub open_files: Option<u64>,
+    /// How long each side busy-polls for the other's next message before
+    /// it sleeps; `None` or zero never polls. See
+    /// [`poll_budget`](Self::poll_budget).
+    pub poll: Option<Duration>,
 }
 
 impl ProcessLimits {
+    /// How long each side of the child's socket busy-polls for the
+    /// other's next message before it sleeps in the kernel:
+    /// [`poll`](Self::poll), zero when unset (never polls).
+    pub fn poll_budget(&self) -> Duration {
+        self.poll.unwrap_or(Duration::ZERO)
+    }
+
     /// Reads limits from a TOML table (the inline table of the host
     /// configuration, or its body).
     ///
@@ -421,7 +439,8 @@ pub enum LimitsError {
     /// A field's value is not of its form.
     #[error("limit `{field}` = {value:?}: {reason}")]
     Field {
-        /// The field: `memory`, `cpu_time`, `call_timeout` or `open_files`.
+        /// The field: `memory`, `cpu_time`, `call_timeout`, `open_files` or
+        /// `poll`.
         field: &'static str,
         /// The value as written.
         value: String,
@@ -430,7 +449,7 @@ pub enum LimitsError {
     },
     /// The text is not a TOML table of the known fields.
     #[error(
-        "limits are not a valid TOML table of memory, cpu_time, call_timeout, open_files: {reason}"
+        "limits are not a valid TOML table of memory, cpu_time, call_timeout, open_files, poll: {reason}"
     )]
     Toml {
         /// The TOML reader's message.
@@ -534,6 +553,10 @@ pub struct RawLimits {
     /// How many file descriptors the child may hold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_files: Option<Scalar>,
+    /// How long each side busy-polls for the other's next message before
+    /// it sleeps: "50us"; absent or "0s" never polls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<Scalar>,
 }
 
 fn field_error(field: &'static str, value: &Scalar, reason: impl fmt::Display) -> LimitsError {
@@ -554,6 +577,14 @@ fn size(field: &'static str, value: &Scalar) -> Result<ByteSize, LimitsError> {
 }
 
 fn duration(field: &'static str, value: &Scalar) -> Result<Duration, LimitsError> {
+    let parsed = duration_or_zero(field, value)?;
+    if parsed.is_zero() {
+        return Err(field_error(field, value, "expected a duration above zero"));
+    }
+    Ok(parsed)
+}
+
+fn duration_or_zero(field: &'static str, value: &Scalar) -> Result<Duration, LimitsError> {
     let Scalar::Text(text) = value else {
         return Err(field_error(
             field,
@@ -568,9 +599,6 @@ fn duration(field: &'static str, value: &Scalar) -> Result<Duration, LimitsError
             format!("expected a duration such as \"2s\" or \"500ms\" ({e})"),
         )
     })?;
-    if parsed.is_zero() {
-        return Err(field_error(field, value, "expected a duration above zero"));
-    }
     Ok(parsed)
 }
 
@@ -606,6 +634,11 @@ impl TryFrom<RawLimits> for ProcessLimits {
                 .as_ref()
                 .map(|v| count("open_files", v))
                 .transpose()?,
+            poll: raw
+                .poll
+                .as_ref()
+                .map(|v| duration_or_zero("poll", v))
+                .transpose()?,
         })
     }
 }
@@ -620,6 +653,13 @@ impl From<ProcessLimits> for RawLimits {
             open_files: limits
                 .open_files
                 .map(|n| Scalar::Integer(i64::try_from(n).unwrap_or(i64::MAX))),
+            poll: limits.poll.map(|d| {
+                if d.is_zero() {
+                    Scalar::Text("0s".to_owned())
+                } else {
+                    text(d)
+                }
+            }),
         }
     }
 }
@@ -823,11 +863,39 @@ mod tests {
             cpu_time: Some(Duration::from_secs(10)),
             call_timeout: Some(Duration::from_millis(1500)),
             open_files: Some(64),
+            poll: Some(Duration::from_micros(20)),
         };
         let json = serde_json::to_string(&limits).unwrap();
         assert_eq!(
             serde_json::from_str::<ProcessLimits>(&json).unwrap(),
             limits
         );
+        let off = ProcessLimits {
+            poll: Some(Duration::ZERO),
+            ..ProcessLimits::default()
+        };
+        let json = serde_json::to_string(&off).unwrap();
+        assert_eq!(serde_json::from_str::<ProcessLimits>(&json).unwrap(), off);
+    }
+
+    #[test]
+    fn poll_is_a_duration_zero_allowed_and_defaults_when_absent() {
+        assert_eq!(ProcessLimits::default().poll_budget(), Duration::ZERO);
+        let set = ProcessLimits::from_toml(r#"poll = "20us""#).unwrap();
+        assert_eq!(set.poll_budget(), Duration::from_micros(20));
+        let off = ProcessLimits::from_toml(r#"poll = "0s""#).unwrap();
+        assert_eq!(off.poll_budget(), Duration::ZERO);
+        // The limits proper still refuse zero.
+        assert!(matches!(
+            ProcessLimits::from_toml(r#"call_timeout = "0s""#),
+            Err(LimitsError::Field {
+                field: "call_timeout",
+                ..
+            })
+        ));
+        assert!(matches!(
+            ProcessLimits::from_toml("poll = 5"),
+            Err(LimitsError::Field { field: "poll", .. })
+        ));
     }
 }

@@ -39,6 +39,7 @@ pub fn limits() -> Limits {
         cpu_time: Some(Duration::from_secs(60)),
         call_timeout: Some(Duration::from_secs(30)),
         open_files: Some(64),
+        poll: None,
     }
 }
 
