@@ -47,10 +47,8 @@
 //!   request, for `index/summary.json`.
 
 use std::hint::black_box;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -64,6 +62,7 @@ use sharelife_registry::keys::{self, SecretKey};
 use sharelife_registry::package::{self, Package, PackageOptions};
 use sharelife_registry::registry::{Expiries, PublishOptions, Registry};
 use sharelife_registry::{label, scan, seed};
+use sharelife_static_server::StaticServer;
 
 /// The plugin's unpacked size the package is padded up to.
 const PLUGIN_SIZE: u64 = 1024 * 1024;
@@ -549,109 +548,6 @@ fn find_target(registry: &Path, suffix: &str) -> PathBuf {
     walk(&registry.join("targets"), suffix, &mut hits);
     assert_eq!(hits.len(), 1, "{suffix}: {hits:?}");
     hits.remove(0)
-}
-
-/// A static file server on 127.0.0.1 serving a directory (never its
-/// `private/`), recording the paths requested; a copy of the one in
-/// `sharelife-registry/tests/support`.
-struct StaticServer {
-    port: u16,
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-impl StaticServer {
-    fn serve(root: &Path) -> StaticServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a local port");
-        let port = listener.local_addr().expect("its address").port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let root = root.to_owned();
-        let log = Arc::clone(&requests);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let root = root.clone();
-                let log = Arc::clone(&log);
-                std::thread::spawn(move || handle(stream, &root, &log));
-            }
-        });
-        StaticServer { port, requests }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.port)
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.requests.lock().expect("the request log").clone()
-    }
-}
-
-fn handle(stream: TcpStream, root: &Path, log: &Mutex<Vec<String>>) {
-    let Ok(read_half) = stream.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(read_half);
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
-            break;
-        }
-    }
-    let path = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .to_owned();
-    log.lock().expect("the request log").push(path.clone());
-    let decoded = percent_decode(path.trim_start_matches('/'));
-    let file = root.join(&decoded);
-    let allowed = !decoded.split('/').any(|c| c == ".." || c == "private");
-    let mut stream = stream;
-    match std::fs::read(&file)
-        .ok()
-        .filter(|_| allowed && file.is_file())
-    {
-        Some(body) => {
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(&body);
-        }
-        None => {
-            let _ = write!(
-                stream,
-                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-        }
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
-            .then(|| u8::from_str_radix(&s[i + 1..i + 3], 16).ok())
-            .flatten();
-        match escaped {
-            Some(b) => {
-                out.push(b);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn registry(c: &mut Criterion) {

@@ -13,8 +13,6 @@
 //! ```
 
 mod support;
-#[path = "support/site.rs"]
-mod support_site;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -24,8 +22,7 @@ use std::time::Duration;
 
 use sharelife_registry::package::{self, PackageOptions};
 use sharelife_registry::site::{self, PAGE_BUDGET, SiteOptions, SiteReport};
-use support::{Fixture, built_library};
-use support_site::SiteServer;
+use support::{Fixture, StaticServer, built_library};
 
 const HOSTILE_README: &str = "# Fetcher\n\nFetches <script>alert('pwned')</script> things.\n\n- read [the docs](https://example.com/docs)\n- not [this](javascript:alert(1))\n\n```\n<img src=x onerror=alert(1)>\n```\n";
 
@@ -384,7 +381,7 @@ fn browser_filters_the_catalogue_from_file_urls() {
 
 #[test]
 fn browser_filters_the_catalogue_over_http() {
-    let server = SiteServer::serve(&site().dir);
+    let server = StaticServer::serve(&site().dir);
     check_catalogue(&server.url());
     let requests = server.requests();
     assert!(requests.iter().any(|r| r == "/market.js"), "{requests:?}");
@@ -397,7 +394,7 @@ fn browser_filters_the_catalogue_over_http() {
 
 #[test]
 fn browser_shows_a_plugin_page_and_takes_screenshots() {
-    let server = SiteServer::serve(&site().dir);
+    let server = StaticServer::serve(&site().dir);
     let raw = dump(&format!("{}plugins/fixture.raw-net.html", server.url()));
     assert!(raw.contains("WARNING"));
     assert!(raw.contains("risk-high"));

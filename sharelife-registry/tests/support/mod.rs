@@ -6,10 +6,8 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use sharelife_registry::keys::{self, SecretKey};
 use sharelife_registry::package::{self, FILE_LIST, FileList, PackageOptions};
@@ -205,96 +203,6 @@ pub(crate) fn tamper_entry(pkg: &Path, entry: &str, change: impl Fn(&[u8]) -> Ve
     path
 }
 
-/// A static file server on 127.0.0.1 serving a directory, as any static
-/// host would, except that it refuses `private/` (documented: never serve
-/// it). Records the paths requested.
-pub(crate) struct StaticServer {
-    port: u16,
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-impl StaticServer {
-    pub(crate) fn serve(root: &Path) -> StaticServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let root = root.to_owned();
-        let log = Arc::clone(&requests);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let root = root.clone();
-                let log = Arc::clone(&log);
-                std::thread::spawn(move || handle(stream, &root, &log));
-            }
-        });
-        StaticServer { port, requests }
-    }
-
-    pub(crate) fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.port)
-    }
-
-    pub(crate) fn requests(&self) -> Vec<String> {
-        self.requests.lock().unwrap().clone()
-    }
-}
-
-fn handle(stream: TcpStream, root: &Path, log: &Mutex<Vec<String>>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
-            break;
-        }
-    }
-    let path = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .to_owned();
-    log.lock().unwrap().push(path.clone());
-    let decoded = percent_decode(path.trim_start_matches('/'));
-    let file = root.join(&decoded);
-    let allowed = !decoded.split('/').any(|c| c == ".." || c == "private");
-    let mut stream = stream;
-    match fs::read(&file).ok().filter(|_| allowed && file.is_file()) {
-        Some(body) => {
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(&body);
-        }
-        None => {
-            let _ = write!(
-                stream,
-                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-        }
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+/// The static host the registry is served from over HTTP (some tests only).
+#[allow(unused_imports)]
+pub(crate) use sharelife_static_server::StaticServer;
