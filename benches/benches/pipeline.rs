@@ -180,40 +180,7 @@ criterion_group! {
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
-    // Only under `cargo bench` (not `cargo test --benches`), and unless a
-    // filter excludes it.
-    let args: Vec<String> = std::env::args().collect();
-    let filtered_out = filters(&args).any(|f| !"paired noop_3".contains(f));
-    if args.iter().any(|a| a == "--bench") && !filtered_out {
+    if sharelife_benches::extra_report_wanted("paired noop_3") {
         paired();
     }
-}
-
-/// The filters among criterion's arguments: the words that are neither
-/// options nor an option's value (`--save-baseline NAME` is no filter).
-fn filters(args: &[String]) -> impl Iterator<Item = &str> {
-    const TAKE_A_VALUE: &[&str] = &[
-        "--save-baseline",
-        "--baseline",
-        "--baseline-lenient",
-        "--load-baseline",
-        "--profile-time",
-        "--sample-size",
-        "--warm-up-time",
-        "--measurement-time",
-        "--nresamples",
-        "--noise-threshold",
-        "--confidence-level",
-        "--significance-level",
-        "--plotting-backend",
-        "--output-format",
-        "--color",
-        "--format",
-        "--logfile",
-    ];
-    args.iter()
-        .enumerate()
-        .skip(1)
-        .filter(|(i, a)| !a.starts_with('-') && !TAKE_A_VALUE.contains(&args[i - 1].as_str()))
-        .map(|(_, a)| a.as_str())
 }

@@ -193,3 +193,43 @@ pub fn assert_unmapped(path: &Path) {
         path.display()
     );
 }
+
+/// Whether a bench binary's own report after criterion's (the paired
+/// measurements, named by `words`, e.g. `"paired noop_3"`) should run:
+/// only under `cargo bench` (not `cargo test --benches`), and unless a
+/// filter on the command line excludes it (a filter that is not part of
+/// `words`).
+pub fn extra_report_wanted(words: &str) -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    let filtered_out = filters(&args).any(|f| !words.contains(f));
+    args.iter().any(|a| a == "--bench") && !filtered_out
+}
+
+/// The filters among criterion's arguments: the words that are neither
+/// options nor an option's value (`--save-baseline NAME` is no filter).
+fn filters(args: &[String]) -> impl Iterator<Item = &str> {
+    const TAKE_A_VALUE: &[&str] = &[
+        "--save-baseline",
+        "--baseline",
+        "--baseline-lenient",
+        "--load-baseline",
+        "--profile-time",
+        "--sample-size",
+        "--warm-up-time",
+        "--measurement-time",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--plotting-backend",
+        "--output-format",
+        "--color",
+        "--format",
+        "--logfile",
+    ];
+    args.iter()
+        .enumerate()
+        .skip(1)
+        .filter(|(i, a)| !a.starts_with('-') && !TAKE_A_VALUE.contains(&args[i - 1].as_str()))
+        .map(|(_, a)| a.as_str())
+}
