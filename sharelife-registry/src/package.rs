@@ -1128,8 +1128,10 @@ pub fn read_canonical_archive(
 /// Decompresses a whole gzip archive in one call (libdeflate: about
 /// twice as fast as a streaming inflate, and the archive is in memory
 /// anyway). The output is sized by the gzip trailer's length field and
-/// bounded by [`MAX_UNPACKED_SIZE`] (plus the tar headers' room), so a
-/// small archive cannot make the reader allocate more; an archive whose
+/// bounded by [`MAX_UNPACKED_SIZE`] (plus the tar headers' room) and by
+/// deflate's largest ratio (1032:1) over the archive's own length, so a
+/// small archive cannot make the reader allocate more; an allocation the
+/// machine refuses is [`PackageError::TooLarge`]; an archive whose
 /// trailer lies (libdeflate checks the length and the CRC-32) is corrupt.
 fn gunzip(bytes: &[u8], origin: &str) -> Result<Vec<u8>, PackageError> {
     let corrupt = |reason: &str| PackageError::Corrupt {
@@ -1149,7 +1151,25 @@ fn gunzip(bytes: &[u8], origin: &str) -> Result<Vec<u8>, PackageError> {
             limit: MAX_UNPACKED_SIZE,
         });
     }
-    let mut out = vec![0; usize::try_from(size).expect("bounded above")];
+    // Deflate expands at most 1032:1 (a 258-byte match for each code of
+    // at least two bits): a trailer claiming more than the stream can
+    // hold lies, and is refused before anything is allocated for it.
+    if size > (bytes.len() as u64).saturating_mul(1032) {
+        return Err(corrupt(
+            "its gzip trailer claims more than the compressed data can hold",
+        ));
+    }
+    // An allocation the machine refuses is a refusal, not an abort.
+    let size = usize::try_from(size).expect("bounded above");
+    let mut out = Vec::new();
+    if out.try_reserve_exact(size).is_err() {
+        return Err(PackageError::TooLarge {
+            origin: origin.to_owned(),
+            size: size as u64,
+            limit: MAX_UNPACKED_SIZE,
+        });
+    }
+    out.resize(size, 0);
     match libdeflater::Decompressor::new().gzip_decompress(bytes, &mut out) {
         Ok(n) if n == out.len() => Ok(out),
         Ok(_) | Err(libdeflater::DecompressionError::InsufficientSpace) => Err(corrupt(

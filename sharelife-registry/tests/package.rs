@@ -410,6 +410,30 @@ fn the_file_list_must_agree_with_the_manifest() {
 }
 
 #[test]
+fn a_gzip_trailer_claiming_more_than_the_data_can_hold_is_refused_before_allocating() {
+    // A gzip stream of one stored deflate block of 64 bytes (87 bytes in
+    // all), whose trailer's size field (ISIZE) claims 1 MiB: under the
+    // unpacked limit, but over the 1032:1 that deflate can expand.
+    let data = [b'x'; 64];
+    let mut bytes = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    bytes.push(1); // the final block, stored
+    bytes.extend_from_slice(&(data.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(&(!(data.len() as u16)).to_le_bytes());
+    bytes.extend_from_slice(&data);
+    bytes.extend_from_slice(&0_u32.to_le_bytes()); // CRC-32, never reached
+    bytes.extend_from_slice(&(1_u32 << 20).to_le_bytes());
+    assert!((bytes.len() as u64) * 1032 < 1 << 20);
+    let err = refused(bytes);
+    assert!(
+        matches!(err, PackageError::Corrupt { .. })
+            && err
+                .to_string()
+                .contains("claims more than the compressed data can hold"),
+        "{err}"
+    );
+}
+
+#[test]
 fn parse_file_list_checks_its_shape() {
     let ok = br#"{"format":1,"id":"a.b","version":"1.0.0","files":[{"path":"lib/x86_64-unknown-linux-gnu/liba.so","sha256":"0000000000000000000000000000000000000000000000000000000000000000","size":1}],"libraries":[{"target":"x86_64-unknown-linux-gnu","path":"lib/x86_64-unknown-linux-gnu/liba.so"}]}"#;
     package::parse_file_list(ok).unwrap();
