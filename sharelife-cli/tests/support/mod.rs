@@ -174,5 +174,8 @@ pub(crate) fn s(p: &Path) -> &str {
 }
 
 /// The static host the registry is served from over HTTP (some tests only).
-#[allow(unused_imports)]
+#[allow(
+    unused_imports,
+    reason = "not every test binary that includes this module serves over HTTP"
+)]
 pub(crate) use sharelife_static_server::StaticServer;

@@ -203,5 +203,8 @@ pub(crate) fn host_sees(install_root: &Path) -> Vec<String> {
 }
 
 /// The static host the registry is served from over HTTP (some tests only).
-#[allow(unused_imports)]
+#[allow(
+    unused_imports,
+    reason = "not every test binary that includes this module serves over HTTP"
+)]
 pub(crate) use sharelife_static_server::StaticServer;

@@ -204,5 +204,8 @@ pub(crate) fn tamper_entry(pkg: &Path, entry: &str, change: impl Fn(&[u8]) -> Ve
 }
 
 /// The static host the registry is served from over HTTP (some tests only).
-#[allow(unused_imports)]
+#[allow(
+    unused_imports,
+    reason = "not every test binary that includes this module serves over HTTP"
+)]
 pub(crate) use sharelife_static_server::StaticServer;
