@@ -57,6 +57,7 @@ use std::str::FromStr;
 use object::{Object, ObjectSection};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use sharelife_core::loader::{LoadError, PluginFile};
 use sharelife_manifest::roads;
 use sharelife_manifest::{Manifest, RiskLevel};
 
@@ -242,53 +243,29 @@ fn library_evidence(
     entry: &str,
     bytes: &[u8],
 ) -> Result<LibraryEvidence, ScanError> {
-    let kind = object::FileKind::parse(bytes).map_err(|e| ScanError::Malformed {
-        origin: origin.to_owned(),
-        entry: entry.to_owned(),
-        reason: e.to_string(),
-    })?;
-    let macho = match kind {
-        object::FileKind::Elf32 | object::FileKind::Elf64 => false,
-        object::FileKind::MachO32 | object::FileKind::MachO64 => true,
-        object::FileKind::Pe32 | object::FileKind::Pe64 => false,
-        other => {
-            return Err(ScanError::UnsupportedFormat {
-                origin: origin.to_owned(),
-                entry: entry.to_owned(),
-                format: format!("{other:?}"),
-            });
-        }
-    };
-    let file = object::File::parse(bytes).map_err(|e| ScanError::Malformed {
-        origin: origin.to_owned(),
-        entry: entry.to_owned(),
-        reason: e.to_string(),
-    })?;
-    let imports = file.imports().map_err(|e| ScanError::Malformed {
-        origin: origin.to_owned(),
-        entry: entry.to_owned(),
-        reason: e.to_string(),
-    })?;
-    let mut found = BTreeMap::new();
-    for import in imports {
-        let import = import.map_err(|e| ScanError::Malformed {
+    // The host's own reader (`PluginFile::imports`, which its
+    // `[sandbox] auto` rule uses), on the bytes in memory.
+    let names = PluginFile::parse_imports(bytes, entry).map_err(|e| match e {
+        LoadError::NotALibrary { reason, .. } => ScanError::UnsupportedFormat {
             origin: origin.to_owned(),
             entry: entry.to_owned(),
-            reason: e.to_string(),
-        })?;
-        let object::read::NameOrOrdinal::Name(name) = import.name() else {
-            continue;
-        };
-        let Ok(name) = std::str::from_utf8(name) else {
-            continue;
-        };
-        let name = if macho {
-            name.strip_prefix('_').unwrap_or(name)
-        } else {
-            name
-        };
+            format: reason,
+        },
+        LoadError::Malformed { reason, .. } => ScanError::Malformed {
+            origin: origin.to_owned(),
+            entry: entry.to_owned(),
+            reason,
+        },
+        other => ScanError::Malformed {
+            origin: origin.to_owned(),
+            entry: entry.to_owned(),
+            reason: other.to_string(),
+        },
+    })?;
+    let mut found = BTreeMap::new();
+    for name in &names {
         // ELF version suffixes (`connect@GLIBC_2.2.5`) are not part of
-        // the name object returns, but strip them should a format add one.
+        // the names read, but strip them should a format add one.
         let name = name.split('@').next().unwrap_or(name);
         if let Some(road) = classify(name) {
             found.insert(
@@ -301,15 +278,16 @@ fn library_evidence(
             );
         }
     }
-    let rustc = file
-        .section_by_name(".comment")
-        .and_then(|s| s.data().ok())
-        .and_then(|data| {
-            data.split(|b| *b == 0)
-                .filter_map(|s| std::str::from_utf8(s).ok())
-                .find(|s| s.starts_with("rustc version"))
-                .map(str::to_owned)
-        });
+    let rustc = object::File::parse(bytes).ok().and_then(|file| {
+        file.section_by_name(".comment")
+            .and_then(|s| s.data().ok())
+            .and_then(|data| {
+                data.split(|b| *b == 0)
+                    .filter_map(|s| std::str::from_utf8(s).ok())
+                    .find(|s| s.starts_with("rustc version"))
+                    .map(str::to_owned)
+            })
+    });
     Ok(LibraryEvidence {
         target: target.to_owned(),
         path: entry.to_owned(),

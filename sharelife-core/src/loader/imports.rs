@@ -11,7 +11,7 @@ use std::path::Path;
 
 use object::elf::{FileHeader32, FileHeader64, SHN_UNDEF, SHT_DYNSYM};
 use object::read::elf::{FileHeader, SectionHeader, Sym};
-use object::read::{ReadCache, StringTable};
+use object::read::{ReadCache, ReadRef, StringTable};
 use object::{Endianness, FileKind, Object};
 
 use super::{LoadError, PluginFile};
@@ -40,6 +40,18 @@ impl PluginFile {
         imported_symbols(self.path())
     }
 
+    /// The imports of a library held in memory (an entry of a package),
+    /// read exactly as [`imports`](Self::imports) reads a file: the one
+    /// reader the host's `[sandbox] auto` rule and the registry's scan
+    /// share. `path` names it in errors.
+    ///
+    /// # Errors
+    ///
+    /// As [`imports`](Self::imports), except [`LoadError::Io`].
+    pub fn parse_imports(bytes: &[u8], path: impl AsRef<Path>) -> Result<Vec<String>, LoadError> {
+        symbols_in(bytes, path.as_ref())
+    }
+
     /// The roads around the gateway this library's [`imports`](Self::imports)
     /// open that its manifest does not declare (a scan mismatch), by road;
     /// empty when there is none. Std's runtime imports on this platform
@@ -64,21 +76,26 @@ fn imported_symbols(path: &Path) -> Result<Vec<String>, LoadError> {
         path: path.to_owned(),
         source: source.into(),
     })?;
-    let cache = ReadCache::new(file);
+    symbols_in(&ReadCache::new(file), path)
+}
+
+/// The imported symbols of the library in `data` (a file through a read
+/// cache, or bytes in memory); `path` names it in errors.
+fn symbols_in<'data, R: ReadRef<'data>>(data: R, path: &Path) -> Result<Vec<String>, LoadError> {
     let malformed = |reason: String| LoadError::Malformed {
         path: path.to_owned(),
         reason,
     };
-    let kind = FileKind::parse(&cache).map_err(|_| LoadError::NotALibrary {
+    let kind = FileKind::parse(data).map_err(|_| LoadError::NotALibrary {
         path: path.to_owned(),
         reason: "its format is not ELF, Mach-O or PE".into(),
     })?;
     match kind {
-        FileKind::Elf64 => elf_imports::<FileHeader64<Endianness>>(&cache).map_err(malformed),
-        FileKind::Elf32 => elf_imports::<FileHeader32<Endianness>>(&cache).map_err(malformed),
+        FileKind::Elf64 => elf_imports::<FileHeader64<Endianness>, R>(data).map_err(malformed),
+        FileKind::Elf32 => elf_imports::<FileHeader32<Endianness>, R>(data).map_err(malformed),
         FileKind::MachO32 | FileKind::MachO64 | FileKind::Pe32 | FileKind::Pe64 => {
             let macho = matches!(kind, FileKind::MachO32 | FileKind::MachO64);
-            let object = object::File::parse(&cache).map_err(|e| malformed(format!("{e}")))?;
+            let object = object::File::parse(data).map_err(|e| malformed(format!("{e}")))?;
             let mut names = Vec::new();
             for import in object.imports().map_err(|e| malformed(format!("{e}")))? {
                 let import = import.map_err(|e| malformed(format!("{e}")))?;
@@ -107,8 +124,8 @@ fn imported_symbols(path: &Path) -> Result<Vec<String>, LoadError> {
 /// The undefined symbols of an ELF file's dynamic symbol table (the
 /// section of type `SHT_DYNSYM`), read with three reads past the header:
 /// the section header table, the symbol table, its string table.
-fn elf_imports<Elf: FileHeader<Endian = Endianness>>(
-    cache: &ReadCache<File>,
+fn elf_imports<'data, Elf: FileHeader<Endian = Endianness>, R: ReadRef<'data>>(
+    cache: R,
 ) -> Result<Vec<String>, String> {
     let header = Elf::parse(cache).map_err(|e| e.to_string())?;
     let endian = header.endian().map_err(|e| e.to_string())?;
