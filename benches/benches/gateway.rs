@@ -190,12 +190,30 @@ fn audited_allow(c: &mut Criterion) {
     g.bench_function("direct_backend_call", |b| {
         b.iter(|| backend.call(ProviderAccess::Read, black_box(b"q")))
     });
+    // Saturated, the queue may stay full longer than the sink's bounded
+    // wait (a slow fsync on a shared disk): the call is then denied, fail
+    // closed, as designed. That is counted and printed, not a panic; the
+    // wait it took stays in the timing.
+    let denied = std::cell::Cell::new(0_u64);
     g.bench_function("through_gateway_and_audit", |b| {
         b.iter(|| {
-            ctx.provider("llm", ProviderAccess::Read, black_box(b"q"))
-                .unwrap()
+            let answer = ctx.provider("llm", ProviderAccess::Read, black_box(b"q"));
+            if let Err(e) = &answer {
+                assert!(
+                    e.message().contains("audit queue is full"),
+                    "only backpressure may deny here: {e}"
+                );
+                denied.set(denied.get() + 1);
+            }
+            answer
         })
     });
+    if denied.get() > 0 {
+        eprintln!(
+            "audited_allow/through_gateway_and_audit: {} calls denied because the audit queue stayed full past the sink's wait (fail closed)",
+            denied.get()
+        );
+    }
     // Where the row above's time goes. It calls as fast as it can, so the
     // audit writer is saturated and each call waits for queue room: the
     // row measures the writer's sustained cost per record. The caller's
