@@ -22,7 +22,8 @@
 //! * `sandbox_noop` — `Sandboxed::call("noop")` of the escape fixture, the
 //!   product transport with its framing, restrictions and all (the child
 //!   inherits the host thread's affinity at spawn);
-//!   `sandbox_noop_poll_50us` — the same with `limits.poll = "50us"`
+//!   here with `limits.poll = "0s"` (each side sleeps in `read` at once);
+//!   `sandbox_noop_poll_50us` — the same with the default poll budget
 //!   (each side busy-polls the socket before it sleeps; `src/poll.rs`);
 //! * `in_process/noop` — the same handler loaded in-process, `Host::call`;
 //! * `socket_64k`, `shm_64k`, `socket_1m`, `shm_1m` — echoes of 64 KiB and
@@ -576,15 +577,17 @@ fn ipc(c: &mut Criterion) {
                 })
             });
         }
-        // The product as configured by default (sleeping in `read`), and
-        // with each side busy-polling for 50 µs first (`limits.poll`).
-        let polling = Limits {
-            poll: Some(std::time::Duration::from_micros(50)),
+        // The product with polling off (each side sleeps in `read` at
+        // once: the baseline), and as configured by default (each side
+        // busy-polls for `DEFAULT_POLL`, backing off where that finds
+        // nothing; `src/poll.rs`).
+        let no_poll = Limits {
+            poll: Some(std::time::Duration::ZERO),
             ..Limits::default()
         };
         for (name, limits) in [
-            ("sandbox_noop", Limits::default()),
-            ("sandbox_noop_poll_50us", polling),
+            ("sandbox_noop", no_poll),
+            ("sandbox_noop_poll_50us", Limits::default()),
         ] {
             if let Some(sandboxed) = sandboxed(placement, &limits) {
                 group.bench_function(name, |b| {

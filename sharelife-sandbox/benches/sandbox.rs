@@ -3,7 +3,9 @@
 //!
 //! * `sandbox/noop_round_trip` — `Sandboxed::call("noop")` of the escape
 //!   fixture in its restricted child: a `CALL` frame out, an `OK` frame
-//!   back (sendmsg, read on the host; read, write in the child);
+//!   back (sendmsg, read on the host; read, write in the child), with the
+//!   default poll budget (`src/poll.rs`); `sandbox/noop_round_trip_no_poll`
+//!   the same with `limits.poll = "0s"`;
 //! * `sandbox/in_process_noop` — the same handler of the same library
 //!   loaded in-process, through `Host::call`;
 //! * `sandbox/unix_socket_echo` — the floor for a blocking socket: 9 bytes
@@ -45,6 +47,16 @@ fn sandbox(c: &mut Criterion) {
     group.bench_function("noop_round_trip", |b| {
         b.iter(|| black_box(sandboxed.call("noop", b"").expect("noop")))
     });
+    let no_poll = Limits {
+        poll: Some(std::time::Duration::ZERO),
+        ..Limits::default()
+    };
+    let sleeper = Sandboxed::spawn(fixture(), &no_poll, &Requirements::default())
+        .expect("the fixture starts in a sandbox");
+    group.bench_function("noop_round_trip_no_poll", |b| {
+        b.iter(|| black_box(sleeper.call("noop", b"").expect("noop")))
+    });
+    drop(sleeper);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()

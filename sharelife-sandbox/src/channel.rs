@@ -67,9 +67,8 @@ pub(crate) struct Channel {
     /// What `SO_RCVTIMEO` and `SO_SNDTIMEO` are set to (`None`: wait
     /// forever).
     armed: [Option<Duration>; 2],
-    /// How long to poll for a frame before sleeping in `read`
-    /// ([`crate::poll`]).
-    poll: Duration,
+    /// Polls for a frame before sleeping in `read` ([`crate::poll`]).
+    poller: crate::poll::Poller,
 }
 
 impl Channel {
@@ -83,7 +82,7 @@ impl Channel {
         Ok(Channel {
             socket,
             armed: [call_timeout; 2],
-            poll,
+            poller: crate::poll::Poller::new(poll),
         })
     }
 
@@ -212,7 +211,7 @@ impl Channel {
         let mut filled = 0;
         // Polls only within the deadline: the budget is microseconds, a
         // deadline seconds, and `read_some` checks it after.
-        crate::poll::until_readable(&self.socket, self.poll);
+        self.poller.wait(&self.socket);
         while filled < frame::HEADER {
             filled += self.read_some(&mut first[filled..], deadline)?;
         }

@@ -314,7 +314,7 @@ mod sandboxed;
 
 pub use error::{ExitCause, SandboxError};
 pub use frame::{MAX_FRAME, MAX_STATE, StartFailure, StartStage};
-pub use limits::{ByteSize, ByteSizeError, Limits, LimitsError};
+pub use limits::{ByteSize, ByteSizeError, DEFAULT_POLL, Limits, LimitsError};
 pub use locate::{
     RUNNER_ARG, RUNNER_ENV, RUNNER_NAME, Runner, RunnerSource, locate_runner, run_if_runner,
 };

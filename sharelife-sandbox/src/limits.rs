@@ -31,5 +31,5 @@
 #![forbid(unsafe_code)]
 
 pub use sharelife_core::host::isolation::{
-    ByteSize, ByteSizeError, LimitsError, ProcessLimits as Limits,
+    ByteSize, ByteSizeError, DEFAULT_POLL, LimitsError, ProcessLimits as Limits,
 };

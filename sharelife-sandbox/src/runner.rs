@@ -198,9 +198,9 @@ struct Serving {
     started: bool,
     /// The host's services, for the context rebuilt at `START`.
     services: Arc<dyn sharelife_core::HostServices>,
-    /// How long to poll for the next call before sleeping in `read`
+    /// Polls for the next call before sleeping in `read`
     /// ([`crate::poll`]).
-    poll: std::time::Duration,
+    poller: crate::poll::Poller,
 }
 
 /// The runner's end of the socket, shared by the serving loop and the
@@ -351,7 +351,7 @@ fn start(link: &Arc<Link>) -> Result<Serving, StartFailure> {
         initialized: false,
         started: false,
         services,
-        poll: config.limits.poll_budget(),
+        poller: crate::poll::Poller::new(config.limits.poll_budget()),
     })
 }
 
@@ -364,7 +364,7 @@ impl Serving {
         loop {
             let mut reader = link.reader();
             if reader.buffer().is_empty() {
-                crate::poll::until_readable(socket, self.poll);
+                self.poller.wait(socket);
             }
             let read = frame::read_frame(&mut *reader, &mut body);
             drop(reader);

@@ -370,9 +370,10 @@ pub enum IsolationError {
 ///
 /// and one setting that limits nothing: `poll`, how long each side of the
 /// child's socket busy-polls for the other's next message before it
-/// sleeps in the kernel (absent or `"0s"`: never). Off by default: it
-/// pays only when host and child run on different, otherwise idle CPUs,
-/// and costs up to that much CPU per wait (`sharelife-sandbox`'s
+/// sleeps in the kernel ([`DEFAULT_POLL`] when absent, `"0s"` never). A
+/// side whose polls keep finding nothing backs off (sleeps at once for up
+/// to 1024 waits), so it pays where host and child run on different CPUs
+/// and costs little where they share one (`sharelife-sandbox`'s
 /// `benches/IPC.md` has the numbers).
 ///
 /// ```
@@ -403,17 +404,25 @@ pub struct ProcessLimits {
     /// plus one).
     pub open_files: Option<u64>,
     /// How long each side busy-polls for the other's next message before
-    /// it sleeps; `None` or zero never polls. See
+    /// it sleeps; `None` is [`DEFAULT_POLL`], zero never polls. See
     /// [`poll_budget`](Self::poll_budget).
     pub poll: Option<Duration>,
 }
 
+/// The poll budget when [`ProcessLimits::poll`] is not set: longer than a
+/// small call's round trip across CPUs (about 6 µs), so such a call's
+/// answer is caught without a wake-up; a side whose polls find nothing
+/// backs off, so an idle child or a host sharing the child's CPU spends
+/// about one budget per 1024 waits.
+pub const DEFAULT_POLL: Duration = Duration::from_micros(50);
+
 impl ProcessLimits {
     /// How long each side of the child's socket busy-polls for the
     /// other's next message before it sleeps in the kernel:
-    /// [`poll`](Self::poll), zero when unset (never polls).
+    /// [`poll`](Self::poll), or [`DEFAULT_POLL`] when unset; zero never
+    /// polls.
     pub fn poll_budget(&self) -> Duration {
-        self.poll.unwrap_or(Duration::ZERO)
+        self.poll.unwrap_or(DEFAULT_POLL)
     }
 
     /// Reads limits from a TOML table (the inline table of the host
@@ -554,7 +563,7 @@ pub struct RawLimits {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_files: Option<Scalar>,
     /// How long each side busy-polls for the other's next message before
-    /// it sleeps: "50us"; absent or "0s" never polls.
+    /// it sleeps: "50us" (the default when absent); "0s" never polls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll: Option<Scalar>,
 }
@@ -880,7 +889,7 @@ mod tests {
 
     #[test]
     fn poll_is_a_duration_zero_allowed_and_defaults_when_absent() {
-        assert_eq!(ProcessLimits::default().poll_budget(), Duration::ZERO);
+        assert_eq!(ProcessLimits::default().poll_budget(), DEFAULT_POLL);
         let set = ProcessLimits::from_toml(r#"poll = "20us""#).unwrap();
         assert_eq!(set.poll_budget(), Duration::from_micros(20));
         let off = ProcessLimits::from_toml(r#"poll = "0s""#).unwrap();
