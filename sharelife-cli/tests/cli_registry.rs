@@ -6,12 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+use sharelife_static_server::StaticServer;
 
 /// Runs `sharelife ARGS` with `home` as `SHARELIFE_HOME`; cargo (for
 /// `package`) builds offline into a shared target directory.
@@ -65,67 +64,6 @@ fn snapshot_tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     walk(dir, dir, &mut out);
     out
-}
-
-/// A static file server on 127.0.0.1 serving a directory (refusing
-/// `private/`, as a registry's server must).
-struct StaticServer {
-    port: u16,
-}
-
-impl StaticServer {
-    fn serve(root: &Path) -> StaticServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let root = root.to_owned();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let root = root.clone();
-                std::thread::spawn(move || handle(stream, &root));
-            }
-        });
-        StaticServer { port }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.port)
-    }
-}
-
-fn handle(stream: TcpStream, root: &Path) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
-            break;
-        }
-    }
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/");
-    let rel = path.trim_start_matches('/');
-    let allowed = !rel.split('/').any(|c| c == ".." || c == "private");
-    let file = root.join(rel);
-    let mut stream = stream;
-    match fs::read(&file).ok().filter(|_| allowed && file.is_file()) {
-        Some(body) => {
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(&body);
-        }
-        None => {
-            let _ = write!(
-                stream,
-                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-        }
-    }
 }
 
 const ID: &str = "local.upper_demo";
