@@ -100,6 +100,34 @@ fn dropping_the_sink_flushes_everything() {
 }
 
 #[test]
+fn on_flush_holds_records_until_the_flush_and_continues_the_chain() {
+    let dir = Scratch::new();
+    let log = dir.path().join("audit.jsonl");
+    write_log(&log, 3, Durability::Sync);
+    let sink = FileSink::open(&log, Durability::OnFlush).unwrap();
+    for i in 0..4 {
+        sink.try_record(event("acme.a", true, 1_900_000_000 + i))
+            .unwrap();
+    }
+    // Chained, not yet written: the file still holds the first three.
+    assert_eq!(sink.health().pending, 4);
+    assert_eq!(verify(&log).unwrap().records, 3);
+    sink.flush().unwrap();
+    assert_eq!(sink.health().pending, 0);
+    assert_eq!(verify(&log).unwrap().records, 7);
+    // A flush with nothing new changes nothing; dropping the sink makes
+    // what came after the last flush durable.
+    sink.flush().unwrap();
+    sink.try_record(event("acme.b", false, 1_900_000_010))
+        .unwrap();
+    drop(sink);
+    let records = read_log(&log).unwrap();
+    assert_eq!(records.len(), 8);
+    assert_eq!(records[7].seq, 8);
+    assert_eq!(records[7].plugin, "acme.b");
+}
+
+#[test]
 fn an_edited_record_is_detected() {
     let dir = Scratch::new();
     let log = dir.path().join("audit.jsonl");

@@ -65,6 +65,13 @@ pub enum Durability {
     /// Every record is written and `fsync`ed before `record` returns:
     /// nothing is lost even if the process crashes right after.
     Sync,
+    /// Records are formatted and chained in the recording thread and held
+    /// in memory; `flush` (and dropping the sink) writes them and makes
+    /// them durable together: one `fsync` per flush, no writer thread.
+    /// For a short operation that records a handful of events and then
+    /// flushes (the install root's operations); a crash before the flush
+    /// loses that operation's records, and nothing else.
+    OnFlush,
 }
 
 /// The chain's state: what the next record links to.
@@ -222,8 +229,10 @@ enum Mode {
         shared: Arc<Shared>,
         writer: Mutex<Option<JoinHandle<()>>>,
     },
+    /// [`Durability::Sync`], or [`Durability::OnFlush`] when `deferred`.
     Sync {
         chain: Box<Mutex<SyncState>>,
+        deferred: bool,
     },
 }
 
@@ -233,6 +242,8 @@ struct SyncState {
     chain: Chain,
     entry: Vec<u8>,
     error: Option<String>,
+    /// The sequence number of the last durable record.
+    durable: u64,
 }
 
 impl FileSink {
@@ -278,12 +289,14 @@ impl FileSink {
             path: path.clone(),
         };
         let mode = match durability {
-            Durability::Sync => Mode::Sync {
+            Durability::Sync | Durability::OnFlush => Mode::Sync {
                 chain: Box::new(Mutex::new(SyncState {
                     chain,
                     entry: Vec::new(),
                     error: None,
+                    durable: seq,
                 })),
+                deferred: durability == Durability::OnFlush,
             },
             Durability::GroupCommit => {
                 let shared = Arc::new(Shared {
@@ -350,7 +363,7 @@ impl FileSink {
                 }
                 Ok(())
             }
-            Mode::Sync { chain } => {
+            Mode::Sync { chain, deferred } => {
                 let mut state = chain.lock();
                 if let Some(e) = &state.error {
                     return Err(AuditError::WriterStopped(e.clone()));
@@ -359,12 +372,20 @@ impl FileSink {
                     chain,
                     entry,
                     error,
+                    durable,
                 } = &mut *state;
                 entry.clear();
                 encode(entry, wall());
                 let result = chain
                     .append(&mut Reader::new(entry), 1, &Anchor::now())
-                    .and_then(|()| chain.commit());
+                    .and_then(|()| {
+                        if *deferred {
+                            return Ok(());
+                        }
+                        chain.commit()?;
+                        *durable = chain.seq;
+                        Ok(())
+                    });
                 if let Err(e) = &result {
                     tracing::error!(target: "sharelife::audit", error = %e, "audit record could not be written; the audit sink has stopped");
                     *error = Some(e.to_string());
@@ -511,10 +532,24 @@ impl AuditSink for FileSink {
                     None => Ok(()),
                 }
             }
-            Mode::Sync { chain } => match &chain.lock().error {
-                Some(e) => Err(AuditError::WriterStopped(e.clone())),
-                None => Ok(()),
-            },
+            Mode::Sync { chain, deferred } => {
+                let mut state = chain.lock();
+                if let Some(e) = &state.error {
+                    return Err(AuditError::WriterStopped(e.clone()));
+                }
+                if !*deferred || state.durable == state.chain.seq {
+                    return Ok(());
+                }
+                let result = state.chain.commit();
+                if result.is_ok() {
+                    state.durable = state.chain.seq;
+                }
+                if let Err(e) = &result {
+                    tracing::error!(target: "sharelife::audit", error = %e, "audit records could not be made durable; the audit sink has stopped");
+                    state.error = Some(e.to_string());
+                }
+                result
+            }
         }
     }
 
@@ -527,23 +562,35 @@ impl AuditSink for FileSink {
                     pending: usize::try_from(q.recorded - q.durable).unwrap_or(usize::MAX),
                 }
             }
-            Mode::Sync { chain } => AuditHealth {
-                failure: chain.lock().error.clone(),
-                pending: 0,
-            },
+            Mode::Sync { chain, .. } => {
+                let state = chain.lock();
+                AuditHealth {
+                    failure: state.error.clone(),
+                    pending: usize::try_from(state.chain.seq - state.durable).unwrap_or(usize::MAX),
+                }
+            }
         }
     }
 }
 
 impl Drop for FileSink {
     fn drop(&mut self) {
-        if let Mode::Group { shared, writer } = &self.mode {
-            let _ = self.flush();
-            shared.queue.lock().stop = true;
-            shared.wake_writer.notify_one();
-            if let Some(handle) = writer.lock().take() {
-                let _ = handle.join();
+        match &self.mode {
+            Mode::Group { shared, writer } => {
+                let _ = self.flush();
+                shared.queue.lock().stop = true;
+                shared.wake_writer.notify_one();
+                if let Some(handle) = writer.lock().take() {
+                    let _ = handle.join();
+                }
             }
+            // What was recorded since the last flush is made durable.
+            Mode::Sync { deferred: true, .. } => {
+                let _ = self.flush();
+            }
+            Mode::Sync {
+                deferred: false, ..
+            } => {}
         }
     }
 }
