@@ -843,7 +843,10 @@ pub struct Package {
     size: u64,
     file_list: FileList,
     manifest: Manifest,
-    entries: BTreeMap<String, Vec<u8>>,
+    /// The decompressed tar stream, kept whole: entries are ranges of it,
+    /// not copies.
+    tar: Vec<u8>,
+    entries: BTreeMap<String, std::ops::Range<usize>>,
 }
 
 impl Package {
@@ -903,14 +906,14 @@ impl Package {
     /// [`BadLibrary`]: PackageError::BadLibrary
     /// [`ManifestMismatch`]: PackageError::ManifestMismatch
     pub fn from_bytes(bytes: Vec<u8>, origin: &str) -> Result<Package, PackageError> {
-        Package::from_bytes_with_digest(bytes, None, origin)
+        Package::from_bytes_with_digest(&bytes, None, origin)
     }
 
     /// [`Package::from_bytes`] for bytes whose sha256 the caller has
     /// already checked (the registry client, against the signed metadata),
     /// so they are not hashed a second time.
     pub(crate) fn from_bytes_with_digest(
-        bytes: Vec<u8>,
+        bytes: &[u8],
         sha256: Option<String>,
         origin: &str,
     ) -> Result<Package, PackageError> {
@@ -922,24 +925,23 @@ impl Package {
                 limit: MAX_ARCHIVE_SIZE,
             });
         }
-        let sha256 = sha256.unwrap_or_else(|| sha256_hex(&bytes));
-        let entries = unpack(&bytes, origin)?;
-        drop(bytes);
-        let list_bytes = entries
-            .get(FILE_LIST)
-            .ok_or_else(|| PackageError::MissingFileList {
-                origin: origin.to_owned(),
-            })?;
+        let sha256 = sha256.unwrap_or_else(|| sha256_hex(bytes));
+        let (tar, entries) = unpack(bytes, origin)?;
+        let entry = |path: &str| entries.get(path).map(|r| &tar[r.clone()]);
+        let list_bytes = entry(FILE_LIST).ok_or_else(|| PackageError::MissingFileList {
+            origin: origin.to_owned(),
+        })?;
         let file_list = parse_file_list_in(list_bytes, origin)?;
         let listed: BTreeMap<&str, &FileEntry> = file_list
             .files
             .iter()
             .map(|f| (f.path.as_str(), f))
             .collect();
-        for (path, data) in &entries {
+        for (path, range) in &entries {
             if path == FILE_LIST {
                 continue;
             }
+            let data = &tar[range.clone()];
             let Some(file) = listed.get(path.as_str()) else {
                 return Err(PackageError::UnlistedEntry {
                     origin: origin.to_owned(),
@@ -974,12 +976,9 @@ impl Package {
                 entry: missing.path.clone(),
             });
         }
-        let manifest_bytes =
-            entries
-                .get(MANIFEST)
-                .ok_or_else(|| PackageError::MissingManifest {
-                    origin: origin.to_owned(),
-                })?;
+        let manifest_bytes = entry(MANIFEST).ok_or_else(|| PackageError::MissingManifest {
+            origin: origin.to_owned(),
+        })?;
         let manifest_json =
             std::str::from_utf8(manifest_bytes).map_err(|e| PackageError::InvalidManifest {
                 origin: origin.to_owned(),
@@ -1002,7 +1001,7 @@ impl Package {
             });
         }
         for lib in &file_list.libraries {
-            let bytes = &entries[&lib.path];
+            let bytes = entry(&lib.path).expect("every listed entry exists");
             let read =
                 library_manifest(bytes, &lib.path).map_err(|source| PackageError::BadLibrary {
                     origin: origin.to_owned(),
@@ -1022,6 +1021,7 @@ impl Package {
             size,
             file_list,
             manifest,
+            tar,
             entries,
         })
     }
@@ -1048,14 +1048,14 @@ impl Package {
             (
                 lib.target.as_str(),
                 lib.path.as_str(),
-                self.entries[&lib.path].as_slice(),
+                self.entry(&lib.path).expect("every listed entry exists"),
             )
         })
     }
 
     /// The bytes of the entry at `path`, if the package has one.
     pub fn entry(&self, path: &str) -> Option<&[u8]> {
-        self.entries.get(path).map(Vec::as_slice)
+        self.entries.get(path).map(|r| &self.tar[r.clone()])
     }
 
     /// The sha256 (hex) of entry `path`, as its file list gives it (every
@@ -1095,8 +1095,6 @@ impl Package {
     }
 }
 
-/// Unpacks the archive into memory, checking limits, entry types, paths
-/// and duplicates.
 /// Reads a `tar.gz` written by [`write_archive`] with the checks a
 /// package gets (regular files only, safe relative UTF-8 paths, no
 /// duplicates, size and entry limits), and checks that it is *canonical*:
@@ -1108,7 +1106,11 @@ pub fn read_canonical_archive(
     bytes: &[u8],
     origin: &str,
 ) -> Result<BTreeMap<String, Vec<u8>>, PackageError> {
-    let entries = unpack(bytes, origin)?;
+    let (tar, entries) = unpack(bytes, origin)?;
+    let entries: BTreeMap<String, Vec<u8>> = entries
+        .into_iter()
+        .map(|(path, range)| (path, tar[range].to_vec()))
+        .collect();
     let again = write_archive(
         entries
             .iter()
@@ -1181,17 +1183,24 @@ fn gunzip(bytes: &[u8], origin: &str) -> Result<Vec<u8>, PackageError> {
     }
 }
 
-fn unpack(bytes: &[u8], origin: &str) -> Result<BTreeMap<String, Vec<u8>>, PackageError> {
+/// An archive's entries as ranges of its decompressed tar stream.
+type Unpacked = (Vec<u8>, BTreeMap<String, std::ops::Range<usize>>);
+
+/// Decompresses the archive and walks its tar headers, checking limits,
+/// entry types, paths and duplicates. Entries are not copied: each is the
+/// range of the decompressed stream its header points at.
+fn unpack(bytes: &[u8], origin: &str) -> Result<Unpacked, PackageError> {
     let corrupt = |source: std::io::Error| PackageError::Corrupt {
         origin: origin.to_owned(),
         source,
     };
     let tar = gunzip(bytes, origin)?;
-    let mut archive = tar::Archive::new(tar.as_slice());
+    let mut archive = tar::Archive::new(std::io::Cursor::new(tar.as_slice()));
     let mut entries = BTreeMap::new();
     let mut unpacked: u64 = 0;
-    for entry in archive.entries().map_err(corrupt)? {
-        let mut entry = entry.map_err(corrupt)?;
+    // Seeking skips over each entry's data instead of reading it.
+    for entry in archive.entries_with_seek().map_err(corrupt)? {
+        let entry = entry.map_err(corrupt)?;
         if entries.len() >= MAX_ENTRIES {
             return Err(PackageError::TooManyEntries {
                 origin: origin.to_owned(),
@@ -1207,6 +1216,8 @@ fn unpack(bytes: &[u8], origin: &str) -> Result<BTreeMap<String, Vec<u8>>, Packa
                 reason: "path is not UTF-8",
             });
         }
+        // Regular files only: their data is contiguous (no sparse maps),
+        // so it is exactly the range the header points at.
         let kind = entry.header().entry_type();
         if kind != tar::EntryType::Regular {
             return Err(PackageError::NotAFile {
@@ -1243,11 +1254,22 @@ fn unpack(bytes: &[u8], origin: &str) -> Result<BTreeMap<String, Vec<u8>>, Packa
                 entry: path,
             });
         }
-        let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(1 << 20));
-        entry.read_to_end(&mut data).map_err(corrupt)?;
-        entries.insert(path, data);
+        // A header whose data would run past the end of the stream is a
+        // truncated archive (reading it would have hit the end too).
+        let start = entry.raw_file_position();
+        let range = start
+            .checked_add(size)
+            .filter(|end| *end <= tar.len() as u64)
+            .map(|end| start as usize..end as usize)
+            .ok_or_else(|| {
+                corrupt(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("entry {path} runs past the end of the archive"),
+                ))
+            })?;
+        entries.insert(path, range);
     }
-    Ok(entries)
+    Ok((tar, entries))
 }
 
 /// Reads the `.sharelife` manifest of an in-memory library with the
