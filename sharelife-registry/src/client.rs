@@ -453,14 +453,27 @@ impl Client {
         req: Option<&VersionReq>,
     ) -> Result<(IndexLine, Vec<u8>), ClientError> {
         let line = self.resolve(id, req)?;
-        let target = line.package_target();
+        let bytes = self.read_package(&line.package_target(), &line.cksum, "the index line")?;
+        Ok((line, bytes))
+    }
+
+    /// Reads package `target` after checking that the trusted metadata
+    /// signs it with sha256 `cksum` (what `source`, an index line or a
+    /// plan, says it is); the bytes are checked against the signed length
+    /// and sha256 as they are read.
+    fn read_package(
+        &self,
+        target: &str,
+        cksum: &str,
+        source: &str,
+    ) -> Result<Vec<u8>, ClientError> {
         let missing = || ClientError::PackageMismatch {
             registry: self.name.clone(),
-            file: target.clone(),
+            file: target.to_owned(),
             attack: Attack::MixAndMatch,
-            detail: "the index lists this version but the metadata has no such package".to_owned(),
+            detail: format!("{source} names this version but the metadata has no such package"),
         };
-        let name = tough::TargetName::new(target.as_str()).map_err(|_| missing())?;
+        let name = tough::TargetName::new(target).map_err(|_| missing())?;
         let signed = self
             .repo
             .targets()
@@ -468,19 +481,15 @@ impl Client {
             .find_target(&name, false)
             .map_err(|_| missing())?;
         let signed_sha256 = hex::encode(&signed.hashes.sha256);
-        if signed_sha256 != line.cksum {
+        if signed_sha256 != cksum {
             return Err(ClientError::PackageMismatch {
                 registry: self.name.clone(),
-                file: target,
+                file: target.to_owned(),
                 attack: Attack::MixAndMatch,
-                detail: format!(
-                    "the metadata signs sha256 {signed_sha256}, the index line says {}",
-                    line.cksum
-                ),
+                detail: format!("the metadata signs sha256 {signed_sha256}, {source} says {cksum}"),
             });
         }
-        let bytes = trust::read_target(&self.name, &self.repo, &target)?.ok_or_else(missing)?;
-        Ok((line, bytes))
+        trust::read_target(&self.name, &self.repo, target)?.ok_or_else(missing)
     }
 
     /// Downloads a version's package and verifies it: against the signed
@@ -488,28 +497,65 @@ impl Client {
     /// id, version), and entry by entry against its own file list.
     pub fn verify(&self, id: &str, req: Option<&VersionReq>) -> Result<Verified, ClientError> {
         let (line, bytes) = self.download(id, req)?;
-        let target = line.package_target();
-        // `download` checked the bytes against the signed sha256, which is
-        // the line's checksum: no second hash.
         let package =
-            Package::from_bytes_with_digest(bytes.clone(), Some(line.cksum.clone()), &target)?;
-        let m = package.manifest();
-        if m.id.as_str() != line.id || m.version != line.vers {
-            return Err(ClientError::PackageMismatch {
-                registry: self.name.clone(),
-                file: target,
-                attack: Attack::Tampering,
-                detail: format!(
-                    "the package holds {} {}, the index line says {} {}",
-                    m.id, m.version, line.id, line.vers
-                ),
-            });
-        }
+            self.open_package(&bytes, &line.cksum, &line.id, &line.vers, "the index line")?;
         Ok(Verified {
             line,
             package,
             bytes,
         })
+    }
+
+    /// Downloads and verifies the package of `id` `version` whose sha256
+    /// was pinned earlier (by a plan made against this registry snapshot):
+    /// the signed metadata must sign exactly `sha256`, and the package is
+    /// checked entry by entry and must hold `id` `version`. The index is
+    /// not read again: the signed target hash is the pin, and a caller
+    /// that pinned it against a snapshot checks the snapshot
+    /// ([`snapshot_version`](Self::snapshot_version)) did not move.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::PackageMismatch`] when the metadata signs another
+    /// digest, has no such package, or the package holds another plugin;
+    /// the trust and package errors of [`verify`](Self::verify).
+    pub fn verify_pinned(
+        &self,
+        id: &str,
+        version: &Version,
+        sha256: &str,
+    ) -> Result<Package, ClientError> {
+        let target = index::package_target(id, version);
+        let bytes = self.read_package(&target, sha256, "the plan")?;
+        self.open_package(&bytes, sha256, id, version, "the plan")
+    }
+
+    /// Opens downloaded package bytes (already checked against the signed
+    /// sha256 `cksum`, so not hashed again) and checks they hold `id`
+    /// `version`, as `source` names them.
+    fn open_package(
+        &self,
+        bytes: &[u8],
+        cksum: &str,
+        id: &str,
+        version: &Version,
+        source: &str,
+    ) -> Result<Package, ClientError> {
+        let target = index::package_target(id, version);
+        let package = Package::from_bytes_with_digest(bytes, Some(cksum.to_owned()), &target)?;
+        let m = package.manifest();
+        if m.id.as_str() != id || m.version != *version {
+            return Err(ClientError::PackageMismatch {
+                registry: self.name.clone(),
+                file: target,
+                attack: Attack::Tampering,
+                detail: format!(
+                    "the package holds {} {}, {source} says {id} {version}",
+                    m.id, m.version
+                ),
+            });
+        }
+        Ok(package)
     }
 }
 

@@ -38,6 +38,31 @@ fn publish_then_search_info_verify_over_file_url() {
     let verified = client.verify("examples.echo", None).expect("verify");
     assert_eq!(verified.package.manifest().id.as_str(), "examples.echo");
     assert_eq!(verified.line.cksum, report.line.cksum);
+
+    // By a pinned digest: the same package, without the index.
+    let version = lines[0].vers.clone();
+    let pinned = client
+        .verify_pinned("examples.echo", &version, &report.line.cksum)
+        .expect("verify by the pin");
+    assert_eq!(pinned.sha256(), report.line.cksum);
+    assert_eq!(pinned.manifest().version, version);
+    // A pin the signed metadata does not sign is refused, naming both.
+    let other = "0".repeat(64);
+    let err = client
+        .verify_pinned("examples.echo", &version, &other)
+        .unwrap_err();
+    let (attack, name) = refused(&err);
+    assert_eq!(attack, Attack::MixAndMatch, "{err}");
+    assert!(name.ends_with("examples.echo-1.0.0.slpkg"), "{err}");
+    assert!(
+        err.to_string().contains(&report.line.cksum) && err.to_string().contains(&other),
+        "{err}"
+    );
+    // A version the metadata has no package for is refused too.
+    let err = client
+        .verify_pinned("examples.echo", &"9.9.9".parse().unwrap(), &other)
+        .unwrap_err();
+    assert_eq!(refused(&err).0, Attack::MixAndMatch, "{err}");
 }
 
 #[test]
