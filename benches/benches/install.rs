@@ -22,6 +22,12 @@
 //!   same bytes (files and directories fsynced, the generation renamed
 //!   into place, the `current` symlink flipped): what apply adds to it is
 //!   the download, its verification and decompression, and the audit;
+//! * `floor_verified_fetch` — the package alone, fetched by the plan's
+//!   pinned digest and verified (signed length and sha256, decompressed,
+//!   every entry against its file list), nothing written;
+//! * `floor_audit_commit` — an apply's two audit records chained and made
+//!   durable by one commit. Apply is these two plus
+//!   `floor_durable_generation`, plus its glue;
 //! * `smoke_load` — the smoke load alone (a scratch host boots the
 //!   generation, checks health, shuts down).
 
@@ -31,6 +37,7 @@ use std::path::{Path, PathBuf};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use sharelife_benches::{BenchDir, ECHO_CRATE, built_library};
+use sharelife_core::audit::{AuditEvent, AuditSink, Durability, FileSink, Outcome, What};
 use sharelife_install::{InstallRoot, Operation, PlanFile, PluginRequest, apply, make_plan};
 use sharelife_registry::Home;
 use sharelife_registry::index::{IndexDependency, IndexLine};
@@ -198,8 +205,12 @@ fn apply_group(c: &mut Criterion) {
                 file.write(&path).expect("the plan file");
                 (root, client, file, path)
             },
+            // The root and client are returned, so closing them (the
+            // lock, the audit sink) happens outside the timing: apply is
+            // what is measured.
             |(root, client, file, path)| {
                 apply(&root, &file, &path, &client).expect("applied");
+                (root, client)
             },
             BatchSize::PerIteration,
         );
@@ -271,6 +282,49 @@ fn apply_group(c: &mut Criterion) {
             BatchSize::PerIteration,
         );
     });
+    // The floor of the download: the package fetched by the plan's pin
+    // and verified (signed length and sha256, decompressed, every entry
+    // against its file list, the library's manifest), nothing written.
+    let fetch_root = setup.fresh_root();
+    {
+        let root = InstallRoot::open(&fetch_root).expect("the root");
+        let client = root.home().open("main").expect("the client");
+        let plan = make_plan(&root, &client, "main", &install("examples.echo")).expect("a plan");
+        let action = &plan.actions[0];
+        let version = action.to.clone().expect("a version");
+        let pinned = action.package.clone().expect("a pinned package");
+        g.bench_function("floor_verified_fetch", |b| {
+            b.iter(|| {
+                client
+                    .verify_pinned("examples.echo", black_box(&version), &pinned)
+                    .expect("verified")
+            });
+        });
+    }
+    // The floor of the audit: an apply's records (one per plugin, one for
+    // the apply) chained and made durable by one commit.
+    let audit_dir = setup.dir.path().join("audit");
+    std::fs::create_dir_all(&audit_dir).expect("a directory");
+    let sink = FileSink::open(audit_dir.join("audit.log"), Durability::OnFlush).expect("a log");
+    g.bench_function("floor_audit_commit", |b| {
+        b.iter(|| {
+            for action in ["install", "apply"] {
+                sink.try_record(AuditEvent {
+                    at: std::time::SystemTime::now(),
+                    plugin: "examples.echo".into(),
+                    version: "1.0.0".into(),
+                    what: What::Operation {
+                        action: action.to_owned(),
+                        detail: "Add none -> 1.0.0 in generation 1 (plan 0123456789abcdef, no approval needed)".to_owned(),
+                        outcome: Outcome::Allow,
+                    },
+                })
+                .expect("recorded");
+            }
+            sink.flush().expect("durable");
+        });
+    });
+    drop(sink);
     // A generation to smoke-load.
     let dir = setup.fresh_root();
     {
@@ -285,7 +339,7 @@ fn apply_group(c: &mut Criterion) {
     }
     let plugins = dir.join("current/plugins");
     g.bench_function("smoke_load", |b| {
-        b.iter(|| sharelife_install::smoke::smoke_load(black_box(&plugins)).expect("smoke"));
+        b.iter(|| sharelife_install::smoke::smoke_load(black_box(&plugins), None).expect("smoke"));
     });
     g.finish();
 }

@@ -85,13 +85,25 @@ impl ApplySource<'_> {
         action: &PlanAction,
         version: &semver::Version,
     ) -> Result<(Package, String, String), InstallError> {
-        let exact = semver::VersionReq::parse(&format!("={version}")).expect("valid");
-        let (package, cksum, registry, target) = match self {
-            ApplySource::Registry(client) => {
-                let v = client.verify(&action.id, Some(&exact))?;
-                let target = v.line.package_target();
-                (v.package, v.line.cksum, plan.registry.name.clone(), target)
-            }
+        // The plan pinned the package's sha256 against the registry
+        // snapshot `check_fresh` found unchanged: the package is fetched by
+        // that pin (the signed metadata must sign exactly it), without
+        // reading the index again.
+        let pinned = action
+            .package
+            .as_deref()
+            .ok_or_else(|| InstallError::PlanTampered {
+                path: PathBuf::from("(plan)"),
+                reason: format!(
+                    "it installs {} {version} without a package digest",
+                    action.id
+                ),
+            })?;
+        let (package, registry) = match self {
+            ApplySource::Registry(client) => (
+                client.verify_pinned(&action.id, version, pinned)?,
+                plan.registry.name.clone(),
+            ),
             ApplySource::Pack { pack, clients } => {
                 let part = plan.pack.as_ref().expect("a pack plan");
                 let registry = part.sources.get(&action.id).cloned().unwrap_or_default();
@@ -106,29 +118,27 @@ impl ApplySource<'_> {
                             reason: format!("it does not list {}", action.id),
                         })?;
                     let package = crate::pack::embedded_package(pack, p)?;
-                    let cksum = package.sha256().to_owned();
-                    (package, cksum, registry, pack.origin().to_owned())
+                    if package.sha256() != pinned {
+                        return Err(InstallError::Mismatch {
+                            path: PathBuf::from(pack.origin()),
+                            reason: format!(
+                                "the package is {}, the plan names {pinned}",
+                                package.sha256()
+                            ),
+                        });
+                    }
+                    (package, registry)
                 } else {
                     let client = clients.get(&registry).ok_or_else(|| {
                         InstallError::Registry(sharelife_registry::ClientError::UnknownRegistry(
                             registry.clone(),
                         ))
                     })?;
-                    let v = client.verify(&action.id, Some(&exact))?;
-                    let target = v.line.package_target();
-                    (v.package, v.line.cksum, registry, target)
+                    (client.verify_pinned(&action.id, version, pinned)?, registry)
                 }
             }
         };
-        if Some(&cksum) != action.package.as_ref() {
-            return Err(InstallError::Mismatch {
-                path: PathBuf::from(target),
-                reason: format!(
-                    "the package is {cksum}, the plan names {}",
-                    action.package.as_deref().unwrap_or("none")
-                ),
-            });
-        }
+        let cksum = pinned.to_owned();
         Ok((package, cksum, registry))
     }
 }
@@ -320,7 +330,7 @@ pub(crate) fn apply_from(
     failpoint::hit("manifest_written");
 
     if root.config().apply.require_success_before_apply
-        && let Err(e) = smoke::smoke_load(&plugins)
+        && let Err(e) = smoke::smoke_load(&plugins, root.host_config_in(&dir).as_deref())
     {
         return Err(refuse(e));
     }

@@ -18,8 +18,9 @@
 //! keep = 10                            # generations kept (never the current one or its parent)
 //!
 //! [host]
-//! config = "host.toml"                 # the host config whose policy plans report (optional;
-//!                                      # a generation's own host.toml, from a pack, wins)
+//! config = "host.toml"                 # the host config whose policy plans report and the smoke
+//!                                      # load runs with (optional; a generation's own
+//!                                      # host.toml, from a pack, wins)
 //!
 //! [packs]
 //! allow_unsigned = false               # apply packs nobody signed (refused by default)

@@ -92,13 +92,10 @@ impl InstallRoot {
         let config = InstallConfig::load(dir)?;
         let root_dir = dir.to_owned();
         recover(&root_dir)?;
-        // Group commit: an operation's records are queued as it goes and
-        // made durable together by `flush_audit` when it ends (one fsync,
-        // not one per record).
-        let audit = Arc::new(FileSink::open(
-            dir.join("audit.log"),
-            Durability::GroupCommit,
-        )?);
+        // An operation's records are chained as it goes and made durable
+        // together by `flush_audit` when it ends: one commit per operation,
+        // not one per record, and no writer thread.
+        let audit = Arc::new(FileSink::open(dir.join("audit.log"), Durability::OnFlush)?);
         Ok(InstallRoot {
             dir: root_dir,
             config,
@@ -145,15 +142,21 @@ impl InstallRoot {
     /// one, else `install.toml [host] config`, else none (the default
     /// policy: nothing granted).
     pub fn host_config_path(&self) -> Result<Option<PathBuf>, InstallError> {
-        if let Some(n) = self.current_number()? {
-            let own = self
-                .generation_dir(n)
-                .join(crate::generation::HOST_CONFIG_FILE);
-            if own.is_file() {
-                return Ok(Some(own));
-            }
+        Ok(match self.current_number()? {
+            Some(n) => self.host_config_in(&self.generation_dir(n)),
+            None => self.config.host.config.as_ref().map(|p| self.dir.join(p)),
+        })
+    }
+
+    /// The host config a generation (complete or staged) at `dir` runs
+    /// with: its own `host.toml` if it has one, else `install.toml [host]
+    /// config`.
+    pub(crate) fn host_config_in(&self, dir: &Path) -> Option<PathBuf> {
+        let own = dir.join(crate::generation::HOST_CONFIG_FILE);
+        if own.is_file() {
+            return Some(own);
         }
-        Ok(self.config.host.config.as_ref().map(|p| self.dir.join(p)))
+        self.config.host.config.as_ref().map(|p| self.dir.join(p))
     }
 
     /// The folder of the keys whose signed packs this root accepts.

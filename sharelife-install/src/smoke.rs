@@ -2,17 +2,45 @@
 //! host boots it (read, checks, `dlopen`, `initialize`, `start` in
 //! dependency order), checks every plugin's health, and shuts down
 //! (`stop`, `cleanup`, `dlclose`).
+//!
+//! The scratch host runs with the host config the generation will run
+//! with, so plugins get their configs, disabled ones stay unloaded, and
+//! `[sandbox]` places them as a real host would; only the places that
+//! would touch the real host's state are its own: the plugin folder is the
+//! staged one, data and temp directories are scratch, and nothing is
+//! written to the real host's audit log.
 
 use std::path::Path;
 
 use sharelife_core::Health;
-use sharelife_core::host::Host;
+use sharelife_core::host::{Host, HostConfig};
 
 use crate::InstallError;
 
 /// Boots `plugins_dir` in a scratch host and checks it: every plugin
-/// loads, starts, reports healthy (or degraded) and unloads.
-pub fn smoke_load(plugins_dir: &Path) -> Result<(), InstallError> {
+/// loads, starts, reports healthy (or degraded) and unloads. `host_config`
+/// is the host config file the generation runs with, if it has one.
+///
+/// # Errors
+///
+/// [`InstallError::SmokeFailed`] naming the plugin and the stage that
+/// failed (`config` when the host config itself cannot be read).
+pub fn smoke_load(plugins_dir: &Path, host_config: Option<&Path>) -> Result<(), InstallError> {
+    let config = match host_config {
+        Some(path) => {
+            let mut config = HostConfig::load(path).map_err(|e| InstallError::SmokeFailed {
+                id: "(host)".to_owned(),
+                stage: "config".to_owned(),
+                reason: e.to_string(),
+            })?;
+            config.plugin_paths.clear();
+            config.data_dir = None;
+            config.temp_dir = None;
+            config.audit_log = None;
+            Some(config)
+        }
+        None => None,
+    };
     let scratch = tempfile::tempdir().map_err(crate::error::io(plugins_dir))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -25,7 +53,11 @@ pub fn smoke_load(plugins_dir: &Path) -> Result<(), InstallError> {
             stage: stage.to_owned(),
             reason,
         };
-        let host = Host::builder()
+        let mut builder = Host::builder();
+        if let Some(config) = config {
+            builder = builder.config(config);
+        }
+        let host = builder
             .plugin_path(plugins_dir)
             .data_root(scratch.path().join("data"))
             .temp_root(scratch.path().join("tmp"))

@@ -278,3 +278,42 @@ fn a_failed_smoke_load_applies_nothing() {
         "staging is empty"
     );
 }
+
+#[test]
+fn the_smoke_load_runs_with_the_host_config_the_generation_will_run_with() {
+    let world = World::with(&["fixture-configured"]);
+    // No host config: the plugin's required config is missing, so the
+    // scratch host refuses it, as a real host would, and nothing applies.
+    let (path, file) = world.plan(install_op(&["fixtures.configured"]));
+    let root = world.root();
+    let client = world.client(&root);
+    let err = apply(&root, &file, &path, &client).unwrap_err();
+    assert!(
+        matches!(&err, InstallError::SmokeFailed { id, .. } if id == "fixtures.configured"),
+        "{err}"
+    );
+    assert!(root.numbers().unwrap().is_empty());
+    drop(root);
+
+    // The host config gives it its config: the smoke load passes with it.
+    fs::write(
+        world.install_root.join("host.toml"),
+        "[plugins.\"fixtures.configured\"]\nconfig = { port = 8080, token = \"a-secret-token\" }\n",
+    )
+    .unwrap();
+    world.write_config("[host]\nconfig = \"host.toml\"\n");
+    let report = world.install(&["fixtures.configured"]);
+    assert_eq!(report.generation, 1);
+
+    // A host config that does not parse fails the smoke load at `config`.
+    let broken = world.dir.join("broken.toml");
+    fs::write(&broken, "plugin_paths = 3\n").unwrap();
+    let plugins = world.install_root.join("current/plugins");
+    let err = sharelife_install::smoke::smoke_load(&plugins, Some(&broken)).unwrap_err();
+    assert!(
+        matches!(&err, InstallError::SmokeFailed { stage, .. } if stage == "config"),
+        "{err}"
+    );
+    sharelife_install::smoke::smoke_load(&plugins, Some(&world.install_root.join("host.toml")))
+        .expect("the installed generation passes with its config");
+}
