@@ -26,13 +26,27 @@ use crate::InstallError;
 /// [`InstallError::SmokeFailed`] naming the plugin and the stage that
 /// failed (`config` when the host config itself cannot be read).
 pub fn smoke_load(plugins_dir: &Path, host_config: Option<&Path>) -> Result<(), InstallError> {
+    // The installer's environment is not the host's: a `${VAR}` it does
+    // not set is taken as empty here (so `${VAR:-default}` takes its
+    // default), and named if the smoke load then fails.
+    let unset = std::cell::RefCell::new(Vec::<String>::new());
     let config = match host_config {
         Some(path) => {
-            let mut config = HostConfig::load(path).map_err(|e| InstallError::SmokeFailed {
+            let config_error = |reason: String| InstallError::SmokeFailed {
                 id: "(host)".to_owned(),
                 stage: "config".to_owned(),
-                reason: e.to_string(),
-            })?;
+                reason,
+            };
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| config_error(format!("{}: {e}", path.display())))?;
+            let lookup = |var: &str| {
+                std::env::var(var).ok().or_else(|| {
+                    unset.borrow_mut().push(var.to_owned());
+                    Some(String::new())
+                })
+            };
+            let mut config = HostConfig::parse(&text, Some(path), &lookup)
+                .map_err(|e| config_error(e.to_string()))?;
             config.plugin_paths.clear();
             config.data_dir = None;
             config.temp_dir = None;
@@ -41,6 +55,28 @@ pub fn smoke_load(plugins_dir: &Path, host_config: Option<&Path>) -> Result<(), 
         }
         None => None,
     };
+    let unset = unset.into_inner();
+    boot_and_check(plugins_dir, config).map_err(|e| match e {
+        InstallError::SmokeFailed { id, stage, reason } if !unset.is_empty() => {
+            InstallError::SmokeFailed {
+                id,
+                stage,
+                reason: format!(
+                    "{reason} (the host config's {} unset in this environment: taken as empty, or as the default given)",
+                    unset
+                        .iter()
+                        .map(|v| format!("${{{v}}}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+        other => other,
+    })
+}
+
+/// Boots `plugins_dir` with `config` in a scratch host and checks it.
+fn boot_and_check(plugins_dir: &Path, config: Option<HostConfig>) -> Result<(), InstallError> {
     let scratch = tempfile::tempdir().map_err(crate::error::io(plugins_dir))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -298,7 +298,7 @@ fn the_smoke_load_runs_with_the_host_config_the_generation_will_run_with() {
     // The host config gives it its config: the smoke load passes with it.
     fs::write(
         world.install_root.join("host.toml"),
-        "[plugins.\"fixtures.configured\"]\nconfig = { port = 8080, token = \"a-secret-token\" }\n",
+        "[plugins.\"fixtures.configured\"]\nconfig = { port = 8080, token = \"${SL_SMOKE_TEST_UNSET:-a-default-token}\" }\n",
     )
     .unwrap();
     world.write_config("[host]\nconfig = \"host.toml\"\n");
@@ -316,4 +316,18 @@ fn the_smoke_load_runs_with_the_host_config_the_generation_will_run_with() {
     );
     sharelife_install::smoke::smoke_load(&plugins, Some(&world.install_root.join("host.toml")))
         .expect("the installed generation passes with its config");
+    // A variable the installer's environment does not set is taken as
+    // empty; when that fails the plugin's schema, the error names it.
+    let unset = world.dir.join("unset.toml");
+    fs::write(
+        &unset,
+        "[plugins.\"fixtures.configured\"]\nconfig = { port = 8080, token = \"${SL_SMOKE_TEST_UNSET}\" }\n",
+    )
+    .unwrap();
+    let err = sharelife_install::smoke::smoke_load(&plugins, Some(&unset)).unwrap_err();
+    assert!(
+        matches!(&err, InstallError::SmokeFailed { id, reason, .. }
+            if id == "fixtures.configured" && reason.contains("${SL_SMOKE_TEST_UNSET}") && reason.contains("token")),
+        "{err}"
+    );
 }
