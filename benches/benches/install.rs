@@ -14,7 +14,9 @@
 //! * `apply_prebuilt_plugin` — `apply` of a one-plugin plan (download and
 //!   verify the package, write the library, `generation.json`, commit the
 //!   generation, flip `current`, audit records; the smoke load off, it is
-//!   measured on its own), into a fresh install root per iteration;
+//!   measured on its own), into a fresh install root per iteration,
+//!   settled before the timing like a root at rest (its `staging/`
+//!   present, everything of the setup fsynced);
 //! * `baseline_copy_fsync_rename` — the plugin's library bytes (what
 //!   apply places) written to a temporary file, fsynced, renamed into
 //!   place, the directory fsynced: the floor (target: apply ≤ 3× it);
@@ -162,6 +164,26 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Makes everything under `dir` durable, and `dir`'s own entry: every
+/// file and directory fsynced, children first, then the parent.
+fn settle(dir: &Path) {
+    fn sync(path: &Path) {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(path).expect("a directory").flatten() {
+                sync(&entry.path());
+            }
+        }
+        std::fs::File::open(path)
+            .and_then(|f| f.sync_all())
+            .expect("fsync");
+    }
+    sync(dir);
+    let parent = dir.parent().expect("a parent");
+    std::fs::File::open(parent)
+        .and_then(|f| f.sync_all())
+        .expect("fsync");
+}
+
 fn install(id: &str) -> Operation {
     Operation::Install(vec![id.parse::<PluginRequest>().expect("a request")])
 }
@@ -203,6 +225,12 @@ fn apply_group(c: &mut Criterion) {
                 let file = PlanFile::new(plan);
                 let path = dir.join("plan.json");
                 file.write(&path).expect("the plan file");
+                // An install root at rest, as after its first install:
+                // `staging/` exists and nothing of the setup is waiting to
+                // be written (a fresh directory chain would otherwise be
+                // synced by apply's first fsync).
+                std::fs::create_dir_all(dir.join("staging")).expect("staging");
+                settle(&dir);
                 (root, client, file, path)
             },
             // The root and client are returned, so closing them (the

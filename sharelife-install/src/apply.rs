@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use sharelife_core::audit::Outcome;
 use sharelife_core::loader::PluginFile;
 use sharelife_registry::Client;
-use sharelife_registry::package::Package;
+use sharelife_registry::package::UncheckedPackage;
 
 use crate::InstallError;
 use crate::approve::check_approvals;
@@ -77,14 +77,15 @@ pub(crate) enum ApplySource<'a> {
 }
 
 impl ApplySource<'_> {
-    /// The verified package an action installs, its checksum and the name
-    /// of the registry it came from.
+    /// The package an action installs (its archive verified against the
+    /// plan's pin, its entries' digests still to check), its checksum and
+    /// the name of the registry it came from.
     fn fetch(
         &self,
         plan: &crate::plan::Plan,
         action: &PlanAction,
         version: &semver::Version,
-    ) -> Result<(Package, String, String), InstallError> {
+    ) -> Result<(UncheckedPackage, String, String), InstallError> {
         // The plan pinned the package's sha256 against the registry
         // snapshot `check_fresh` found unchanged: the package is fetched by
         // that pin (the signed metadata must sign exactly it), without
@@ -101,7 +102,7 @@ impl ApplySource<'_> {
             })?;
         let (package, registry) = match self {
             ApplySource::Registry(client) => (
-                client.verify_pinned(&action.id, version, pinned)?,
+                client.fetch_pinned(&action.id, version, pinned)?,
                 plan.registry.name.clone(),
             ),
             ApplySource::Pack { pack, clients } => {
@@ -127,14 +128,14 @@ impl ApplySource<'_> {
                             ),
                         });
                     }
-                    (package, registry)
+                    (UncheckedPackage::from(package), registry)
                 } else {
                     let client = clients.get(&registry).ok_or_else(|| {
                         InstallError::Registry(sharelife_registry::ClientError::UnknownRegistry(
                             registry.clone(),
                         ))
                     })?;
-                    (client.verify_pinned(&action.id, version, pinned)?, registry)
+                    (client.fetch_pinned(&action.id, version, pinned)?, registry)
                 }
             }
         };
@@ -228,23 +229,32 @@ pub(crate) fn apply_from(
                 let (package, cksum, registry) =
                     source.fetch(plan, action, &version).map_err(refuse)?;
                 let name = library_name(&action.id, &version);
+                let dest = plugins.join(&name);
                 let triple = sharelife_registry::package::host_triple();
-                // The package's own library is written from the archive in
-                // memory, with the digest its file list gave (checked when
-                // the package was opened); a built one is hashed here.
-                let built_library;
-                let (library, sha256): (&[u8], String) = match package
-                    .libraries()
-                    .find(|(t, _, _)| *t == triple)
-                {
-                    Some((_, path, bytes)) => (
-                        bytes,
-                        package
-                            .entry_sha256(path)
-                            .expect("a listed library has a digest")
-                            .to_owned(),
-                    ),
+                let digest_refused = |e| refuse(InstallError::Registry(e));
+                let (package, sha256, size) = match package.library(triple) {
+                    // The package's own library is staged while every
+                    // entry's digest is checked on a second thread (the
+                    // write mostly waits on the disk): nothing staged is
+                    // committed before the check has passed.
+                    Some((_, library, sha256)) => {
+                        let sha256 = sha256.to_owned();
+                        let size = library.len() as u64;
+                        let (checked, written) = std::thread::scope(|s| {
+                            let check = s.spawn(|| package.check_digests());
+                            let written = write_synced(&dest, library);
+                            let checked = check.join().expect("the digest check does not panic");
+                            (checked, written)
+                        });
+                        let proof = checked.map_err(|e| digest_refused(e.into()))?;
+                        written?;
+                        (package.into_checked(proof), sha256, size)
+                    }
                     None => {
+                        let proof = package
+                            .check_digests()
+                            .map_err(|e| digest_refused(e.into()))?;
+                        let package = package.into_checked(proof);
                         let built = build_from_source(root, &package, &dir, &action.id);
                         if let Err(InstallError::StepFailed {
                             argv,
@@ -287,12 +297,12 @@ pub(crate) fn apply_from(
                             Outcome::Allow,
                         )?;
                         steps.push(evidence);
-                        built_library = bytes;
-                        let sha256 = hex::encode(Sha256::digest(&built_library));
-                        (&built_library, sha256)
+                        // A built library is hashed here.
+                        let sha256 = hex::encode(Sha256::digest(&bytes));
+                        write_synced(&dest, &bytes)?;
+                        (package, sha256, bytes.len() as u64)
                     }
                 };
-                write_synced(&plugins.join(&name), library)?;
                 installed.push(InstalledPlugin {
                     id: action.id.clone(),
                     version,
@@ -300,7 +310,7 @@ pub(crate) fn apply_from(
                     package: cksum,
                     library: name,
                     sha256,
-                    size: library.len() as u64,
+                    size,
                     risk: action.risk,
                     capabilities: package.manifest().capabilities.clone(),
                     requested: action.requested,

@@ -25,7 +25,7 @@ use url::Url;
 
 use crate::fsutil;
 use crate::index::{self, IndexLine, SUMMARY_TARGET, Summary, SummaryEntry};
-use crate::package::{Package, PackageError};
+use crate::package::{Package, PackageError, UncheckedPackage};
 use crate::transport::{RegistryTransport, TransferLimits};
 use crate::trust::{self, Attack, Expiry, TrustError};
 
@@ -525,9 +525,31 @@ impl Client {
         version: &Version,
         sha256: &str,
     ) -> Result<Package, ClientError> {
+        let package = self.fetch_pinned(id, version, sha256)?;
+        let proof = package.check_digests()?;
+        Ok(package.into_checked(proof))
+    }
+
+    /// [`verify_pinned`](Self::verify_pinned) but for the entries'
+    /// digests, which the caller checks with
+    /// [`UncheckedPackage::check_digests`] (while it stages the bytes,
+    /// say).
+    ///
+    /// # Errors
+    ///
+    /// As [`verify_pinned`](Self::verify_pinned), but for
+    /// [`PackageError::DigestMismatch`].
+    pub fn fetch_pinned(
+        &self,
+        id: &str,
+        version: &Version,
+        sha256: &str,
+    ) -> Result<UncheckedPackage, ClientError> {
         let target = index::package_target(id, version);
         let bytes = self.read_package(&target, sha256, "the plan")?;
-        self.open_package(&bytes, sha256, id, version, "the plan")
+        let package = UncheckedPackage::open(&bytes, sha256.to_owned(), &target)?;
+        self.check_identity(package.manifest(), &target, id, version, "the plan")?;
+        Ok(package)
     }
 
     /// Opens downloaded package bytes (already checked against the signed
@@ -543,11 +565,24 @@ impl Client {
     ) -> Result<Package, ClientError> {
         let target = index::package_target(id, version);
         let package = Package::from_bytes_with_digest(bytes, Some(cksum.to_owned()), &target)?;
-        let m = package.manifest();
+        self.check_identity(package.manifest(), &target, id, version, source)?;
+        Ok(package)
+    }
+
+    /// Refuses a package whose manifest is not `id` `version`, as
+    /// `source` names them.
+    fn check_identity(
+        &self,
+        m: &sharelife_manifest::Manifest,
+        target: &str,
+        id: &str,
+        version: &Version,
+        source: &str,
+    ) -> Result<(), ClientError> {
         if m.id.as_str() != id || m.version != *version {
             return Err(ClientError::PackageMismatch {
                 registry: self.name.clone(),
-                file: target,
+                file: target.to_owned(),
                 attack: Attack::Tampering,
                 detail: format!(
                     "the package holds {} {}, {source} says {id} {version}",
@@ -555,7 +590,7 @@ impl Client {
                 ),
             });
         }
-        Ok(package)
+        Ok(())
     }
 }
 

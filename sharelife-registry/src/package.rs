@@ -917,6 +917,20 @@ impl Package {
         sha256: Option<String>,
         origin: &str,
     ) -> Result<Package, PackageError> {
+        let parts = Package::structure(bytes, sha256, origin)?;
+        check_digests(&parts.origin, &parts.file_list, |p| parts.entry(p))?;
+        parts.manifests()
+    }
+
+    /// Decompresses and walks the archive, and checks its file list
+    /// against its entries: every entry listed with its size, every
+    /// listed entry present. The entries' digests are checked by
+    /// [`check_digests`], the manifests by [`Parts::manifests`].
+    fn structure(
+        bytes: &[u8],
+        sha256: Option<String>,
+        origin: &str,
+    ) -> Result<Parts, PackageError> {
         let size = bytes.len() as u64;
         if size > MAX_ARCHIVE_SIZE {
             return Err(PackageError::TooLarge {
@@ -927,10 +941,12 @@ impl Package {
         }
         let sha256 = sha256.unwrap_or_else(|| sha256_hex(bytes));
         let (tar, entries) = unpack(bytes, origin)?;
-        let entry = |path: &str| entries.get(path).map(|r| &tar[r.clone()]);
-        let list_bytes = entry(FILE_LIST).ok_or_else(|| PackageError::MissingFileList {
-            origin: origin.to_owned(),
-        })?;
+        let list_bytes = entries
+            .get(FILE_LIST)
+            .map(|r| &tar[r.clone()])
+            .ok_or_else(|| PackageError::MissingFileList {
+                origin: origin.to_owned(),
+            })?;
         let file_list = parse_file_list_in(list_bytes, origin)?;
         let listed: BTreeMap<&str, &FileEntry> = file_list
             .files
@@ -941,28 +957,18 @@ impl Package {
             if path == FILE_LIST {
                 continue;
             }
-            let data = &tar[range.clone()];
             let Some(file) = listed.get(path.as_str()) else {
                 return Err(PackageError::UnlistedEntry {
                     origin: origin.to_owned(),
                     entry: path.clone(),
                 });
             };
-            if file.size != data.len() as u64 {
+            if file.size != range.len() as u64 {
                 return Err(PackageError::SizeMismatch {
                     origin: origin.to_owned(),
                     entry: path.clone(),
                     listed: file.size,
-                    actual: data.len() as u64,
-                });
-            }
-            let actual = sha256_hex(data);
-            if actual != file.sha256 {
-                return Err(PackageError::DigestMismatch {
-                    origin: origin.to_owned(),
-                    entry: path.clone(),
-                    listed: file.sha256.clone(),
-                    actual,
+                    actual: range.len() as u64,
                 });
             }
         }
@@ -976,51 +982,11 @@ impl Package {
                 entry: missing.path.clone(),
             });
         }
-        let manifest_bytes = entry(MANIFEST).ok_or_else(|| PackageError::MissingManifest {
-            origin: origin.to_owned(),
-        })?;
-        let manifest_json =
-            std::str::from_utf8(manifest_bytes).map_err(|e| PackageError::InvalidManifest {
-                origin: origin.to_owned(),
-                source: Box::new(ManifestError::Syntax {
-                    line: 1,
-                    column: 1,
-                    message: e.to_string(),
-                }),
-            })?;
-        let manifest =
-            Manifest::from_json(manifest_json).map_err(|source| PackageError::InvalidManifest {
-                origin: origin.to_owned(),
-                source: Box::new(source),
-            })?;
-        if manifest.id.to_string() != file_list.id || manifest.version != file_list.version {
-            return Err(PackageError::IdentityMismatch {
-                origin: origin.to_owned(),
-                listed: format!("{}@{}", file_list.id, file_list.version),
-                manifest: format!("{}@{}", manifest.id, manifest.version),
-            });
-        }
-        for lib in &file_list.libraries {
-            let bytes = entry(&lib.path).expect("every listed entry exists");
-            let read =
-                library_manifest(bytes, &lib.path).map_err(|source| PackageError::BadLibrary {
-                    origin: origin.to_owned(),
-                    entry: lib.path.clone(),
-                    source: Box::new(source),
-                })?;
-            if read.to_json() != manifest_json {
-                return Err(PackageError::ManifestMismatch {
-                    origin: origin.to_owned(),
-                    entry: lib.path.clone(),
-                });
-            }
-        }
-        Ok(Package {
+        Ok(Parts {
             origin: origin.to_owned(),
             sha256,
             size,
             file_list,
-            manifest,
             tar,
             entries,
         })
@@ -1093,6 +1059,194 @@ impl Package {
     pub fn file_name(&self) -> String {
         format!("{}-{}.{EXTENSION}", self.manifest.id, self.manifest.version)
     }
+}
+
+/// A package opened from archive bytes whose sha256 the caller checked
+/// against signed metadata
+/// ([`Client::fetch_pinned`](crate::Client::fetch_pinned)): its structure
+/// and manifests are checked, its entries' digests not yet. Its bytes may
+/// be staged while [`check_digests`](Self::check_digests) runs (both only
+/// borrow it, so on two threads); the [`Package`] comes only from
+/// [`into_checked`](Self::into_checked) with that check's proof.
+#[derive(Debug)]
+pub struct UncheckedPackage(Package);
+
+/// Proof that an [`UncheckedPackage`]'s entries matched their digests.
+#[derive(Debug)]
+#[must_use]
+pub struct DigestsChecked {
+    archive: String,
+}
+
+impl UncheckedPackage {
+    /// Opens archive `bytes` whose sha256 is `sha256` (checked by the
+    /// caller), checking all but the entries' digests.
+    pub(crate) fn open(bytes: &[u8], sha256: String, origin: &str) -> Result<Self, PackageError> {
+        Package::structure(bytes, Some(sha256), origin)?
+            .manifests()
+            .map(UncheckedPackage)
+    }
+
+    /// Opens archive `bytes` (hashing them), checking all but the
+    /// entries' digests; `origin` names it in errors.
+    ///
+    /// # Errors
+    ///
+    /// Every error of [`Package::from_bytes`] but
+    /// [`PackageError::DigestMismatch`].
+    pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Self, PackageError> {
+        UncheckedPackage::open(bytes, sha256_hex(bytes), origin)
+    }
+
+    /// The plugin manifest (checked against every library's).
+    pub fn manifest(&self) -> &Manifest {
+        &self.0.manifest
+    }
+
+    /// The archive's sha256, lowercase hex.
+    pub fn sha256(&self) -> &str {
+        &self.0.sha256
+    }
+
+    /// The library for target `triple`: its path in the archive, its
+    /// bytes (not yet checked against its digest) and the digest its file
+    /// list gives.
+    pub fn library(&self, triple: &str) -> Option<(&str, &[u8], &str)> {
+        let (_, path, bytes) = self.0.libraries().find(|(t, _, _)| *t == triple)?;
+        Some((path, bytes, self.0.entry_sha256(path)?))
+    }
+
+    /// Checks every entry against the digest its file list gives.
+    ///
+    /// # Errors
+    ///
+    /// [`PackageError::DigestMismatch`] naming the first entry that
+    /// differs.
+    pub fn check_digests(&self) -> Result<DigestsChecked, PackageError> {
+        check_digests(&self.0.origin, &self.0.file_list, |p| self.0.entry(p))?;
+        Ok(DigestsChecked {
+            archive: self.0.sha256.clone(),
+        })
+    }
+
+    /// The checked package.
+    ///
+    /// # Panics
+    ///
+    /// When `proof` comes from another package's check.
+    pub fn into_checked(self, proof: DigestsChecked) -> Package {
+        assert_eq!(
+            proof.archive, self.0.sha256,
+            "a digest check of another package"
+        );
+        self.0
+    }
+}
+
+impl From<Package> for UncheckedPackage {
+    /// A checked package, to be handled like one that is not: its digests
+    /// are checked again.
+    fn from(package: Package) -> Self {
+        UncheckedPackage(package)
+    }
+}
+
+/// A package archive walked and checked against its file list, its
+/// manifests not yet read.
+struct Parts {
+    origin: String,
+    sha256: String,
+    size: u64,
+    file_list: FileList,
+    tar: Vec<u8>,
+    entries: BTreeMap<String, std::ops::Range<usize>>,
+}
+
+impl Parts {
+    fn entry(&self, path: &str) -> Option<&[u8]> {
+        self.entries.get(path).map(|r| &self.tar[r.clone()])
+    }
+
+    /// Reads `manifest.json` and checks it against the file list's
+    /// identity and every library's `.sharelife` section.
+    fn manifests(self) -> Result<Package, PackageError> {
+        let origin = self.origin.as_str();
+        let manifest_bytes = self
+            .entry(MANIFEST)
+            .ok_or_else(|| PackageError::MissingManifest {
+                origin: origin.to_owned(),
+            })?;
+        let manifest_json =
+            std::str::from_utf8(manifest_bytes).map_err(|e| PackageError::InvalidManifest {
+                origin: origin.to_owned(),
+                source: Box::new(ManifestError::Syntax {
+                    line: 1,
+                    column: 1,
+                    message: e.to_string(),
+                }),
+            })?;
+        let manifest =
+            Manifest::from_json(manifest_json).map_err(|source| PackageError::InvalidManifest {
+                origin: origin.to_owned(),
+                source: Box::new(source),
+            })?;
+        let file_list = &self.file_list;
+        if manifest.id.to_string() != file_list.id || manifest.version != file_list.version {
+            return Err(PackageError::IdentityMismatch {
+                origin: origin.to_owned(),
+                listed: format!("{}@{}", file_list.id, file_list.version),
+                manifest: format!("{}@{}", manifest.id, manifest.version),
+            });
+        }
+        for lib in &file_list.libraries {
+            let bytes = self.entry(&lib.path).expect("every listed entry exists");
+            let read =
+                library_manifest(bytes, &lib.path).map_err(|source| PackageError::BadLibrary {
+                    origin: origin.to_owned(),
+                    entry: lib.path.clone(),
+                    source: Box::new(source),
+                })?;
+            if read.to_json() != manifest_json {
+                return Err(PackageError::ManifestMismatch {
+                    origin: origin.to_owned(),
+                    entry: lib.path.clone(),
+                });
+            }
+        }
+        Ok(Package {
+            origin: self.origin,
+            sha256: self.sha256,
+            size: self.size,
+            file_list: self.file_list,
+            manifest,
+            tar: self.tar,
+            entries: self.entries,
+        })
+    }
+}
+
+/// Checks every listed entry's bytes against its sha256.
+fn check_digests<'a>(
+    origin: &str,
+    file_list: &FileList,
+    entry: impl Fn(&str) -> Option<&'a [u8]>,
+) -> Result<(), PackageError> {
+    for file in &file_list.files {
+        let data = entry(&file.path).ok_or_else(|| PackageError::MissingEntry {
+            origin: origin.to_owned(),
+            entry: file.path.clone(),
+        })?;
+        let actual = sha256_hex(data);
+        if actual != file.sha256 {
+            return Err(PackageError::DigestMismatch {
+                origin: origin.to_owned(),
+                entry: file.path.clone(),
+                listed: file.sha256.clone(),
+                actual,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Reads a `tar.gz` written by [`write_archive`] with the checks a

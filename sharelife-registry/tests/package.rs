@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use sharelife_core::loader::PluginFile;
 use sharelife_registry::package::{
-    self, FILE_LIST, FileList, MANIFEST, Package, PackageError, PackageOptions,
+    self, FILE_LIST, FileList, MANIFEST, Package, PackageError, PackageOptions, UncheckedPackage,
 };
 
 /// The built cdylib of crate `name`, next to this test executable.
@@ -271,6 +271,57 @@ fn a_changed_byte_is_refused() {
         ),
         "{err}"
     );
+}
+
+#[test]
+fn an_unchecked_package_gives_its_library_and_becomes_a_package_only_when_its_digests_match() {
+    let (_s, bytes) = built_echo();
+    let triple = package::host_triple();
+    let sound = UncheckedPackage::from_bytes(&bytes, "echo.slpkg").unwrap();
+    let (path, library, digest) = sound.library(triple).expect("a library for this host");
+    assert_eq!(
+        library,
+        std::fs::read(built_library("example-echo")).unwrap()
+    );
+    let (path, digest) = (path.to_owned(), digest.to_owned());
+    let proof = sound.check_digests().unwrap();
+    let package = sound.into_checked(proof);
+    assert_eq!(package.entry_sha256(&path), Some(digest.as_str()));
+    assert_eq!(package.manifest().id.as_str(), "examples.echo");
+
+    // A changed library byte: everything but the digests checks out, and
+    // the digest check names the library.
+    let mut e = entries(&bytes);
+    let lib = e.iter_mut().find(|(p, _)| p.starts_with("lib/")).unwrap();
+    // In the middle: code or debug info, not the headers or the
+    // `.sharelife` section the manifest check reads.
+    let mid = lib.1.len() / 2;
+    lib.1[mid] ^= 1;
+    let changed = archive(&e);
+    let unchecked = UncheckedPackage::from_bytes(&changed, "tampered.slpkg").unwrap();
+    let err = unchecked.check_digests().unwrap_err();
+    assert!(
+        matches!(&err, PackageError::DigestMismatch { entry, .. } if entry.starts_with("lib/")),
+        "{err}"
+    );
+    assert!(matches!(
+        Package::from_bytes(changed, "tampered.slpkg"),
+        Err(PackageError::DigestMismatch { .. })
+    ));
+}
+
+#[test]
+#[should_panic(expected = "a digest check of another package")]
+fn a_digest_proof_does_not_transfer_between_packages() {
+    let (_s, bytes) = built_echo();
+    let mut e = entries(&bytes);
+    e.iter_mut().find(|(p, _)| p == "README.md").unwrap().1[0] ^= 1;
+    relist(&mut e);
+    let other = archive(&e);
+    let a = UncheckedPackage::from_bytes(&bytes, "a.slpkg").unwrap();
+    let b = UncheckedPackage::from_bytes(&other, "b.slpkg").unwrap();
+    let proof = a.check_digests().unwrap();
+    let _ = b.into_checked(proof);
 }
 
 #[test]
