@@ -99,6 +99,49 @@ fn dropping_the_sink_flushes_everything() {
     assert_eq!(verify(&log).unwrap().records, 1000);
 }
 
+/// The record count the log's head anchor names.
+fn anchored(log: &std::path::Path) -> u64 {
+    let head = std::fs::read_to_string(log.with_file_name("audit.jsonl.head")).unwrap();
+    head.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_flush_returns_once_its_records_are_anchored_while_other_threads_go_on() {
+    // The writer formats while the syncer syncs: a flush must still wait
+    // for the sync and the head anchor that cover every record handed to
+    // the sink before it, with other threads recording all along.
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let dir = Scratch::new();
+    let log = dir.path().join("audit.jsonl");
+    let sink = FileSink::open(&log, Durability::GroupCommit).unwrap();
+    let recorded = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for t in 0..3 {
+            let (sink, recorded, log) = (&sink, &recorded, &log);
+            s.spawn(move || {
+                for i in 0..4000u64 {
+                    sink.try_record(event("acme.a", true, t * 10_000 + i)).unwrap();
+                    recorded.fetch_add(1, Ordering::SeqCst);
+                    if i % 400 == 399 {
+                        let before = recorded.load(Ordering::SeqCst);
+                        sink.flush().unwrap();
+                        let head = anchored(log);
+                        assert!(
+                            head >= before,
+                            "the flush returned with the head anchor at {head}, before {before} records recorded ahead of it"
+                        );
+                    }
+                }
+            });
+        }
+    });
+    sink.flush().unwrap();
+    assert_eq!(anchored(&log), 12_000);
+    assert_eq!(sink.health().pending, 0);
+    drop(sink);
+    assert_eq!(verify(&log).unwrap().records, 12_000);
+}
+
 #[test]
 fn on_flush_holds_records_until_the_flush_and_continues_the_chain() {
     let dir = Scratch::new();

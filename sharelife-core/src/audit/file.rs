@@ -3,13 +3,16 @@
 //! Group commit: a deciding thread copies its entry into a bounded queue
 //! (a ring of byte chunks under a short lock; see [`super::record`]) and
 //! returns; the writer thread takes the oldest chunk (up to [`MAX_GROUP`]
-//! entries), formats and hashes each line into one reused buffer, writes
-//! it, and — once no chunk is waiting, or after [`MAX_CHUNKS_PER_SYNC`]
-//! chunks — `fdatasync`s the group and moves the head anchor. Chunks and
-//! buffers keep their capacity, so a steady stream of decisions allocates
-//! nothing. When the queue is full
-//! a decision waits (at most [`FULL_WAIT`]) for the writer, then is
-//! refused: memory stays bounded and no record is dropped silently.
+//! entries), formats and hashes each line into one reused buffer and
+//! writes it, then hands "durable up to here" to the syncer thread, which
+//! `fdatasync`s the log and moves the head anchor while the writer goes
+//! on with the next chunk. A request the syncer has not taken yet is
+//! replaced by the newer one, so under a backlog one sync covers every
+//! chunk written while the last one ran. Chunks and buffers keep their
+//! capacity, so a steady stream of decisions allocates nothing. When the
+//! queue is full a decision waits (at most [`FULL_WAIT`]) for the writer,
+//! then is refused: memory stays bounded and no record is dropped
+//! silently.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -36,15 +39,8 @@ const MAX_PENDING: usize = 1 << 16;
 const MAX_PENDING_BYTES: usize = 32 << 20;
 
 /// Entries per chunk of the queue: the writer takes one chunk at a time,
-/// so a full queue gets room again after one chunk is formatted. Without
-/// a backlog a chunk is one sync group (the disk here flushes 2 MiB in
-/// ~1.4 ms, 16 MiB in ~45); with one, see [`MAX_CHUNKS_PER_SYNC`].
+/// so a full queue gets room again after one chunk is formatted.
 const MAX_GROUP: usize = 8192;
-
-/// Chunks appended before a sync when more are waiting: under a backlog
-/// (a slow disk), groups grow to this many chunks and each sync is shared
-/// by more records.
-const MAX_CHUNKS_PER_SYNC: usize = 2;
 
 /// How long `try_record` waits for room in a full queue before refusing.
 const FULL_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
@@ -122,18 +118,7 @@ impl Chain {
     fn commit(&mut self) -> Result<(), AuditError> {
         self.write_out()?;
         self.file.sync_data().map_err(|e| self.io(e))?;
-        // The head anchor: count and hash of the last record, replaced
-        // atomically. A log cut short no longer reaches it.
-        let tmp = self.head.with_extension("head.tmp");
-        let mut anchor = Vec::with_capacity(90);
-        anchor.extend_from_slice(self.seq.to_string().as_bytes());
-        anchor.push(b' ');
-        anchor.extend_from_slice(&self.last_hash);
-        anchor.push(b'\n');
-        std::fs::write(&tmp, anchor)
-            .and_then(|()| File::open(&tmp)?.sync_data())
-            .and_then(|()| std::fs::rename(&tmp, &self.head))
-            .map_err(|e| self.io(e))
+        write_head(&self.head, self.seq, &self.last_hash).map_err(|e| self.io(e))
     }
 
     fn io(&self, source: std::io::Error) -> AuditError {
@@ -169,8 +154,22 @@ struct Queue {
     recorded: u64,
     /// Sequence number of the last event made durable.
     durable: u64,
+    /// What the syncer makes durable next (the newest request wins).
+    sync: Option<SyncRequest>,
     stop: bool,
+    /// Set by the writer once it has posted its last request.
+    syncer_stop: bool,
     error: Option<String>,
+}
+
+/// Everything the writer has written up to log record `seq` (whose hash
+/// is `hash`), which is queue entry `target`: what one sync makes
+/// durable.
+#[derive(Debug, Clone, Copy)]
+struct SyncRequest {
+    seq: u64,
+    hash: [u8; 64],
+    target: u64,
 }
 
 impl Queue {
@@ -212,6 +211,24 @@ struct Shared {
     wake_writer: Condvar,
     wake_flushers: Condvar,
     wake_recorders: Condvar,
+    wake_syncer: Condvar,
+}
+
+impl Shared {
+    /// Stops the sink for good after `error`: every later record is
+    /// refused (decisions fail closed), and every waiting thread is told.
+    fn fail(&self, q: &mut Queue, error: &AuditError) {
+        tracing::error!(target: "sharelife::audit", error = %error, "audit writer failed; the audit sink has stopped");
+        q.error = Some(error.to_string());
+        q.chunks.clear();
+        q.count = 0;
+        q.bytes = 0;
+        q.sync = None;
+        self.wake_flushers.notify_all();
+        self.wake_recorders.notify_all();
+        self.wake_writer.notify_one();
+        self.wake_syncer.notify_one();
+    }
 }
 
 /// The default audit sink: append-only JSON Lines, each record linked to
@@ -227,7 +244,8 @@ pub struct FileSink {
 enum Mode {
     Group {
         shared: Arc<Shared>,
-        writer: Mutex<Option<JoinHandle<()>>>,
+        /// The writer, then the syncer.
+        threads: Mutex<Vec<JoinHandle<()>>>,
     },
     /// [`Durability::Sync`], or [`Durability::OnFlush`] when `deferred`.
     Sync {
@@ -304,15 +322,33 @@ impl FileSink {
                     wake_writer: Condvar::new(),
                     wake_flushers: Condvar::new(),
                     wake_recorders: Condvar::new(),
+                    wake_syncer: Condvar::new(),
                 });
+                // The syncer's own handle on the log: the same open file.
+                let sync_file = chain.file.try_clone().map_err(io)?;
+                let head = chain.head.clone();
+                let syncer_shared = Arc::clone(&shared);
+                let syncer_path = path.clone();
+                let syncer = std::thread::Builder::new()
+                    .name("sharelife-audit-sync".into())
+                    .spawn(move || sync_loop(&syncer_shared, &sync_file, &head, &syncer_path))
+                    .map_err(io)?;
                 let writer_shared = Arc::clone(&shared);
                 let writer = std::thread::Builder::new()
                     .name("sharelife-audit".into())
-                    .spawn(move || write_loop(&writer_shared, chain))
-                    .map_err(io)?;
+                    .spawn(move || write_loop(&writer_shared, chain));
+                let writer = match writer {
+                    Ok(writer) => writer,
+                    Err(e) => {
+                        shared.queue.lock().syncer_stop = true;
+                        shared.wake_syncer.notify_one();
+                        let _ = syncer.join();
+                        return Err(io(e));
+                    }
+                };
                 Mode::Group {
                     shared,
-                    writer: Mutex::new(Some(writer)),
+                    threads: Mutex::new(vec![writer, syncer]),
                 }
             }
         };
@@ -397,86 +433,109 @@ impl FileSink {
 }
 
 fn write_loop(shared: &Shared, mut chain: Chain) {
-    // Chunks appended since the last commit, and the sequence number the
-    // commit makes durable.
-    let mut uncommitted = 0usize;
-    let mut target = 0u64;
+    // The last chunk appended goes back to the free list, and its sync
+    // request to the syncer, under the next lock the loop takes anyway.
     let mut spent: Option<Chunk> = None;
+    let mut written: Option<SyncRequest> = None;
     loop {
-        let next = {
+        let (mut chunk, target) = {
             let mut q = shared.queue.lock();
             if let Some(chunk) = spent.take() {
                 q.free.push(chunk);
             }
+            if let Some(request) = written.take() {
+                q.sync = Some(request);
+                shared.wake_syncer.notify_one();
+            }
             loop {
+                if q.error.is_some() {
+                    // The syncer failed: the chain stops here.
+                    return;
+                }
                 if let Some(chunk) = q.chunks.pop_front() {
                     q.count -= chunk.count;
                     q.bytes -= chunk.entries.len();
                     // Entries still queued were recorded after this chunk's.
-                    target = q.recorded - q.count as u64;
+                    let target = q.recorded - q.count as u64;
                     shared.wake_recorders.notify_all();
-                    break Some(chunk);
-                }
-                if uncommitted > 0 {
-                    break None;
+                    break (chunk, target);
                 }
                 if q.stop {
+                    q.syncer_stop = true;
+                    shared.wake_syncer.notify_one();
                     return;
                 }
                 shared.wake_writer.wait(&mut q);
             }
         };
-        let result = match next {
-            Some(mut chunk) => {
-                // Every entry of the chunk was stamped before it was
-                // queued, so before this anchor.
-                let anchor = Anchor::now();
-                let appended = chain.append(&mut Reader::new(&chunk.entries), chunk.count, &anchor);
-                chunk.entries.clear();
-                chunk.count = 0;
-                spent = Some(chunk);
-                uncommitted += 1;
-                // With a backlog, up to MAX_CHUNKS_PER_SYNC chunks share
-                // one sync; with none, each chunk is synced at once.
-                appended.and_then(|()| {
-                    if uncommitted >= MAX_CHUNKS_PER_SYNC {
-                        commit(shared, &mut chain, &mut uncommitted, target)
-                    } else {
-                        Ok(())
-                    }
-                })
+        // Every entry of the chunk was stamped before it was queued, so
+        // before this anchor.
+        let anchor = Anchor::now();
+        let result = chain
+            .append(&mut Reader::new(&chunk.entries), chunk.count, &anchor)
+            .and_then(|()| chain.write_out());
+        chunk.entries.clear();
+        chunk.count = 0;
+        spent = Some(chunk);
+        match result {
+            Ok(()) => {
+                written = Some(SyncRequest {
+                    seq: chain.seq,
+                    hash: chain.last_hash,
+                    target,
+                });
             }
-            None => commit(shared, &mut chain, &mut uncommitted, target),
-        };
-        if let Err(e) = result {
-            // The chain cannot go on past records that may be half
-            // written: the sink stops for good, and every later record is
-            // refused (decisions fail closed).
-            tracing::error!(target: "sharelife::audit", error = %e, "audit writer failed; the audit sink has stopped");
-            let mut q = shared.queue.lock();
-            q.error = Some(e.to_string());
-            q.chunks.clear();
-            q.count = 0;
-            q.bytes = 0;
-            shared.wake_flushers.notify_all();
-            shared.wake_recorders.notify_all();
-            return;
+            Err(e) => {
+                // The chain cannot go on past records that may be half
+                // written.
+                shared.fail(&mut shared.queue.lock(), &e);
+                return;
+            }
         }
     }
 }
 
-/// Makes the appended records durable and tells the flushers.
-fn commit(
-    shared: &Shared,
-    chain: &mut Chain,
-    uncommitted: &mut usize,
-    target: u64,
-) -> Result<(), AuditError> {
-    chain.commit()?;
-    *uncommitted = 0;
-    shared.queue.lock().durable = target;
-    shared.wake_flushers.notify_all();
-    Ok(())
+/// The syncer: makes what the writer has written durable, one request at
+/// a time, while the writer formats the next chunk. An `fdatasync` that
+/// starts after the writer's `write` returned covers every line that
+/// `write` wrote, so the head anchor and `durable` move only as far as
+/// the request says.
+fn sync_loop(shared: &Shared, file: &File, head: &Path, path: &Path) {
+    loop {
+        let request = {
+            let mut q = shared.queue.lock();
+            loop {
+                if q.error.is_some() {
+                    return;
+                }
+                if let Some(request) = q.sync.take() {
+                    break request;
+                }
+                if q.syncer_stop {
+                    return;
+                }
+                shared.wake_syncer.wait(&mut q);
+            }
+        };
+        let result = file
+            .sync_data()
+            .and_then(|()| write_head(head, request.seq, &request.hash));
+        let mut q = shared.queue.lock();
+        match result {
+            Ok(()) => {
+                q.durable = q.durable.max(request.target);
+                shared.wake_flushers.notify_all();
+            }
+            Err(source) => {
+                let error = AuditError::Io {
+                    path: path.display().to_string(),
+                    source,
+                };
+                shared.fail(&mut q, &error);
+                return;
+            }
+        }
+    }
 }
 
 impl AuditSink for FileSink {
@@ -576,11 +635,13 @@ impl AuditSink for FileSink {
 impl Drop for FileSink {
     fn drop(&mut self) {
         match &self.mode {
-            Mode::Group { shared, writer } => {
+            Mode::Group { shared, threads } => {
                 let _ = self.flush();
                 shared.queue.lock().stop = true;
                 shared.wake_writer.notify_one();
-                if let Some(handle) = writer.lock().take() {
+                // The writer first: it stops the syncer once its last
+                // request is posted (or the sink failed).
+                for handle in threads.lock().drain(..) {
                     let _ = handle.join();
                 }
             }
@@ -593,6 +654,21 @@ impl Drop for FileSink {
             } => {}
         }
     }
+}
+
+/// The head anchor: count and hash of the last durable record, replaced
+/// atomically (a temporary file, synced, renamed over the old anchor). A
+/// log cut short no longer reaches it.
+fn write_head(head: &Path, seq: u64, hash: &[u8; 64]) -> std::io::Result<()> {
+    let tmp = head.with_extension("head.tmp");
+    let mut anchor = Vec::with_capacity(90);
+    anchor.extend_from_slice(seq.to_string().as_bytes());
+    anchor.push(b' ');
+    anchor.extend_from_slice(hash);
+    anchor.push(b'\n');
+    std::fs::write(&tmp, anchor)
+        .and_then(|()| File::open(&tmp)?.sync_data())
+        .and_then(|()| std::fs::rename(&tmp, head))
 }
 
 fn head_path(log: &Path) -> PathBuf {
