@@ -54,8 +54,10 @@ const GENESIS: [u8; 64] = [b'0'; 64];
 /// How durable each record is when `record` returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
-    /// A background thread writes batches and `fsync`s once per batch.
-    /// `record` never blocks on I/O; `flush` (and dropping the sink) waits
+    /// A background thread writes batches, and a second one `fsync`s
+    /// behind it, once per batch or for every batch written while the
+    /// last sync ran. `record` never blocks on I/O (it waits only while
+    /// the bounded queue is full); `flush` (and dropping the sink) waits
     /// for everything recorded so far.
     GroupCommit,
     /// Every record is written and `fsync`ed before `record` returns:
