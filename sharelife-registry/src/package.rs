@@ -1069,7 +1069,13 @@ impl Package {
 /// borrow it, so on two threads); the [`Package`] comes only from
 /// [`into_checked`](Self::into_checked) with that check's proof.
 #[derive(Debug)]
-pub struct UncheckedPackage(Package);
+pub struct UncheckedPackage {
+    package: Package,
+    /// Made from a [`Package`], whose digests were checked when it was
+    /// opened: [`check_digests`](Self::check_digests) does not hash them
+    /// again.
+    checked: bool,
+}
 
 /// Proof that an [`UncheckedPackage`]'s entries matched their digests.
 #[derive(Debug)]
@@ -1084,7 +1090,10 @@ impl UncheckedPackage {
     pub(crate) fn open(bytes: &[u8], sha256: String, origin: &str) -> Result<Self, PackageError> {
         Package::structure(bytes, Some(sha256), origin)?
             .manifests()
-            .map(UncheckedPackage)
+            .map(|package| UncheckedPackage {
+                package,
+                checked: false,
+            })
     }
 
     /// Opens archive `bytes` (hashing them), checking all but the
@@ -1100,20 +1109,20 @@ impl UncheckedPackage {
 
     /// The plugin manifest (checked against every library's).
     pub fn manifest(&self) -> &Manifest {
-        &self.0.manifest
+        &self.package.manifest
     }
 
     /// The archive's sha256, lowercase hex.
     pub fn sha256(&self) -> &str {
-        &self.0.sha256
+        &self.package.sha256
     }
 
     /// The library for target `triple`: its path in the archive, its
     /// bytes (not yet checked against its digest) and the digest its file
     /// list gives.
     pub fn library(&self, triple: &str) -> Option<(&str, &[u8], &str)> {
-        let (_, path, bytes) = self.0.libraries().find(|(t, _, _)| *t == triple)?;
-        Some((path, bytes, self.0.entry_sha256(path)?))
+        let (_, path, bytes) = self.package.libraries().find(|(t, _, _)| *t == triple)?;
+        Some((path, bytes, self.package.entry_sha256(path)?))
     }
 
     /// Checks every entry against the digest its file list gives.
@@ -1123,9 +1132,12 @@ impl UncheckedPackage {
     /// [`PackageError::DigestMismatch`] naming the first entry that
     /// differs.
     pub fn check_digests(&self) -> Result<DigestsChecked, PackageError> {
-        check_digests(&self.0.origin, &self.0.file_list, |p| self.0.entry(p))?;
+        let p = &self.package;
+        if !self.checked {
+            check_digests(&p.origin, &p.file_list, |path| p.entry(path))?;
+        }
         Ok(DigestsChecked {
-            archive: self.0.sha256.clone(),
+            archive: self.package.sha256.clone(),
         })
     }
 
@@ -1136,18 +1148,21 @@ impl UncheckedPackage {
     /// When `proof` comes from another package's check.
     pub fn into_checked(self, proof: DigestsChecked) -> Package {
         assert_eq!(
-            proof.archive, self.0.sha256,
+            proof.archive, self.package.sha256,
             "a digest check of another package"
         );
-        self.0
+        self.package
     }
 }
 
 impl From<Package> for UncheckedPackage {
-    /// A checked package, to be handled like one that is not: its digests
-    /// are checked again.
+    /// A checked package, to be handled like one that is not; its
+    /// digests were checked when it was opened, and are not hashed again.
     fn from(package: Package) -> Self {
-        UncheckedPackage(package)
+        UncheckedPackage {
+            package,
+            checked: true,
+        }
     }
 }
 
