@@ -10,13 +10,21 @@
 //!
 //! Nothing but the boot (or the dlopens) is timed: building the host and
 //! shutting it down (which closes every library) run between measurements.
+//!
+//! `floor_100_loader_read_open_instantiate_initialize_start` is the same
+//! 100 plugins brought up by the loader alone, with no host: read each
+//! file's manifest, open it (`dlopen` and the loader's checks), create,
+//! initialize and start the plugin. It is what any boot must do for these
+//! libraries; the boot minus it is the host's own part (the folder scan,
+//! resolution, directories, registry, states).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use sharelife_benches::bare_dlopen;
-use sharelife_core::Host;
+use sharelife_core::loader::PluginFile;
+use sharelife_core::{ContextData, Host, PluginContext};
 
 const PLUGINS: usize = 100;
 const ECHO_ID: &[u8] = br#""id":"examples.echo""#;
@@ -126,8 +134,54 @@ fn boot_100(c: &mut Criterion) {
             total
         });
     });
+    group.bench_function(
+        "floor_100_loader_read_open_instantiate_initialize_start",
+        |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let started = Instant::now();
+                    let plugins = rt.block_on(load_each(&files, &root));
+                    total += started.elapsed();
+                    drop(plugins);
+                }
+                total
+            });
+        },
+    );
     group.finish();
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Each library brought up by the loader alone: read, open, instantiate,
+/// initialize, start; what a boot must do for it, with no host around.
+async fn load_each(
+    files: &[PathBuf],
+    root: &Path,
+) -> Vec<(
+    sharelife_core::loader::OpenLibrary,
+    Box<dyn sharelife_core::Plugin>,
+)> {
+    let mut plugins = Vec::with_capacity(files.len());
+    for file in files {
+        let file = PluginFile::read(file).expect("the manifest reads");
+        let id = file.manifest().id.to_string();
+        let ctx = PluginContext::local(ContextData {
+            data_dir: root.join("floor-data").join(&id),
+            temp_dir: root.join("floor-tmp").join(&id),
+            plugin_id: id,
+            config: Default::default(),
+        });
+        let library = file.open().expect("the library opens");
+        let plugin = library.instantiate(&ctx).expect("the plugin is created");
+        plugin
+            .initialize(&ctx)
+            .await
+            .expect("the plugin initializes");
+        plugin.start(&ctx).await.expect("the plugin starts");
+        plugins.push((library, plugin));
+    }
+    plugins
 }
 
 criterion_group!(benches, boot_100);

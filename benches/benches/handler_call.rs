@@ -17,7 +17,11 @@
 //!   the async handler check, the host-side panic guard and the per-call
 //!   metrics with latency timing (two clock reads);
 //! * `dynamic_host_handle_untimed` — the same with the host's call timing
-//!   off (`HostBuilder::time_calls(false)`): counts only.
+//!   off (`HostBuilder::time_calls(false)`): counts only;
+//! * `floor_adapter_swap_guard_count` — the floor of the host handle's
+//!   design: `dynamic_adapter` reached through an `arc_swap` guard (the
+//!   swappable binding hot reload needs) with an exact call count (one
+//!   atomic add), and nothing else.
 //!
 //! `echo` copies 16 input bytes into the output buffer; `upper_*` repeat
 //! the direct and dynamic roads with `upper`, which allocates a `String`
@@ -25,7 +29,10 @@
 //! the first call no iteration allocates for it.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
 
 use criterion::{BenchmarkGroup, Criterion, criterion_group, measurement::WallTime};
 use example_echo::Echo;
@@ -45,6 +52,10 @@ struct Roads {
     direct: Echo,
     boxed: Box<dyn Plugin>,
     dynamic: Box<dyn Plugin>,
+    /// Another instance of the loaded library, behind what a handle's
+    /// design needs at least: a swappable binding and a call count.
+    guarded: ArcSwap<Box<dyn Plugin>>,
+    calls: AtomicU64,
     handle: PluginHandle,
     untimed: PluginHandle,
     // Kept alive for the handles; dropped (unloading their plugins) after.
@@ -70,9 +81,14 @@ impl Roads {
         let dynamic = library
             .instantiate(&ctx)
             .expect("the echo plugin is created");
-        runtime
-            .block_on(dynamic.initialize(&ctx))
-            .expect("the echo plugin initializes");
+        let guarded = library
+            .instantiate(&ctx)
+            .expect("a second echo plugin is created");
+        for plugin in [&dynamic, &guarded] {
+            runtime
+                .block_on(plugin.initialize(&ctx))
+                .expect("the echo plugin initializes");
+        }
 
         let host = dir.host();
         let untimed_host = Host::builder()
@@ -107,6 +123,8 @@ impl Roads {
             direct,
             boxed,
             dynamic,
+            guarded: ArcSwap::from_pointee(guarded),
+            calls: AtomicU64::new(0),
             handle,
             untimed,
             _host: host,
@@ -114,6 +132,19 @@ impl Roads {
             _runtime: runtime,
             _dir: dir,
         }
+    }
+
+    /// The floor road: the guard, the count, the adapter's call.
+    #[inline]
+    fn guarded_call(
+        &self,
+        handler: HandlerId,
+        input: &[u8],
+        out: &mut Buffer,
+    ) -> Result<(), PluginError> {
+        let plugin = self.guarded.load();
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        plugin.call(&self.ctx, handler, input, out)
     }
 
     fn handler(&self, name: &str) -> HandlerId {
@@ -162,6 +193,12 @@ fn handler_call(c: &mut Criterion) {
     });
     bench_call(
         &mut group,
+        "floor_adapter_swap_guard_count",
+        INPUT,
+        |input, out| black_box(&roads).guarded_call(black_box(echo), input, out),
+    );
+    bench_call(
+        &mut group,
         "dynamic_host_handle_untimed",
         INPUT,
         |input, out| black_box(&roads.untimed).call(black_box(echo), input, out),
@@ -189,7 +226,7 @@ fn paired() {
     let ctx = &roads.ctx;
     let echo = roads.handler("echo");
     let mut out = Buffer::with_capacity(64);
-    let mut best = [f64::MAX; 3];
+    let mut best = [f64::MAX; 4];
     for _ in 0..ROUNDS {
         // `f(n)` makes `n` calls.
         let mut time = |k: usize, f: &mut dyn FnMut(u32)| {
@@ -229,13 +266,24 @@ fn paired() {
                 black_box(r).expect("the call works");
             }
         });
+        time(3, &mut |n| {
+            for _ in 0..n {
+                out.clear();
+                let r = black_box(&roads).guarded_call(black_box(echo), black_box(INPUT), &mut out);
+                black_box(r).expect("the call works");
+            }
+        });
     }
-    let [direct, adapter, handle] = best;
+    let [direct, adapter, handle, floor] = best;
     println!("paired (fastest of {ROUNDS} alternating batches of {BATCH} calls):");
     println!(
         "  direct {direct:.1} ns, dynamic_adapter {adapter:.1} ns ({:.2}x), dynamic_host_handle {handle:.1} ns ({:.2}x)",
         adapter / direct,
         handle / direct
+    );
+    println!(
+        "  floor of the handle's design (adapter + arc_swap guard + atomic count) {floor:.1} ns ({:.2}x)",
+        floor / direct
     );
 }
 

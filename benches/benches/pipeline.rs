@@ -7,6 +7,12 @@
 //! step is `(pipeline − hand-written) / 3` from the `noop_3` group; the
 //! `steps` group shows it growing linearly with the step count.
 //!
+//! `noop_3/hand_written_timed_sync` is the floor for a run that times its
+//! steps: the hand-written chain plus the N + 1 raw clock reads (the TSC,
+//! through the `quanta` clock the orchestrator uses) that give each of N
+//! steps its own duration. No report, policy or span: what any orchestrator
+//! reporting per-step durations must add at least.
+//!
 //! On a shared machine, other processes move criterion's medians by tens
 //! of percent between benchmarks measured seconds apart. So the bench ends
 //! with a *paired* measurement: the four variants in alternating batches,
@@ -45,6 +51,10 @@ fn noop_3(c: &mut Criterion) {
             black_box((a, b2, c3))
         });
     });
+    let clock = quanta::Clock::new();
+    g.bench_function("hand_written_timed_sync", |b| {
+        b.iter(|| black_box(timed_chain(&h, noop, &clock, black_box(input))));
+    });
     g.bench_function("pipeline_sync", |b| {
         b.iter(|| black_box(sync.run_sync(black_box(input)).unwrap()));
     });
@@ -81,6 +91,28 @@ fn noop_3(c: &mut Criterion) {
     g.finish();
 }
 
+/// The hand-written chain, timed per step as a report needs: a clock read
+/// at the start and one after each call.
+fn timed_chain(
+    h: &sharelife_core::PluginHandle,
+    noop: sharelife_core::HandlerId,
+    clock: &quanta::Clock,
+    input: &[u8],
+) -> ([Buffer; 3], [u64; 4]) {
+    let mut ticks = [0; 4];
+    ticks[0] = clock.raw();
+    let mut a = Buffer::new();
+    h.call(noop, input, &mut a).unwrap();
+    ticks[1] = clock.raw();
+    let mut b = Buffer::new();
+    h.call(noop, &a, &mut b).unwrap();
+    ticks[2] = clock.raw();
+    let mut c = Buffer::new();
+    h.call(noop, &b, &mut c).unwrap();
+    ticks[3] = clock.raw();
+    ([a, b, c], ticks)
+}
+
 fn steps(c: &mut Criterion) {
     let rt = pipeline_common::runtime();
     let (host, _h) = pipeline_common::host(&rt);
@@ -106,7 +138,8 @@ fn paired() {
     let noop = h.handler("noop").unwrap();
     let noop_async = h.handler("noop_async").unwrap();
     let input: &[u8] = b"hello";
-    let mut best = [f64::MAX; 4];
+    let clock = quanta::Clock::new();
+    let mut best = [f64::MAX; 5];
     for _ in 0..ROUNDS {
         // `f(n)` does `n` runs; the async ones share one `block_on`.
         let mut time = |k: usize, f: &mut dyn FnMut(u32)| {
@@ -152,14 +185,24 @@ fn paired() {
                 }
             });
         });
+        time(4, &mut |n| {
+            for _ in 0..n {
+                black_box(timed_chain(&h, noop, &clock, black_box(input)));
+            }
+        });
     }
-    let [hand, pipe, hand_async, pipe_async] = best;
+    let [hand, pipe, hand_async, pipe_async, floor] = best;
     println!("paired (fastest of {ROUNDS} alternating batches of {BATCH} runs, one core):");
     println!(
         "  sync:  hand-written {hand:.1} ns, pipeline {pipe:.1} ns ({:.2}x) -> {:.1} ns/step overhead, {:.2} M runs/s",
         pipe / hand,
         (pipe - hand) / 3.0,
         1e3 / pipe
+    );
+    println!(
+        "  floor: hand-written with the 4 clock reads of a timed run {floor:.1} ns: at best {:.2} of the chain's runs/s; the pipeline is {:.1} ns above it",
+        hand / floor,
+        pipe - floor
     );
     println!(
         "  async: hand-written {hand_async:.1} ns, pipeline {pipe_async:.1} ns ({:.2}x) -> {:.1} ns/step overhead, {:.2} M runs/s",

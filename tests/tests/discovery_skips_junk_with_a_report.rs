@@ -88,3 +88,35 @@ async fn boot_goes_on_past_junk_and_reports_it() {
     assert!(text.contains("is not a sharelife plugin"), "{text}");
     assert!(text.contains("is not a shared library"), "{text}");
 }
+
+/// Discovery takes an entry's type from the folder listing; a symlink is
+/// followed: to a library it is a plugin, to a folder or nowhere it is
+/// not a file and is passed by.
+#[cfg(unix)]
+#[test]
+fn symlinked_libraries_are_followed_and_links_to_folders_are_not_files() {
+    let dir = Scratch::new();
+    let store = dir.plugin_folder("store", &["example-echo"]);
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    let ext = std::env::consts::DLL_EXTENSION;
+    let echo = library_file_name("example-echo");
+    std::os::unix::fs::symlink(store.join(&echo), plugins.join(&echo)).unwrap();
+    std::os::unix::fs::symlink(&store, plugins.join(format!("folder.{ext}"))).unwrap();
+    std::os::unix::fs::symlink(
+        dir.path().join("gone"),
+        plugins.join(format!("dangling.{ext}")),
+    )
+    .unwrap();
+
+    let found = discover(std::slice::from_ref(&plugins));
+
+    let ids: Vec<&str> = found
+        .found
+        .iter()
+        .map(|f| f.manifest().id.as_str())
+        .collect();
+    assert_eq!(ids, ["examples.echo"]);
+    assert_eq!(found.found[0].path(), plugins.join(&echo));
+    assert!(found.skipped.is_empty(), "{:#?}", found.skipped);
+}

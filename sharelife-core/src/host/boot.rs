@@ -376,8 +376,12 @@ impl Boot {
             return Err(HostError::Strict { failures });
         }
         self.health.start();
-        for line in report.to_string().lines() {
-            tracing::info!(target: "sharelife::boot", "{line}");
+        // Formatting the report (a line per plugin) only for a subscriber
+        // that takes it.
+        if tracing::enabled!(target: "sharelife::boot", tracing::Level::INFO) {
+            for line in report.to_string().lines() {
+                tracing::info!(target: "sharelife::boot", "{line}");
+            }
         }
         Ok(report)
     }

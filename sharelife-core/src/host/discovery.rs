@@ -50,10 +50,17 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
                 continue;
             }
         };
+        // The entry's type comes with the directory listing on most file
+        // systems: a `stat` only for a symlink (followed) or where the
+        // listing does not say.
         let mut files: Vec<PathBuf> = entries
             .filter_map(Result::ok)
+            .filter(|e| match e.file_type() {
+                Ok(t) if t.is_file() => true,
+                Ok(t) if t.is_dir() => false,
+                _ => e.path().is_file(),
+            })
             .map(|e| e.path())
-            .filter(|p| p.is_file())
             .collect();
         files.sort();
         for path in files {
