@@ -84,6 +84,7 @@ impl<'p, P: StepPlugin> Run<'p, P> {
     }
 
     /// A step that was called: completed (`None`) or stopped.
+    #[inline]
     pub(super) fn finish(&mut self, i: usize, stop: Option<Stop>, started: u64, ended: u64) {
         match stop {
             None => {
