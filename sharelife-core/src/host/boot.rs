@@ -271,6 +271,7 @@ impl Boot {
         }
 
         let mut loaded = Vec::new();
+        let surveyed = self.loader.survey_dirs();
         for chosen in resolution.order {
             let id = chosen.file.manifest().id.clone();
             let version = chosen.file.manifest().version.clone();
@@ -327,6 +328,7 @@ impl Boot {
                 }
             }
         }
+        drop(surveyed);
         report.timings.load = lap();
         if self.options.strict && !report.failed.is_empty() {
             self.lifecycle.shutdown().await;

@@ -47,6 +47,13 @@ impl Loader {
         self.table.registry()
     }
 
+    /// For a boot: the plugin directories' roots listed once, so each load
+    /// until the guard drops skips the `stat`s of directories already
+    /// there.
+    pub(crate) fn survey_dirs(&self) -> super::dirs::Surveyed<'_> {
+        self.dirs.survey()
+    }
+
     /// [`Host::load`](super::Host::load).
     pub(crate) async fn load(&self, path: impl AsRef<Path>) -> Result<PluginId, HostError> {
         let file = PluginFile::read(path.as_ref())?;
