@@ -271,7 +271,7 @@ impl Boot {
         }
 
         let mut loaded = Vec::new();
-        let surveyed = self.loader.survey_dirs();
+        let scope = self.loader.boot_scope();
         for chosen in resolution.order {
             let id = chosen.file.manifest().id.clone();
             let version = chosen.file.manifest().version.clone();
@@ -328,7 +328,7 @@ impl Boot {
                 }
             }
         }
-        drop(surveyed);
+        drop(scope);
         report.timings.load = lap();
         if self.options.strict && !report.failed.is_empty() {
             self.lifecycle.shutdown().await;

@@ -3,15 +3,19 @@
 //! against its schema, a context with gated services), and retire a
 //! version: the unload that really closes the library.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use parking_lot::Mutex;
+
 use super::builder::Options;
-use super::dirs::Directories;
+use super::dirs::{Directories, Surveyed};
 use super::isolation::{Isolation, IsolationError};
 use super::registry::Registry;
 use super::slot::{Slot, SlotParts, Source};
+use super::sync::LibraryFile;
 use super::{HostError, PluginTable, StateReason, UnloadReport, Unmet, plugin_config};
 use crate::audit::{AuditEvent, What};
 use crate::capability::{Gateway, Ungranted};
@@ -30,6 +34,22 @@ pub(crate) struct Loader {
     table: Arc<PluginTable>,
     bus: Arc<EventBus>,
     dirs: Directories,
+    /// While a boot runs: each plugin folder's real path (symlinks
+    /// resolved), resolved once for all the libraries in it.
+    real_folders: Mutex<Option<HashMap<PathBuf, Option<PathBuf>>>>,
+}
+
+/// What a boot keeps for the loads it makes (see [`Loader::boot_scope`]);
+/// dropping it ends that.
+pub(crate) struct BootScope<'l> {
+    loader: &'l Loader,
+    _dirs: Surveyed<'l>,
+}
+
+impl Drop for BootScope<'_> {
+    fn drop(&mut self) {
+        *self.loader.real_folders.lock() = None;
+    }
 }
 
 impl Loader {
@@ -40,6 +60,7 @@ impl Loader {
             table,
             bus,
             dirs,
+            real_folders: Mutex::new(None),
         }
     }
 
@@ -47,11 +68,38 @@ impl Loader {
         self.table.registry()
     }
 
-    /// For a boot: the plugin directories' roots listed once, so each load
-    /// until the guard drops skips the `stat`s of directories already
-    /// there.
-    pub(crate) fn survey_dirs(&self) -> super::dirs::Surveyed<'_> {
-        self.dirs.survey()
+    /// For a boot, which loads many plugins at once, until the guard
+    /// drops: the plugin directories' roots are listed once (a load skips
+    /// the `stat`s of directories already there), and each plugin folder's
+    /// real path is resolved once (a library's real path is then one
+    /// `lstat` instead of a `realpath` walk).
+    pub(crate) fn boot_scope(&self) -> BootScope<'_> {
+        *self.real_folders.lock() = Some(HashMap::new());
+        BootScope {
+            loader: self,
+            _dirs: self.dirs.survey(),
+        }
+    }
+
+    /// The library file behind `source`, as a sync compares it: its real
+    /// path and identity. `None` for a plugin not from a library, or one
+    /// whose file cannot be read now.
+    pub(crate) fn library_file(&self, source: &Source) -> Option<LibraryFile> {
+        let (Source::Library(path) | Source::Isolated { path, .. }) = source else {
+            return None;
+        };
+        if let Some(folder) = path.parent() {
+            let mut scope = self.real_folders.lock();
+            if let Some(folders) = scope.as_mut() {
+                let real = folders
+                    .entry(folder.to_owned())
+                    .or_insert_with(|| std::fs::canonicalize(folder).ok());
+                if let Some(real) = real {
+                    return LibraryFile::in_folder(path, real).ok();
+                }
+            }
+        }
+        LibraryFile::of(path).ok()
     }
 
     /// [`Host::load`](super::Host::load).
@@ -280,11 +328,12 @@ impl Loader {
             plugin,
             ctx,
             watch,
-            source,
             events: Arc::clone(&self.bus),
             timing: self.options.timing(),
             audit: Arc::clone(&self.options.audit),
             gateway,
+            file: self.library_file(&source),
+            source,
         }));
         self.registry()
             .insert(&binding, Arc::clone(&slot))

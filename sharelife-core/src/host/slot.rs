@@ -83,6 +83,10 @@ pub(crate) struct SlotParts {
     pub(crate) gateway: Arc<Gateway>,
     /// The id's binding (the slot is not bound to it yet).
     pub(crate) binding: Arc<Binding>,
+    /// The library's file as it is on disk, for a plugin from one: a sync
+    /// tells an unchanged build by it (a changed one is hot-reloaded, an
+    /// isolated plugin's in a new child). See [`Loader::library_file`](super::loading::Loader::library_file).
+    pub(crate) file: Option<LibraryFile>,
 }
 
 pub(crate) struct Slot {
@@ -129,14 +133,8 @@ impl Slot {
             Source::Library(p) | Source::Isolated { path: p, .. } => Origin::Library(p.clone()),
             Source::Registered(_) | Source::Added => Origin::Static,
         };
-        // A sync tells an unchanged build by it (a changed one is
-        // hot-reloaded, an isolated plugin's in a new child).
-        let file = match &parts.source {
-            Source::Library(p) | Source::Isolated { path: p, .. } => LibraryFile::of(p).ok(),
-            Source::Registered(_) | Source::Added => None,
-        };
         Slot {
-            file,
+            file: parts.file,
             audit_id: (
                 parts.manifest.id.as_str().into(),
                 parts.manifest.version.to_string().into(),

@@ -231,11 +231,12 @@ impl Reload {
             plugin,
             ctx,
             watch,
-            source,
             events: Arc::clone(&self.bus),
             timing: self.options.timing(),
             audit: Arc::clone(&self.options.audit),
             gateway,
+            file: self.loader.library_file(&source),
+            source,
         }));
         drop(library);
         match self.bring_up(old, &new).await {

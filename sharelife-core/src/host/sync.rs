@@ -238,6 +238,26 @@ impl LibraryFile {
     pub(crate) fn of(path: &Path) -> std::io::Result<LibraryFile> {
         let real = std::fs::canonicalize(path)?;
         let meta = std::fs::metadata(&real)?;
+        Ok(Self::at(real, &meta))
+    }
+
+    /// The file at `path`, whose folder's real path is `real_folder`
+    /// (known already): one `lstat` instead of a `realpath` walk, when the
+    /// file itself is no symlink (one that is goes through [`of`](Self::of)).
+    pub(crate) fn in_folder(path: &Path, real_folder: &Path) -> std::io::Result<LibraryFile> {
+        let Some(name) = path.file_name() else {
+            return Self::of(path);
+        };
+        let real = real_folder.join(name);
+        let meta = std::fs::symlink_metadata(&real)?;
+        if meta.file_type().is_symlink() {
+            return Self::of(path);
+        }
+        Ok(Self::at(real, &meta))
+    }
+
+    /// The file at real path `real`, with its metadata.
+    fn at(real: PathBuf, meta: &std::fs::Metadata) -> LibraryFile {
         #[cfg(unix)]
         let place = {
             use std::os::unix::fs::MetadataExt;
@@ -245,14 +265,14 @@ impl LibraryFile {
         };
         #[cfg(not(unix))]
         let place = (0, 0, Some(real.clone()));
-        Ok(LibraryFile {
+        LibraryFile {
             key: FileKey {
                 place,
                 len: meta.len(),
                 modified: meta.modified().ok(),
             },
             path: real,
-        })
+        }
     }
 }
 
@@ -605,6 +625,23 @@ mod tests {
                 through.path,
                 std::fs::canonicalize(root.join("g1/lib.so")).unwrap()
             );
+        }
+        #[cfg(unix)]
+        {
+            // Known through the folder's real path, by one `lstat`: the
+            // same file as through `realpath`, for a file in a linked
+            // folder and for a file that is itself a link.
+            std::os::unix::fs::symlink(root.join("g1/lib.so"), root.join("g1/link.so")).unwrap();
+            let real_folder = std::fs::canonicalize(root.join("current")).unwrap();
+            for name in ["lib.so", "link.so"] {
+                let path = root.join("current").join(name);
+                assert_eq!(
+                    LibraryFile::in_folder(&path, &real_folder).unwrap(),
+                    LibraryFile::of(&path).unwrap(),
+                    "{name}"
+                );
+            }
+            assert!(LibraryFile::in_folder(&root.join("current/none.so"), &real_folder).is_err());
         }
         let copy = LibraryFile::of(&root.join("g1/copy.so")).unwrap();
         let original = LibraryFile::of(&root.join("g1/lib.so")).unwrap();
