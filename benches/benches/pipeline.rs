@@ -15,9 +15,10 @@
 //!
 //! On a shared machine, other processes move criterion's medians by tens
 //! of percent between benchmarks measured seconds apart. So the bench ends
-//! with a *paired* measurement: the four variants in alternating batches,
-//! keeping each one's fastest batch (the one least disturbed), and prints
-//! the overhead per step and the runs per second from those.
+//! with a *paired* measurement: the four variants and the timed floor in
+//! alternating batches, keeping each one's fastest batch (the one least
+//! disturbed), and prints the overhead per step, the runs per second and
+//! how far the pipeline is above its floor from those.
 
 mod pipeline_common;
 
@@ -126,8 +127,8 @@ fn steps(c: &mut Criterion) {
     g.finish();
 }
 
-/// The four `noop_3` variants in alternating batches; each one's fastest
-/// batch, in nanoseconds per run.
+/// The four `noop_3` variants and the timed floor in alternating batches;
+/// each one's fastest batch, in nanoseconds per run.
 fn paired() {
     const BATCH: u32 = 20_000;
     const ROUNDS: usize = 150;
