@@ -134,6 +134,15 @@ pub fn run_step(
     // The step is over: anything it left running in its group goes too, so
     // no descendant holds the output pipes (or the staging directory).
     kill_group(pid);
+    // A killed descendant is gone only once it is reaped, by whichever
+    // process inherited it (init, or a subreaper): until then the group
+    // still exists. Returning before that raced with the reaping.
+    if !wait_group_gone(pid, GROUP_EXIT_BOUND) {
+        tracing::warn!(
+            pid,
+            "the build step's process group is still there {GROUP_EXIT_BOUND:?} after it was killed (its processes are not reaped)"
+        );
+    }
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let (stdout_sha256, stdout_tail) = finish(out, Duration::from_millis(500));
     let (stderr_sha256, stderr_tail) = finish(err, Duration::from_millis(500));
@@ -154,6 +163,41 @@ pub fn run_step(
         stderr_tail,
         produced: Vec::new(),
     })
+}
+
+/// How long a killed step's process group may take to be gone.
+const GROUP_EXIT_BOUND: Duration = Duration::from_secs(5);
+
+/// Waits, up to `bound`, until no process is left in the group whose
+/// leader was `pid` (zombies included: a process is gone once reaped).
+/// Whether it is gone.
+fn wait_group_gone(pid: u32, bound: Duration) -> bool {
+    #[cfg(unix)]
+    {
+        let Some(pgid) = i32::try_from(pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        else {
+            return true;
+        };
+        let deadline = Instant::now() + bound;
+        let mut pause = Duration::from_micros(100);
+        loop {
+            if rustix::process::test_kill_process_group(pgid) == Err(rustix::io::Errno::SRCH) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(10));
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (pid, bound);
+        true
+    }
 }
 
 fn kill_group(pid: u32) {
