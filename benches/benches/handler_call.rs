@@ -19,9 +19,10 @@
 //! * `dynamic_host_handle_untimed` — the same with the host's call timing
 //!   off (`HostBuilder::time_calls(false)`): counts only;
 //! * `floor_adapter_swap_guard_count` — the floor of the host handle's
-//!   design: `dynamic_adapter` reached through an `arc_swap` guard (the
-//!   swappable binding hot reload needs) with an exact call count (one
-//!   atomic add), and nothing else.
+//!   design: `dynamic_adapter` reached through the hazard-pointer cell a
+//!   binding keeps its version in (what lets hot reload swap versions
+//!   under callers) with an exact call count (one atomic add), and nothing
+//!   else.
 //!
 //! `echo` copies 16 input bytes into the output buffer; `upper_*` repeat
 //! the direct and dynamic roads with `upper`, which allocates a `String`
@@ -29,14 +30,14 @@
 //! the first call no iteration allocates for it.
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-
-use arc_swap::ArcSwap;
 
 use criterion::{BenchmarkGroup, Criterion, criterion_group, measurement::WallTime};
 use example_echo::Echo;
 use sharelife_benches::{BenchDir, ECHO_CRATE, ECHO_ID};
+use sharelife_core::__bench::HazardCell;
 use sharelife_core::loader::PluginFile;
 use sharelife_core::{
     Buffer, HandlerId, HasManifest, Host, Plugin, PluginContext, PluginError, PluginHandle,
@@ -54,7 +55,7 @@ struct Roads {
     dynamic: Box<dyn Plugin>,
     /// Another instance of the loaded library, behind what a handle's
     /// design needs at least: a swappable binding and a call count.
-    guarded: ArcSwap<Box<dyn Plugin>>,
+    guarded: HazardCell<Box<dyn Plugin>>,
     calls: AtomicU64,
     handle: PluginHandle,
     untimed: PluginHandle,
@@ -123,7 +124,11 @@ impl Roads {
             direct,
             boxed,
             dynamic,
-            guarded: ArcSwap::from_pointee(guarded),
+            guarded: {
+                let cell = HazardCell::new();
+                cell.swap(Some(Arc::new(guarded)));
+                cell
+            },
             calls: AtomicU64::new(0),
             handle,
             untimed,
@@ -142,7 +147,7 @@ impl Roads {
         input: &[u8],
         out: &mut Buffer,
     ) -> Result<(), PluginError> {
-        let plugin = self.guarded.load();
+        let plugin = self.guarded.load().expect("the cell holds the plugin");
         self.calls.fetch_add(1, Ordering::Relaxed);
         plugin.call(&self.ctx, handler, input, out)
     }
@@ -282,7 +287,7 @@ fn paired() {
         handle / direct
     );
     println!(
-        "  floor of the handle's design (adapter + arc_swap guard + atomic count) {floor:.1} ns ({:.2}x)",
+        "  floor of the handle's design (adapter + hazard-protected load + atomic count) {floor:.1} ns ({:.2}x)",
         floor / direct
     );
 }

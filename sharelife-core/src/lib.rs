@@ -105,6 +105,14 @@ pub use async_trait::async_trait;
 /// stable ABI. Not public API. The suffix is the version of this contract
 /// between the SDK and core; an incompatible change is a new module, so a
 /// mismatched pair fails to compile rather than to load.
+/// The hazard-pointer cell a host's bindings keep the current version
+/// in, for the benchmarks' floor of the host handle. Not public API.
+#[doc(hidden)]
+#[cfg(feature = "host")]
+pub mod __bench {
+    pub use crate::loader::hazard::{HazardCell, Protected, reclaim};
+}
+
 #[doc(hidden)]
 pub mod __private_v1 {
     pub use crate::abi::fingerprint::layout_fingerprint;

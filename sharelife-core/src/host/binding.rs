@@ -3,9 +3,10 @@
 //! A [`Binding`] outlives the versions bound to it. [`PluginHandle`]s,
 //! compiled pipelines and the event delivery task hold the binding, not a
 //! version, so a hot reload is one pointer swap: calls that start after it
-//! reach the new version, calls in flight hold the old one (an
-//! [`arc_swap`] guard, a reference count once the swap pays its debts)
-//! until they return.
+//! reach the new version, calls in flight hold the old one until they
+//! return. A synchronous call holds it by a hazard pointer
+//! ([`HazardCell`]: two plain stores, no atomic read-modify-write), an
+//! async call by a reference count.
 //!
 //! Handler ids are the binding's, not a version's: the first version's
 //! handlers get ids in manifest order, and each name a later version adds
@@ -16,7 +17,6 @@
 
 use std::sync::Arc;
 
-use arc_swap::ArcSwapOption;
 use parking_lot::{Mutex, RwLock};
 
 use super::HostError;
@@ -24,6 +24,7 @@ use super::handle::PluginHandle;
 use super::slot::Slot;
 use crate::PluginState;
 use crate::event::{EventBus, Subscriber};
+use crate::loader::hazard::{HazardCell, Protected};
 use crate::manifest::{Manifest, PluginId};
 
 /// The handler-table entry of a slot for a binding id the version does
@@ -38,7 +39,7 @@ pub(crate) struct Subscription {
 
 pub(crate) struct Binding {
     id: PluginId,
-    current: ArcSwapOption<Slot>,
+    current: HazardCell<Slot>,
     /// The manifest of the version bound last (kept after an unload, for
     /// messages and for [`PluginHandle::manifest`]).
     manifest: Mutex<Arc<Manifest>>,
@@ -64,7 +65,7 @@ impl Binding {
     pub(crate) fn new(manifest: Arc<Manifest>, events: Arc<EventBus>) -> Self {
         Binding {
             id: manifest.id.clone(),
-            current: ArcSwapOption::empty(),
+            current: HazardCell::new(),
             handlers: RwLock::new(Vec::new()),
             manifest: Mutex::new(manifest),
             subscription: Mutex::new(None),
@@ -83,21 +84,27 @@ impl Binding {
     }
 
     /// The version calls go to now, without touching its reference count
-    /// (the call path).
+    /// (the call path). Held on this thread only.
     #[inline]
-    pub(crate) fn guard(&self) -> arc_swap::Guard<Option<Arc<Slot>>> {
+    pub(crate) fn guard(&self) -> Option<Protected<'_, Slot>> {
         self.current.load()
     }
 
+    /// Whether a version is bound.
+    pub(crate) fn is_bound(&self) -> bool {
+        self.current.is_some()
+    }
+
     pub(crate) fn is_current(&self, slot: &Slot) -> bool {
-        self.current
-            .load()
-            .as_deref()
-            .is_some_and(|c| std::ptr::eq(c, slot))
+        self.current.holds(slot)
     }
 
     /// Makes `slot` the version calls go to and returns the one before.
-    /// Event delivery follows the new version's state from here on.
+    /// Event delivery follows the new version's state from here on. Calls
+    /// still on the old version keep it alive; its reference count drops
+    /// to the returned one only once they returned and a
+    /// [`reclaim`](crate::loader::hazard::reclaim) ran (the unload's wait
+    /// for calls in flight does both).
     pub(crate) fn bind(&self, slot: Option<Arc<Slot>>) -> Option<Arc<Slot>> {
         if let Some(s) = &slot {
             *self.manifest.lock() = Arc::clone(s.manifest_arc());

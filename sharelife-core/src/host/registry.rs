@@ -57,7 +57,7 @@ impl Registry {
         self.bindings
             .read()
             .get(id)
-            .filter(|b| b.guard().is_some())
+            .filter(|b| b.is_bound())
             .map(Arc::clone)
     }
 

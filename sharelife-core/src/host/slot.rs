@@ -22,6 +22,7 @@ use crate::audit::{AuditEvent, AuditSink, What};
 use crate::capability::Gateway;
 use crate::event::{EventBus, LIFECYCLE, LifecycleEvent};
 use crate::loader::LibraryWatch;
+use crate::loader::hazard::reclaim;
 use crate::manifest::{Capability, Dependency, Manifest, PluginId};
 use crate::{
     BoxFuture, HandlerId, Health, IllegalTransition, Lifecycle, Plugin, PluginContext, PluginError,
@@ -537,16 +538,21 @@ async fn wait_until_sole<T>(arc: &Arc<T>, deadline: Instant) {
 }
 
 async fn wait_until_sole_rechecking<T>(arc: &Arc<T>, deadline: Instant, every: Duration) {
+    // A version swapped out of its binding keeps a reference in the
+    // retire list while synchronous calls still hold it by hazard
+    // pointer; a reclaim drops that reference once none does.
+    reclaim();
     if Arc::strong_count(arc) == 1 {
         return;
     }
     let _waiting = Waiting::new();
     loop {
-        // Registered before the count is read, so a release between the
-        // read and the await is not missed.
+        // Registered before the count is read (and the hazards scanned),
+        // so a release between the read and the await is not missed.
         let notified = RELEASED.notified();
         let mut notified = std::pin::pin!(notified);
         notified.as_mut().enable();
+        reclaim();
         if Arc::strong_count(arc) == 1 {
             return;
         }

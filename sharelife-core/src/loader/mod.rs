@@ -17,6 +17,7 @@
 
 mod error;
 mod file;
+pub(crate) mod hazard;
 mod imports;
 mod maps;
 
