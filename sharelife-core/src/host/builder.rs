@@ -341,9 +341,10 @@ impl HostBuilder {
         self
     }
 
-    /// Times the first `n` calls of each handler, then one call in `n`
-    /// (two clock reads each), rounded up to a power of two; default 64,
-    /// 1 times every call. Counts of calls, errors and panics stay exact.
+    /// Times the first `n` calls of each handler on each calling thread,
+    /// then one call in `n` (two clock reads each), rounded up to a power
+    /// of two; default 64, 1 times every call. Counts of calls, errors and
+    /// panics stay exact.
     pub fn time_calls_every(mut self, n: u32) -> Self {
         self.o.time_every = n;
         self

@@ -26,8 +26,8 @@ fn clock() -> &'static quanta::Clock {
 pub(crate) struct Stamp(u64);
 
 /// Which calls are timed into the latency histograms: none, or the first
-/// [`every`](Self::every) calls of each handler and then one call in
-/// `every` (`every` is a power of two). Counts of calls, errors and panics
+/// [`every`](Self::every) calls of each handler on each thread and then
+/// one call in `every` (`every` is a power of two). Counts of calls, errors and panics
 /// are exact either way; a histogram holds the timed calls only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Timing {
@@ -152,10 +152,93 @@ impl LatencyHistogram {
     }
 }
 
+/// Call counters are split in this many shards: the threads that own one
+/// (the first to count, each index reused when its thread ends) count with
+/// a plain load and store, no atomic read-modify-write; any further
+/// threads share one atomic add.
+const SHARDS: usize = 16;
+
+/// Which shard of a [`Counter`] this thread owns.
+mod shard {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use parking_lot::Mutex;
+
+    use super::SHARDS;
+
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    /// Indices given back by threads that ended. Handing one over through
+    /// this lock orders the old owner's counts before the new owner's.
+    static FREE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+    struct Owned(Option<usize>);
+
+    impl Drop for Owned {
+        fn drop(&mut self) {
+            if let Some(i) = self.0 {
+                FREE.lock().push(i);
+            }
+        }
+    }
+
+    thread_local! {
+        static MINE: Owned = Owned(take());
+    }
+
+    fn take() -> Option<usize> {
+        if let Some(i) = FREE.lock().pop() {
+            return Some(i);
+        }
+        let i = NEXT.fetch_add(1, Ordering::Relaxed);
+        (i < SHARDS).then_some(i)
+    }
+
+    /// This thread's shard; `None` past [`SHARDS`] threads, or while the
+    /// thread is being torn down.
+    #[inline]
+    pub(super) fn mine() -> Option<usize> {
+        MINE.try_with(|o| o.0).ok().flatten()
+    }
+}
+
+/// A shard of a [`Counter`], on a cache line of its own.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Padded(AtomicU64);
+
+/// An exact count that threads bump without contending: each shard has
+/// one writer at a time (see [`shard`]).
+#[derive(Debug, Default)]
+struct Counter {
+    shards: Box<[Padded; SHARDS]>,
+    shared: AtomicU64,
+}
+
+impl Counter {
+    /// Counts one; returns how many this thread's shard had counted before.
+    #[inline]
+    fn bump(&self) -> u64 {
+        match shard::mine() {
+            Some(i) => {
+                let c = &self.shards[i].0;
+                // This thread is the shard's only writer: no read-modify-write.
+                let n = c.load(Relaxed);
+                c.store(n + 1, Relaxed);
+                n
+            }
+            None => self.shared.fetch_add(1, Relaxed),
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.shards.iter().map(|p| p.0.load(Relaxed)).sum::<u64>() + self.shared.load(Relaxed)
+    }
+}
+
 /// Counters for one handler, or for a plugin's event deliveries.
 #[derive(Debug)]
 pub(crate) struct CallMetrics {
-    calls: AtomicU64,
+    calls: Counter,
     errors: AtomicU64,
     panics: AtomicU64,
     latency: Histogram,
@@ -164,7 +247,7 @@ pub(crate) struct CallMetrics {
 impl CallMetrics {
     fn new() -> Self {
         CallMetrics {
-            calls: AtomicU64::new(0),
+            calls: Counter::default(),
             errors: AtomicU64::new(0),
             panics: AtomicU64::new(0),
             latency: Histogram::new(),
@@ -172,10 +255,11 @@ impl CallMetrics {
     }
 
     /// Counts a call that starts now; its start time when `timing` says
-    /// this one is timed. One atomic add, and a clock read one call in N.
+    /// this one is timed. A store to this thread's shard of the count, and
+    /// a clock read one call in N (N per thread).
     #[inline]
     pub(crate) fn begin(&self, timing: Timing) -> Option<Stamp> {
-        let n = self.calls.fetch_add(1, Relaxed);
+        let n = self.calls.bump();
         if timing.times(n) {
             Some(Stamp(clock().raw()))
         } else {
@@ -201,7 +285,7 @@ impl CallMetrics {
 
     fn snapshot(&self) -> CallStats {
         CallStats {
-            calls: self.calls.load(Relaxed),
+            calls: self.calls.total(),
             errors: self.errors.load(Relaxed),
             panics: self.panics.load(Relaxed),
             latency: self.latency.snapshot(),
@@ -423,5 +507,25 @@ mod tests {
         // Calls 0..64 all, then 64, 128, ... 576: 64 + 9.
         assert_eq!(s.latency.count(), 64 + 9);
         assert!(Timing::new(true, 0).times(12345), "every 0 or 1 times all");
+    }
+
+    #[test]
+    fn counts_stay_exact_across_more_threads_than_shards_and_reused_shards() {
+        let m = CallMetrics::new();
+        let off = Timing::new(false, 1);
+        // Two waves: the second takes over the shards the first gave back.
+        for _ in 0..2 {
+            std::thread::scope(|s| {
+                for _ in 0..SHARDS + 4 {
+                    s.spawn(|| {
+                        for _ in 0..10_000 {
+                            let started = m.begin(off);
+                            m.end(started, &Ok(()));
+                        }
+                    });
+                }
+            });
+        }
+        assert_eq!(m.snapshot().calls, 2 * (SHARDS as u64 + 4) * 10_000);
     }
 }
