@@ -33,7 +33,7 @@
 //! impl Plugin for Upper {
 //!     fn call(&self, _: &PluginContext, _: HandlerId, input: &[u8], out: &mut Buffer)
 //!         -> Result<(), PluginError> {
-//!         out.extend_from_slice(&input.to_ascii_uppercase());
+//!         out.extend_from_copy_slice(&input.to_ascii_uppercase());
 //!         Ok(())
 //!     }
 //! }

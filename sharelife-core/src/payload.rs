@@ -82,21 +82,21 @@ impl IntoOutput for () {
 
 impl IntoOutput for &[u8] {
     fn write_output(self, out: &mut Buffer) -> Result<(), PluginError> {
-        out.extend_from_slice(self);
+        out.extend_from_copy_slice(self);
         Ok(())
     }
 }
 
 impl IntoOutput for Vec<u8> {
     fn write_output(self, out: &mut Buffer) -> Result<(), PluginError> {
-        out.extend_from_slice(&self);
+        out.extend_from_copy_slice(&self);
         Ok(())
     }
 }
 
 impl IntoOutput for &str {
     fn write_output(self, out: &mut Buffer) -> Result<(), PluginError> {
-        out.extend_from_slice(self.as_bytes());
+        out.extend_from_copy_slice(self.as_bytes());
         Ok(())
     }
 }

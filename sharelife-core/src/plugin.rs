@@ -11,7 +11,8 @@ use crate::{PluginContext, PluginError};
 ///
 /// It is an FFI-safe vector: the host allocates it, a plugin in another
 /// library appends to it through the host's allocator, and nothing a plugin
-/// allocates outlives the call. Use `buffer.extend_from_slice(..)`,
+/// allocates outlives the call. Use `buffer.extend_from_copy_slice(..)` (one
+/// copy; `extend_from_slice` pushes byte by byte),
 /// `std::io::Write`, or `as_slice()` to read it.
 pub type Buffer = abi_stable::std_types::RVec<u8>;
 

@@ -651,7 +651,7 @@ impl Plugin for SandboxedPlugin {
     ) -> Result<(), PluginError> {
         let name = self.handler_name(handler)?;
         let answer = self.current()?.call(name, input, Some(ctx))?;
-        output.extend_from_slice(&answer);
+        output.extend_from_copy_slice(&answer);
         Ok(())
     }
 
@@ -669,7 +669,7 @@ impl Plugin for SandboxedPlugin {
         let answer = blocking(move || child.call(&name, &input, Some(&ctx)))
             .await
             .map_err(|e| PluginError::with_kind(ErrorKind::Panicked, e))??;
-        output.extend_from_slice(&answer);
+        output.extend_from_copy_slice(&answer);
         Ok(())
     }
 }

@@ -418,7 +418,7 @@ impl Serving {
         if state.len() > frame::MAX_STATE {
             return Err(frame::state_too_large("the plugin's saved", state.len()));
         }
-        output.extend_from_slice(&state);
+        output.extend_from_copy_slice(&state);
         Ok(())
     }
 
