@@ -18,8 +18,11 @@
 //!   its slot (a plain store).
 //! - **A writer** swaps the pointer out, then issues a *heavy* barrier and
 //!   scans every thread's hazard slots: the object is freed only once no
-//!   slot names it. Until then it waits in a retire list, which every
-//!   [`reclaim`] looks at again.
+//!   slot names it. Until then it waits in a retire list; a reader that
+//!   lets go of an object while the list is not empty (one load tells)
+//!   checks whether its object is there and, if so, reclaims, so the last
+//!   reader frees it, as with a reference count. [`reclaim`] (which the
+//!   host's wait for calls in flight calls) looks at the list too.
 //!
 //! On Linux the heavy barrier is `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`,
 //! which makes every running thread of the process execute a full memory
@@ -41,7 +44,7 @@
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering, compiler_fence, fence};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering, compiler_fence, fence};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
@@ -74,6 +77,11 @@ static RECORDS: Mutex<Records> = Mutex::new(Records {
 type RetireList = Vec<(usize, Box<dyn Send>)>;
 
 static RETIRED: Mutex<RetireList> = Mutex::new(Vec::new());
+
+/// How many objects [`RETIRED`] holds: a reader letting go of an object
+/// looks here (one load) to know whether it may have been the last to
+/// hold a retired one.
+static RETIRED_LEN: AtomicUsize = AtomicUsize::new(0);
 
 /// A record for this thread (or a guard) to own: a free one, or a new one.
 fn take_record() -> &'static Record {
@@ -206,9 +214,22 @@ pub fn reclaim() {
             .into_iter()
             .partition(|(addr, _)| protected.contains(addr));
         *retired = keep;
+        RETIRED_LEN.store(retired.len(), Ordering::Relaxed);
         free
     };
     drop(freed);
+}
+
+/// A reader let go of `addr` while objects were retired: if `addr` is one
+/// of them, it may have been the last reader, so reclaim now (the object
+/// is freed when its last reader returns, as a counted reference would
+/// be, not at some later reclaim).
+#[cold]
+fn released_while_retired(addr: usize) {
+    let named = RETIRED.lock().iter().any(|(a, _)| *a == addr);
+    if named {
+        reclaim();
+    }
 }
 
 /// Whether an object swapped out of a cell is still named by a hazard.
@@ -327,11 +348,11 @@ impl<T: Send + Sync + 'static> HazardCell<T> {
 
     /// Puts `new` in the cell and returns what was there. Readers that
     /// still hold the old object keep it alive: the cell's reference to it
-    /// is retired and dropped by a later [`reclaim`] once no hazard names
-    /// it (so `Arc::strong_count` of the returned reference reaches one
-    /// only after the last such reader let go and a reclaim ran). Frees
-    /// nothing else: the caller may hold locks that dropping another
-    /// retired object (closing its library) must not run under.
+    /// is retired, and dropped when the last of them lets go (or by a
+    /// [`reclaim`] after that), so `Arc::strong_count` of the returned
+    /// reference reaches one only then. Frees nothing else: the caller may
+    /// hold locks that dropping another retired object (closing its
+    /// library) must not run under.
     pub fn swap(&self, new: Option<Arc<T>>) -> Option<Arc<T>> {
         let new = new.map_or(ptr::null_mut(), |a| Arc::into_raw(a).cast_mut());
         let old = self.ptr.swap(new, Ordering::AcqRel);
@@ -343,12 +364,27 @@ impl<T: Send + Sync + 'static> HazardCell<T> {
         // reference, once.
         let owned = unsafe { Arc::from_raw(old) };
         let returned = Arc::clone(&owned);
-        if heavy_barrier() && !protected().contains(&(old as usize)) {
+        let addr = old as usize;
+        // Retired before the scan: a reader that lets go after the scan
+        // sees the retire list non-empty and reclaims it itself.
+        {
+            let mut retired = RETIRED.lock();
+            retired.push((addr, Box::new(owned)));
+            RETIRED_LEN.store(retired.len(), Ordering::Relaxed);
+        }
+        if heavy_barrier() && !protected().contains(&addr) {
             // No reader holds it: the cell's reference goes now (never the
             // last one: `returned` is another).
-            drop(owned);
-        } else {
-            RETIRED.lock().push((old as usize, Box::new(owned)));
+            let mine = {
+                let mut retired = RETIRED.lock();
+                let entry = retired
+                    .iter()
+                    .position(|(a, _)| *a == addr)
+                    .map(|i| retired.swap_remove(i));
+                RETIRED_LEN.store(retired.len(), Ordering::Relaxed);
+                entry
+            };
+            drop(mine);
         }
         Some(returned)
     }
@@ -393,10 +429,15 @@ impl<T> Drop for Protected<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
         self.hazard.store(ptr::null_mut(), Ordering::Release);
-        // A waiting unload reads the hazards after announcing it waits;
-        // this orders the clear before the caller's look at that
-        // announcement (`released`).
+        // Orders the clear before the loads that follow: of the retire
+        // list's length here, and of a waiting unload's announcement in
+        // the caller (`released`). A writer retires (or announces) before
+        // its heavy barrier and scans after it, so either it sees the
+        // clear or this thread sees what it retired.
         light_barrier();
+        if RETIRED_LEN.load(Ordering::Relaxed) != 0 {
+            released_while_retired(self.ptr as usize);
+        }
         if let Some(record) = self.record {
             give_back(record);
         }
@@ -422,8 +463,8 @@ mod tests {
         assert_eq!(Arc::strong_count(&old), 2);
         assert_eq!(*reader, "v1");
         assert_eq!(*cell.load().expect("full"), "v2");
+        // The last reader letting go frees it: no reclaim needed.
         drop(reader);
-        reclaim();
         assert!(!is_retired(addr));
         assert_eq!(Arc::strong_count(&old), 1);
     }
@@ -438,7 +479,6 @@ mod tests {
         let addr = Arc::as_ptr(&old) as usize;
         assert!(is_retired(addr));
         drop(guards);
-        reclaim();
         assert!(!is_retired(addr));
         assert_eq!(Arc::strong_count(&old), 1);
         assert!(cell.load().is_none());
