@@ -101,10 +101,9 @@ impl Binding {
 
     /// Makes `slot` the version calls go to and returns the one before.
     /// Event delivery follows the new version's state from here on. Calls
-    /// still on the old version keep it alive; its reference count drops
-    /// to the returned one only once they returned and a
-    /// [`reclaim`](crate::loader::hazard::reclaim) ran (the unload's wait
-    /// for calls in flight does both).
+    /// still on the old version keep it alive: the binding's own
+    /// reference to it goes when the last of them returns, and only then
+    /// can the returned one be the last.
     pub(crate) fn bind(&self, slot: Option<Arc<Slot>>) -> Option<Arc<Slot>> {
         if let Some(s) = &slot {
             *self.manifest.lock() = Arc::clone(s.manifest_arc());

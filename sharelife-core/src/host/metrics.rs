@@ -27,8 +27,9 @@ pub(crate) struct Stamp(u64);
 
 /// Which calls are timed into the latency histograms: none, or the first
 /// [`every`](Self::every) calls of each handler on each thread and then
-/// one call in `every` (`every` is a power of two). Counts of calls, errors and panics
-/// are exact either way; a histogram holds the timed calls only.
+/// one call in `every` (`every` is a power of two). Counts of calls,
+/// errors and panics are exact either way; a histogram holds the timed
+/// calls only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Timing {
     on: bool,
