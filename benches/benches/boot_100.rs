@@ -17,11 +17,17 @@
 //! initialize and start the plugin. It is what any boot must do for these
 //! libraries; the boot minus it is the host's own part (the folder scan,
 //! resolution, directories, registry, states).
+//!
+//! `--bench` runs (filter `paired`) end with a **paired** measurement: the
+//! boot, the 100 bare `dlopen`s and the loader floor one after the other
+//! in each round, with the median of each and their ratios to the
+//! `dlopen`s, steadier than the ratio of criterion's medians measured
+//! seconds apart on a shared machine.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use sharelife_benches::bare_dlopen;
 use sharelife_core::loader::PluginFile;
 use sharelife_core::{ContextData, Host, PluginContext};
@@ -79,26 +85,85 @@ fn stage(folder: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-fn boot_100(c: &mut Criterion) {
-    let root = std::env::temp_dir().join(format!("sharelife-bench-boot-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let folder = root.join("plugins");
-    let files = stage(&folder);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("a runtime");
-    let host = || {
+/// The staged folder, its files and a runtime.
+struct Setup {
+    root: PathBuf,
+    folder: PathBuf,
+    files: Vec<PathBuf>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Setup {
+    fn new(name: &str) -> Setup {
+        let root =
+            std::env::temp_dir().join(format!("sharelife-bench-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let folder = root.join("plugins");
+        let files = stage(&folder);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a runtime");
+        Setup {
+            root,
+            folder,
+            files,
+            rt,
+        }
+    }
+
+    /// A host over the folder, not booted.
+    fn host(&self) -> Host {
         Host::builder()
-            .plugin_path(&folder)
-            .data_root(root.join("data"))
-            .temp_root(root.join("tmp"))
+            .plugin_path(&self.folder)
+            .data_root(self.root.join("data"))
+            .temp_root(self.root.join("tmp"))
             .build()
             .expect("host builds")
-    };
+    }
+
+    /// One boot of a new host, timed; the host is shut down after.
+    fn boot(&self) -> Duration {
+        let host = self.host();
+        let started = Instant::now();
+        let report = self.rt.block_on(host.boot()).expect("boot");
+        let took = started.elapsed();
+        debug_assert_eq!(report.started.len(), PLUGINS);
+        self.rt.block_on(host.shutdown());
+        took
+    }
+
+    /// The 100 bare `dlopen`s, timed; closed after.
+    fn bare(&self) -> Duration {
+        let started = Instant::now();
+        let libraries: Vec<_> = self.files.iter().map(|f| bare_dlopen(f)).collect();
+        let took = started.elapsed();
+        drop(libraries);
+        took
+    }
+
+    /// The loader floor, timed; dropped after.
+    fn floor(&self) -> Duration {
+        let started = Instant::now();
+        let plugins = self.rt.block_on(load_each(&self.files, &self.root));
+        let took = started.elapsed();
+        drop(plugins);
+        took
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn boot_100(c: &mut Criterion) {
+    let s = Setup::new("boot");
+    let rt = &s.rt;
 
     // Once, outside the measurements: the boot really starts 100 plugins.
-    let check = host();
+    let check = s.host();
     let report = rt.block_on(check.boot()).expect("boot");
     assert_eq!(report.started.len(), PLUGINS, "{report}");
     eprintln!("one boot, by phase: {:?}", report.timings);
@@ -109,48 +174,57 @@ fn boot_100(c: &mut Criterion) {
     group.sample_size(20);
     group.measurement_time(Duration::from_secs(10));
     group.bench_function("sharelife_discover_resolve_load_start", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let host = host();
-                let started = Instant::now();
-                let report = rt.block_on(host.boot()).expect("boot");
-                total += started.elapsed();
-                debug_assert_eq!(report.started.len(), PLUGINS);
-                rt.block_on(host.shutdown());
-            }
-            total
-        });
+        b.iter_custom(|iters| (0..iters).map(|_| s.boot()).sum());
     });
     group.bench_function("baseline_100_bare_dlopens", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let started = Instant::now();
-                let libraries: Vec<_> = files.iter().map(|f| bare_dlopen(f)).collect();
-                total += started.elapsed();
-                drop(libraries);
-            }
-            total
-        });
+        b.iter_custom(|iters| (0..iters).map(|_| s.bare()).sum());
     });
     group.bench_function(
         "floor_100_loader_read_open_instantiate_initialize_start",
         |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let started = Instant::now();
-                    let plugins = rt.block_on(load_each(&files, &root));
-                    total += started.elapsed();
-                    drop(plugins);
-                }
-                total
-            });
+            b.iter_custom(|iters| (0..iters).map(|_| s.floor()).sum());
         },
     );
     group.finish();
-    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// The boot, the bare `dlopen`s and the floor in turn, round after round;
+/// prints and saves each one's median (see `save_paired`).
+fn paired() {
+    const ROUNDS: usize = 40;
+    let s = Setup::new("boot-paired");
+    let (mut boot, mut bare, mut floor) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        bare.push(s.bare().as_secs_f64());
+        floor.push(s.floor().as_secs_f64());
+        boot.push(s.boot().as_secs_f64());
+    }
+    let (bare, floor, boot) = (median(bare), median(floor), median(boot));
+    sharelife_benches::save_paired(
+        "boot_100",
+        &[
+            ("baseline_100_bare_dlopens", bare * 1e9),
+            (
+                "floor_100_loader_read_open_instantiate_initialize_start",
+                floor * 1e9,
+            ),
+            ("sharelife_discover_resolve_load_start", boot * 1e9),
+        ],
+    );
+    println!("paired (medians of {ROUNDS} rounds, each: 100 bare dlopens, loader floor, boot):");
+    println!(
+        "  100 bare dlopens {:.2} ms, loader floor {:.2} ms ({:.2}x), boot {:.2} ms ({:.2}x)",
+        bare * 1e3,
+        floor * 1e3,
+        floor / bare,
+        boot * 1e3,
+        boot / bare,
+    );
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// Each library brought up by the loader alone: read, open, instantiate,
@@ -185,4 +259,11 @@ async fn load_each(
 }
 
 criterion_group!(benches, boot_100);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    if sharelife_benches::extra_report_wanted("paired boot_100") {
+        paired();
+    }
+}

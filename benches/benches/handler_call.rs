@@ -283,6 +283,15 @@ fn paired() {
         });
     }
     let [direct, adapter, handle, floor] = best;
+    sharelife_benches::save_paired(
+        "handler_call",
+        &[
+            ("direct", direct),
+            ("dynamic_adapter", adapter),
+            ("dynamic_host_handle", handle),
+            ("floor_adapter_swap_guard_count", floor),
+        ],
+    );
     println!("paired (fastest of {ROUNDS} alternating batches of {BATCH} calls):");
     println!(
         "  direct {direct:.1} ns, dynamic_adapter {adapter:.1} ns ({:.2}x), dynamic_host_handle {handle:.1} ns ({:.2}x)",

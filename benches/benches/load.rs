@@ -23,6 +23,15 @@
 //! loader's checks add to the platform's `dlopen` (almost all of it
 //! abi_stable's structural check of the `PluginModule` layout).
 //!
+//! After criterion's groups, `--bench` runs (filter `paired`) also print a
+//! **paired** measurement: `bare_dlopen`, the loader's raw path and
+//! `host_load` one after the other in each of many rounds, with the
+//! median of each and their ratios, saved for `scripts/bench-table`.
+//! Criterion measures the groups seconds apart, and on a shared machine
+//! the `host_load ÷ bare_dlopen` ratio of its medians moves by tens of
+//! percent from run to run; the ratio of neighbours in time moves much
+//! less.
+//!
 //! Every iteration opens a library and closes it before the next one, and
 //! checks (untimed) that the platform really unmapped it, so that every
 //! measured open maps the file afresh instead of bumping a reference count.
@@ -31,7 +40,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, criterion_group};
 use sharelife_benches::{BenchDir, ECHO_CRATE, ECHO_ID, LibraryPool, assert_unmapped, bare_dlopen};
 use sharelife_core::loader::{OpenLibrary, PluginFile};
 use sharelife_core::{Host, Plugin, PluginContext};
@@ -262,4 +271,66 @@ criterion_group! {
         .without_plots();
     targets = load, load_phases
 }
-criterion_main!(benches);
+
+/// `bare_dlopen`, the raw path and `host_load` in turn, round after round;
+/// prints and saves each one's median (see `save_paired`).
+fn paired() {
+    const ROUNDS: usize = 1_500;
+    let mut s = Setup::new();
+    let mut bare = Vec::with_capacity(ROUNDS);
+    let mut raw = Vec::with_capacity(ROUNDS);
+    let mut hosted = Vec::with_capacity(ROUNDS);
+    s.runtime.block_on(async {
+        for _ in 0..ROUNDS {
+            let path = s.pool.next_copy();
+            let start = Instant::now();
+            let library = bare_dlopen(path);
+            bare.push(start.elapsed().as_secs_f64());
+            library.close().expect("dlclose of the echo library");
+            assert_unmapped(path);
+
+            let path = s.pool.next_copy();
+            let (loaded, phases) = raw_load(path, &s.ctx).await;
+            raw.push(phases.total().as_secs_f64());
+            drop(loaded);
+            assert_unmapped(path);
+
+            let path = s.pool.next_copy();
+            let start = Instant::now();
+            s.host.load(path).await.expect("the host loads echo");
+            hosted.push(start.elapsed().as_secs_f64());
+            host_unload(&s.host).await;
+        }
+    });
+    let (bare, raw, hosted) = (median(bare), median(raw), median(hosted));
+    sharelife_benches::save_paired(
+        "load",
+        &[
+            ("bare_dlopen", bare * 1e9),
+            ("read_check_open_instantiate_initialize", raw * 1e9),
+            ("host_load", hosted * 1e9),
+        ],
+    );
+    println!("paired (medians of {ROUNDS} rounds, each: bare_dlopen, raw path, host_load):");
+    println!(
+        "  bare_dlopen {:.1} µs, raw path {:.1} µs ({:.2}x), host_load {:.1} µs ({:.2}x)",
+        bare * 1e6,
+        raw * 1e6,
+        raw / bare,
+        hosted * 1e6,
+        hosted / bare,
+    );
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    if sharelife_benches::extra_report_wanted("paired load host_load bare_dlopen") {
+        paired();
+    }
+}

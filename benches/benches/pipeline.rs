@@ -193,6 +193,16 @@ fn paired() {
         });
     }
     let [hand, pipe, hand_async, pipe_async, floor] = best;
+    sharelife_benches::save_paired(
+        "noop_3",
+        &[
+            ("hand_written_sync", hand),
+            ("pipeline_sync", pipe),
+            ("hand_written_async", hand_async),
+            ("pipeline_async", pipe_async),
+            ("hand_written_timed_sync", floor),
+        ],
+    );
     println!("paired (fastest of {ROUNDS} alternating batches of {BATCH} runs, one core):");
     println!(
         "  sync:  hand-written {hand:.1} ns, pipeline {pipe:.1} ns ({:.2}x) -> {:.1} ns/step overhead, {:.2} M runs/s",

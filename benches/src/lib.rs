@@ -194,6 +194,48 @@ pub fn assert_unmapped(path: &Path) {
     );
 }
 
+/// Saves a paired measurement where `scripts/bench-table` reads it, in
+/// criterion's own layout: each value (nanoseconds) as the median of
+/// `<target>/criterion/paired/<group>/<name>/new/estimates.json`, and
+/// under the run's `--save-baseline` name too when it has one.
+pub fn save_paired(group: &str, values: &[(&str, f64)]) {
+    let root = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let exe = std::env::current_exe().expect("the bench knows its path");
+            // <target>/<profile>/deps/<bench>
+            match exe.ancestors().nth(3) {
+                Some(target) => target.to_owned(),
+                None => return,
+            }
+        }
+    }
+    .join("criterion")
+    .join("paired")
+    .join(group);
+    let args: Vec<String> = std::env::args().collect();
+    let mut baselines = vec!["new".to_owned()];
+    if let Some(i) = args.iter().position(|a| a == "--save-baseline")
+        && let Some(name) = args.get(i + 1)
+    {
+        baselines.push(name.clone());
+    }
+    for (name, ns) in values {
+        for baseline in &baselines {
+            let dir = root.join(name).join(baseline);
+            let json = format!("{{\"median\":{{\"point_estimate\":{ns}}}}}\n");
+            let saved = std::fs::create_dir_all(&dir)
+                .and_then(|()| std::fs::write(dir.join("estimates.json"), json));
+            if let Err(e) = saved {
+                eprintln!(
+                    "could not save the paired measurement in {}: {e}",
+                    dir.display()
+                );
+            }
+        }
+    }
+}
+
 /// Whether a bench binary's own report after criterion's (the paired
 /// measurements, named by `words`, e.g. `"paired noop_3"`) should run:
 /// only under `cargo bench` (not `cargo test --benches`), and unless a
