@@ -199,7 +199,11 @@ fn paired() {
         floor.push(s.floor().as_secs_f64());
         boot.push(s.boot().as_secs_f64());
     }
-    let (bare, floor, boot) = (median(bare), median(floor), median(boot));
+    let (bare, floor, boot) = (
+        sharelife_benches::median(bare),
+        sharelife_benches::median(floor),
+        sharelife_benches::median(boot),
+    );
     sharelife_benches::save_paired(
         "boot_100",
         &[
@@ -220,11 +224,6 @@ fn paired() {
         boot * 1e3,
         boot / bare,
     );
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// Each library brought up by the loader alone: read, open, instantiate,

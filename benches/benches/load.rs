@@ -302,7 +302,11 @@ fn paired() {
             host_unload(&s.host).await;
         }
     });
-    let (bare, raw, hosted) = (median(bare), median(raw), median(hosted));
+    let (bare, raw, hosted) = (
+        sharelife_benches::median(bare),
+        sharelife_benches::median(raw),
+        sharelife_benches::median(hosted),
+    );
     sharelife_benches::save_paired(
         "load",
         &[
@@ -320,11 +324,6 @@ fn paired() {
         hosted * 1e6,
         hosted / bare,
     );
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() {

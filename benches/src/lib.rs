@@ -194,6 +194,13 @@ pub fn assert_unmapped(path: &Path) {
     );
 }
 
+/// The median of `values` (the upper one of an even count), for the
+/// paired reports. Panics when `values` is empty.
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 /// Saves a paired measurement where `scripts/bench-table` reads it, in
 /// criterion's own layout: each value (nanoseconds) as the median of
 /// `<target>/criterion/paired/<group>/<name>/new/estimates.json`, and
