@@ -205,7 +205,7 @@ impl Manifest {
     /// [`ManifestError::Invalid`] listing every field that fails validation.
     pub fn from_json(text: &str) -> Result<Self, ManifestError> {
         let raw: RawManifest = serde_json::from_str(text).map_err(ManifestError::syntax)?;
-        raw.validate()
+        raw.into_manifest()
     }
 
     /// The manifest as compact JSON, the form embedded in plugin libraries.

@@ -108,6 +108,17 @@ impl RawManifest {
     ///
     /// [`ManifestError::Invalid`] with one [`Problem`] per bad value.
     pub fn validate(&self) -> Result<Manifest, ManifestError> {
+        self.clone().into_manifest()
+    }
+
+    /// [`validate`](Self::validate), moving the checked fields into the
+    /// manifest instead of copying them: what a reader that has no further
+    /// use for the raw form calls.
+    ///
+    /// # Errors
+    ///
+    /// As [`validate`](Self::validate).
+    pub fn into_manifest(self) -> Result<Manifest, ManifestError> {
         let mut problems = Vec::new();
         let bad = &mut |path: String, message: String| problems.push(Problem::new(path, message));
 
@@ -271,31 +282,31 @@ impl RawManifest {
 
         match (id, version, api) {
             (Some(id), Some(version), Some(api)) if problems.is_empty() => Ok(Manifest {
-                manifest_version: self.manifest_version.clone(),
+                manifest_version: self.manifest_version,
                 id,
                 version,
-                name: self.name.clone(),
-                description: self.description.clone(),
-                authors: self.authors.clone(),
-                license: self.license.clone(),
-                homepage: self.homepage.clone(),
-                repository: self.repository.clone(),
-                keywords: self.keywords.clone(),
+                name: self.name,
+                description: self.description,
+                authors: self.authors,
+                license: self.license,
+                homepage: self.homepage,
+                repository: self.repository,
+                keywords: self.keywords,
                 api,
                 dependencies,
-                platforms: self.platforms.clone(),
-                capabilities: self.capabilities.clone(),
+                platforms: self.platforms,
+                capabilities: self.capabilities,
                 handlers: self
                     .handlers
-                    .iter()
+                    .into_iter()
                     .map(|h| Handler {
-                        name: h.name.clone(),
+                        name: h.name,
                         is_async: h.is_async,
-                        uses: h.uses.clone(),
+                        uses: h.uses,
                     })
                     .collect(),
-                config_schema: self.config_schema.clone(),
-                subscriptions: self.subscriptions.clone(),
+                config_schema: self.config_schema,
+                subscriptions: self.subscriptions,
             }),
             _ => Err(ManifestError::Invalid(problems)),
         }

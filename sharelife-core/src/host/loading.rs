@@ -114,15 +114,11 @@ impl Loader {
         let (ctx, gateway) = self.context_for(library.manifest(), config)?;
         let plugin = library.instantiate(&ctx)?;
         let source = Source::Library(library.path().to_owned());
-        self.install(
-            library.manifest().clone(),
-            plugin,
-            ctx,
-            Some(library.watch()),
-            source,
-            gateway,
-        )
-        .await
+        let watch = library.watch();
+        // The plugin keeps the library open; only its manifest is left.
+        let manifest = library.into_manifest();
+        self.install(manifest, plugin, ctx, Some(watch), source, gateway)
+            .await
     }
 
     /// [`Host::load_with`](super::Host::load_with).
@@ -315,6 +311,7 @@ impl Loader {
         source: Source,
         gateway: Arc<Gateway>,
     ) -> Result<PluginId, HostError> {
+        let manifest = Arc::new(manifest);
         let id = manifest.id.clone();
         let settings = self.options.plugins.get(&id).cloned().unwrap_or_default();
         let mut topics = manifest.subscriptions.clone();

@@ -62,7 +62,7 @@ impl Registry {
     }
 
     /// The binding of `manifest`'s id, made if it is new.
-    pub(crate) fn binding(&self, manifest: &Manifest, events: &Arc<EventBus>) -> Arc<Binding> {
+    pub(crate) fn binding(&self, manifest: &Arc<Manifest>, events: &Arc<EventBus>) -> Arc<Binding> {
         if let Some(b) = self.bindings.read().get(&manifest.id) {
             return Arc::clone(b);
         }
@@ -71,7 +71,7 @@ impl Registry {
                 .write()
                 .entry(manifest.id.clone())
                 .or_insert_with(|| {
-                    Arc::new(Binding::new(Arc::new(manifest.clone()), Arc::clone(events)))
+                    Arc::new(Binding::new(Arc::clone(manifest), Arc::clone(events)))
                 }),
         )
     }

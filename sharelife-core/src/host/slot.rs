@@ -66,7 +66,8 @@ pub(crate) enum Source {
 
 /// Everything a slot is made from.
 pub(crate) struct SlotParts {
-    pub(crate) manifest: Manifest,
+    /// Shared with the binding when the slot is its first version.
+    pub(crate) manifest: Arc<Manifest>,
     pub(crate) plugin: Box<dyn Plugin>,
     pub(crate) ctx: PluginContext,
     pub(crate) watch: Option<LibraryWatch>,
@@ -146,7 +147,7 @@ impl Slot {
             metrics: PluginMetrics::new(&parts.manifest, parts.timing),
             dispatch: parts.binding.dispatch_table(&parts.manifest),
             binding: Arc::downgrade(&parts.binding),
-            manifest: Arc::new(parts.manifest),
+            manifest: parts.manifest,
             plugin: parts.plugin,
             ctx: parts.ctx,
             origin,

@@ -227,7 +227,7 @@ impl Reload {
             binding: Arc::clone(binding),
             requires: self.loader.requires(&manifest),
             priority: settings.priority(),
-            manifest,
+            manifest: Arc::new(manifest),
             plugin,
             ctx,
             watch,

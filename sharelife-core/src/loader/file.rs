@@ -88,7 +88,7 @@ impl PluginFile {
                 },
             })?;
         let manifest = raw
-            .validate()
+            .into_manifest()
             .map_err(|source| LoadError::InvalidManifest {
                 path: path.clone(),
                 source,

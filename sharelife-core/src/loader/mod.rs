@@ -211,6 +211,13 @@ impl OpenLibrary {
         &self.manifest
     }
 
+    /// The validated manifest, by value: the library is closed with this
+    /// handle unless a plugin [instantiated](Self::instantiate) from it
+    /// keeps it open.
+    pub fn into_manifest(self) -> Manifest {
+        self.manifest
+    }
+
     /// The library's path.
     pub fn path(&self) -> &Path {
         &self.library.path
