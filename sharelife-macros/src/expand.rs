@@ -169,9 +169,16 @@ fn exports(p: &TokenStream, item: &ItemImpl, manifest_json: &str) -> TokenStream
             layout_fingerprint: Some(&fingerprint),
         });
     let record_len = record.len();
+    let record_pad = record_len.next_multiple_of(4) - record_len;
     let record = Literal::byte_string(&record);
     let json = Literal::string(manifest_json);
-    let elf = sharelife_manifest::section::ELF_SECTION;
+    let elf_note = sharelife_manifest::section::ELF_NOTE_SECTION;
+    let note_type = sharelife_manifest::section::NOTE_TYPE;
+    let note_name_len = sharelife_manifest::section::NOTE_NAME.len() as u32;
+    let mut note_name = sharelife_manifest::section::NOTE_NAME.to_vec();
+    note_name.resize(note_name.len().next_multiple_of(4), 0);
+    let note_name_padded = note_name.len();
+    let note_name = Literal::byte_string(&note_name);
     let macho = sharelife_manifest::section::MACHO_SECTION;
     let pe = sharelife_manifest::section::PE_SECTION;
     quote! {
@@ -193,10 +200,35 @@ fn exports(p: &TokenStream, item: &ItemImpl, manifest_json: &str) -> TokenStream
                 ::std::boxed::Box::new(<T as ::core::default::Default>::default())
             }
 
-            // The manifest, readable from the file without loading it.
+            // The manifest, readable from the file without loading it. On
+            // ELF an ELF note (a `.note` section is `SHT_NOTE`), which the
+            // linker puts right after the program headers: a reader finds
+            // it in the file's first page. The header's words are in the
+            // target's byte order.
+            #[cfg(not(any(target_vendor = "apple", windows)))]
+            #[repr(C, align(4))]
+            struct Note {
+                namesz: u32,
+                descsz: u32,
+                kind: u32,
+                name: [u8; #note_name_padded],
+                desc: [u8; #record_len],
+                pad: [u8; #record_pad],
+            }
+            #[cfg(not(any(target_vendor = "apple", windows)))]
+            #[unsafe(link_section = #elf_note)]
+            #[used]
+            static RECORD: Note = Note {
+                namesz: #note_name_len,
+                descsz: #record_len as u32,
+                kind: #note_type,
+                name: *#note_name,
+                desc: *#record,
+                pad: [0; #record_pad],
+            };
             #[cfg_attr(target_vendor = "apple", unsafe(link_section = #macho))]
             #[cfg_attr(windows, unsafe(link_section = #pe))]
-            #[cfg_attr(not(any(target_vendor = "apple", windows)), unsafe(link_section = #elf))]
+            #[cfg(any(target_vendor = "apple", windows))]
             #[used]
             static RECORD: [u8; #record_len] = *#record;
 

@@ -15,7 +15,7 @@ use crate::{
 #[serde(deny_unknown_fields)]
 #[schemars(
     title = "sharelife plugin manifest v2",
-    description = "What a sharelife plugin is, needs and asks for. Written by the #[plugin] macro into the library's .sharelife section."
+    description = "What a sharelife plugin is, needs and asks for. Written by the #[plugin] macro into the library's sharelife record (on ELF the .note.sharelife note)."
 )]
 pub struct RawManifest {
     /// Manifest format version; must be "2".

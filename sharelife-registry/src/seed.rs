@@ -279,17 +279,29 @@ impl Entry {
             path: library.to_owned(),
             reason,
         };
+        use sharelife_manifest::section;
         let file = object::File::parse(bytes).map_err(|e| fail(e.to_string()))?;
-        let section = [
-            sharelife_manifest::section::ELF_SECTION,
-            "__sharelife",
-            sharelife_manifest::section::PE_SECTION,
-        ]
-        .into_iter()
-        .find_map(|name| file.section_by_name(name))
-        .ok_or_else(|| fail("it holds no sharelife section".to_owned()))?;
-        let data = section.data().map_err(|e| fail(e.to_string()))?;
-        let record = sharelife_manifest::section::decode(data).map_err(|e| fail(e.to_string()))?;
+        // On ELF the record is an ELF note (or, built before, the bare
+        // record in `.sharelife`).
+        let in_note = match file.section_by_name(section::ELF_NOTE_SECTION) {
+            Some(notes) => section::records_in_notes(
+                notes.data().map_err(|e| fail(e.to_string()))?,
+                notes.align(),
+                !file.is_little_endian(),
+            )
+            .map_err(|e| fail(e.to_string()))?,
+            None => None,
+        };
+        let data = match &in_note {
+            Some(data) => data.as_slice(),
+            None => [section::ELF_SECTION, "__sharelife", section::PE_SECTION]
+                .into_iter()
+                .find_map(|name| file.section_by_name(name))
+                .ok_or_else(|| fail("it holds no sharelife section".to_owned()))?
+                .data()
+                .map_err(|e| fail(e.to_string()))?,
+        };
+        let record = section::decode(data).map_err(|e| fail(e.to_string()))?;
         Ok(Entry {
             library: library.to_owned(),
             symbol: record.entry_symbol.to_owned(),

@@ -52,3 +52,81 @@ fn an_incompatible_plugin_can_still_be_inspected() {
     assert_eq!(file.manifest().api.to_string(), "^9");
     assert!(file.check_compatible().is_err());
 }
+
+/// Where the record sits in `bytes`: the offset of its magic.
+fn record_offset(bytes: &[u8]) -> usize {
+    use sharelife_core::manifest::section::{MAGIC, MAGIC_V2};
+    bytes
+        .windows(8)
+        .position(|w| w == MAGIC || w == MAGIC_V2)
+        .expect("a sharelife record")
+}
+
+#[test]
+fn the_record_is_a_note_in_the_first_page_and_both_readers_find_it() {
+    use sharelife_core::manifest::section::{NOTE_NAME, NOTE_TYPE};
+    let dir = Scratch::new();
+    let path = dir.copy_library("example-echo", "note.so");
+    let bytes = std::fs::read(&path).unwrap();
+    // An ELF note named "sharelife" whose descriptor is the record, within
+    // the first page (the program headers' `PT_NOTE`, with the build id).
+    let at = record_offset(&bytes);
+    assert!(at < 4096, "the record starts at {at}");
+    assert_eq!(&bytes[at - 12..at - 2], NOTE_NAME);
+    assert_eq!(bytes[at - 16..at - 12], NOTE_TYPE.to_le_bytes());
+    let readelf = std::process::Command::new("readelf")
+        .arg("-lW")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let segments = String::from_utf8_lossy(&readelf.stdout);
+    assert!(segments.contains("NOTE"), "{segments}");
+
+    // The reader of files (by program headers) and the reader of bytes in
+    // memory (by section table) find the same record.
+    let read = PluginFile::read(&path).unwrap();
+    let parsed = PluginFile::parse(&bytes, &path).unwrap();
+    assert_eq!(read.manifest(), parsed.manifest());
+    assert_eq!(read.build_id(), parsed.build_id());
+    assert!(read.build_id().is_some());
+    assert_eq!(read.layout_fingerprint(), parsed.layout_fingerprint());
+    assert!(read.layout_fingerprint().is_some());
+}
+
+/// A library built before the record moved into a note carries the bare
+/// record in a `.sharelife` section: both readers still find it.
+#[test]
+fn a_bare_record_in_a_sharelife_section_is_still_read() {
+    let dir = Scratch::new();
+    let path = dir.copy_library("example-echo", "old.so");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = record_offset(&bytes);
+    let len = sharelife_core::manifest::section::decode_prefix_len(&bytes[at..]).unwrap();
+    let record = bytes[at..at + len].to_vec();
+    // The note no longer names a record ("sharelife" → "xharelife")...
+    assert_eq!(bytes[at - 12], b's');
+    bytes[at - 12] = b'x';
+    let unnamed = dir.path().join("unnamed.so");
+    std::fs::write(&unnamed, &bytes).unwrap();
+    assert!(matches!(
+        PluginFile::read(&unnamed),
+        Err(sharelife_core::loader::LoadError::NotAPlugin { .. })
+    ));
+    // ...and the record is in a `.sharelife` section instead.
+    let record_file = dir.path().join("record.bin");
+    std::fs::write(&record_file, &record).unwrap();
+    let status = std::process::Command::new("objcopy")
+        .arg("--add-section")
+        .arg(format!(".sharelife={}", record_file.display()))
+        .arg(&unnamed)
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let read = PluginFile::read(&path).unwrap();
+    assert_eq!(read.manifest().id.as_str(), "examples.echo");
+    assert!(read.build_id().is_some());
+    let parsed = PluginFile::parse(&std::fs::read(&path).unwrap(), &path).unwrap();
+    assert_eq!(read.manifest(), parsed.manifest());
+    assert_eq!(read.layout_fingerprint(), parsed.layout_fingerprint());
+}

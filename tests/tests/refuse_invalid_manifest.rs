@@ -48,7 +48,7 @@ fn patch(path: &std::path::Path, which: Copy_, from: &[u8], to: &[u8]) {
 async fn an_invalid_id_in_the_section_is_reported_with_its_path() {
     let dir = Scratch::new();
     let path = dir.copy_library("example-echo", "tampered.so");
-    // The first occurrence is the record in the .sharelife section.
+    // The first occurrence is the record, in the file's first page.
     patch(
         &path,
         Copy_::Record,
@@ -93,7 +93,7 @@ async fn a_module_manifest_that_differs_from_the_record_is_refused() {
         Err(HostError::Load(err @ LoadError::ManifestMismatch { .. })) => {
             assert!(
                 err.to_string()
-                    .contains("differs from the one in its .sharelife section"),
+                    .contains("differs from the one in its sharelife record"),
                 "{err}"
             );
         }

@@ -34,7 +34,7 @@ pub enum LoadError {
         reason: String,
     },
     /// A library, but not a sharelife plugin.
-    #[error("{} is not a sharelife plugin: it has no `.sharelife` section (was it built with #[plugin]?)", path.display())]
+    #[error("{} is not a sharelife plugin: it carries no sharelife record, neither a `.note.sharelife` note nor a `.sharelife` section (was it built with #[plugin]?)", path.display())]
     NotAPlugin {
         /// The file.
         path: PathBuf,
@@ -122,7 +122,7 @@ pub enum LoadError {
         details: String,
     },
     /// The manifest in memory differs from the one read from the file.
-    #[error("{}: the manifest in the loaded library differs from the one in its .sharelife section", path.display())]
+    #[error("{}: the manifest in the loaded library differs from the one in its sharelife record", path.display())]
     ManifestMismatch {
         /// The file.
         path: PathBuf,

@@ -27,9 +27,10 @@ pub struct PluginFile {
 }
 
 impl PluginFile {
-    /// Reads the manifest of the library at `path` from its `.sharelife`
-    /// section, without loading the library. Only the file's headers and
-    /// that section are read.
+    /// Reads the manifest of the library at `path` from the record
+    /// `#[plugin]` wrote into it (see [`section`]), without loading the
+    /// library. Only the file's headers and the record are read: on ELF,
+    /// usually the file's first page alone.
     ///
     /// # Errors
     ///
@@ -190,15 +191,18 @@ fn read_section<'a, R: object::ReadRef<'a>>(
     }
 }
 
-/// A library's `.sharelife` record and its build id.
+/// A library's record (as [`section::decode`] takes it) and its build id.
 #[cfg(unix)]
 type Found = (Vec<u8>, Option<Vec<u8>>);
 
-/// [`read_section`] for a 64-bit little-endian ELF file, in four
-/// positioned reads and no `stat`: the first page (the file header, and
-/// the build-id note where linkers put it, right after the program
-/// headers), the section header table, the section names and the
-/// `.sharelife` section. `None` (use the general reader) when the file is
+/// [`read_section`] for a 64-bit little-endian ELF file, in positioned
+/// reads and no `stat`. A library built by this SDK takes one: the first
+/// page holds the file header, the program headers and, right after
+/// them, the `PT_NOTE` segment with the record's note and the build id.
+/// A library whose record is the bare `.sharelife` section (built before
+/// the record moved into a note) takes three more: the section header
+/// table, the section names and the section. `None` (use the general
+/// reader) when the file is
 /// not such a file or is not laid out the usual way (extended section
 /// numbering, misaligned table, no build-id section of its own name, a
 /// section size past a cap); a `Some` error only for a file the general
@@ -253,6 +257,11 @@ fn read_elf_direct(file: &File, path: &Path) -> Option<Result<Found, LoadError>>
     if !matches!(endian, Endianness::Little) || header.e_type(endian) != object::elf::ET_DYN {
         return None;
     }
+    if let Some(found) = notes_in_first_page(header, endian, first, &at, path) {
+        return Some(found);
+    }
+    // A library built before the record moved into a note: find its
+    // `.sharelife` section through the section table.
     let count = usize::from(header.e_shnum.get(endian));
     let names_index = usize::from(header.e_shstrndx.get(endian).0);
     if count == 0
@@ -306,6 +315,64 @@ fn read_elf_direct(file: &File, path: &Path) -> Option<Result<Found, LoadError>>
     Some(Ok((record, build_id)))
 }
 
+/// The record and the build id from the library's `PT_NOTE` segments,
+/// found through the program headers in the file's `first` page (where the
+/// linker puts the notes too: nothing more is read then). `None` when the
+/// program headers are not in the first page or no note is a record (a
+/// library built before the record moved into a note).
+#[cfg(unix)]
+fn notes_in_first_page(
+    header: &FileHeader64<Endianness>,
+    endian: Endianness,
+    first: &[u8],
+    at: &dyn Fn(u64, u64) -> Option<Vec<u8>>,
+    path: &Path,
+) -> Option<Result<Found, LoadError>> {
+    use object::elf::PT_NOTE;
+    const ENTRY: usize = std::mem::size_of::<object::elf::ProgramHeader64<Endianness>>();
+    let count = usize::from(header.e_phnum.get(endian));
+    let start = usize::try_from(header.e_phoff.get(endian)).ok()?;
+    if usize::from(header.e_phentsize.get(endian)) != ENTRY {
+        return None;
+    }
+    let table = first.get(start..start.checked_add(count.checked_mul(ENTRY)?)?)?;
+    // Little endian (checked by the caller); read by hand, the page has
+    // no alignment to lend `object`'s header types.
+    let u32_at = |e: &[u8], i: usize| u32::from_le_bytes(e[i..i + 4].try_into().unwrap_or([0; 4]));
+    let u64_at = |e: &[u8], i: usize| u64::from_le_bytes(e[i..i + 8].try_into().unwrap_or([0; 8]));
+    let mut record: Option<Vec<u8>> = None;
+    let mut build_id = None;
+    for entry in table.chunks_exact(ENTRY) {
+        if u32_at(entry, 0) != PT_NOTE.0 {
+            continue;
+        }
+        let (offset, len, align) = (u64_at(entry, 8), u64_at(entry, 32), u64_at(entry, 48));
+        let end = offset.checked_add(len)?;
+        let read;
+        let notes = match first.get(usize::try_from(offset).ok()?..usize::try_from(end).ok()?) {
+            Some(notes) => notes,
+            None => {
+                read = at(offset, len)?;
+                &read[..]
+            }
+        };
+        let walked = section::for_each_note(notes, align, false, |name, kind, desc| {
+            if kind == section::NOTE_TYPE && name == section::NOTE_NAME {
+                record.get_or_insert_with(Vec::new).extend_from_slice(desc);
+            } else if kind == NT_GNU_BUILD_ID.0 && name == b"GNU\0" {
+                build_id = Some(desc.to_vec());
+            }
+        });
+        if let Err(source) = walked {
+            return Some(Err(LoadError::BadRecord {
+                path: path.to_owned(),
+                source,
+            }));
+        }
+    }
+    Some(Ok((record?, build_id)))
+}
+
 fn read_elf<'a, Elf: FileHeader<Endian = Endianness>, R: object::ReadRef<'a>>(
     cache: R,
     path: &Path,
@@ -326,12 +393,33 @@ fn read_elf<'a, Elf: FileHeader<Endian = Endianness>, R: object::ReadRef<'a>>(
         });
     }
     let sections = header.sections(endian, cache).map_err(malformed)?;
-    let (_, section) = sections
-        .section_by_name(endian, section::ELF_SECTION.as_bytes())
-        .ok_or_else(|| LoadError::NotAPlugin {
-            path: path.to_owned(),
-        })?;
-    let data = section.data(endian, cache).map_err(malformed)?.to_vec();
+    let data = if let Some((_, note)) =
+        sections.section_by_name(endian, section::ELF_NOTE_SECTION.as_bytes())
+    {
+        let notes = note.data(endian, cache).map_err(malformed)?;
+        let align = note.sh_addralign(endian).into();
+        section::records_in_notes(notes, align, matches!(endian, Endianness::Big)).map_err(
+            |source| LoadError::BadRecord {
+                path: path.to_owned(),
+                source,
+            },
+        )?
+    } else {
+        None
+    };
+    let data = match data {
+        Some(data) => data,
+        // A library built before the record moved into a note.
+        None => sections
+            .section_by_name(endian, section::ELF_SECTION.as_bytes())
+            .ok_or_else(|| LoadError::NotAPlugin {
+                path: path.to_owned(),
+            })?
+            .1
+            .data(endian, cache)
+            .map_err(malformed)?
+            .to_vec(),
+    };
     let mut build_id = None;
     for header in sections
         .iter()
@@ -377,7 +465,7 @@ fn read_other<'a, R: object::ReadRef<'a>>(
         })?;
     let data = section.data().map_err(|e| LoadError::Malformed {
         path: path.to_owned(),
-        reason: format!("cannot read the .sharelife section: {e}"),
+        reason: format!("cannot read the sharelife section: {e}"),
     })?;
     Ok((
         data.to_vec(),

@@ -3,7 +3,7 @@
 //! Loading is two steps, so that nothing in an untrusted file runs before
 //! it has been read and checked:
 //!
-//! 1. [`PluginFile::read`] reads the library's `.sharelife` section from
+//! 1. [`PluginFile::read`] reads the library's sharelife record from
 //!    the file (without `dlopen`, which would run the library's
 //!    initializers) and validates the manifest in it;
 //! 2. [`PluginFile::open`] checks API and platform compatibility, opens the
