@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use semver::Version;
 
-use super::{Chosen, Resolution, ResolveError, Resolver, Unresolved};
+use super::{Chosen, Resolution, ResolveError, Resolver, Unresolved, requires_of};
 use crate::host::config::{DEFAULT_PRIORITY, PluginSettings};
 use crate::host::order::{Node, find_cycle, start_order};
 use crate::manifest::{Dependency, PluginId};
@@ -151,13 +151,25 @@ impl Resolver<'_> {
                 .collect();
             let (order, stuck) = start_order(&nodes);
             if stuck.is_empty() {
-                let order = order
+                let picks: Vec<_> = order
                     .into_iter()
-                    .map(|i| {
-                        let file = self.file(live[i]).clone();
+                    .map(|i| (live[i].clone(), nodes[i].priority))
+                    .collect();
+                // The chosen files move out of their groups (a file is a
+                // whole manifest, not worth a copy): nothing reads the
+                // group of a plugin in the order again.
+                let order = picks
+                    .into_iter()
+                    .map(|(id, priority)| {
+                        let pick = self.chosen[&id];
+                        let group = self
+                            .groups
+                            .get_mut(&id)
+                            .expect("chosen plugins have groups");
+                        let file = group.files.swap_remove(pick);
                         Chosen {
-                            priority: nodes[i].priority,
-                            requires: self.requires(&file),
+                            priority,
+                            requires: requires_of(self.input.settings, &file).cloned().collect(),
                             file,
                         }
                     })
