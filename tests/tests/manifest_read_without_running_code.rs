@@ -91,6 +91,22 @@ fn the_record_is_a_note_in_the_first_page_and_both_readers_find_it() {
     assert!(read.build_id().is_some());
     assert_eq!(read.layout_fingerprint(), parsed.layout_fingerprint());
     assert!(read.layout_fingerprint().is_some());
+
+    // The record is in the first page, but a file cut short anywhere is
+    // refused before `dlopen` could map pages past its end.
+    for keep in [4096, bytes.len() / 2, bytes.len() - 1] {
+        let cut = dir.path().join(format!("cut-{keep}.so"));
+        std::fs::write(&cut, &bytes[..keep]).unwrap();
+        let err = PluginFile::read(&cut).expect_err("a file cut short");
+        assert!(
+            matches!(
+                err,
+                sharelife_core::loader::LoadError::Malformed { .. }
+                    | sharelife_core::loader::LoadError::NotAPlugin { .. }
+            ),
+            "cut at {keep}: {err}"
+        );
+    }
 }
 
 /// A library built before the record moved into a note carries the bare

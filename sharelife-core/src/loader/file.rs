@@ -196,17 +196,18 @@ fn read_section<'a, R: object::ReadRef<'a>>(
 type Found = (Vec<u8>, Option<Vec<u8>>);
 
 /// [`read_section`] for a 64-bit little-endian ELF file, in positioned
-/// reads and no `stat`. A library built by this SDK takes one: the first
-/// page holds the file header, the program headers and, right after
-/// them, the `PT_NOTE` segment with the record's note and the build id.
-/// A library whose record is the bare `.sharelife` section (built before
-/// the record moved into a note) takes three more: the section header
+/// reads and no `stat`. A library built by this SDK takes two: the first
+/// page, which holds the file header, the program headers and, right
+/// after them, the `PT_NOTE` segment with the record's note and the build
+/// id; and the file's last byte, which proves the file is whole. A
+/// library whose record is the bare `.sharelife` section (built before
+/// the record moved into a note) takes the section path instead: the section header
 /// table, the section names and the section. `None` (use the general
-/// reader) when the file is
-/// not such a file or is not laid out the usual way (extended section
-/// numbering, misaligned table, no build-id section of its own name, a
-/// section size past a cap); a `Some` error only for a file the general
-/// reader would refuse too.
+/// reader) when the file is not such a file, holds no record where this
+/// reader looks (a file that is not a plugin: the general reader says
+/// so), or is not laid out the usual way (extended section numbering, misaligned table, no build-id
+/// section of its own name, a size past a cap); a `Some` error only for a
+/// file the general reader would refuse too.
 ///
 /// The general reader goes through `object`'s `ReadCache`, which reads
 /// each section's name from the file with its own `read` and `lseek`: most
@@ -293,12 +294,9 @@ fn read_elf_direct(file: &File, path: &Path) -> Option<Result<Found, LoadError>>
         }
         at(offset, len)
     };
-    let Some((_, record)) = sections.section_by_name(endian, section::ELF_SECTION.as_bytes())
-    else {
-        return Some(Err(LoadError::NotAPlugin {
-            path: path.to_owned(),
-        }));
-    };
+    // Neither: the general reader decides (a `.note.sharelife` section
+    // whose note the program headers did not show, or not a plugin).
+    let (_, record) = sections.section_by_name(endian, section::ELF_SECTION.as_bytes())?;
     let record = content(record)?;
     let (_, note) = sections.section_by_name(endian, b".note.gnu.build-id")?;
     if note.sh_type.get(endian) != SHT_NOTE {
@@ -328,7 +326,7 @@ fn notes_in_first_page(
     at: &dyn Fn(u64, u64) -> Option<Vec<u8>>,
     path: &Path,
 ) -> Option<Result<Found, LoadError>> {
-    use object::elf::PT_NOTE;
+    use object::elf::{PT_LOAD, PT_NOTE};
     const ENTRY: usize = std::mem::size_of::<object::elf::ProgramHeader64<Endianness>>();
     let count = usize::from(header.e_phnum.get(endian));
     let start = usize::try_from(header.e_phoff.get(endian)).ok()?;
@@ -342,7 +340,16 @@ fn notes_in_first_page(
     let u64_at = |e: &[u8], i: usize| u64::from_le_bytes(e[i..i + 8].try_into().unwrap_or([0; 8]));
     let mut record: Option<Vec<u8>> = None;
     let mut build_id = None;
+    // Where the file must reach: the end of the last segment `dlopen`
+    // maps, and of the section table.
+    let table_len =
+        u64::from(header.e_shnum.get(endian)) * u64::from(header.e_shentsize.get(endian));
+    let mut end_of_file = header.e_shoff.get(endian).checked_add(table_len)?;
     for entry in table.chunks_exact(ENTRY) {
+        if u32_at(entry, 0) == PT_LOAD.0 {
+            let end = u64_at(entry, 8).checked_add(u64_at(entry, 32))?;
+            end_of_file = end_of_file.max(end);
+        }
         if u32_at(entry, 0) != PT_NOTE.0 {
             continue;
         }
@@ -370,7 +377,12 @@ fn notes_in_first_page(
             }));
         }
     }
-    Some(Ok((record?, build_id)))
+    let record = record?;
+    // A file cut short (a partial download) would map pages past its
+    // end, which fault when touched: its last byte must be there. The
+    // general reader then says what is wrong with it.
+    at(end_of_file.checked_sub(1)?, 1)?;
+    Some(Ok((record, build_id)))
 }
 
 fn read_elf<'a, Elf: FileHeader<Endian = Endianness>, R: object::ReadRef<'a>>(
