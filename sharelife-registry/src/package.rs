@@ -5,7 +5,7 @@
 //! | path | what |
 //! | --- | --- |
 //! | `sharelife-package.json` | the [`FileList`]: format, id, version, every other entry with its sha256 and size, and the libraries by target triple |
-//! | `manifest.json` | the plugin manifest exactly as read from the library's `.sharelife` section ([`Manifest::to_json`]) |
+//! | `manifest.json` | the plugin manifest exactly as read from the library's sharelife record ([`Manifest::to_json`]) |
 //! | `lib/<triple>/<file>` | the built library, one per target triple (at least the host's) |
 //! | `README.md` | the crate's README, if it has one |
 //! | `LICENSE*` | the crate's license files |
@@ -998,7 +998,7 @@ impl Package {
     }
 
     /// The plugin manifest (`manifest.json`, identical to every library's
-    /// `.sharelife` section).
+    /// sharelife record).
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }
@@ -1183,7 +1183,7 @@ impl Parts {
     }
 
     /// Reads `manifest.json` and checks it against the file list's
-    /// identity and every library's `.sharelife` section.
+    /// identity and every library's sharelife record.
     fn manifests(self) -> Result<Package, PackageError> {
         let origin = self.origin.as_str();
         let manifest_bytes = self

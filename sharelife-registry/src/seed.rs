@@ -18,7 +18,7 @@
 //! | `maintainer.name` / `.email` | the first of `authors` (`Name <email>`) | absent without authors; the name is cut to 120 characters |
 //! | `maintainer.url` | `homepage`, else `repository` | absent without either |
 //! | `entry.module` | the library's file name (`libacme_upper.so`) | |
-//! | `entry.class_name` | the exported symbol of the library's header (`__sharelife_plugin_<crate>_<version>`, from the `.sharelife` section record, as the loader finds it) | |
+//! | `entry.class_name` | the exported symbol of the library's header (`__sharelife_plugin_<crate>_<version>`, from the library's sharelife record, read by the loader's own reader) | |
 //! | `entry.method` | — | absent: a host calls a native plugin's handlers by name, there is no single method |
 //! | `capabilities` | `capabilities`, reduced (see below) | each list sorted, without duplicates |
 //! | `risk_level` | the label's [`risk`](crate::label::Label::risk) | declared risk raised by scan evidence |
@@ -247,7 +247,7 @@ pub struct Entry {
 
 impl Entry {
     /// The entry of the library at `path`: its file name and the header
-    /// symbol named in its `.sharelife` section record (read from the
+    /// symbol named in its sharelife record (read from the
     /// file, no code run).
     ///
     /// # Errors
@@ -274,37 +274,17 @@ impl Entry {
     /// [`SeedError::Library`] when the bytes are not an object file or
     /// hold no valid record.
     pub fn of_library_bytes(library: &str, bytes: &[u8]) -> Result<Entry, SeedError> {
-        use object::{Object, ObjectSection};
         let fail = |reason: String| SeedError::Library {
             path: library.to_owned(),
             reason,
         };
-        use sharelife_manifest::section;
-        let file = object::File::parse(bytes).map_err(|e| fail(e.to_string()))?;
-        // On ELF the record is an ELF note (or, built before, the bare
-        // record in `.sharelife`).
-        let in_note = match file.section_by_name(section::ELF_NOTE_SECTION) {
-            Some(notes) => section::records_in_notes(
-                notes.data().map_err(|e| fail(e.to_string()))?,
-                notes.align(),
-                !file.is_little_endian(),
-            )
-            .map_err(|e| fail(e.to_string()))?,
-            None => None,
-        };
-        let data = match &in_note {
-            Some(data) => data.as_slice(),
-            None => [section::ELF_SECTION, "__sharelife", section::PE_SECTION]
-                .into_iter()
-                .find_map(|name| file.section_by_name(name))
-                .ok_or_else(|| fail("it holds no sharelife section".to_owned()))?
-                .data()
-                .map_err(|e| fail(e.to_string()))?,
-        };
-        let record = section::decode(data).map_err(|e| fail(e.to_string()))?;
+        // The host's own reader, so that the seed names the symbol the
+        // host will look up, from the same record.
+        let file = sharelife_core::loader::PluginFile::parse(bytes, library)
+            .map_err(|e| fail(e.to_string()))?;
         Ok(Entry {
             library: library.to_owned(),
-            symbol: record.entry_symbol.to_owned(),
+            symbol: file.entry_symbol().to_owned(),
         })
     }
 }

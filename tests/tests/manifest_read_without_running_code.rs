@@ -146,3 +146,53 @@ fn a_bare_record_in_a_sharelife_section_is_still_read() {
     assert_eq!(read.manifest(), parsed.manifest());
     assert_eq!(read.layout_fingerprint(), parsed.layout_fingerprint());
 }
+
+/// A library with a record in its notes *and* another in a `.sharelife`
+/// section: every reader takes the note, the one the loaded code is
+/// checked against, so the manifest a registry or an install approves
+/// from a package's bytes (`PluginFile::parse`, which the registry's seed
+/// entries use too) is the one the host loads (`PluginFile::read`).
+#[test]
+fn every_reader_takes_the_note_over_a_sharelife_section() {
+    let dir = Scratch::new();
+    let path = dir.copy_library("example-echo", "two.so");
+    let bytes = std::fs::read(&path).unwrap();
+    let at = record_offset(&bytes);
+    let len = sharelife_core::manifest::section::decode_prefix_len(&bytes[at..]).unwrap();
+    // The same record naming another id (same length: the lengths hold).
+    let mut other = bytes[at..at + len].to_vec();
+    let id = other
+        .windows(13)
+        .position(|w| w == b"examples.echo")
+        .expect("the id in the record");
+    other[id + 10] = b'x';
+    let record_file = dir.path().join("other.bin");
+    std::fs::write(&record_file, &other).unwrap();
+    let both = dir.path().join("both.so");
+    let status = std::process::Command::new("objcopy")
+        .arg("--add-section")
+        .arg(format!(".sharelife={}", record_file.display()))
+        .arg(&path)
+        .arg(&both)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let read = PluginFile::read(&both).unwrap();
+    let parsed = PluginFile::parse(&std::fs::read(&both).unwrap(), &both).unwrap();
+    assert_eq!(read.manifest().id.as_str(), "examples.echo");
+    assert_eq!(parsed.manifest().id.as_str(), "examples.echo");
+    // The section alone (the note unnamed): its own id.
+    let mut unnamed = std::fs::read(&both).unwrap();
+    let note = record_offset(&unnamed);
+    unnamed[note - 12] = b'x';
+    let only_section = dir.path().join("section.so");
+    std::fs::write(&only_section, &unnamed).unwrap();
+    assert_eq!(
+        PluginFile::read(&only_section)
+            .unwrap()
+            .manifest()
+            .id
+            .as_str(),
+        "examples.exho"
+    );
+}

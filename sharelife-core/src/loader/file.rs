@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 
 use object::elf::{FileHeader32, FileHeader64, NT_GNU_BUILD_ID};
 use object::read::ReadCache;
-use object::read::elf::{FileHeader, SectionHeader};
+use object::read::elf::{FileHeader, ProgramHeader, SectionHeader};
 use object::{Endianness, FileKind, Object, ObjectKind, ObjectSection};
 
 use super::{LoadError, host_api_version};
@@ -120,6 +120,11 @@ impl PluginFile {
         }
     }
 
+    /// The exported symbol of the plugin's header, as the record names it.
+    pub fn entry_symbol(&self) -> &str {
+        &self.entry_symbol
+    }
+
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -196,18 +201,21 @@ fn read_section<'a, R: object::ReadRef<'a>>(
 type Found = (Vec<u8>, Option<Vec<u8>>);
 
 /// [`read_section`] for a 64-bit little-endian ELF file, in positioned
-/// reads and no `stat`. A library built by this SDK takes two: the first
-/// page, which holds the file header, the program headers and, right
-/// after them, the `PT_NOTE` segment with the record's note and the build
-/// id; and the file's last byte, which proves the file is whole. A
-/// library whose record is the bare `.sharelife` section (built before
-/// the record moved into a note) takes the section path instead: the section header
+/// reads and no `stat`, by the same rule as the general reader: the
+/// records in the `PT_NOTE` segments, else the bare `.sharelife` section.
+/// A library built by this SDK takes two reads: the first page, which
+/// holds the file header, the program headers and, right after them, the
+/// `PT_NOTE` segment with the record's note and the build id; and the
+/// file's last byte, which proves the file is whole. A library whose
+/// record is the bare `.sharelife` section (built before the record moved
+/// into a note) takes the section path instead: the section header
 /// table, the section names and the section. `None` (use the general
 /// reader) when the file is not such a file, holds no record where this
 /// reader looks (a file that is not a plugin: the general reader says
-/// so), or is not laid out the usual way (extended section numbering, misaligned table, no build-id
-/// section of its own name, a size past a cap); a `Some` error only for a
-/// file the general reader would refuse too.
+/// so), or is not laid out the usual way (extended section numbering,
+/// misaligned table, no build-id section of its own name, a size past a
+/// cap); a `Some` error only for a file the general reader would refuse
+/// too.
 ///
 /// The general reader goes through `object`'s `ReadCache`, which reads
 /// each section's name from the file with its own `read` and `lseek`: most
@@ -404,21 +412,32 @@ fn read_elf<'a, Elf: FileHeader<Endian = Endianness>, R: object::ReadRef<'a>>(
             ),
         });
     }
-    let sections = header.sections(endian, cache).map_err(malformed)?;
-    let data = if let Some((_, note)) =
-        sections.section_by_name(endian, section::ELF_NOTE_SECTION.as_bytes())
-    {
-        let notes = note.data(endian, cache).map_err(malformed)?;
-        let align = note.sh_addralign(endian).into();
-        section::records_in_notes(notes, align, matches!(endian, Endianness::Big)).map_err(
-            |source| LoadError::BadRecord {
+    // The same rule as the direct reader's, so that the two never read
+    // different records from one file: the notes of the `PT_NOTE`
+    // segments (what the linker made of `.note.sharelife`), else the
+    // bare `.sharelife` section.
+    let mut data: Option<Vec<u8>> = None;
+    for segment in header.program_headers(endian, cache).map_err(malformed)? {
+        if segment.p_type(endian) != object::elf::PT_NOTE {
+            continue;
+        }
+        let notes = segment
+            .data(endian, cache)
+            .map_err(|()| LoadError::Malformed {
+                path: path.to_owned(),
+                reason: "a note segment runs past the end of the file".to_owned(),
+            })?;
+        let align = segment.p_align(endian).into();
+        let found = section::records_in_notes(notes, align, matches!(endian, Endianness::Big))
+            .map_err(|source| LoadError::BadRecord {
                 path: path.to_owned(),
                 source,
-            },
-        )?
-    } else {
-        None
-    };
+            })?;
+        if let Some(found) = found {
+            data.get_or_insert_with(Vec::new).extend(found);
+        }
+    }
+    let sections = header.sections(endian, cache).map_err(malformed)?;
     let data = match data {
         Some(data) => data,
         // A library built before the record moved into a note.
