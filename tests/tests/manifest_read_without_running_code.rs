@@ -1,6 +1,8 @@
 //! A library's manifest is read from its file, without `dlopen`: an
 //! untrusted file can be inspected without running any of its code.
 
+use std::path::Path;
+
 use sharelife_core::loader::{PluginFile, is_mapped};
 use sharelife_core::manifest::RiskLevel;
 use sharelife_tests::Scratch;
@@ -62,6 +64,29 @@ fn record_offset(bytes: &[u8]) -> usize {
         .expect("a sharelife record")
 }
 
+/// The record in `bytes` (found by [`record_offset`]) and where it starts.
+fn record_in(bytes: &[u8]) -> (usize, Vec<u8>) {
+    let at = record_offset(bytes);
+    let len = sharelife_core::manifest::section::decode_prefix_len(&bytes[at..]).unwrap();
+    (at, bytes[at..at + len].to_vec())
+}
+
+/// Copies library `from` to `to` with `record` added as a bare
+/// `.sharelife` section (with `objcopy`), as a library built before the
+/// record moved into a note carried it.
+fn add_sharelife_section(dir: &Scratch, from: &Path, record: &[u8], to: &Path) {
+    let record_file = dir.path().join("record.bin");
+    std::fs::write(&record_file, record).unwrap();
+    let status = std::process::Command::new("objcopy")
+        .arg("--add-section")
+        .arg(format!(".sharelife={}", record_file.display()))
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success(), "objcopy --add-section .sharelife");
+}
+
 #[test]
 fn the_record_is_a_note_in_the_first_page_and_both_readers_find_it() {
     use sharelife_core::manifest::section::{NOTE_NAME, NOTE_TYPE};
@@ -116,9 +141,7 @@ fn a_bare_record_in_a_sharelife_section_is_still_read() {
     let dir = Scratch::new();
     let path = dir.copy_library("example-echo", "old.so");
     let mut bytes = std::fs::read(&path).unwrap();
-    let at = record_offset(&bytes);
-    let len = sharelife_core::manifest::section::decode_prefix_len(&bytes[at..]).unwrap();
-    let record = bytes[at..at + len].to_vec();
+    let (at, record) = record_in(&bytes);
     // The note no longer names a record ("sharelife" → "xharelife")...
     assert_eq!(bytes[at - 12], b's');
     bytes[at - 12] = b'x';
@@ -129,16 +152,7 @@ fn a_bare_record_in_a_sharelife_section_is_still_read() {
         Err(sharelife_core::loader::LoadError::NotAPlugin { .. })
     ));
     // ...and the record is in a `.sharelife` section instead.
-    let record_file = dir.path().join("record.bin");
-    std::fs::write(&record_file, &record).unwrap();
-    let status = std::process::Command::new("objcopy")
-        .arg("--add-section")
-        .arg(format!(".sharelife={}", record_file.display()))
-        .arg(&unnamed)
-        .arg(&path)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    add_sharelife_section(&dir, &unnamed, &record, &path);
     let read = PluginFile::read(&path).unwrap();
     assert_eq!(read.manifest().id.as_str(), "examples.echo");
     assert!(read.build_id().is_some());
@@ -157,26 +171,15 @@ fn every_reader_takes_the_note_over_a_sharelife_section() {
     let dir = Scratch::new();
     let path = dir.copy_library("example-echo", "two.so");
     let bytes = std::fs::read(&path).unwrap();
-    let at = record_offset(&bytes);
-    let len = sharelife_core::manifest::section::decode_prefix_len(&bytes[at..]).unwrap();
     // The same record naming another id (same length: the lengths hold).
-    let mut other = bytes[at..at + len].to_vec();
+    let (_, mut other) = record_in(&bytes);
     let id = other
         .windows(13)
         .position(|w| w == b"examples.echo")
         .expect("the id in the record");
     other[id + 10] = b'x';
-    let record_file = dir.path().join("other.bin");
-    std::fs::write(&record_file, &other).unwrap();
     let both = dir.path().join("both.so");
-    let status = std::process::Command::new("objcopy")
-        .arg("--add-section")
-        .arg(format!(".sharelife={}", record_file.display()))
-        .arg(&path)
-        .arg(&both)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    add_sharelife_section(&dir, &path, &other, &both);
     let read = PluginFile::read(&both).unwrap();
     let parsed = PluginFile::parse(&std::fs::read(&both).unwrap(), &both).unwrap();
     assert_eq!(read.manifest().id.as_str(), "examples.echo");
