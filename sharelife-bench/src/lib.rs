@@ -196,7 +196,7 @@ impl PipelineBench {
                 .unwrap_or_else(|e| panic!("the pipeline {}: {e}", path.display()));
             let pipeline = Pipeline::compile(&file, &host)
                 .unwrap_or_else(|e| panic!("the pipeline {}: {e}", path.display()));
-            let report = pipeline.run(&self.input).await;
+            let report = pipeline.run(&self.input).await.into_owned();
             (pipeline, report)
         });
         let mut calls = Vec::new();

@@ -541,7 +541,8 @@ async fn run_pipeline(
 
     let token = CancelToken::new();
     let interrupt = tokio::spawn(cancel_on_ctrl_c(token.clone()));
-    let report = pipeline.run_with(input, Some(&token)).await;
+    // Owned: the report outlives the pipeline, dropped next.
+    let report = pipeline.run_with(input, Some(&token)).await.into_owned();
     interrupt.abort();
     // The compiled pipeline holds handles to its plugins: drop it so that
     // the shutdown closes their libraries at once.
@@ -563,7 +564,7 @@ async fn run_pipeline(
 
 /// What a run that did not reach its end reports: the step that stopped
 /// it and what to do about it; `None` when it ran to its end.
-fn run_failure(report: &RunReport) -> Option<Failure> {
+fn run_failure(report: &RunReport<'_>) -> Option<Failure> {
     let origin = report.origin();
     match report.status() {
         RunStatus::Completed | RunStatus::CompletedWithSkips => None,
@@ -795,7 +796,7 @@ mod tests {
         )
         .unwrap();
         let pipeline: Pipeline = Pipeline::compile(&file, &host).unwrap();
-        let report = pipeline.run(b"x").await;
+        let report = pipeline.run(b"x").await.into_owned();
         drop(pipeline);
         let failure = run_failure(&report);
         host.unload(&id).await.unwrap();

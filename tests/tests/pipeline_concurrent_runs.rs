@@ -41,7 +41,9 @@ async fn concurrent_runs_of_one_pipeline_keep_their_own_data() {
             let pipeline = Arc::clone(&pipeline);
             tokio::spawn(async move {
                 let input = format!("run {i}");
-                (i, pipeline.run(input.as_bytes()).await)
+                // Owned: the report leaves the task that borrowed
+                // the pipeline.
+                (i, pipeline.run(input.as_bytes()).await.into_owned())
             })
         })
         .collect();

@@ -101,7 +101,10 @@
 //!   `cancelled`; dropping the run future stops it at once and logs where.
 //!
 //! A compiled pipeline holds a handle to each plugin it calls: drop it
-//! before unloading them, or the unload waits for it.
+//! before unloading them, or the unload waits for it. A [`RunReport`]
+//! borrows its pipeline (a run then touches no reference count); keep one
+//! past the pipeline, or send it to another task, with
+//! [`RunReport::into_owned`].
 //!
 //! The [`RunReport`] says `completed`, `completed_with_skips` or `failed`
 //! (or `cancelled`), and per step its status, attempts, duration, backoff,

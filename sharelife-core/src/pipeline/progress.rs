@@ -3,12 +3,11 @@
 #![forbid(unsafe_code)]
 
 use std::cell::Cell;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::compile::Pipeline;
 use super::format::FinalPolicy;
-use super::report::{RunReport, RunStatus, Slot, StepStatus};
+use super::report::{LayoutRef, RunReport, RunStatus, Slot, StepStatus};
 use super::target::StepPlugin;
 
 /// The next block of run ids to hand to a thread.
@@ -144,7 +143,7 @@ impl<'p, P: StepPlugin> Run<'p, P> {
         self.clock = ended;
     }
 
-    pub(super) fn report(self) -> RunReport {
+    pub(super) fn report(self) -> RunReport<'p> {
         let status = self.status.unwrap_or(if self.skipped {
             RunStatus::CompletedWithSkips
         } else {
@@ -154,7 +153,7 @@ impl<'p, P: StepPlugin> Run<'p, P> {
             run_id: self.id,
             status,
             ticks: self.clock.saturating_sub(self.began),
-            layout: Arc::clone(&self.pipeline.layout),
+            layout: LayoutRef::Borrowed(&self.pipeline.layout),
             slots: self.slots,
         }
     }

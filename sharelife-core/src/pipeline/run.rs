@@ -36,7 +36,7 @@ impl<P: StepPlugin> Pipeline<P> {
     ///
     /// [`RunError::NeedsAsync`] when a step calls an async handler. Step
     /// failures are not errors: they are in the report.
-    pub fn run_sync(&self, input: &[u8]) -> Result<RunReport, RunError> {
+    pub fn run_sync(&self, input: &[u8]) -> Result<RunReport<'_>, RunError> {
         self.run_sync_with(input, None)
     }
 
@@ -50,7 +50,7 @@ impl<P: StepPlugin> Pipeline<P> {
         &self,
         input: &[u8],
         cancel: Option<&CancelToken>,
-    ) -> Result<RunReport, RunError> {
+    ) -> Result<RunReport<'_>, RunError> {
         if let Some(i) = self.first_async {
             return Err(RunError::NeedsAsync {
                 step: self.layout.steps[i].step_id.clone(),
@@ -137,13 +137,13 @@ impl<P: StepPlugin> Pipeline<P> {
     /// `warn` event on the run's span reports where it stopped. To stop at
     /// a step boundary and still get the report, use
     /// [`run_with`](Self::run_with) and a [`CancelToken`].
-    pub async fn run(&self, input: &[u8]) -> RunReport {
+    pub async fn run(&self, input: &[u8]) -> RunReport<'_> {
         self.run_with(input, None).await
     }
 
     /// [`run`](Self::run), stopping at the next step boundary once
     /// `cancel` is cancelled; the report's status is then `cancelled`.
-    pub async fn run_with(&self, input: &[u8], cancel: Option<&CancelToken>) -> RunReport {
+    pub async fn run_with(&self, input: &[u8], cancel: Option<&CancelToken>) -> RunReport<'_> {
         let clock = &self.layout.clock;
         let mut run = Run::new(self);
         let span =
