@@ -82,9 +82,15 @@ impl Loader {
     }
 
     /// The library file behind `source`, as a sync compares it: its real
-    /// path and identity. `None` for a plugin not from a library, or one
-    /// whose file cannot be read now.
-    pub(crate) fn library_file(&self, source: &Source) -> Option<LibraryFile> {
+    /// path, and the identity of the file as it was read (`read_as`, from
+    /// the read's own descriptor; a `stat` of the path when `None`).
+    /// `None` for a plugin not from a library, or one whose file cannot be
+    /// found now.
+    pub(crate) fn library_file(
+        &self,
+        source: &Source,
+        read_as: Option<&std::fs::Metadata>,
+    ) -> Option<LibraryFile> {
         let (Source::Library(path) | Source::Isolated { path, .. }) = source else {
             return None;
         };
@@ -95,11 +101,11 @@ impl Loader {
                     .entry(folder.to_owned())
                     .or_insert_with(|| std::fs::canonicalize(folder).ok());
                 if let Some(real) = real {
-                    return LibraryFile::in_folder(path, real).ok();
+                    return LibraryFile::in_folder(path, real, read_as).ok();
                 }
             }
         }
-        LibraryFile::of(path).ok()
+        LibraryFile::read_as(path, read_as).ok()
     }
 
     /// [`Host::load`](super::Host::load).
@@ -110,6 +116,7 @@ impl Loader {
 
     pub(crate) async fn load_file(&self, file: PluginFile) -> Result<PluginId, HostError> {
         let config = self.admit(file.manifest())?;
+        let read_as = file.read_as().cloned();
         let library = file.open()?;
         let (ctx, gateway) = self.context_for(library.manifest(), config)?;
         let plugin = library.instantiate(&ctx)?;
@@ -117,8 +124,15 @@ impl Loader {
         let watch = library.watch();
         // The plugin keeps the library open; only its manifest is left.
         let manifest = library.into_manifest();
-        self.install(manifest, plugin, ctx, Some(watch), source, gateway)
-            .await
+        self.install(
+            manifest,
+            plugin,
+            (ctx, gateway),
+            Some(watch),
+            source,
+            read_as.as_ref(),
+        )
+        .await
     }
 
     /// [`Host::load_with`](super::Host::load_with).
@@ -150,12 +164,18 @@ impl Loader {
         // The checks that need no plugin code, before a child is started.
         self.admit(&manifest)?;
         let path = file.path().to_owned();
+        let read_as = file.read_as().cloned();
         drop(file);
         let plugin = self.spawn_isolated(&path, &manifest, limits).await?;
         // A cold reload asks the provider again, and so does a hot reload
         // (a new child beside the old one): never a reload in process.
-        self.add_from(manifest, plugin, Source::Isolated { path, limits })
-            .await
+        self.add_from(
+            manifest,
+            plugin,
+            Source::Isolated { path, limits },
+            read_as.as_ref(),
+        )
+        .await
     }
 
     /// Starts the plugin library at `path` (whose manifest is `manifest`)
@@ -194,7 +214,7 @@ impl Loader {
         manifest: Manifest,
         plugin: Box<dyn Plugin>,
     ) -> Result<PluginId, HostError> {
-        self.add_from(manifest, plugin, Source::Added).await
+        self.add_from(manifest, plugin, Source::Added, None).await
     }
 
     async fn add_from(
@@ -202,6 +222,7 @@ impl Loader {
         manifest: Manifest,
         plugin: Box<dyn Plugin>,
         source: Source,
+        read_as: Option<&std::fs::Metadata>,
     ) -> Result<PluginId, HostError> {
         // Re-validate: a `Manifest` built field by field skipped the checks.
         let manifest = Manifest::from_json(&manifest.to_json()).map_err(|source| {
@@ -212,7 +233,7 @@ impl Loader {
         })?;
         let config = self.admit(&manifest)?;
         let (ctx, gateway) = self.context_for(&manifest, config)?;
-        self.install(manifest, plugin, ctx, None, source, gateway)
+        self.install(manifest, plugin, (ctx, gateway), None, source, read_as)
             .await
     }
 
@@ -226,6 +247,7 @@ impl Loader {
                     manifest,
                     registered.create(),
                     Source::Registered(registered),
+                    None,
                 )
                 .await
             }
@@ -302,14 +324,16 @@ impl Loader {
             .map_or_else(|| "host builder".to_owned(), |p| p.display().to_string())
     }
 
+    /// Adds a created plugin to the host. `read_as`: the metadata of its
+    /// library file as it was read ([`library_file`](Self::library_file)).
     async fn install(
         &self,
         manifest: Manifest,
         plugin: Box<dyn Plugin>,
-        ctx: PluginContext,
+        (ctx, gateway): (PluginContext, Arc<Gateway>),
         watch: Option<LibraryWatch>,
         source: Source,
-        gateway: Arc<Gateway>,
+        read_as: Option<&std::fs::Metadata>,
     ) -> Result<PluginId, HostError> {
         let manifest = Arc::new(manifest);
         let id = manifest.id.clone();
@@ -329,7 +353,7 @@ impl Loader {
             timing: self.options.timing(),
             audit: Arc::clone(&self.options.audit),
             gateway,
-            file: self.library_file(&source),
+            file: self.library_file(&source, read_as),
             source,
         }));
         self.registry()

@@ -201,6 +201,7 @@ impl Reload {
             .unwrap_or_default();
         // In process the library is opened here and kept open until the
         // slot holds the plugin; out of process a new child opens it.
+        let read_as = file.read_as().cloned();
         let (manifest, plugin, ctx, gateway, watch, source, library) = match isolation {
             Isolation::Process(limits) => {
                 let manifest = manifest.clone();
@@ -235,7 +236,7 @@ impl Reload {
             timing: self.options.timing(),
             audit: Arc::clone(&self.options.audit),
             gateway,
-            file: self.loader.library_file(&source),
+            file: self.loader.library_file(&source, read_as.as_ref()),
             source,
         }));
         drop(library);

@@ -234,26 +234,49 @@ struct FileKey {
 }
 
 impl LibraryFile {
-    /// The file at `path`, through its symlinks.
+    /// The file at `path`, through its symlinks, as it is now.
     pub(crate) fn of(path: &Path) -> std::io::Result<LibraryFile> {
-        let real = std::fs::canonicalize(path)?;
-        let meta = std::fs::metadata(&real)?;
-        Ok(Self::at(real, &meta))
+        Self::read_as(path, None)
     }
 
-    /// The file at `path`, whose folder's real path is `real_folder`
-    /// (known already): one `lstat` instead of a `realpath` walk, when the
-    /// file itself is no symlink (one that is goes through [`of`](Self::of)).
-    pub(crate) fn in_folder(path: &Path, real_folder: &Path) -> std::io::Result<LibraryFile> {
+    /// The file at `path` as it was read: its real path, and `read_as`,
+    /// the metadata the read took from its own descriptor
+    /// ([`PluginFile::read_as`](crate::loader::PluginFile); a `stat` of the
+    /// path when `None`).
+    ///
+    /// Keyed by what was read, a file replaced at the path after the read
+    /// is another file to the next sync, which loads it. Keyed by a `stat`
+    /// after the load (as before), a file replaced while the host opened
+    /// the old one was taken for what runs, and never loaded.
+    pub(crate) fn read_as(
+        path: &Path,
+        read_as: Option<&std::fs::Metadata>,
+    ) -> std::io::Result<LibraryFile> {
+        let real = std::fs::canonicalize(path)?;
+        let meta = match read_as {
+            Some(meta) => meta,
+            None => &std::fs::metadata(&real)?,
+        };
+        Ok(Self::at(real, meta))
+    }
+
+    /// [`read_as`](Self::read_as) for a file whose folder's real path is
+    /// `real_folder` (known already): one `lstat` instead of a `realpath`
+    /// walk, when the file itself is no symlink.
+    pub(crate) fn in_folder(
+        path: &Path,
+        real_folder: &Path,
+        read_as: Option<&std::fs::Metadata>,
+    ) -> std::io::Result<LibraryFile> {
         let Some(name) = path.file_name() else {
-            return Self::of(path);
+            return Self::read_as(path, read_as);
         };
         let real = real_folder.join(name);
         let meta = std::fs::symlink_metadata(&real)?;
         if meta.file_type().is_symlink() {
-            return Self::of(path);
+            return Self::read_as(path, read_as);
         }
-        Ok(Self::at(real, &meta))
+        Ok(Self::at(real, read_as.unwrap_or(&meta)))
     }
 
     /// The file at real path `real`, with its metadata.
@@ -541,7 +564,7 @@ fn same_build(loaded: &Loaded, file: &PluginFile, memory: &mut Memory) -> bool {
     let Some(old) = &loaded.file else {
         return false;
     };
-    let Ok(new) = LibraryFile::of(file.path()) else {
+    let Ok(new) = LibraryFile::read_as(file.path(), file.read_as()) else {
         return false;
     };
     if old.key == new.key {
@@ -636,17 +659,51 @@ mod tests {
             for name in ["lib.so", "link.so"] {
                 let path = root.join("current").join(name);
                 assert_eq!(
-                    LibraryFile::in_folder(&path, &real_folder).unwrap(),
+                    LibraryFile::in_folder(&path, &real_folder, None).unwrap(),
                     LibraryFile::of(&path).unwrap(),
                     "{name}"
                 );
             }
-            assert!(LibraryFile::in_folder(&root.join("current/none.so"), &real_folder).is_err());
+            assert!(
+                LibraryFile::in_folder(&root.join("current/none.so"), &real_folder, None).is_err()
+            );
         }
         let copy = LibraryFile::of(&root.join("g1/copy.so")).unwrap();
         let original = LibraryFile::of(&root.join("g1/lib.so")).unwrap();
         assert_ne!(copy.key, original.key);
         assert_eq!(digest(&copy.path).unwrap(), digest(&original.path).unwrap());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_loaded_file_is_known_as_it_was_read_not_as_its_path_names_it_after() {
+        let root = std::env::temp_dir().join(format!("sharelife-sync-read-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let path = root.join("lib.so");
+        std::fs::write(&path, b"one").unwrap();
+        // What `PluginFile::read` keeps: the metadata of its descriptor.
+        let read = std::fs::File::open(&path).unwrap().metadata().unwrap();
+        // Then, while the host opens what it read, a build replaces the
+        // file the way builds and installs do: written beside, renamed over.
+        std::fs::write(root.join("lib.so.new"), b"two").unwrap();
+        std::fs::rename(root.join("lib.so.new"), &path).unwrap();
+
+        let loaded = LibraryFile::read_as(&path, Some(&read)).unwrap();
+        let on_disk = LibraryFile::of(&path).unwrap();
+        assert_eq!(loaded.path, on_disk.path);
+        assert_ne!(
+            loaded.key, on_disk.key,
+            "the file on disk is not the one loaded: the next sync must load it"
+        );
+        // Known through the folder's real path, the same.
+        let real_folder = std::fs::canonicalize(&root).unwrap();
+        assert_eq!(
+            LibraryFile::in_folder(&path, &real_folder, Some(&read)).unwrap(),
+            loaded
+        );
+        // Without what the read saw, the path's file now.
+        assert_eq!(LibraryFile::read_as(&path, None).unwrap(), on_disk);
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -24,6 +24,10 @@ pub struct PluginFile {
     /// The ABI layout fingerprint the `#[plugin]` macro wrote into the
     /// record at build time, when it did.
     pub(super) layout_fingerprint: Option<Vec<u8>>,
+    /// The file's metadata from the descriptor the record was read through
+    /// (`fstat`): the identity of the file read, whatever the path names
+    /// later. `None` for a library parsed from memory or described.
+    pub(super) read_as: Option<std::fs::Metadata>,
 }
 
 impl PluginFile {
@@ -43,17 +47,28 @@ impl PluginFile {
             path: path.clone(),
             source: source.into(),
         })?;
+        // From the descriptor, before the read: the length proves the file
+        // whole (in place of a read of its last byte), and the metadata is
+        // the identity of the file read: one replaced at `path` later is
+        // another file, and a host's generation sync sees it as one.
+        let read_as = file.metadata().map_err(|source| LoadError::Io {
+            path: path.clone(),
+            source: source.into(),
+        })?;
         // The common case first: an ELF library read with a handful of
         // positioned reads (`pread`), each part once.
         #[cfg(unix)]
-        let direct = read_elf_direct(&file, &path);
+        let direct = read_elf_direct(&file, &path, read_as.len());
         #[cfg(not(unix))]
         let direct = None;
         let (bytes, build_id) = match direct {
             Some(found) => found?,
             None => read_section(&ReadCache::new(file), &path)?,
         };
-        Self::from_section(&bytes, build_id, path)
+        Ok(PluginFile {
+            read_as: Some(read_as),
+            ..Self::from_section(&bytes, build_id, path)?
+        })
     }
 
     /// Reads the manifest of a library held in memory (an entry of a
@@ -101,6 +116,7 @@ impl PluginFile {
             build_id,
             layout_fingerprint: record.layout_fingerprint.map(<[u8]>::to_vec),
             path,
+            read_as: None,
         })
     }
 
@@ -117,7 +133,14 @@ impl PluginFile {
             build_id: None,
             layout_fingerprint: None,
             path: path.into(),
+            read_as: None,
         }
+    }
+
+    /// The metadata of the file as it was read (from the read's own
+    /// descriptor); `None` for a library parsed from memory or described.
+    pub(crate) fn read_as(&self) -> Option<&std::fs::Metadata> {
+        self.read_as.as_ref()
     }
 
     /// The exported symbol of the plugin's header, as the record names it.
@@ -201,12 +224,13 @@ fn read_section<'a, R: object::ReadRef<'a>>(
 type Found = (Vec<u8>, Option<Vec<u8>>);
 
 /// [`read_section`] for a 64-bit little-endian ELF file, in positioned
-/// reads and no `stat`, by the same rule as the general reader: the
+/// reads and no `stat` of its own, by the same rule as the general reader: the
 /// records in the `PT_NOTE` segments, else the bare `.sharelife` section.
 /// A library built by this SDK takes two reads: the first page, which
 /// holds the file header, the program headers and, right after them, the
-/// `PT_NOTE` segment with the record's note and the build id; and the
-/// file's last byte, which proves the file is whole. A library whose
+/// `PT_NOTE` segment with the record's note and the build id; the
+/// file's length (`len`, from the `fstat` the caller took) proves the
+/// file is whole. A library whose
 /// record is the bare `.sharelife` section (built before the record moved
 /// into a note) takes the section path instead: the section header
 /// table, the section names and the section. `None` (use the general
@@ -221,7 +245,7 @@ type Found = (Vec<u8>, Option<Vec<u8>>);
 /// each section's name from the file with its own `read` and `lseek`: most
 /// of the ~35 µs `PluginFile::read` took, more than a third of a `dlopen`.
 #[cfg(unix)]
-fn read_elf_direct(file: &File, path: &Path) -> Option<Result<Found, LoadError>> {
+fn read_elf_direct(file: &File, path: &Path, len: u64) -> Option<Result<Found, LoadError>> {
     use object::elf::{FileHeader64, SHT_NOBITS, SHT_NOTE};
     use object::pod;
     use object::read::StringTable;
@@ -266,7 +290,7 @@ fn read_elf_direct(file: &File, path: &Path) -> Option<Result<Found, LoadError>>
     if !matches!(endian, Endianness::Little) || header.e_type(endian) != object::elf::ET_DYN {
         return None;
     }
-    if let Some(found) = notes_in_first_page(header, endian, first, &at, path) {
+    if let Some(found) = notes_in_first_page(header, endian, first, &at, path, len) {
         return Some(found);
     }
     // A library built before the record moved into a note: find its
@@ -333,6 +357,7 @@ fn notes_in_first_page(
     first: &[u8],
     at: &dyn Fn(u64, u64) -> Option<Vec<u8>>,
     path: &Path,
+    len: u64,
 ) -> Option<Result<Found, LoadError>> {
     use object::elf::{PT_LOAD, PT_NOTE};
     const ENTRY: usize = std::mem::size_of::<object::elf::ProgramHeader64<Endianness>>();
@@ -387,9 +412,11 @@ fn notes_in_first_page(
     }
     let record = record?;
     // A file cut short (a partial download) would map pages past its
-    // end, which fault when touched: its last byte must be there. The
+    // end, which fault when touched: it must reach its last byte. The
     // general reader then says what is wrong with it.
-    at(end_of_file.checked_sub(1)?, 1)?;
+    if end_of_file == 0 || end_of_file > len {
+        return None;
+    }
     Some(Ok((record, build_id)))
 }
 
