@@ -245,9 +245,9 @@ impl LibraryFile {
     /// path when `None`).
     ///
     /// Keyed by what was read, a file replaced at the path after the read
-    /// is another file to the next sync, which loads it. Keyed by a `stat`
-    /// after the load (as before), a file replaced while the host opened
-    /// the old one was taken for what runs, and never loaded.
+    /// is another file to the next sync, which loads it. A `stat` of the
+    /// path after the load would take a file replaced while the host opened
+    /// the old one for what runs, and the sync would never load it.
     pub(crate) fn read_as(
         path: &Path,
         read_as: Option<&std::fs::Metadata>,

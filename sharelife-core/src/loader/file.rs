@@ -224,16 +224,15 @@ fn read_section<'a, R: object::ReadRef<'a>>(
 type Found = (Vec<u8>, Option<Vec<u8>>);
 
 /// [`read_section`] for a 64-bit little-endian ELF file, in positioned
-/// reads and no `stat` of its own, by the same rule as the general reader: the
-/// records in the `PT_NOTE` segments, else the bare `.sharelife` section.
-/// A library built by this SDK takes two reads: the first page, which
-/// holds the file header, the program headers and, right after them, the
-/// `PT_NOTE` segment with the record's note and the build id; the
-/// file's length (`len`, from the `fstat` the caller took) proves the
-/// file is whole. A library whose
-/// record is the bare `.sharelife` section (built before the record moved
-/// into a note) takes the section path instead: the section header
-/// table, the section names and the section. `None` (use the general
+/// reads, by the same rule as the general reader: the records in the
+/// `PT_NOTE` segments, else the bare `.sharelife` section. A library built
+/// by this SDK takes one read: the first page, which holds the file
+/// header, the program headers and, right after them, the `PT_NOTE`
+/// segment with the record's note and the build id; the file's length
+/// (`len`, from the caller's `fstat` of `file`) proves the file whole. A
+/// library whose record is the bare `.sharelife` section (built before
+/// the record moved into a note) takes the section path instead: the
+/// section header table, the section names and the section. `None` (use the general
 /// reader) when the file is not such a file, holds no record where this
 /// reader looks (a file that is not a plugin: the general reader says
 /// so), or is not laid out the usual way (extended section numbering,
