@@ -129,6 +129,19 @@ async fn a_declared_handler_is_denied_other_classes() {
     let err = handle.call_async(later, b"", &mut out).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Denied, "{err}");
     assert!(err.to_string().contains("undeclared"), "{err}");
+    // An async handler is refused on the sync call path, by name.
+    assert_eq!(handle.is_async(later), Some(true));
+    assert_eq!(
+        handle.is_async(handle.handler("read").unwrap()),
+        Some(false)
+    );
+    let err = handle.call(later, b"", &mut out).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AsyncHandler, "{err}");
+    assert!(
+        err.message()
+            .contains(r#"handler "later" of "acme.tester" is async"#),
+        "{err}"
+    );
 
     // The mark does not outlive the call.
     assert_eq!(

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use super::HostError;
 use super::binding::Binding;
 use super::registry::Registry;
-use super::slot::Slot;
+use super::slot::{Route, Slot};
 use crate::abi::catch::{CatchUnwind, catch};
-use crate::capability::declared::{self, Declared};
+use crate::capability::declared;
 use crate::manifest::{Manifest, PluginId};
 use crate::{Buffer, ErrorKind, Event, HandlerId, PluginError, PluginState};
 
@@ -41,20 +41,39 @@ impl Slot {
         }
     }
 
-    /// This version's index for binding handler id `handler`.
+    /// Where binding handler id `handler` goes in this version.
     #[inline]
-    fn dispatch(&self, handler: HandlerId) -> Result<HandlerId, PluginError> {
-        self.local_handler(handler).ok_or_else(|| {
-            PluginError::with_kind(
-                ErrorKind::UnknownHandler,
-                format!(
-                    "plugin {:?} {} has no handler #{}",
-                    self.id().as_str(),
-                    self.manifest().version,
-                    handler.0
-                ),
-            )
-        })
+    fn dispatch(&self, handler: HandlerId) -> Result<&Route, PluginError> {
+        self.route(handler).ok_or_else(|| self.no_handler(handler))
+    }
+
+    #[cold]
+    fn no_handler(&self, handler: HandlerId) -> PluginError {
+        PluginError::with_kind(
+            ErrorKind::UnknownHandler,
+            format!(
+                "plugin {:?} {} has no handler #{}",
+                self.id().as_str(),
+                self.manifest().version,
+                handler.0
+            ),
+        )
+    }
+
+    #[cold]
+    fn async_handler(&self, route: &Route) -> PluginError {
+        let name = self
+            .manifest()
+            .handlers
+            .get(route.local.index())
+            .map_or("?", |h| h.name.as_str());
+        PluginError::with_kind(
+            ErrorKind::AsyncHandler,
+            format!(
+                "handler {name:?} of {:?} is async: use call_async",
+                self.id().as_str()
+            ),
+        )
     }
 
     #[cold]
@@ -232,12 +251,7 @@ impl PluginHandle {
     /// if it has no such handler).
     pub fn is_async(&self, handler: HandlerId) -> Option<bool> {
         let guard = self.binding.guard();
-        let slot = guard.as_deref()?;
-        let local = slot.local_handler(handler)?;
-        slot.manifest()
-            .handlers
-            .get(local.index())
-            .map(|h| h.is_async)
+        guard.as_deref()?.route(handler).map(|r| r.is_async)
     }
 
     /// Calls a synchronous handler, appending its output to `output`. A
@@ -265,20 +279,11 @@ impl PluginHandle {
             return Err(not_loaded(&self.binding));
         };
         slot.check_active()?;
-        let local = slot.dispatch(handler)?;
-        let declared = match slot.manifest().handlers.get(local.index()) {
-            Some(h) if h.is_async => {
-                return Err(PluginError::with_kind(
-                    ErrorKind::AsyncHandler,
-                    format!(
-                        "handler {:?} of {:?} is async: use call_async",
-                        h.name,
-                        slot.id().as_str()
-                    ),
-                ));
-            }
-            h => h.and_then(Declared::of),
-        };
+        let route = slot.dispatch(handler)?;
+        if route.is_async {
+            return Err(slot.async_handler(route));
+        }
+        let (local, declared) = (route.local, route.declared);
         let metrics = slot.metrics.handler(local.index());
         let started = metrics.and_then(|m| m.begin(slot.metrics.timing()));
         let result = if declared.is_none() && declared::current().is_none() {
@@ -316,12 +321,9 @@ impl PluginHandle {
         // A counted reference, not a guard: it is held across awaits.
         let slot = self.current()?;
         slot.check_active()?;
-        let local = slot.dispatch(handler)?;
-        let declared = slot
-            .manifest()
-            .handlers
-            .get(local.index())
-            .and_then(Declared::of);
+        let &Route {
+            local, declared, ..
+        } = slot.dispatch(handler)?;
         let metrics = slot.metrics.handler(local.index());
         let started = metrics.and_then(|m| m.begin(slot.metrics.timing()));
         let result = declared::Marked::new(

@@ -161,6 +161,7 @@ const SHARDS: usize = 16;
 
 /// Which shard of a [`Counter`] this thread owns.
 mod shard {
+    use std::cell::Cell;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use parking_lot::Mutex;
@@ -172,10 +173,21 @@ mod shard {
     /// this lock orders the old owner's counts before the new owner's.
     static FREE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 
+    /// [`INDEX`] before the thread's first count.
+    const UNSET: u8 = u8::MAX;
+    /// [`INDEX`] of a thread that has no shard: past [`SHARDS`] threads,
+    /// or once its shard was given back.
+    const NONE: u8 = u8::MAX - 1;
+    const _: () = assert!(SHARDS < NONE as usize);
+
+    /// Owns the thread's shard, and gives it back when the thread ends.
     struct Owned(Option<usize>);
 
     impl Drop for Owned {
         fn drop(&mut self) {
+            // Counts the thread makes from here on (other thread-local
+            // destructors may call handlers) go to the shared count.
+            INDEX.set(NONE);
             if let Some(i) = self.0 {
                 FREE.lock().push(i);
             }
@@ -183,7 +195,11 @@ mod shard {
     }
 
     thread_local! {
-        static MINE: Owned = Owned(take());
+        /// The thread's shard, as a plain value the call path reads with
+        /// one load: no lazy initialization to test, no destructor state
+        /// (the owning [`Owned`], which has one, is touched only once).
+        static INDEX: Cell<u8> = const { Cell::new(UNSET) };
+        static OWNED: Owned = Owned(take());
     }
 
     fn take() -> Option<usize> {
@@ -198,7 +214,19 @@ mod shard {
     /// thread is being torn down.
     #[inline]
     pub(super) fn mine() -> Option<usize> {
-        MINE.try_with(|o| o.0).ok().flatten()
+        let i = INDEX.get();
+        if usize::from(i) < SHARDS {
+            return Some(usize::from(i));
+        }
+        if i == NONE { None } else { first() }
+    }
+
+    /// The thread's first count: takes its shard.
+    #[cold]
+    fn first() -> Option<usize> {
+        let i = OWNED.try_with(|o| o.0).ok().flatten();
+        INDEX.set(i.map_or(NONE, |i| u8::try_from(i).unwrap_or(NONE)));
+        i
     }
 }
 
@@ -211,7 +239,8 @@ struct Padded(AtomicU64);
 /// one writer at a time (see [`shard`]).
 #[derive(Debug, Default)]
 struct Counter {
-    shards: Box<[Padded; SHARDS]>,
+    /// In place, not boxed: one pointer fewer to follow per count.
+    shards: [Padded; SHARDS],
     shared: AtomicU64,
 }
 
@@ -528,5 +557,54 @@ mod tests {
             });
         }
         assert_eq!(m.snapshot().calls, 2 * (SHARDS as u64 + 4) * 10_000);
+    }
+
+    #[test]
+    fn calls_counted_while_a_thread_ends_are_counted_after_its_shard_is_given_back() {
+        use std::sync::atomic::AtomicBool;
+
+        static M: std::sync::LazyLock<CallMetrics> = std::sync::LazyLock::new(CallMetrics::new);
+        static LATE_HAD_A_SHARD: AtomicBool = AtomicBool::new(false);
+        fn count() {
+            let started = M.begin(Timing::new(false, 1));
+            M.end(started, &Ok(()));
+        }
+        /// Counts two calls from a destructor that runs after the one
+        /// giving the thread's shard back: thread-local destructors run in
+        /// the reverse order of their registration, and this one is
+        /// registered before the thread's first count.
+        struct CountsWhenDropped;
+        impl Drop for CountsWhenDropped {
+            fn drop(&mut self) {
+                if shard::mine().is_some() {
+                    LATE_HAD_A_SHARD.store(true, Relaxed);
+                }
+                count();
+                count();
+            }
+        }
+        thread_local! {
+            static LATE: CountsWhenDropped = const { CountsWhenDropped };
+        }
+        let per_thread = 1_000;
+        let threads = SHARDS + 2;
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    LATE.with(|_| ());
+                    for _ in 0..per_thread {
+                        count();
+                    }
+                })
+            })
+            .collect();
+        // `join` returns once the thread's destructors ran.
+        for h in handles {
+            h.join().unwrap();
+        }
+        // The late counts did not go to a shard the thread had given back
+        // (another thread may own it by then), and none was lost.
+        assert!(!LATE_HAD_A_SHARD.load(Relaxed));
+        assert_eq!(M.snapshot().calls, threads as u64 * (per_thread + 2));
     }
 }
