@@ -20,7 +20,7 @@ use super::{HostError, PluginTable, StateReason, UnloadReport, Unmet, plugin_con
 use crate::audit::{AuditEvent, What};
 use crate::capability::{Gateway, Ungranted};
 use crate::event::EventBus;
-use crate::loader::{LibraryWatch, PluginFile};
+use crate::loader::{LibraryWatch, PluginFile, ReadAs};
 use crate::manifest::{Dependency, Manifest, PluginId};
 use crate::services::GatedServices;
 use crate::{ContextData, Plugin, PluginContext, StaticPlugin};
@@ -89,7 +89,7 @@ impl Loader {
     pub(crate) fn library_file(
         &self,
         source: &Source,
-        read_as: Option<&std::fs::Metadata>,
+        read_as: Option<&ReadAs>,
     ) -> Option<LibraryFile> {
         let (Source::Library(path) | Source::Isolated { path, .. }) = source else {
             return None;
@@ -222,7 +222,7 @@ impl Loader {
         manifest: Manifest,
         plugin: Box<dyn Plugin>,
         source: Source,
-        read_as: Option<&std::fs::Metadata>,
+        read_as: Option<&ReadAs>,
     ) -> Result<PluginId, HostError> {
         // Re-validate: a `Manifest` built field by field skipped the checks.
         let manifest = Manifest::from_json(&manifest.to_json()).map_err(|source| {
@@ -333,7 +333,7 @@ impl Loader {
         (ctx, gateway): (PluginContext, Arc<Gateway>),
         watch: Option<LibraryWatch>,
         source: Source,
-        read_as: Option<&std::fs::Metadata>,
+        read_as: Option<&ReadAs>,
     ) -> Result<PluginId, HostError> {
         let manifest = Arc::new(manifest);
         let id = manifest.id.clone();

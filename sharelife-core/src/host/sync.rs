@@ -51,7 +51,7 @@ use super::resolver::{PassedOver, ResolveError, ResolveInput, join_errors, resol
 use super::slot::Slot;
 use super::swap::Reload;
 use super::{HostError, SwapReport, UnloadReport, loading::Loader};
-use crate::loader::{LoadError, PluginFile, is_mapped};
+use crate::loader::{LoadError, PluginFile, ReadAs, is_mapped};
 use crate::manifest::PluginId;
 
 /// Why [`Host::sync_generation`](super::Host::sync_generation) did not
@@ -239,22 +239,23 @@ impl LibraryFile {
         Self::read_as(path, None)
     }
 
-    /// The file at `path` as it was read: its real path, and `read_as`,
-    /// the metadata the read took from its own descriptor
-    /// ([`PluginFile::read_as`](crate::loader::PluginFile); a `stat` of the
-    /// path when `None`).
+    /// The file at `path` as it was read: `read_as`, what the read saw
+    /// through its own descriptor ([`PluginFile::read_as`](crate::loader::PluginFile)),
+    /// gives its identity and, when the read proved the path symlink-free,
+    /// its real path; what it does not give is taken now (a `stat`, a
+    /// `realpath`).
     ///
     /// Keyed by what was read, a file replaced at the path after the read
     /// is another file to the next sync, which loads it. A `stat` of the
     /// path after the load would take a file replaced while the host opened
     /// the old one for what runs, and the sync would never load it.
-    pub(crate) fn read_as(
-        path: &Path,
-        read_as: Option<&std::fs::Metadata>,
-    ) -> std::io::Result<LibraryFile> {
-        let real = std::fs::canonicalize(path)?;
+    pub(crate) fn read_as(path: &Path, read_as: Option<&ReadAs>) -> std::io::Result<LibraryFile> {
+        let real = match read_as.and_then(|r| r.real_path.as_ref()) {
+            Some(real) => real.clone(),
+            None => std::fs::canonicalize(path)?,
+        };
         let meta = match read_as {
-            Some(meta) => meta,
+            Some(r) => &r.metadata,
             None => &std::fs::metadata(&real)?,
         };
         Ok(Self::at(real, meta))
@@ -262,12 +263,20 @@ impl LibraryFile {
 
     /// [`read_as`](Self::read_as) for a file whose folder's real path is
     /// `real_folder` (known already): one `lstat` instead of a `realpath`
-    /// walk, when the file itself is no symlink.
+    /// walk, when the file itself is no symlink; none when the read proved
+    /// the path real.
     pub(crate) fn in_folder(
         path: &Path,
         real_folder: &Path,
-        read_as: Option<&std::fs::Metadata>,
+        read_as: Option<&ReadAs>,
     ) -> std::io::Result<LibraryFile> {
+        if let Some(ReadAs {
+            metadata,
+            real_path: Some(real),
+        }) = read_as
+        {
+            return Ok(Self::at(real.clone(), metadata));
+        }
         let Some(name) = path.file_name() else {
             return Self::read_as(path, read_as);
         };
@@ -276,7 +285,7 @@ impl LibraryFile {
         if meta.file_type().is_symlink() {
             return Self::read_as(path, read_as);
         }
-        Ok(Self::at(real, read_as.unwrap_or(&meta)))
+        Ok(Self::at(real, read_as.map_or(&meta, |r| &r.metadata)))
     }
 
     /// The file at real path `real`, with its metadata.
@@ -682,8 +691,12 @@ mod tests {
         std::fs::create_dir_all(&root).unwrap();
         let path = root.join("lib.so");
         std::fs::write(&path, b"one").unwrap();
-        // What `PluginFile::read` keeps: the metadata of its descriptor.
-        let read = std::fs::File::open(&path).unwrap().metadata().unwrap();
+        // What `PluginFile::read` keeps: the metadata of its descriptor
+        // (and here no real path, so the key's path is resolved now).
+        let read = ReadAs {
+            metadata: std::fs::File::open(&path).unwrap().metadata().unwrap(),
+            real_path: None,
+        };
         // Then, while the host opens what it read, a build replaces the
         // file the way builds and installs do: written beside, renamed over.
         std::fs::write(root.join("lib.so.new"), b"two").unwrap();
@@ -704,6 +717,38 @@ mod tests {
         );
         // Without what the read saw, the path's file now.
         assert_eq!(LibraryFile::read_as(&path, None).unwrap(), on_disk);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_file_read_by_a_real_path_is_known_as_realpath_knows_it() {
+        let root = std::env::temp_dir().join(format!("sharelife-sync-real-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("g1")).unwrap();
+        std::fs::write(root.join("g1/lib.so"), b"one").unwrap();
+        std::os::unix::fs::symlink("g1", root.join("current")).unwrap();
+        let real = std::fs::canonicalize(&root).unwrap().join("g1/lib.so");
+        let linked = root.join("current/lib.so");
+        // Read by its real path and through a symlinked folder: keyed
+        // alike, and alike to what `realpath` and a `stat` give for the
+        // unchanged file (or every sync would reload it). Only the first
+        // read proves its path real.
+        for (path, proved) in [
+            (real.clone(), cfg!(target_os = "linux")),
+            (linked.clone(), false),
+        ] {
+            let (file, real_path) = crate::loader::open_for_read(&path).unwrap();
+            assert_eq!(real_path.is_some(), proved, "{}", path.display());
+            let read = ReadAs {
+                metadata: file.metadata().unwrap(),
+                real_path,
+            };
+            assert_eq!(
+                LibraryFile::read_as(&path, Some(&read)).unwrap(),
+                LibraryFile::of(&path).unwrap()
+            );
+            assert_eq!(LibraryFile::read_as(&path, Some(&read)).unwrap().path, real);
+        }
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -30,6 +30,9 @@ use abi_stable::library::AbiHeader;
 
 pub use self::error::LoadError;
 pub use self::file::PluginFile;
+pub(crate) use self::file::ReadAs;
+#[cfg(test)]
+pub(crate) use self::file::open_for_read;
 pub use self::maps::is_mapped;
 use crate::abi::import::DynamicPlugin;
 use crate::abi::{HEADER_MAGIC, HEADER_VERSION, PluginHeader, PluginModule};
