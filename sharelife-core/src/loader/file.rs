@@ -222,8 +222,8 @@ impl PluginFile {
 /// dropped) is the real path of the file opened, known with no system
 /// call of its own. A host needs it for every library it loads (the
 /// generation sync matches files by real path), and `realpath` finds it
-/// with a `readlink` per component: 5 µs of a 120 µs `Host::load` on the
-/// VMs we measure on. Any other path, or a refusal (a symlink on the way,
+/// with a `readlink` per component: 3–5 µs of a ~120 µs `Host::load` on
+/// the VMs we measure on. Any other path, or a refusal (a symlink on the way,
 /// a kernel without `openat2`, a filter that denies it), opens the file
 /// as [`File::open`] does, and the real path is left to who needs it.
 pub(crate) fn open_for_read(path: &Path) -> std::io::Result<(File, Option<PathBuf>)> {
