@@ -76,11 +76,28 @@ impl fmt::Display for ErrorKind {
 ///
 /// It crosses the library boundary as plain data (kind, message, whether
 /// retrying may help), so a host can match on it whichever side raised it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PluginError {
+///
+/// It is one pointer wide (its parts live in one allocation, made when
+/// the error is), so a `Result<(), PluginError>` comes back from a call
+/// in a register: the success path writes and reads no memory for it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PluginError(Box<Parts>);
+
+#[derive(Clone, PartialEq, Eq)]
+struct Parts {
     kind: ErrorKind,
     message: String,
     retryable: bool,
+}
+
+impl fmt::Debug for PluginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginError")
+            .field("kind", &self.0.kind)
+            .field("message", &self.0.message)
+            .field("retryable", &self.0.retryable)
+            .finish()
+    }
 }
 
 impl PluginError {
@@ -91,21 +108,13 @@ impl PluginError {
 
     /// An error of a given kind.
     pub fn with_kind(kind: ErrorKind, message: impl Into<String>) -> Self {
-        PluginError {
-            kind,
-            message: message.into(),
-            retryable: false,
-        }
+        Self::from_parts(kind, message.into(), false)
     }
 
     /// A failure that may succeed if tried again (a pipeline's `retry`
     /// policy only retries these).
     pub fn retryable(message: impl Into<String>) -> Self {
-        PluginError {
-            kind: ErrorKind::Failed,
-            message: message.into(),
-            retryable: true,
-        }
+        Self::from_parts(ErrorKind::Failed, message.into(), true)
     }
 
     /// Bad input.
@@ -115,33 +124,33 @@ impl PluginError {
 
     /// The kind of failure.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The message, for people.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// Whether retrying may help.
     pub fn is_retryable(&self) -> bool {
-        self.retryable
+        self.0.retryable
     }
 
     pub(crate) fn from_parts(kind: ErrorKind, message: String, retryable: bool) -> Self {
-        PluginError {
+        PluginError(Box::new(Parts {
             kind,
             message,
             retryable,
-        }
+        }))
     }
 }
 
 impl fmt::Display for PluginError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
-            ErrorKind::Failed => f.write_str(&self.message),
-            kind => write!(f, "{kind}: {}", self.message),
+        match self.0.kind {
+            ErrorKind::Failed => f.write_str(&self.0.message),
+            kind => write!(f, "{kind}: {}", self.0.message),
         }
     }
 }
@@ -181,5 +190,30 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "a panic with a non-string payload".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_unit_result_is_one_pointer_wide_so_it_returns_in_a_register() {
+        assert_eq!(
+            size_of::<Result<(), PluginError>>(),
+            size_of::<usize>(),
+            "Ok(()) must come back in a register, not through memory the caller rereads"
+        );
+    }
+
+    #[test]
+    fn debug_shows_the_parts() {
+        let e = PluginError::retryable("try again");
+        assert_eq!(
+            format!("{e:?}"),
+            r#"PluginError { kind: Failed, message: "try again", retryable: true }"#
+        );
+        assert_eq!(e.clone(), e);
+        assert_ne!(e, PluginError::new("try again"));
     }
 }

@@ -31,14 +31,23 @@ pub struct PluginHandle {
 }
 
 impl Slot {
+    #[inline]
     fn check_active(&self) -> Result<(), PluginError> {
         match self.state() {
             PluginState::Active => Ok(()),
-            state => Err(PluginError::with_kind(
-                ErrorKind::NotActive,
-                format!("plugin {:?} is {state}, not active", self.id().as_str()),
-            )),
+            state => Err(self.not_active(state)),
         }
+    }
+
+    /// Out of line, so the check above stays a load and a compare in the
+    /// caller (built inline, the message's formatting made every call
+    /// set up a stack frame for it).
+    #[cold]
+    fn not_active(&self, state: PluginState) -> PluginError {
+        PluginError::with_kind(
+            ErrorKind::NotActive,
+            format!("plugin {:?} is {state}, not active", self.id().as_str()),
+        )
     }
 
     /// Where binding handler id `handler` goes in this version.
@@ -298,9 +307,7 @@ impl PluginHandle {
         if let Some(m) = metrics {
             m.end(started, &result);
         }
-        // The success path looks at the result's tag only: moving the
-        // whole result on would reread it in wider loads than the callee
-        // wrote it with, which stalls store forwarding.
+        // `after_call` is cold: the success path returns here.
         if result.is_ok() {
             return Ok(());
         }

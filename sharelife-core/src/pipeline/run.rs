@@ -91,9 +91,8 @@ impl<P: StepPlugin> Pipeline<P> {
                 let mut out = Buffer::new();
                 let result = step.plugin.call(step.handler, input, &mut out);
                 let ended = clock.raw();
-                // The common case looks at the result's tag only: moving
-                // the whole result into `judge` rereads it in wider loads
-                // than the callee wrote it with (a store-forwarding stall).
+                // The common case (success, no time limit) has nothing
+                // to judge.
                 if result.is_ok() && step.timeout.is_none() {
                     slot.output = Some(out);
                     break (None, ended);
