@@ -71,7 +71,20 @@ impl Alone {
             Some(path) => command.env(RUNNER_ENV, path),
             None => command.env_remove(RUNNER_ENV),
         };
-        common::outcome(command.output().unwrap())
+        // The other test copies its own binary at the same time: a child
+        // it forks holds the copy's write descriptor until its exec closes
+        // it, and exec of our copy meanwhile fails with ETXTBSY. The
+        // window is a fork-to-exec long, so try again.
+        let mut tries = 0;
+        loop {
+            match command.output() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                result => return common::outcome(result.unwrap()),
+            }
+        }
     }
 }
 
