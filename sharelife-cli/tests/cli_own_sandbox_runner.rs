@@ -15,6 +15,15 @@ use sharelife_sandbox::{RUNNER_ARG, RUNNER_ENV, RUNNER_NAME};
 
 mod common;
 
+/// The tests run in parallel, and each copies the binary and then runs its
+/// copy. A child forked while another test's copy is open for writing
+/// holds that descriptor until its exec closes it, and an exec of the
+/// copy in that window fails with "Text file busy" (ETXTBSY). So copies
+/// are written under the write side of this lock and children are
+/// spawned (fork to exec: `spawn` returns after the exec) under the read
+/// side: no child is ever forked with a copy's write descriptor open.
+static WRITING_EXE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 /// A folder holding only a copy of `sharelife` (in `bin/`), a plugin
 /// folder with the echo example, and a config that runs it out of
 /// process.
@@ -29,7 +38,10 @@ impl Alone {
         let bin = dir.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
         let exe = bin.join("sharelife");
-        std::fs::copy(env!("CARGO_BIN_EXE_sharelife"), &exe).unwrap();
+        {
+            let _no_spawn_in_progress = WRITING_EXE.write().unwrap();
+            std::fs::copy(env!("CARGO_BIN_EXE_sharelife"), &exe).unwrap();
+        }
         let plugins = dir.path().join("plugins");
         std::fs::create_dir(&plugins).unwrap();
         let file = format!(
@@ -66,25 +78,19 @@ impl Alone {
             .args(args)
             .current_dir(self.dir.path())
             .env_remove("RUST_LOG")
-            .stdin(Stdio::null());
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         match runner {
             Some(path) => command.env(RUNNER_ENV, path),
             None => command.env_remove(RUNNER_ENV),
         };
-        // The other test copies its own binary at the same time: a child
-        // it forks holds the copy's write descriptor until its exec closes
-        // it, and exec of our copy meanwhile fails with ETXTBSY. The
-        // window is a fork-to-exec long, so try again.
-        let mut tries = 0;
-        loop {
-            match command.output() {
-                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
-                    tries += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                result => return common::outcome(result.unwrap()),
-            }
-        }
+        // Spawned under the read side of `WRITING_EXE` (see there).
+        let output = {
+            let _no_copy_in_progress = WRITING_EXE.read().unwrap();
+            command.spawn().unwrap()
+        };
+        common::outcome(output.wait_with_output().unwrap())
     }
 }
 
