@@ -86,6 +86,60 @@ fn group_commit_writes_a_chain_that_verifies_and_continues_after_reopening() {
     assert_eq!(records[0].capability.as_deref(), Some("command"));
 }
 
+/// Whether the page of `file` at `offset` is in the page cache: a read
+/// that may not wait for the disk (`RWF_NOWAIT`) succeeds only then.
+#[cfg(target_os = "linux")]
+fn cached(file: &std::fs::File, offset: u64) -> bool {
+    let mut buf = [0_u8; 16];
+    match rustix::io::preadv2(
+        file,
+        &mut [std::io::IoSliceMut::new(&mut buf)],
+        offset,
+        rustix::io::ReadWriteFlags::NOWAIT,
+    ) {
+        Ok(n) => {
+            assert!(n > 0, "a read at {offset} inside the file read nothing");
+            true
+        }
+        Err(rustix::io::Errno::AGAIN) => false,
+        Err(e) => panic!("preadv2 at {offset}: {e}"),
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn synced_pages_leave_the_page_cache_and_the_page_being_appended_to_stays() {
+    // Under the target directory, on the disk the build uses: a tmpfs
+    // (often `/tmp`) keeps its pages whatever it is told.
+    let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("audit-pages-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let page = rustix::param::page_size() as u64;
+    for durability in [Durability::GroupCommit, Durability::Sync] {
+        let log = root.join(format!("{durability:?}.jsonl"));
+        write_log(&log, 300, durability);
+        let file = std::fs::File::open(&log).unwrap();
+        let len = file.metadata().unwrap().len();
+        assert!(len > 4 * page, "{len} bytes: too few pages to tell");
+        let whole = len - len % page;
+        for offset in (0..whole).step_by(page as usize) {
+            assert!(
+                !cached(&file, offset),
+                "{durability:?}: the page at {offset} of {len} bytes is still cached after its sync"
+            );
+        }
+        if whole < len {
+            assert!(
+                cached(&file, whole),
+                "{durability:?}: the partial last page (at {whole} of {len} bytes) was dropped; the next append would read it back"
+            );
+        }
+        assert_eq!(verify(&log).unwrap().records, 300);
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
 #[test]
 fn dropping_the_sink_flushes_everything() {
     let dir = Scratch::new();

@@ -13,6 +13,11 @@
 //! queue is full a decision waits (at most [`FULL_WAIT`]) for the writer,
 //! then is refused: memory stays bounded and no record is dropped
 //! silently.
+//!
+//! Once a sync has made a stretch of the log durable, its whole pages are
+//! released from the page cache ([`release_synced`]): an append-only log
+//! is not read back by its writer, and a busy host's log would otherwise
+//! fill the cache by gigabytes, and make every write land on fresh pages.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -80,6 +85,12 @@ struct Chain {
     out: Vec<u8>,
     seq: u64,
     last_hash: [u8; 64],
+    /// The log's length: what it held when opened and what `write_out`
+    /// has written since.
+    len: u64,
+    /// How far the log's cached pages were released after a sync (see
+    /// [`release_synced`]).
+    released: u64,
     format: Formatter,
     path: PathBuf,
     head: PathBuf,
@@ -112,6 +123,9 @@ impl Chain {
 
     fn write_out(&mut self) -> Result<(), AuditError> {
         let result = self.file.write_all(&self.out);
+        if result.is_ok() {
+            self.len += self.out.len() as u64;
+        }
         self.out.clear();
         result.map_err(|e| self.io(e))
     }
@@ -120,7 +134,9 @@ impl Chain {
     fn commit(&mut self) -> Result<(), AuditError> {
         self.write_out()?;
         self.file.sync_data().map_err(|e| self.io(e))?;
-        write_head(&self.head, self.seq, &self.last_hash).map_err(|e| self.io(e))
+        write_head(&self.head, self.seq, &self.last_hash).map_err(|e| self.io(e))?;
+        release_synced(&self.file, &mut self.released, self.len);
+        Ok(())
     }
 
     fn io(&self, source: std::io::Error) -> AuditError {
@@ -172,6 +188,8 @@ struct SyncRequest {
     seq: u64,
     hash: [u8; 64],
     target: u64,
+    /// The log's length after that record.
+    len: u64,
 }
 
 impl Queue {
@@ -298,12 +316,15 @@ impl FileSink {
             .append(true)
             .open(&path)
             .map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
         time::warm_up();
         let chain = Chain {
             file,
             out: Vec::with_capacity(WRITE_CHUNK + (64 << 10)),
             seq,
             last_hash,
+            len,
+            released: 0,
             format: Formatter::default(),
             head: head_path(&path),
             path: path.clone(),
@@ -485,6 +506,7 @@ fn write_loop(shared: &Shared, mut chain: Chain) {
                     seq: chain.seq,
                     hash: chain.last_hash,
                     target,
+                    len: chain.len,
                 });
             }
             Err(e) => {
@@ -503,6 +525,7 @@ fn write_loop(shared: &Shared, mut chain: Chain) {
 /// `write` wrote, so the head anchor and `durable` move only as far as
 /// the request says.
 fn sync_loop(shared: &Shared, file: &File, head: &Path, path: &Path) {
+    let mut released = 0;
     loop {
         let request = {
             let mut q = shared.queue.lock();
@@ -522,6 +545,9 @@ fn sync_loop(shared: &Shared, file: &File, head: &Path, path: &Path) {
         let result = file
             .sync_data()
             .and_then(|()| write_head(head, request.seq, &request.hash));
+        if result.is_ok() {
+            release_synced(file, &mut released, request.len);
+        }
         let mut q = shared.queue.lock();
         match result {
             Ok(()) => {
@@ -661,6 +687,33 @@ impl Drop for FileSink {
 /// The head anchor: count and hash of the last durable record, replaced
 /// atomically (a temporary file, synced, renamed over the old anchor). A
 /// log cut short no longer reaches it.
+/// Lets the kernel drop the log's cached pages that a sync has just made
+/// durable: the whole pages of its first `synced` bytes not released yet.
+///
+/// The log is only appended to: its written pages are read again only by
+/// a reader of the log, which can read them from disk. Kept, they fill the
+/// page cache as the log grows (a busy host writes gigabytes), crowding
+/// out the host's own cached files, and each write copies into a page the
+/// kernel has to find afresh; released, they are reused by the next
+/// writes. The page the log is still being appended to is kept (the range
+/// ends at a page boundary), so no write waits to read it back.
+///
+/// Advice only: if the kernel does not take it, nothing is lost but the
+/// cache.
+fn release_synced(file: &File, released: &mut u64, synced: u64) {
+    #[cfg(all(feature = "host", any(target_os = "linux", target_os = "android")))]
+    {
+        let page = rustix::param::page_size() as u64;
+        let end = synced - synced % page;
+        if let Some(len) = std::num::NonZeroU64::new(end.saturating_sub(*released)) {
+            let _ = rustix::fs::fadvise(file, *released, Some(len), rustix::fs::Advice::DontNeed);
+            *released = end;
+        }
+    }
+    #[cfg(not(all(feature = "host", any(target_os = "linux", target_os = "android"))))]
+    let _ = (file, released, synced);
+}
+
 fn write_head(head: &Path, seq: u64, hash: &[u8; 64]) -> std::io::Result<()> {
     let tmp = head.with_extension("head.tmp");
     let mut anchor = Vec::with_capacity(90);
