@@ -260,6 +260,7 @@ impl Slot {
         }
     }
 
+    #[inline]
     pub(crate) fn state(&self) -> PluginState {
         self.lifecycle.state()
     }
