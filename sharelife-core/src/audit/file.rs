@@ -684,9 +684,6 @@ impl Drop for FileSink {
     }
 }
 
-/// The head anchor: count and hash of the last durable record, replaced
-/// atomically (a temporary file, synced, renamed over the old anchor). A
-/// log cut short no longer reaches it.
 /// Lets the kernel drop the log's cached pages that a sync has just made
 /// durable: the whole pages of its first `synced` bytes not released yet.
 ///
@@ -714,6 +711,9 @@ fn release_synced(file: &File, released: &mut u64, synced: u64) {
     let _ = (file, released, synced);
 }
 
+/// The head anchor: count and hash of the last durable record, replaced
+/// atomically (a temporary file, synced, renamed over the old anchor). A
+/// log cut short no longer reaches it.
 fn write_head(head: &Path, seq: u64, hash: &[u8; 64]) -> std::io::Result<()> {
     let tmp = head.with_extension("head.tmp");
     let mut anchor = Vec::with_capacity(90);
