@@ -105,13 +105,17 @@ impl Chain {
         anchor: &Anchor,
     ) -> Result<(), AuditError> {
         for _ in 0..count {
-            let entry = entries.entry().ok_or_else(|| {
-                AuditError::WriterStopped("the audit queue holds a malformed entry".into())
-            })?;
-            self.seq += 1;
             let start = self.out.len();
-            self.format
-                .line(&mut self.out, &entry, self.seq, &self.last_hash, anchor);
+            entries
+                .entry()
+                .and_then(|entry| {
+                    self.format
+                        .line(&mut self.out, &entry, self.seq + 1, &self.last_hash, anchor)
+                })
+                .ok_or_else(|| {
+                    AuditError::WriterStopped("the audit queue holds a malformed entry".into())
+                })?;
+            self.seq += 1;
             self.last_hash = record::hex32(&Sha256::digest(&self.out[start..]));
             self.out.push(b'\n');
             if self.out.len() >= WRITE_CHUNK {

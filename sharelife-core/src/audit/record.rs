@@ -5,12 +5,20 @@
 //! allocation, no formatting, no hashing. The writer thread *formats*:
 //! it turns each entry into the JSON line [`AuditRecord`](super::AuditRecord)
 //! serializes to (byte for byte: a test holds it to `serde_json`), straight
-//! into a reused buffer, with the hex of the chain hash from a table, the
-//! timestamp's date and time of day computed once per second, and each
-//! plugin's id and version escaped once.
+//! into a reused buffer, with the hex of the chain hash from a table and
+//! the timestamp's date and time of day computed once per second.
+//!
+//! An entry is its stamp and its *body*: who (plugin id and version) and
+//! what (the request and the decision, or the event). The body's line
+//! fragment depends on nothing else, and a host's entries repeat (the same
+//! plugin asking for the same thing under the same rule), so the writer
+//! keeps the fragments of recent bodies, keyed by their exact bytes: a
+//! repeated body is a hash, a compare and a copy, not a decode, escape
+//! and format.
 #![forbid(unsafe_code)]
 
 use std::fmt::Write as _;
+use std::hash::BuildHasher as _;
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -46,7 +54,7 @@ const PUBLISH: u8 = 5;
 
 /// Appends one entry for `event`.
 pub(super) fn encode_event(out: &mut Vec<u8>, stamp: Stamp, event: &AuditEvent) {
-    header(out, stamp, &event.plugin, &event.version);
+    let body = header(out, stamp, &event.plugin, &event.version);
     match &event.what {
         What::Decision { request, decision } => {
             body_decision(out, &request.as_request(), decision.allowed, decision.rule);
@@ -75,6 +83,7 @@ pub(super) fn encode_event(out: &mut Vec<u8>, stamp: Stamp, event: &AuditEvent) 
             bytes(out, detail.as_bytes());
         }
     }
+    end_body(out, body);
 }
 
 /// Appends one entry for a gateway decision, without building an
@@ -88,12 +97,15 @@ pub(super) fn encode_decision(
     allowed: bool,
     rule: RuleRef,
 ) {
-    header(out, stamp, plugin, version);
+    let body = header(out, stamp, plugin, version);
     body_decision(out, request, allowed, rule);
+    end_body(out, body);
 }
 
+/// Appends the stamp, room for the body's length, and the body's first
+/// fields; returns where the length goes ([`end_body`] writes it).
 #[inline]
-fn header(out: &mut Vec<u8>, stamp: Stamp, plugin: &str, version: &str) {
+fn header(out: &mut Vec<u8>, stamp: Stamp, plugin: &str, version: &str) -> usize {
     match stamp {
         Stamp::Wall(at) => {
             let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -106,8 +118,20 @@ fn header(out: &mut Vec<u8>, stamp: Stamp, plugin: &str, version: &str) {
             out.extend_from_slice(&t.to_le_bytes());
         }
     }
+    let at = out.len();
+    out.extend_from_slice(&[0; 8]);
     bytes(out, plugin.as_bytes());
     bytes(out, version.as_bytes());
+    at
+}
+
+/// Writes the length of the body that began at `at`. (Eight bytes: a
+/// body of fields cut to 4 GiB each can still be longer than four could
+/// say.)
+#[inline]
+fn end_body(out: &mut [u8], at: usize) {
+    let len = (out.len() - at - 8) as u64;
+    out[at..at + 8].copy_from_slice(&len.to_le_bytes());
 }
 
 #[inline]
@@ -253,7 +277,8 @@ impl<'a> Reader<'a> {
         self.take(n as usize)
     }
 
-    /// The next entry.
+    /// The next entry: its stamp, and its body undecoded (the formatter
+    /// decodes a body it has not seen, with [`Body::decode`]).
     pub(super) fn entry(&mut self) -> Option<Entry<'a>> {
         let stamp = match self.u8()? {
             WALL => {
@@ -264,9 +289,14 @@ impl<'a> Reader<'a> {
             TICKS => EntryTime::Ticks(u64::from_le_bytes(self.array()?)),
             _ => return None,
         };
-        let plugin = self.bytes()?;
-        let version = self.bytes()?;
-        let what = match self.u8()? {
+        let len = usize::try_from(u64::from_le_bytes(self.array()?)).ok()?;
+        let body = self.take(len)?;
+        Some(Entry { stamp, body })
+    }
+
+    /// What a body says after its plugin id and version.
+    fn what(&mut self) -> Option<EntryWhat<'a>> {
+        Some(match self.u8()? {
             DECISION => {
                 let allowed = self.u8()? != 0;
                 let tag = self.u8()?;
@@ -296,12 +326,6 @@ impl<'a> Reader<'a> {
                 detail: self.bytes()?,
             },
             _ => return None,
-        };
-        Some(Entry {
-            stamp,
-            plugin,
-            version,
-            what,
         })
     }
 
@@ -375,12 +399,31 @@ pub(super) enum EntryTime {
     Ticks(u64),
 }
 
-/// One decoded entry, borrowing the queue's bytes.
+/// One entry, borrowing the queue's bytes.
 pub(super) struct Entry<'a> {
     stamp: EntryTime,
+    /// Plugin id, version and what happened, encoded.
+    body: &'a [u8],
+}
+
+/// A decoded body.
+struct Body<'a> {
     plugin: &'a [u8],
     version: &'a [u8],
     what: EntryWhat<'a>,
+}
+
+impl<'a> Body<'a> {
+    /// `None` unless `body` is exactly one well-formed body.
+    fn decode(body: &'a [u8]) -> Option<Self> {
+        let mut r = Reader::new(body);
+        let decoded = Body {
+            plugin: r.bytes()?,
+            version: r.bytes()?,
+            what: r.what()?,
+        };
+        r.buf.is_empty().then_some(decoded)
+    }
 }
 
 enum EntryWhat<'a> {
@@ -458,21 +501,29 @@ pub(super) struct Formatter {
     /// `YYYY-MM-DDTHH:MM:SS.` for `cached_secs`.
     date: [u8; 20],
     cached_secs: Option<u64>,
-    /// Recently seen plugin ids and versions with their escaped
-    /// `"plugin":"…","version":"…",` fragment.
-    ids: Vec<IdFragment>,
-    next_evicted: usize,
+    /// Recent bodies' fragments, [`BODY_CACHE`] places, a body's place
+    /// chosen by its hash (empty until the first line). The hash is
+    /// seeded per process: bodies a plugin shapes to share a place would
+    /// only cost their own formatting, but cannot be aimed at one.
+    bodies: Vec<CachedBody>,
+    hasher: foldhash::fast::RandomState,
 }
 
-#[derive(Debug)]
-struct IdFragment {
-    plugin: Vec<u8>,
-    version: Vec<u8>,
+/// A body and its line fragment: `"plugin":…,` up to `"prev"`. The
+/// buffers are reused when another body takes the place.
+#[derive(Debug, Default)]
+struct CachedBody {
+    filled: bool,
+    body: Vec<u8>,
     fragment: Vec<u8>,
 }
 
-/// How many distinct (plugin, version) fragments the writer keeps.
-const ID_CACHE: usize = 32;
+/// How many body fragments the writer keeps.
+const BODY_CACHE: usize = 64;
+
+/// Bodies longer than this (a long path or command line) are formatted
+/// every time rather than kept.
+const CACHED_BODY_MAX: usize = 512;
 
 /// The latest instant RFC 3339 with four-digit years can hold.
 const LAST_SECS: u64 = 253_402_300_799;
@@ -480,6 +531,9 @@ const LAST_SECS: u64 = 253_402_300_799;
 impl Formatter {
     /// Appends the JSON line (without its newline) for `entry` with
     /// sequence number `seq` and previous hash `prev` to `out`.
+    ///
+    /// `None`, and `out` as it was, if the entry's body is malformed
+    /// (which only a bug could make).
     pub(super) fn line(
         &mut self,
         out: &mut Vec<u8>,
@@ -487,7 +541,8 @@ impl Formatter {
         seq: u64,
         prev: &[u8; 64],
         anchor: &Anchor,
-    ) {
+    ) -> Option<()> {
+        let start = out.len();
         out.extend_from_slice(b"{\"seq\":");
         push_u64(out, seq);
         out.extend_from_slice(b",\"time\":\"");
@@ -497,60 +552,41 @@ impl Formatter {
         };
         self.time(out, secs, nanos);
         out.extend_from_slice(b"\",");
-        self.ids(out, entry.plugin, entry.version);
-        match &entry.what {
-            EntryWhat::Decision {
-                allowed,
-                rule,
-                request,
-            } => {
-                out.extend_from_slice(b"\"event\":\"decision\",\"capability\":\"");
-                out.extend_from_slice(request.kind().as_str().as_bytes());
-                out.extend_from_slice(b"\",\"request\":\"");
-                self.scratch.clear();
-                request_text(&mut self.scratch, request);
-                escape(out, self.scratch.as_bytes());
-                out.extend_from_slice(if *allowed {
-                    b"\",\"outcome\":\"allow\",\"rule\":\""
-                } else {
-                    b"\",\"outcome\":\"deny\",\"rule\":\""
-                });
-                self.scratch.clear();
-                rule_text(&mut self.scratch, *rule);
-                escape(out, self.scratch.as_bytes());
-                out.extend_from_slice(b"\",");
-            }
-            EntryWhat::Lifecycle { from, to } => {
-                out.extend_from_slice(b"\"event\":\"lifecycle\",\"request\":\"");
-                escape(out, text(from).as_bytes());
-                out.extend_from_slice(b" -> ");
-                escape(out, text(to).as_bytes());
-                out.extend_from_slice(b"\",\"outcome\":\"info\",");
-            }
-            EntryWhat::Error { message } => {
-                out.extend_from_slice(b"\"event\":\"error\",\"request\":\"");
-                escape(out, text(message).as_bytes());
-                out.extend_from_slice(b"\",\"outcome\":\"info\",");
-            }
-            EntryWhat::Operation {
-                action,
-                detail,
-                outcome,
-            } => {
-                out.extend_from_slice(b"\"event\":\"operation\",\"capability\":\"");
-                escape(out, text(action).as_bytes());
-                out.extend_from_slice(b"\",\"request\":\"");
-                escape(out, text(detail).as_bytes());
-                out.extend_from_slice(match outcome {
-                    Outcome::Allow => b"\",\"outcome\":\"allow\",",
-                    Outcome::Deny => b"\",\"outcome\":\"deny\",",
-                    Outcome::Info => b"\",\"outcome\":\"info\",",
-                });
-            }
+        if self.body(out, entry.body).is_none() {
+            out.truncate(start);
+            return None;
         }
         out.extend_from_slice(b"\"prev\":\"");
         out.extend_from_slice(prev);
         out.extend_from_slice(b"\"}");
+        Some(())
+    }
+
+    /// Appends the fragment of `body`, from the cache when it is there.
+    fn body(&mut self, out: &mut Vec<u8>, body: &[u8]) -> Option<()> {
+        if body.len() > CACHED_BODY_MAX {
+            fragment(&mut self.scratch, out, &Body::decode(body)?);
+            return Some(());
+        }
+        if self.bodies.is_empty() {
+            self.bodies.resize_with(BODY_CACHE, CachedBody::default);
+        }
+        let place = self.hasher.hash_one(body) as usize % BODY_CACHE;
+        let cached = &mut self.bodies[place];
+        if !(cached.filled && cached.body == body) {
+            cached.filled = false;
+            cached.fragment.clear();
+            fragment(
+                &mut self.scratch,
+                &mut cached.fragment,
+                &Body::decode(body)?,
+            );
+            cached.body.clear();
+            cached.body.extend_from_slice(body);
+            cached.filled = true;
+        }
+        out.extend_from_slice(&cached.fragment);
+        Some(())
     }
 
     /// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`, UTC, clamped to what the format
@@ -575,32 +611,64 @@ impl Formatter {
         out.extend_from_slice(&digits);
         out.push(b'Z');
     }
+}
 
-    fn ids(&mut self, out: &mut Vec<u8>, plugin: &[u8], version: &[u8]) {
-        if let Some(hit) = self
-            .ids
-            .iter()
-            .find(|f| f.plugin == plugin && f.version == version)
-        {
-            out.extend_from_slice(&hit.fragment);
-            return;
+/// Appends the line fragment of `body`: `"plugin":"…","version":"…",`,
+/// then the event's fields, each followed by a comma.
+fn fragment(scratch: &mut String, out: &mut Vec<u8>, body: &Body<'_>) {
+    out.extend_from_slice(b"\"plugin\":\"");
+    escape(out, text(body.plugin).as_bytes());
+    out.extend_from_slice(b"\",\"version\":\"");
+    escape(out, text(body.version).as_bytes());
+    out.extend_from_slice(b"\",");
+    match &body.what {
+        EntryWhat::Decision {
+            allowed,
+            rule,
+            request,
+        } => {
+            out.extend_from_slice(b"\"event\":\"decision\",\"capability\":\"");
+            out.extend_from_slice(request.kind().as_str().as_bytes());
+            out.extend_from_slice(b"\",\"request\":\"");
+            scratch.clear();
+            request_text(scratch, request);
+            escape(out, scratch.as_bytes());
+            out.extend_from_slice(if *allowed {
+                b"\",\"outcome\":\"allow\",\"rule\":\""
+            } else {
+                b"\",\"outcome\":\"deny\",\"rule\":\""
+            });
+            scratch.clear();
+            rule_text(scratch, *rule);
+            escape(out, scratch.as_bytes());
+            out.extend_from_slice(b"\",");
         }
-        let mut fragment = b"\"plugin\":\"".to_vec();
-        escape(&mut fragment, text(plugin).as_bytes());
-        fragment.extend_from_slice(b"\",\"version\":\"");
-        escape(&mut fragment, text(version).as_bytes());
-        fragment.extend_from_slice(b"\",");
-        out.extend_from_slice(&fragment);
-        let new = IdFragment {
-            plugin: plugin.to_vec(),
-            version: version.to_vec(),
-            fragment,
-        };
-        if self.ids.len() < ID_CACHE {
-            self.ids.push(new);
-        } else {
-            self.ids[self.next_evicted] = new;
-            self.next_evicted = (self.next_evicted + 1) % ID_CACHE;
+        EntryWhat::Lifecycle { from, to } => {
+            out.extend_from_slice(b"\"event\":\"lifecycle\",\"request\":\"");
+            escape(out, text(from).as_bytes());
+            out.extend_from_slice(b" -> ");
+            escape(out, text(to).as_bytes());
+            out.extend_from_slice(b"\",\"outcome\":\"info\",");
+        }
+        EntryWhat::Error { message } => {
+            out.extend_from_slice(b"\"event\":\"error\",\"request\":\"");
+            escape(out, text(message).as_bytes());
+            out.extend_from_slice(b"\",\"outcome\":\"info\",");
+        }
+        EntryWhat::Operation {
+            action,
+            detail,
+            outcome,
+        } => {
+            out.extend_from_slice(b"\"event\":\"operation\",\"capability\":\"");
+            escape(out, text(action).as_bytes());
+            out.extend_from_slice(b"\",\"request\":\"");
+            escape(out, text(detail).as_bytes());
+            out.extend_from_slice(match outcome {
+                Outcome::Allow => b"\",\"outcome\":\"allow\",",
+                Outcome::Deny => b"\",\"outcome\":\"deny\",",
+                Outcome::Info => b"\",\"outcome\":\"info\",",
+            });
         }
     }
 }
@@ -787,12 +855,22 @@ fn escape(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(&s[start..]);
 }
 
-/// Lowercase hex of a SHA-256, from a table.
+/// Each byte's two lowercase hex digits.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [HEX[i >> 4], HEX[i & 0xf]];
+        i += 1;
+    }
+    t
+};
+
+/// Lowercase hex of a SHA-256, from a table of digit pairs.
 pub(super) fn hex32(digest: &[u8]) -> [u8; 64] {
     let mut out = [0u8; 64];
-    for (pair, b) in out.chunks_exact_mut(2).zip(digest) {
-        pair[0] = HEX[(b >> 4) as usize];
-        pair[1] = HEX[(b & 0xf) as usize];
+    for (pair, &b) in out.chunks_exact_mut(2).zip(digest) {
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
     }
     out
 }
@@ -920,24 +998,113 @@ mod tests {
         out
     }
 
-    #[test]
-    fn lines_are_what_serde_json_writes_for_the_record() {
-        let mut f = Formatter::default();
+    /// Formats `events` in turn with `f` and holds each line to what
+    /// `serde_json` writes for the record.
+    fn assert_lines_match_serde_json<'e>(
+        f: &mut Formatter,
+        events: impl IntoIterator<Item = &'e AuditEvent>,
+    ) {
         let anchor = Anchor::now();
         let prev = hex32(&[0xab; 32]);
-        for (n, event) in events().iter().enumerate() {
+        for (n, event) in events.into_iter().enumerate() {
             let mut queue = Vec::new();
             encode_event(&mut queue, Stamp::Wall(event.at), event);
             let mut reader = Reader::new(&queue);
             let entry = reader.entry().expect("decodes");
             assert!(reader.buf.is_empty());
             let mut line = Vec::new();
-            f.line(&mut line, &entry, n as u64 + 1, &prev, &anchor);
+            f.line(&mut line, &entry, n as u64 + 1, &prev, &anchor)
+                .expect("formats");
             let mut record: AuditRecord = event.to_record();
             record.seq = n as u64 + 1;
             record.prev = String::from_utf8(prev.to_vec()).unwrap();
             let expected = serde_json::to_string(&record).unwrap();
             assert_eq!(String::from_utf8(line).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn lines_are_what_serde_json_writes_for_the_record() {
+        assert_lines_match_serde_json(&mut Formatter::default(), &events());
+    }
+
+    /// The body cache: bodies seen before (hits), bodies that share a
+    /// place and push each other out (more distinct bodies than places),
+    /// the same body under other stamps, and bodies too long to keep.
+    #[test]
+    fn repeated_and_displaced_bodies_format_as_when_first_seen() {
+        let mut events = events();
+        assert!(events.len() > 2 * BODY_CACHE, "enough bodies to displace");
+        let long = "d/".repeat(CACHED_BODY_MAX);
+        for access in [FileAccess::Read, FileAccess::Write] {
+            events.push(AuditEvent {
+                at: UNIX_EPOCH + Duration::new(1_795_000_000, 1),
+                plugin: Arc::from("acme.a"),
+                version: Arc::from("1"),
+                what: What::Decision {
+                    request: RecordedRequest::File {
+                        access,
+                        path: Path::new(&long).to_owned(),
+                    },
+                    decision: Decision {
+                        allowed: true,
+                        rule: RuleRef::Allow(2),
+                    },
+                },
+            });
+        }
+        let mut f = Formatter::default();
+        let forward = events.iter();
+        let backward = events.iter().rev();
+        let interleaved = events
+            .iter()
+            .zip(events.iter().rev())
+            .flat_map(|(a, b)| [a, b]);
+        let mut restamped = events.clone();
+        for (i, e) in restamped.iter_mut().enumerate() {
+            e.at += Duration::from_millis(i as u64 * 7_001);
+        }
+        assert_lines_match_serde_json(
+            &mut f,
+            forward.chain(backward).chain(interleaved).chain(&restamped),
+        );
+    }
+
+    /// A body whose length holds but whose fields do not is refused,
+    /// even right after a good body it begins with was cached.
+    #[test]
+    fn a_malformed_body_is_refused_and_the_line_left_as_it_was() {
+        let event = &events()[0];
+        let mut good = Vec::new();
+        encode_event(&mut good, Stamp::Ticks(1), event);
+        let mut f = Formatter::default();
+        let anchor = Anchor::now();
+        let prev = hex32(&[0; 32]);
+        let mut out = b"earlier line\n".to_vec();
+        let entry = Reader::new(&good).entry().expect("decodes");
+        f.line(&mut out, &entry, 1, &prev, &anchor)
+            .expect("formats");
+        let kept = out.clone();
+        // The stamp (tag and ticks), then the body's length.
+        let length_at = 1 + 8;
+        let body_len =
+            |q: &[u8]| u64::from_le_bytes(q[length_at..length_at + 8].try_into().unwrap());
+        let mut trailing = good.clone();
+        trailing.push(0);
+        let len = body_len(&trailing) + 1;
+        trailing[length_at..length_at + 8].copy_from_slice(&len.to_le_bytes());
+        let mut bad_tag = good.clone();
+        let plugin_len = u32::from_le_bytes(bad_tag[17..21].try_into().unwrap()) as usize;
+        let version_len = u32::from_le_bytes(
+            bad_tag[21 + plugin_len..25 + plugin_len]
+                .try_into()
+                .unwrap(),
+        ) as usize;
+        bad_tag[25 + plugin_len + version_len] = 9;
+        for queue in [trailing, bad_tag] {
+            let entry = Reader::new(&queue).entry().expect("the framing holds");
+            assert!(f.line(&mut out, &entry, 2, &prev, &anchor).is_none());
+            assert_eq!(out, kept);
         }
     }
 
