@@ -9,10 +9,13 @@
 //! * `audited_allow` — a provider call through the gated services
 //!   (decision, limiter, audit event handed to the group-commit file sink)
 //!   against the same backend called directly; target ≤ 100 ns added.
-//!   Sustained, a decision waits for the log's writer, so two floors go
-//!   with it: the SHA-256 of one record (the log is hash-chained per
-//!   line), and that plus copying the record's bytes into the log file's
-//!   cached pages (the least the writer does per record).
+//!   Sustained, a decision waits for the log's writer, so three floors
+//!   go with it: the SHA-256 of one record (the log is hash-chained per
+//!   line); that plus copying the record's bytes into the log file's
+//!   cached pages; and a durable hash-chained log at its least (each
+//!   record hashed and appended to a growing file, `fdatasync` on a
+//!   thread of its own, synced pages released), the least the writer
+//!   does per record.
 //! * `audit_throughput` — records made durable per second by the file sink
 //!   with group commit; target ≥ 1 M/s.
 //! * `glob/*` — path globs, compiled once per gateway: a typical
@@ -22,6 +25,7 @@
 
 use std::collections::HashMap;
 use std::hint::black_box;
+use std::io::Write as _;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -270,12 +274,11 @@ fn audited_allow(c: &mut Criterion) {
     g.bench_function("writer_floor_sha256_per_record", |b| {
         b.iter(|| <sha2::Sha256 as sha2::Digest>::digest(black_box(&line[..])))
     });
-    // The writer's whole floor: each record hashed, and its bytes copied
-    // into the log file's pages as the writer does (gathered, written
-    // 1 MiB at a time), into pages the kernel already holds: the writes go
-    // round an 8 MiB window of one file. What the sink adds to this is its
-    // own work (queueing, formatting) and the kernel's cost of the pages a
-    // growing file needs; the `fdatasync`s run on a thread of their own.
+    // Each record hashed, and its bytes copied into the log file's pages
+    // as the writer does (gathered, written 1 MiB at a time), into pages
+    // the kernel already holds: the writes go round an 8 MiB window of one
+    // file. Not yet the kernel's cost of the pages a growing file needs,
+    // nor of making them durable: the next floor adds those.
     let floor_log = std::fs::File::create(dir.join("floor.jsonl")).unwrap();
     let mut out: Vec<u8> = Vec::with_capacity((1 << 20) + 2 * line.len());
     let mut at = 0_u64;
@@ -293,11 +296,112 @@ fn audited_allow(c: &mut Criterion) {
         })
     });
     drop(floor_log);
+    // The same, with the log growing and made durable as the sink's is:
+    // appended to, `fdatasync`ed on a thread of its own as soon as the
+    // last sync is done, its synced whole pages released. What the sink
+    // adds to this is its queue, its formatting and its head anchor.
+    let mut durable = DurableAppend::create(&dir.join("floor-durable.jsonl"));
+    g.bench_function("writer_floor_sha256_and_durable_append_per_record", |b| {
+        b.iter(|| durable.record(black_box(&line[..])))
+    });
+    drop(durable);
     g.finish();
     sink.flush().unwrap();
     drop(ctx);
     drop(sink);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A hash-chained, durable append-only log at its least, for a floor:
+/// each record hashed and gathered, 1 MiB written at a time to the end
+/// of a growing file, and a thread that `fdatasync`s what was written
+/// whenever it is free, then lets the kernel drop the synced whole pages.
+struct DurableAppend {
+    file: Arc<std::fs::File>,
+    out: Vec<u8>,
+    len: u64,
+    /// Bytes written, for the syncer; and whether to stop.
+    written: Arc<(parking_lot::Mutex<(u64, bool)>, parking_lot::Condvar)>,
+    syncer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl DurableAppend {
+    fn create(path: &Path) -> Self {
+        let file = Arc::new(
+            std::fs::OpenOptions::new()
+                .create_new(true)
+                .append(true)
+                .open(path)
+                .unwrap(),
+        );
+        let written = Arc::new((
+            parking_lot::Mutex::new((0_u64, false)),
+            parking_lot::Condvar::new(),
+        ));
+        let syncer = {
+            let (file, written) = (Arc::clone(&file), Arc::clone(&written));
+            std::thread::spawn(move || {
+                let page = rustix::param::page_size() as u64;
+                let (mut synced, mut released) = (0_u64, 0_u64);
+                loop {
+                    let target = {
+                        let mut w = written.0.lock();
+                        while w.0 == synced && !w.1 {
+                            written.1.wait(&mut w);
+                        }
+                        if w.0 == synced {
+                            return;
+                        }
+                        w.0
+                    };
+                    file.sync_data().unwrap();
+                    synced = target;
+                    let end = synced - synced % page;
+                    if let Some(len) = std::num::NonZeroU64::new(end - released) {
+                        rustix::fs::fadvise(
+                            &*file,
+                            released,
+                            Some(len),
+                            rustix::fs::Advice::DontNeed,
+                        )
+                        .unwrap();
+                        released = end;
+                    }
+                }
+            })
+        };
+        DurableAppend {
+            file,
+            out: Vec::with_capacity(2 << 20),
+            len: 0,
+            written,
+            syncer: Some(syncer),
+        }
+    }
+
+    fn record(&mut self, line: &[u8]) -> impl Sized + use<> {
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(line);
+        self.out.extend_from_slice(line);
+        self.out.push(b'\n');
+        if self.out.len() >= 1 << 20 {
+            (&*self.file).write_all(&self.out).unwrap();
+            self.len += self.out.len() as u64;
+            self.out.clear();
+            self.written.0.lock().0 = self.len;
+            self.written.1.notify_one();
+        }
+        digest
+    }
+}
+
+impl Drop for DurableAppend {
+    fn drop(&mut self) {
+        self.written.0.lock().1 = true;
+        self.written.1.notify_one();
+        if let Some(syncer) = self.syncer.take() {
+            syncer.join().unwrap();
+        }
+    }
 }
 
 fn audit_throughput(c: &mut Criterion) {
