@@ -1085,22 +1085,20 @@ mod tests {
         f.line(&mut out, &entry, 1, &prev, &anchor)
             .expect("formats");
         let kept = out.clone();
-        // The stamp (tag and ticks), then the body's length.
-        let length_at = 1 + 8;
-        let body_len =
-            |q: &[u8]| u64::from_le_bytes(q[length_at..length_at + 8].try_into().unwrap());
+        // The stamp (tag and ticks), the body's length, then the body:
+        // plugin id and version (each behind a 4-byte length), the event.
+        let (length_at, body_at) = (1 + 8, 1 + 8 + 8);
         let mut trailing = good.clone();
         trailing.push(0);
-        let len = body_len(&trailing) + 1;
-        trailing[length_at..length_at + 8].copy_from_slice(&len.to_le_bytes());
+        let len = (trailing.len() - body_at) as u64;
+        trailing[length_at..body_at].copy_from_slice(&len.to_le_bytes());
         let mut bad_tag = good.clone();
-        let plugin_len = u32::from_le_bytes(bad_tag[17..21].try_into().unwrap()) as usize;
-        let version_len = u32::from_le_bytes(
-            bad_tag[21 + plugin_len..25 + plugin_len]
-                .try_into()
-                .unwrap(),
-        ) as usize;
-        bad_tag[25 + plugin_len + version_len] = 9;
+        let tag_at = body_at + 4 + event.plugin.len() + 4 + event.version.len();
+        assert_eq!(
+            bad_tag[tag_at], DECISION,
+            "the event's tag is where it is said to be"
+        );
+        bad_tag[tag_at] = 9;
         for queue in [trailing, bad_tag] {
             let entry = Reader::new(&queue).entry().expect("the framing holds");
             assert!(f.line(&mut out, &entry, 2, &prev, &anchor).is_none());
