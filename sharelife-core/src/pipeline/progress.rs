@@ -59,11 +59,14 @@ pub(super) struct Run<'p, P: StepPlugin> {
 
 impl<'p, P: StepPlugin> Run<'p, P> {
     pub(super) fn new(pipeline: &'p Pipeline<P>) -> Self {
-        let slots = (0..pipeline.steps.len()).map(|_| Slot::NOT_RUN).collect();
+        // The clock and the id first: the slots' allocation then goes
+        // straight into the run, not spilled across the calls.
         let now = pipeline.layout.clock.raw();
+        let id = next_run_id();
+        let slots = (0..pipeline.steps.len()).map(|_| Slot::NOT_RUN).collect();
         Run {
             pipeline,
-            id: next_run_id(),
+            id,
             began: now,
             clock: now,
             slots,
