@@ -18,13 +18,13 @@
 //! attempts, ticks, output), on the heap because the step count is known
 //! only at run time, each step reading its input from the record before
 //! it, and the report handed back to the caller, who drops it. No span,
-//! policy, capability decision, cancellation or input routing: the
-//! difference between it and `pipeline_sync` is the pipeline's spans and
-//! its own machinery.
+//! policy, capability decision or cancellation, and no input taken from
+//! any step but the one before: the difference between it and
+//! `pipeline_sync` is the pipeline's spans and its own machinery.
 //!
 //! On a shared machine, other processes move criterion's medians by tens
 //! of percent between benchmarks measured seconds apart. So the bench ends
-//! with a *paired* measurement: the four variants and the timed floor in
+//! with a *paired* measurement: the four variants and the two floors in
 //! alternating batches, keeping each one's fastest batch (the one least
 //! disturbed), and prints the overhead per step, the runs per second and
 //! how far the pipeline is above its floor from those.
